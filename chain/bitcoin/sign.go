@@ -1,0 +1,179 @@
+package bitcoin
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/btcsuite/btcd/txscript/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
+	"github.com/airlock-vault/airlock/keys"
+)
+
+// Sign signs every vault input with the station's key. It refuses a PSBT
+// with any blocking flag, and refuses to sign when the signer's key at an
+// input is not the pubkey the descriptor gives (a swapped device).
+func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigner) ([]chain.Signature, error) {
+	a, err := analyse(v, payload)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range a.flags {
+		if f.Severity == chain.Block {
+			return nil, fmt.Errorf("bitcoin: refusing to sign: %s: %s", f.Code, f.Message)
+		}
+	}
+	ak, err := a.vi.accountKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if s.MasterFingerprint() != ak.Fingerprint {
+		return nil, fmt.Errorf("bitcoin: signer's master fingerprint %s is not the vault key's %s", keys.FormatFingerprint(s.MasterFingerprint()), keys.FormatFingerprint(ak.Fingerprint))
+	}
+	var sigs []chain.Signature
+	for i, info := range a.inputs {
+		path, pub, ok := pathFor(info, ak)
+		if !ok {
+			return nil, fmt.Errorf("bitcoin: input %d: the vault gives no key for %s", i, keys.FormatFingerprint(ak.Fingerprint))
+		}
+		have, err := s.PublicKey(path)
+		if err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
+		}
+		if !bytes.Equal(have, pub) {
+			return nil, fmt.Errorf("bitcoin: input %d: the signer's key at %s is %x, but the vault's is %x: wrong device or wrong seed", i, keys.FormatPath(path), have, pub)
+		}
+		digest, err := a.pkt.SigHash(i, info.derived.WitnessScript, txscript.SigHashAll)
+		if err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
+		}
+		der, err := s.SignECDSA(path, digest)
+		if err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
+		}
+		sig := append(der, byte(txscript.SigHashAll))
+		if err := psbt.VerifyPartialSig(a.pkt, i, psbt.PartialSig{PubKey: pub, Signature: sig}); err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: own signature does not verify: %v", i, err)
+		}
+		sigs = append(sigs, chain.Signature{Input: i, PubKey: pub, Sig: sig})
+	}
+	return sigs, nil
+}
+
+// Verify checks that sigs holds exactly one valid SIGHASH_ALL signature by
+// key for every input, against the pubkey the descriptor gives there.
+func (Adapter) Verify(v chain.Vault, payload []byte, key string, sigs []chain.Signature) ([]chain.Verified, error) {
+	a, err := analyse(v, payload)
+	if err != nil {
+		return nil, err
+	}
+	return a.verify(key, sigs)
+}
+
+func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified, error) {
+	ak, err := a.vi.accountKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if len(sigs) != len(a.inputs) {
+		return nil, fmt.Errorf("bitcoin: %d signatures for %d inputs", len(sigs), len(a.inputs))
+	}
+	seen := map[int]bool{}
+	var out []chain.Verified
+	for _, s := range sigs {
+		if s.Input < 0 || s.Input >= len(a.inputs) || seen[s.Input] {
+			return nil, fmt.Errorf("bitcoin: signature for input %d is out of range or repeated", s.Input)
+		}
+		seen[s.Input] = true
+		info := a.inputs[s.Input]
+		path, pub, ok := pathFor(info, ak)
+		if !ok {
+			return nil, fmt.Errorf("bitcoin: input %d is not the vault's", s.Input)
+		}
+		if !bytes.Equal(s.PubKey, pub) {
+			return nil, fmt.Errorf("bitcoin: input %d: signature by %x, but the key's pubkey there is %x", s.Input, s.PubKey, pub)
+		}
+		if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+		}
+		digest, err := a.pkt.SigHash(s.Input, info.derived.WitnessScript, txscript.SigHashAll)
+		if err != nil {
+			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+		}
+		out = append(out, chain.Verified{Input: s.Input, PubKey: pub, Digest: digest, KeyPath: keys.FormatPath(path)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Input < out[j].Input })
+	return out, nil
+}
+
+// Assemble adds the approvals' signatures to the PSBT, finalizes every
+// input (signatures in the witness script's key order, exactly k of them),
+// extracts the transaction and runs btcd's script engine on every input
+// against the outputs it spends. Only a transaction that passes is returned.
+func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.Signature) (*chain.Final, error) {
+	a, err := analyse(v, payload)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range a.flags {
+		if f.Severity == chain.Block {
+			return nil, fmt.Errorf("bitcoin: refusing to assemble: %s: %s", f.Code, f.Message)
+		}
+	}
+	k, _, _ := a.vi.desc.Threshold()
+	if len(sets) < k {
+		return nil, fmt.Errorf("bitcoin: %d approvals, the vault needs %d", len(sets), k)
+	}
+	keyNames := make([]string, 0, len(sets))
+	for name := range sets {
+		keyNames = append(keyNames, name)
+	}
+	sort.Strings(keyNames)
+	for _, name := range keyNames {
+		if _, err := a.verify(name, sets[name]); err != nil {
+			return nil, err
+		}
+		for _, s := range sets[name] {
+			in := &a.pkt.Inputs[s.Input]
+			in.PartialSigs = append(in.PartialSigs, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig})
+		}
+	}
+	prevOuts := make([]*wire.TxOut, len(a.inputs))
+	for i, info := range a.inputs {
+		in := &a.pkt.Inputs[i]
+		if len(in.WitnessScript) == 0 {
+			in.WitnessScript = info.derived.WitnessScript
+		}
+		prevOuts[i] = info.prevOut
+	}
+	if err := a.pkt.Finalize(); err != nil {
+		return nil, fmt.Errorf("bitcoin: finalize: %v", err)
+	}
+	tx, err := a.pkt.Extract()
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: extract: %v", err)
+	}
+	if err := psbt.VerifyScripts(tx, prevOuts); err != nil {
+		return nil, fmt.Errorf("bitcoin: final transaction fails script verification: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := tx.Serialize(&buf); err != nil {
+		return nil, fmt.Errorf("bitcoin: %v", err)
+	}
+	if tx.TxHash().String() != a.details.TxID {
+		return nil, errors.New("bitcoin: final transaction id differs from the proposal's")
+	}
+	return &chain.Final{
+		Raw:  buf.Bytes(),
+		TxID: tx.TxHash().String(),
+		Lines: []string{
+			fmt.Sprintf("txid %s (wtxid %s), %d bytes, %d inputs verified by btcd's script engine", tx.TxHash(), tx.WitnessHash(), buf.Len(), len(tx.TxIn)),
+			"raw " + hex.EncodeToString(buf.Bytes()),
+		},
+	}, nil
+}

@@ -1,0 +1,176 @@
+// Package bitcoin is airlock's Bitcoin chain adapter: it reviews PSBTs for a
+// descriptor vault on its own, signs them with a station's BIP-32 key,
+// checks partial signatures, and finalizes the transaction, verifying every
+// input with btcd's script engine before it calls the work done.
+//
+// The station trusts nothing in the PSBT it did not recompute. An input
+// belongs to the vault only if the descriptor, derived at the branch and
+// index the PSBT's BIP-32 derivations point to, gives exactly the script the
+// spent output pays; an output is change only if the same derivation proves
+// it. Amounts come from the previous transactions, and a witness_utxo that
+// disagrees with its non_witness_utxo blocks signing.
+package bitcoin
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin/descriptor"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/keystore"
+)
+
+// Adapter implements chain.Adapter for Bitcoin.
+type Adapter struct{}
+
+var _ chain.Adapter = Adapter{}
+
+// Chain returns "bitcoin".
+func (Adapter) Chain() string { return "bitcoin" }
+
+// AccountKey is a signer's account key with its origin, as a policy names it.
+type AccountKey struct {
+	Fingerprint [4]byte
+	Path        []uint32
+	XPub        string
+	key         *hdkeychain.ExtendedKey
+}
+
+var keyExpr = regexp.MustCompile(`^\[([0-9a-fA-F]{8})((?:/[0-9]+['hH]?)*)\]([1-9A-HJ-NP-Za-km-z]{100,120})$`)
+
+// ParseAccountKey parses "[fingerprint/path]xpub" and checks the key is
+// public, for net, and as deep as its origin path says.
+func ParseAccountKey(s string, net *chaincfg.Params) (*AccountKey, error) {
+	m := keyExpr.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf("bitcoin: key %q: want [fingerprint/path]xpub", short(s))
+	}
+	fp, err := keys.ParseFingerprint(strings.ToLower(m[1]))
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: key %q: %v", short(s), err)
+	}
+	path, err := keys.ParsePath(m[2])
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: key %q: %v", short(s), err)
+	}
+	k, err := hdkeychain.NewKeyFromString(m[3])
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: key %q: %v", short(s), err)
+	}
+	if k.IsPrivate() {
+		return nil, fmt.Errorf("bitcoin: key %q is a private key; a policy holds only public keys", short(s))
+	}
+	if !k.IsForNet(net) {
+		return nil, fmt.Errorf("bitcoin: key %q is not for %s", short(s), net.Name)
+	}
+	if int(k.Depth()) != len(path) {
+		return nil, fmt.Errorf("bitcoin: key %q has depth %d but its origin path has %d steps", short(s), k.Depth(), len(path))
+	}
+	return &AccountKey{Fingerprint: fp, Path: path, XPub: m[3], key: k}, nil
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:24] + "…" + s[len(s)-8:]
+	}
+	return s
+}
+
+// Network returns the chain parameters for a policy's network name.
+func Network(name string) (*chaincfg.Params, error) {
+	net, err := keystore.NetworkByName(name)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: %v", strings.TrimPrefix(err.Error(), "keystore: "))
+	}
+	return net, nil
+}
+
+// PrepareVault builds the vault's descriptor,
+// wsh(sortedmulti(k, [fp/path]xpub/<0;1>/*, ...)) with its checksum, from
+// the signers' account keys. Two signers with one master fingerprint or one
+// key are refused.
+func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
+	net, err := Network(v.Network)
+	if err != nil {
+		return v, err
+	}
+	if len(v.Keys) == 0 || len(v.Keys) > 15 {
+		return v, fmt.Errorf("bitcoin: %d keys, want 1..15 for wsh(sortedmulti)", len(v.Keys))
+	}
+	if v.Threshold < 1 || v.Threshold > len(v.Keys) {
+		return v, fmt.Errorf("bitcoin: threshold %d outside 1..%d", v.Threshold, len(v.Keys))
+	}
+	specs := make([]descriptor.KeySpec, 0, len(v.Keys))
+	fps := map[[4]byte]bool{}
+	xpubs := map[string]bool{}
+	for _, s := range v.Keys {
+		k, err := ParseAccountKey(s, net)
+		if err != nil {
+			return v, err
+		}
+		if fps[k.Fingerprint] {
+			return v, fmt.Errorf("bitcoin: duplicate master fingerprint %s", keys.FormatFingerprint(k.Fingerprint))
+		}
+		if xpubs[k.XPub] {
+			return v, fmt.Errorf("bitcoin: duplicate key %s", short(k.XPub))
+		}
+		fps[k.Fingerprint], xpubs[k.XPub] = true, true
+		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub})
+	}
+	d, err := descriptor.NewSortedMultiWSH(v.Threshold, specs)
+	if err != nil {
+		return v, fmt.Errorf("bitcoin: %v", err)
+	}
+	built := d.String()
+	if v.Descriptor != "" && v.Descriptor != built {
+		return v, fmt.Errorf("bitcoin: descriptor %s does not match the signers' keys (%s)", v.Descriptor, built)
+	}
+	v.Descriptor = built
+	return v, nil
+}
+
+// vaultInfo is a vault parsed once for a review or a signature.
+type vaultInfo struct {
+	net  *chaincfg.Params
+	desc *descriptor.Descriptor
+	keys []*AccountKey
+}
+
+func parseVault(v chain.Vault) (*vaultInfo, error) {
+	net, err := Network(v.Network)
+	if err != nil {
+		return nil, err
+	}
+	d, err := descriptor.ParseStrict(v.Descriptor)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: vault %q: %v", v.Name, err)
+	}
+	vi := &vaultInfo{net: net, desc: d}
+	for _, s := range v.Keys {
+		k, err := ParseAccountKey(s, net)
+		if err != nil {
+			return nil, err
+		}
+		vi.keys = append(vi.keys, k)
+	}
+	return vi, nil
+}
+
+// accountKey returns the vault key written as s.
+func (vi *vaultInfo) accountKey(s string) (*AccountKey, error) {
+	k, err := ParseAccountKey(s, vi.net)
+	if err != nil {
+		return nil, err
+	}
+	for _, vk := range vi.keys {
+		if vk.XPub == k.XPub && vk.Fingerprint == k.Fingerprint {
+			return vk, nil
+		}
+	}
+	return nil, fmt.Errorf("bitcoin: key %s is not one of the vault's keys", short(s))
+}

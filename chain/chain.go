@@ -1,0 +1,160 @@
+// Package chain is the seam between airlock's workflow and the chains it
+// signs for. An Adapter is the only code that knows a chain: it decodes a
+// payload on its own, says what the transaction does and what is risky about
+// it, signs it with a device's chain key, checks others' signatures, and
+// assembles the final transaction. The workflow (package proposal) handles
+// envelopes, policies, expiry and double-sign records for every chain alike.
+package chain
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/airlock-vault/airlock/keys"
+)
+
+// Severity grades a Flag.
+type Severity string
+
+const (
+	Info  Severity = "info"
+	Warn  Severity = "warn"
+	Block Severity = "block"
+)
+
+// Flag is one finding of a review. Codes are stable and documented in
+// docs/flags.md; messages are for people.
+type Flag struct {
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+// Vault is what an adapter needs to know of a vault; the policy holds it.
+type Vault struct {
+	Name      string
+	Chain     string
+	Network   string
+	Threshold int
+	// Descriptor is the Bitcoin output descriptor (with checksum).
+	Descriptor string
+	// Keys are the signers' chain keys in the chain's own notation (for
+	// Bitcoin, "[fingerprint/path]xpub"), in policy order.
+	Keys []string
+	// Limits are the policy's caps; zero means the adapter's default.
+	Limits Limits
+}
+
+// Limits are per-vault caps a review enforces.
+type Limits struct {
+	MaxFee        int64   // absolute fee, smallest unit
+	MaxFeeRate    float64 // per virtual byte
+	MaxFeePercent float64 // fee as a percentage of the amount leaving the vault
+}
+
+// Review is what a signer station computes from a payload by itself.
+type Review struct {
+	Chain string `json:"chain"`
+	Vault string `json:"vault"`
+	// TxID identifies the transaction being signed (a txid, a safeTxHash).
+	TxID string `json:"txid"`
+	// Details is the chain's own account of the transaction, rendered as
+	// JSON for auditors.
+	Details any `json:"details"`
+	// Lines is the same account for a person, one line each.
+	Lines []string `json:"-"`
+	Flags []Flag   `json:"flags"`
+	// Spends names what this transaction consumes that must never be
+	// signed away twice (Bitcoin outpoints, Safe nonces), as
+	// "chain:network:resource" strings.
+	Spends []string `json:"spends"`
+}
+
+// Blocking returns the flags of severity block.
+func (r *Review) Blocking() []Flag {
+	var out []Flag
+	for _, f := range r.Flags {
+		if f.Severity == Block {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Signature is one chain signature in an approval: for Bitcoin, a partial
+// signature for one input (DER plus sighash byte) by one public key.
+type Signature struct {
+	Input  int    `cbor:"1,keyasint" json:"input"`
+	PubKey []byte `cbor:"2,keyasint" json:"pubkey"`
+	Sig    []byte `cbor:"3,keyasint" json:"sig"`
+}
+
+// Verified says what a checked signature covers.
+type Verified struct {
+	Input   int    `cbor:"1,keyasint" json:"input"`
+	PubKey  []byte `cbor:"2,keyasint" json:"pubkey"`
+	Digest  []byte `cbor:"3,keyasint" json:"digest"` // the sighash the signature verified against
+	KeyPath string `cbor:"4,keyasint" json:"keyPath"`
+}
+
+// Final is an assembled, fully signed transaction.
+type Final struct {
+	Raw   []byte // the network serialisation
+	TxID  string
+	Lines []string
+}
+
+// Adapter knows one chain.
+type Adapter interface {
+	// Chain is the adapter's name as policies write it ("bitcoin").
+	Chain() string
+	// PrepareVault checks a vault definition and fills what can be derived
+	// from it (for Bitcoin, the descriptor built from the keys).
+	PrepareVault(v Vault) (Vault, error)
+	// Review decodes payload independently and reports what it does.
+	Review(ctx context.Context, v Vault, payload []byte) (*Review, error)
+	// Sign signs every part of payload that key may sign for vault v.
+	Sign(v Vault, payload []byte, key string, signer keys.ChainSigner) ([]Signature, error)
+	// Verify checks sigs made by the holder of key (one of v.Keys) and
+	// reports what each covers. Every input key can sign must be signed.
+	Verify(v Vault, payload []byte, key string, sigs []Signature) ([]Verified, error)
+	// Assemble merges verified signature sets, one per approving key, into
+	// the final transaction and checks it before returning.
+	Assemble(v Vault, payload []byte, sets map[string][]Signature) (*Final, error)
+}
+
+// Registry holds the adapters a build knows.
+type Registry struct{ adapters map[string]Adapter }
+
+// NewRegistry returns a registry of the given adapters.
+func NewRegistry(as ...Adapter) *Registry {
+	r := &Registry{adapters: map[string]Adapter{}}
+	for _, a := range as {
+		r.adapters[a.Chain()] = a
+	}
+	return r
+}
+
+// ErrUnknownChain is returned for a chain no adapter serves.
+var ErrUnknownChain = errors.New("chain: unknown chain")
+
+// Lookup returns the adapter for name.
+func (r *Registry) Lookup(name string) (Adapter, error) {
+	a, ok := r.adapters[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownChain, name, r.Names())
+	}
+	return a, nil
+}
+
+// Names lists the chains served, sorted.
+func (r *Registry) Names() []string {
+	var n []string
+	for k := range r.adapters {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}

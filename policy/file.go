@@ -1,0 +1,195 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/airlock-vault/airlock/chain"
+)
+
+// MaxFileSize bounds a policy source file.
+const MaxFileSize = 1 << 20
+
+// File is the source form people write. Example (YAML):
+//
+//	name: treasury
+//	network: regtest
+//	max_proposal_lifetime: 72h
+//	policy_threshold: 2
+//	coordinators:
+//	  - id: coord
+//	    identity: ed25519:3b6a27bc...=
+//	participants:
+//	  - id: alice
+//	    name: Alice
+//	    identity: ed25519:q0xYN1pL...=
+//	    devices:
+//	      - id: laptop
+//	        kind: software
+//	        key: "[d34db33f/48'/1'/0'/2']tpubDF..."
+//	vaults:
+//	  - name: ops
+//	    chain: bitcoin
+//	    threshold: 2
+//	    signers: [alice/laptop, bob/laptop, carol/laptop]
+//
+// A vault's descriptor may be omitted: it is built from the signers' keys
+// (for Bitcoin, wsh(sortedmulti(k, key/<0;1>/*, ...)) with its checksum).
+// When given, it must equal what the keys give.
+type File struct {
+	Name                string            `yaml:"name" json:"name"`
+	Network             string            `yaml:"network" json:"network"`
+	MaxProposalLifetime string            `yaml:"max_proposal_lifetime" json:"max_proposal_lifetime"`
+	PolicyThreshold     int               `yaml:"policy_threshold" json:"policy_threshold"`
+	Coordinators        []FileCoordinator `yaml:"coordinators" json:"coordinators"`
+	Participants        []FileParticipant `yaml:"participants" json:"participants"`
+	Vaults              []FileVault       `yaml:"vaults" json:"vaults"`
+}
+
+type FileCoordinator struct {
+	ID       string `yaml:"id" json:"id"`
+	Identity string `yaml:"identity" json:"identity"`
+}
+
+type FileParticipant struct {
+	ID       string       `yaml:"id" json:"id"`
+	Name     string       `yaml:"name" json:"name"`
+	Roles    []string     `yaml:"roles" json:"roles"`
+	Identity string       `yaml:"identity" json:"identity"`
+	Devices  []FileDevice `yaml:"devices" json:"devices"`
+}
+
+type FileDevice struct {
+	ID     string `yaml:"id" json:"id"`
+	Kind   string `yaml:"kind" json:"kind"`
+	Vendor string `yaml:"vendor" json:"vendor"`
+	Model  string `yaml:"model" json:"model"`
+	Key    string `yaml:"key" json:"key"`
+}
+
+type FileVault struct {
+	Name       string     `yaml:"name" json:"name"`
+	Chain      string     `yaml:"chain" json:"chain"`
+	Threshold  int        `yaml:"threshold" json:"threshold"`
+	Signers    []string   `yaml:"signers" json:"signers"`
+	Descriptor string     `yaml:"descriptor" json:"descriptor"`
+	Limits     FileLimits `yaml:"limits" json:"limits"`
+}
+
+type FileLimits struct {
+	MaxFee        int64   `yaml:"max_fee" json:"max_fee"`
+	MaxFeeRate    float64 `yaml:"max_fee_rate" json:"max_fee_rate"`
+	MaxFeePercent float64 `yaml:"max_fee_percent" json:"max_fee_percent"`
+}
+
+// ParseFile reads a policy source (JSON when it starts with '{', YAML
+// otherwise). Unknown fields are refused.
+func ParseFile(data []byte) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("policy: source is %d bytes, over %d", len(data), MaxFileSize)
+	}
+	var f File
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return nil, fmt.Errorf("policy: json: %v", err)
+		}
+		if dec.More() {
+			return nil, errors.New("policy: json: trailing data after the policy")
+		}
+		return &f, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("policy: yaml: empty document")
+		}
+		return nil, fmt.Errorf("policy: %v", err)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("policy: yaml: more than one document")
+	}
+	return &f, nil
+}
+
+// Genesis turns a source file into version 1 of a policy, building each
+// vault's descriptor with its chain adapter, and validates it.
+func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
+	lt, err := time.ParseDuration(f.MaxProposalLifetime)
+	if err != nil {
+		return nil, invalid("max_proposal_lifetime %q: %v", f.MaxProposalLifetime, err)
+	}
+	p := &Policy{
+		Format: FormatVersion, Name: f.Name, Version: 1, Network: f.Network,
+		MaxProposalLifetime: int64(lt / time.Second),
+		PolicyThreshold:     f.PolicyThreshold,
+	}
+	if p.PolicyThreshold == 0 {
+		p.PolicyThreshold = len(f.Participants)/2 + 1
+	}
+	for _, c := range f.Coordinators {
+		pub, err := DecodeIdentity(c.Identity)
+		if err != nil {
+			return nil, invalid("coordinator %q: %v", c.ID, strings.TrimPrefix(err.Error(), "policy: "))
+		}
+		p.Coordinators = append(p.Coordinators, Coordinator{ID: c.ID, Identity: pub})
+	}
+	for _, fp := range f.Participants {
+		pub, err := DecodeIdentity(fp.Identity)
+		if err != nil {
+			return nil, invalid("participant %q: %v", fp.ID, strings.TrimPrefix(err.Error(), "policy: "))
+		}
+		part := Participant{ID: fp.ID, Name: fp.Name, Roles: fp.Roles, Identity: pub}
+		for _, d := range fp.Devices {
+			part.Devices = append(part.Devices, Device{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key})
+		}
+		p.Participants = append(p.Participants, part)
+	}
+	for _, fv := range f.Vaults {
+		v := Vault{
+			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers,
+			Limits: Limits{MaxFee: fv.Limits.MaxFee, MaxFeeRate: fv.Limits.MaxFeeRate, MaxFeePercent: fv.Limits.MaxFeePercent},
+		}
+		p.Vaults = append(p.Vaults, v)
+	}
+	// Build descriptors before validation, then compare with any the
+	// author wrote.
+	for i, fv := range f.Vaults {
+		v := &p.Vaults[i]
+		if v.Threshold < 1 || v.Threshold > len(v.Signers) {
+			return nil, invalid("vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
+		}
+		a, err := reg.Lookup(v.Chain)
+		if err != nil {
+			return nil, invalid("vault %q: %v", v.Name, err)
+		}
+		cv, err := p.ChainVault(v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalid, strings.TrimPrefix(err.Error(), "policy: "))
+		}
+		cv.Descriptor = ""
+		prepared, err := a.PrepareVault(cv)
+		if err != nil {
+			return nil, invalid("vault %q: %v", v.Name, err)
+		}
+		if fv.Descriptor != "" && fv.Descriptor != prepared.Descriptor {
+			return nil, invalid("vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, fv.Descriptor, prepared.Descriptor)
+		}
+		v.Descriptor = prepared.Descriptor
+	}
+	if err := p.Validate(reg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}

@@ -1,0 +1,393 @@
+// Package policy holds the quorum's rules: who the participants are, which
+// keys and devices they hold, which vaults exist, how many approvals each
+// needs, and how long a proposal may live.
+//
+// A policy is versioned. Version 1, the genesis, is valid only once every
+// participant it lists has signed it. Version N+1 names version N's id in
+// Previous and is valid only once PolicyThreshold participants of version N
+// have signed it, so a policy rotates without invalidating history: every
+// approval cites the version it was made under, and that version stays
+// verifiable.
+//
+// A policy travels as an envelope of type airlock.policy/v1 whose payload is
+// the deterministic CBOR encoding of Policy; participants co-sign the same
+// payload bytes, so the policy id (the SHA-256 of the payload) never changes
+// as signatures are added.
+//
+// People write the genesis as YAML or JSON (see ParseFile); anything the
+// format does not define is refused, as are a threshold of 0 or above the
+// number of signers, duplicate ids, identity keys, device keys or master
+// fingerprints.
+package policy
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/envelope"
+)
+
+// FormatVersion is the schema version of Policy.
+const FormatVersion = 1
+
+// Bounds on a policy.
+const (
+	MaxParticipants = 32
+	MaxDevices      = 8
+	MaxVaults       = 32
+	MinLifetime     = time.Minute
+	MaxLifetime     = 90 * 24 * time.Hour
+)
+
+// Device kinds.
+const (
+	KindSoftware = "software"
+	KindPKCS11   = "pkcs11"
+	KindExternal = "external"
+)
+
+// Policy is one version of the quorum's rules.
+type Policy struct {
+	Format              int           `cbor:"1,keyasint"`
+	Name                string        `cbor:"2,keyasint"`
+	Version             uint64        `cbor:"3,keyasint"`
+	Previous            []byte        `cbor:"4,keyasint,omitempty"`
+	Network             string        `cbor:"5,keyasint"`
+	MaxProposalLifetime int64         `cbor:"6,keyasint"` // seconds
+	PolicyThreshold     int           `cbor:"7,keyasint"`
+	Coordinators        []Coordinator `cbor:"8,keyasint"`
+	Participants        []Participant `cbor:"9,keyasint"`
+	Vaults              []Vault       `cbor:"10,keyasint"`
+}
+
+// Coordinator is an online machine allowed to issue proposals.
+type Coordinator struct {
+	ID       string `cbor:"1,keyasint"`
+	Identity []byte `cbor:"2,keyasint"`
+}
+
+// Participant is a person in the quorum.
+type Participant struct {
+	ID       string   `cbor:"1,keyasint"`
+	Name     string   `cbor:"2,keyasint"`
+	Roles    []string `cbor:"3,keyasint,omitempty"`
+	Identity []byte   `cbor:"4,keyasint"`
+	Devices  []Device `cbor:"5,keyasint"`
+}
+
+// Device is where a participant's chain key lives.
+type Device struct {
+	ID     string `cbor:"1,keyasint"`
+	Kind   string `cbor:"2,keyasint"`
+	Vendor string `cbor:"3,keyasint,omitempty"`
+	Model  string `cbor:"4,keyasint,omitempty"`
+	// Key is the chain key in the chain's notation; for Bitcoin the account
+	// key with its origin, "[fingerprint/48'/1'/0'/2']tpub...".
+	Key string `cbor:"5,keyasint"`
+}
+
+// Vault is one multisig account.
+type Vault struct {
+	Name      string `cbor:"1,keyasint"`
+	Chain     string `cbor:"2,keyasint"`
+	Threshold int    `cbor:"3,keyasint"`
+	// Signers are "participant/device" references, in policy order.
+	Signers    []string `cbor:"4,keyasint"`
+	Descriptor string   `cbor:"5,keyasint,omitempty"`
+	Limits     Limits   `cbor:"6,keyasint"`
+}
+
+// Limits are a vault's caps (zero: the chain adapter's default).
+type Limits struct {
+	MaxFee        int64   `cbor:"1,keyasint,omitempty"`
+	MaxFeeRate    float64 `cbor:"2,keyasint,omitempty"`
+	MaxFeePercent float64 `cbor:"3,keyasint,omitempty"`
+}
+
+// Lifetime is the maximum proposal lifetime.
+func (p *Policy) Lifetime() time.Duration {
+	return time.Duration(p.MaxProposalLifetime) * time.Second
+}
+
+// Participant returns the participant with id.
+func (p *Policy) Participant(id string) (*Participant, bool) {
+	for i := range p.Participants {
+		if p.Participants[i].ID == id {
+			return &p.Participants[i], true
+		}
+	}
+	return nil, false
+}
+
+// ParticipantByKey returns the participant whose identity key has key id kid.
+func (p *Policy) ParticipantByKey(kid string) (*Participant, bool) {
+	for i := range p.Participants {
+		if envelope.KeyID(p.Participants[i].Identity) == kid {
+			return &p.Participants[i], true
+		}
+	}
+	return nil, false
+}
+
+// Coordinator returns the coordinator whose identity key has key id kid.
+func (p *Policy) CoordinatorByKey(kid string) (*Coordinator, bool) {
+	for i := range p.Coordinators {
+		if envelope.KeyID(p.Coordinators[i].Identity) == kid {
+			return &p.Coordinators[i], true
+		}
+	}
+	return nil, false
+}
+
+// Vault returns the vault named name.
+func (p *Policy) Vault(name string) (*Vault, bool) {
+	for i := range p.Vaults {
+		if p.Vaults[i].Name == name {
+			return &p.Vaults[i], true
+		}
+	}
+	return nil, false
+}
+
+// Signer is a vault signer resolved to its participant and device.
+type Signer struct {
+	Participant *Participant
+	Device      *Device
+}
+
+// Signers resolves a vault's signer references.
+func (p *Policy) Signers(v *Vault) ([]Signer, error) {
+	var out []Signer
+	for _, ref := range v.Signers {
+		pid, did, _ := strings.Cut(ref, "/")
+		part, ok := p.Participant(pid)
+		if !ok {
+			return nil, fmt.Errorf("policy: vault %q: signer %q is not a participant", v.Name, pid)
+		}
+		var dev *Device
+		for i := range part.Devices {
+			if part.Devices[i].ID == did {
+				dev = &part.Devices[i]
+			}
+		}
+		if dev == nil {
+			return nil, fmt.Errorf("policy: vault %q: participant %q has no device %q", v.Name, pid, did)
+		}
+		out = append(out, Signer{part, dev})
+	}
+	return out, nil
+}
+
+// ChainVault is the adapter's view of a vault.
+func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
+	signers, err := p.Signers(v)
+	if err != nil {
+		return chain.Vault{}, err
+	}
+	cv := chain.Vault{
+		Name: v.Name, Chain: v.Chain, Network: p.Network, Threshold: v.Threshold,
+		Descriptor: v.Descriptor,
+		Limits:     chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
+	}
+	for _, s := range signers {
+		cv.Keys = append(cv.Keys, s.Device.Key)
+	}
+	return cv, nil
+}
+
+// SignerFor returns the vault signer held by participant pid, if any.
+func (p *Policy) SignerFor(v *Vault, pid string) (Signer, bool) {
+	signers, err := p.Signers(v)
+	if err != nil {
+		return Signer{}, false
+	}
+	for _, s := range signers {
+		if s.Participant.ID == pid {
+			return s, true
+		}
+	}
+	return Signer{}, false
+}
+
+var (
+	idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	fpPattern = regexp.MustCompile(`^\[([0-9a-fA-F]{8})[/\]]`)
+)
+
+// ErrInvalid wraps every validation failure.
+var ErrInvalid = errors.New("policy: invalid")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Validate checks a policy's own consistency, and each vault with its chain
+// adapter. It does not check signatures (see Verify).
+func (p *Policy) Validate(reg *chain.Registry) error {
+	if p.Format != FormatVersion {
+		return invalid("format %d, want %d", p.Format, FormatVersion)
+	}
+	if !idPattern.MatchString(p.Name) {
+		return invalid("name %q: want lower-case letters, digits, '.', '_' or '-'", p.Name)
+	}
+	if p.Version == 0 {
+		return invalid("version 0: versions start at 1")
+	}
+	if p.Version == 1 && p.Previous != nil {
+		return invalid("genesis names a previous version")
+	}
+	if p.Version > 1 && len(p.Previous) != 32 {
+		return invalid("version %d does not name its previous version", p.Version)
+	}
+	lt := p.Lifetime()
+	if lt < MinLifetime || lt > MaxLifetime {
+		return invalid("max proposal lifetime %v outside %v..%v", lt, MinLifetime, MaxLifetime)
+	}
+	n := len(p.Participants)
+	if n == 0 || n > MaxParticipants {
+		return invalid("%d participants, want 1..%d", n, MaxParticipants)
+	}
+	if p.PolicyThreshold < 1 || p.PolicyThreshold > n {
+		return invalid("policy threshold %d outside 1..%d (the participants)", p.PolicyThreshold, n)
+	}
+	if len(p.Coordinators) == 0 {
+		return invalid("no coordinator")
+	}
+	ids := map[string]string{}
+	identities := map[string]string{}
+	claim := func(set map[string]string, key, what, who string) error {
+		if prev, dup := set[key]; dup {
+			return invalid("duplicate %s: %s and %s", what, prev, who)
+		}
+		set[key] = who
+		return nil
+	}
+	for _, c := range p.Coordinators {
+		if !idPattern.MatchString(c.ID) {
+			return invalid("coordinator id %q", c.ID)
+		}
+		if len(c.Identity) != ed25519.PublicKeySize {
+			return invalid("coordinator %q: identity key is %d bytes, want 32", c.ID, len(c.Identity))
+		}
+		if err := claim(ids, c.ID, "id", "coordinator "+c.ID); err != nil {
+			return err
+		}
+		if err := claim(identities, string(c.Identity), "identity key", "coordinator "+c.ID); err != nil {
+			return err
+		}
+	}
+	deviceKeys := map[string]string{}
+	fingerprints := map[string]string{}
+	for _, part := range p.Participants {
+		if !idPattern.MatchString(part.ID) {
+			return invalid("participant id %q: want lower-case letters, digits, '.', '_' or '-'", part.ID)
+		}
+		if err := claim(ids, part.ID, "id", "participant "+part.ID); err != nil {
+			return err
+		}
+		if len(part.Identity) != ed25519.PublicKeySize {
+			return invalid("participant %q: identity key is %d bytes, want 32", part.ID, len(part.Identity))
+		}
+		if err := claim(identities, string(part.Identity), "identity key", "participant "+part.ID); err != nil {
+			return err
+		}
+		if len(part.Devices) == 0 || len(part.Devices) > MaxDevices {
+			return invalid("participant %q has %d devices, want 1..%d", part.ID, len(part.Devices), MaxDevices)
+		}
+		devIDs := map[string]bool{}
+		for _, d := range part.Devices {
+			who := part.ID + "/" + d.ID
+			if !idPattern.MatchString(d.ID) || devIDs[d.ID] {
+				return invalid("participant %q: device id %q missing, malformed or repeated", part.ID, d.ID)
+			}
+			devIDs[d.ID] = true
+			switch d.Kind {
+			case KindSoftware, KindPKCS11, KindExternal:
+			default:
+				return invalid("device %s: kind %q, want software, pkcs11 or external", who, d.Kind)
+			}
+			if d.Key == "" {
+				return invalid("device %s has no key", who)
+			}
+			if err := claim(deviceKeys, d.Key, "device key", who); err != nil {
+				return err
+			}
+			if m := fpPattern.FindStringSubmatch(d.Key); m != nil {
+				if err := claim(fingerprints, strings.ToLower(m[1]), "master fingerprint "+strings.ToLower(m[1]), who); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if len(p.Vaults) == 0 || len(p.Vaults) > MaxVaults {
+		return invalid("%d vaults, want 1..%d", len(p.Vaults), MaxVaults)
+	}
+	names := map[string]bool{}
+	for i := range p.Vaults {
+		v := &p.Vaults[i]
+		if !idPattern.MatchString(v.Name) || names[v.Name] {
+			return invalid("vault name %q missing, malformed or repeated", v.Name)
+		}
+		names[v.Name] = true
+		if len(v.Signers) == 0 {
+			return invalid("vault %q has no signers", v.Name)
+		}
+		if v.Threshold < 1 || v.Threshold > len(v.Signers) {
+			return invalid("vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
+		}
+		signers, err := p.Signers(v)
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, strings.TrimPrefix(err.Error(), "policy: "))
+		}
+		seen := map[string]bool{}
+		for _, s := range signers {
+			if seen[s.Participant.ID] {
+				return invalid("vault %q: participant %q signs twice", v.Name, s.Participant.ID)
+			}
+			seen[s.Participant.ID] = true
+		}
+		if v.Limits.MaxFee < 0 || v.Limits.MaxFeeRate < 0 || v.Limits.MaxFeePercent < 0 || v.Limits.MaxFeePercent > 100 {
+			return invalid("vault %q: negative or out-of-range limit", v.Name)
+		}
+		a, err := reg.Lookup(v.Chain)
+		if err != nil {
+			return invalid("vault %q: %v", v.Name, err)
+		}
+		cv, err := p.ChainVault(v)
+		if err != nil {
+			return invalid("vault %q: %v", v.Name, err)
+		}
+		prepared, err := a.PrepareVault(cv)
+		if err != nil {
+			return invalid("vault %q: %v", v.Name, err)
+		}
+		if v.Descriptor != prepared.Descriptor {
+			return invalid("vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, v.Descriptor, prepared.Descriptor)
+		}
+	}
+	return nil
+}
+
+// EncodeIdentity renders an identity public key as policies write it.
+func EncodeIdentity(pub ed25519.PublicKey) string {
+	return "ed25519:" + base64.StdEncoding.EncodeToString(pub)
+}
+
+// DecodeIdentity parses "ed25519:<base64>".
+func DecodeIdentity(s string) (ed25519.PublicKey, error) {
+	b64, ok := strings.CutPrefix(s, "ed25519:")
+	if !ok {
+		return nil, fmt.Errorf("policy: identity key %q: want ed25519:<base64>", s)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(b64)
+	if err != nil || len(b) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("policy: identity key %q: want 32 bytes in base64", s)
+	}
+	return ed25519.PublicKey(b), nil
+}

@@ -1,0 +1,171 @@
+package proposal
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/policy"
+)
+
+// Decisions.
+const (
+	Approve = "approve"
+	Reject  = "reject"
+)
+
+// MaxReason bounds a rejection's or override's rationale.
+const MaxReason = 1024
+
+// Approval is a participant's signed decision on one proposal.
+type Approval struct {
+	Format        int               `cbor:"1,keyasint"`
+	Proposal      []byte            `cbor:"2,keyasint"` // proposal id
+	Decision      string            `cbor:"3,keyasint"`
+	Reason        string            `cbor:"4,keyasint,omitempty"`
+	Participant   string            `cbor:"5,keyasint"`
+	Device        string            `cbor:"6,keyasint"`
+	Policy        []byte            `cbor:"7,keyasint"`
+	PolicyVersion uint64            `cbor:"8,keyasint"`
+	Signatures    []chain.Signature `cbor:"9,keyasint,omitempty"`
+	Time          int64             `cbor:"10,keyasint"`
+	// Review is the SHA-256 of the review the station computed and showed:
+	// it commits the approval to what the person saw.
+	Review []byte `cbor:"11,keyasint"`
+	// Override is the rationale given for signing despite a conflicting
+	// proposal that spends the same resources.
+	Override string `cbor:"12,keyasint,omitempty"`
+	// Flags are the codes of the (non-blocking) flags the person saw.
+	Flags []string `cbor:"13,keyasint,omitempty"`
+}
+
+// SealApproval encodes a and signs it with the participant's identity key.
+func SealApproval(a *Approval, key ed25519.PrivateKey) (*envelope.Envelope, error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	b, err := envelope.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	e, err := envelope.New(envelope.TypeApproval, b)
+	if err != nil {
+		return nil, err
+	}
+	return e, e.Sign(key)
+}
+
+func (a *Approval) check() error {
+	if a.Format != 1 {
+		return fmt.Errorf("proposal: approval format %d, want 1", a.Format)
+	}
+	if len(a.Proposal) != 32 || len(a.Policy) != 32 {
+		return errors.New("proposal: approval must name a 32-byte proposal id and policy id")
+	}
+	if len(a.Reason) > MaxReason || len(a.Override) > MaxReason {
+		return fmt.Errorf("proposal: reason longer than %d bytes", MaxReason)
+	}
+	switch a.Decision {
+	case Approve:
+		if len(a.Signatures) == 0 {
+			return errors.New("proposal: an approval without signatures")
+		}
+	case Reject:
+		if a.Reason == "" {
+			return errors.New("proposal: a rejection needs a reason")
+		}
+		if len(a.Signatures) != 0 {
+			return errors.New("proposal: a rejection carries signatures")
+		}
+	default:
+		return fmt.Errorf("proposal: decision %q, want approve or reject", a.Decision)
+	}
+	return nil
+}
+
+// DecodeApproval reads the approval in an envelope without judging it.
+func DecodeApproval(e *envelope.Envelope) (*Approval, error) {
+	if e.Type != envelope.TypeApproval {
+		return nil, fmt.Errorf("proposal: envelope holds %s, not an approval", e.Type)
+	}
+	var a Approval
+	if err := envelope.Unmarshal(e.Payload, &a); err != nil {
+		return nil, fmt.Errorf("proposal: malformed approval: %v", err)
+	}
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// Checked is an approval whose every claim was verified.
+type Checked struct {
+	Approval    *Approval
+	ID          [32]byte
+	Participant *policy.Participant
+	Key         string           // the device's chain key
+	Verified    []chain.Verified // empty for a rejection
+}
+
+// CheckApproval verifies an approval envelope for proposal p (id pid) under
+// pol: the participant's identity signature, that the participant holds a
+// signer of the vault on the named device, the proposal and policy ids, the
+// time, and — through the chain adapter — every chain signature against the
+// right pubkey and digest.
+func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.Policy, polID [32]byte, a chain.Adapter, now time.Time) (*Checked, error) {
+	ap, err := DecodeApproval(e)
+	if err != nil {
+		return nil, err
+	}
+	part, ok := pol.Participant(ap.Participant)
+	if !ok {
+		return nil, fmt.Errorf("proposal: approval by %q, who is not a participant of policy %s", ap.Participant, pol.Name)
+	}
+	if len(e.Signatures) != 1 {
+		return nil, fmt.Errorf("proposal: approval carries %d signatures, want 1", len(e.Signatures))
+	}
+	if err := e.Verify(part.Identity); err != nil {
+		return nil, fmt.Errorf("proposal: approval by %q: %w", part.ID, err)
+	}
+	if !bytes.Equal(ap.Proposal, pid[:]) {
+		return nil, fmt.Errorf("proposal: approval is for proposal %s, not %s", short(ap.Proposal), short(pid[:]))
+	}
+	if !bytes.Equal(ap.Policy, polID[:]) || !bytes.Equal(p.Policy, polID[:]) {
+		return nil, fmt.Errorf("%w: approval cites %s, proposal %s, policy is %s", ErrWrongPolicy, short(ap.Policy), short(p.Policy), short(polID[:]))
+	}
+	if !now.Before(p.ExpiresTime()) {
+		return nil, fmt.Errorf("%w at %v: approvals are no longer accepted", ErrExpired, p.ExpiresTime())
+	}
+	t := time.Unix(ap.Time, 0)
+	if t.Before(p.CreatedTime().Add(-ClockSkew)) || !t.Before(p.ExpiresTime()) {
+		return nil, fmt.Errorf("proposal: approval made at %v, outside the proposal's life %v..%v", t.UTC(), p.CreatedTime(), p.ExpiresTime())
+	}
+	v, _ := pol.Vault(p.Vault)
+	if v == nil {
+		return nil, fmt.Errorf("proposal: policy %s has no vault %q", pol.Name, p.Vault)
+	}
+	signer, ok := pol.SignerFor(v, part.ID)
+	if !ok {
+		return nil, fmt.Errorf("proposal: %q is not a signer of vault %q", part.ID, v.Name)
+	}
+	if signer.Device.ID != ap.Device {
+		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
+	}
+	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.Key}
+	if ap.Decision == Reject {
+		return c, nil
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return nil, err
+	}
+	c.Verified, err = a.Verify(cv, p.Payload, signer.Device.Key, ap.Signatures)
+	if err != nil {
+		return nil, fmt.Errorf("proposal: approval by %q: %w", part.ID, err)
+	}
+	return c, nil
+}
