@@ -391,3 +391,13 @@ func DecodeIdentity(s string) (ed25519.PublicKey, error) {
 	}
 	return ed25519.PublicKey(b), nil
 }
+
+// Coordinator returns the coordinator with id.
+func (p *Policy) Coordinator(id string) (*Coordinator, bool) {
+	for i := range p.Coordinators {
+		if p.Coordinators[i].ID == id {
+			return &p.Coordinators[i], true
+		}
+	}
+	return nil, false
+}

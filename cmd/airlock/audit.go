@@ -1,0 +1,203 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) audit(args []string) error {
+	if len(args) == 0 {
+		return usagef("audit: want verify, log, checkpoint, prove or check-proof")
+	}
+	switch args[0] {
+	case "verify":
+		return e.auditVerify(args[1:])
+	case "log":
+		return e.auditLog(args[1:])
+	case "checkpoint":
+		return e.auditCheckpoint(args[1:])
+	case "prove":
+		return e.auditProve(args[1:])
+	case "check-proof":
+		return e.auditCheckProof(args[1:])
+	}
+	return usagef("audit: unknown subcommand %q", args[0])
+}
+
+func (e *env) auditVerify(args []string) error {
+	if _, err := parse(e.flags("audit verify"), args); err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pub, err := policy.DecodeIdentity(ws.Config.Identity)
+	if err != nil {
+		return err
+	}
+	l, err := e.openLog(ws, nil)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	rep, err := l.Verify(pub)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
+	fmt.Fprintf(e.stdout, "latest checkpoint: size %d, root %x, signature by %s verifies\n", rep.CheckpointSize, rep.Root[:], ws.Config.Identity)
+	if n := rep.Entries - rep.CheckpointSize; n > 0 {
+		fmt.Fprintf(e.stdout, "%d entries after the latest checkpoint (the next command that unlocks the key signs a new one)\n", n)
+	}
+	return nil
+}
+
+func (e *env) auditLog(args []string) error {
+	if _, err := parse(e.flags("audit log"), args); err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	l, err := e.openLog(ws, nil)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	entries, err := l.Entries()
+	if err != nil {
+		return err
+	}
+	for _, en := range entries {
+		subject := en.Event.Subject
+		if len(subject) > 16 {
+			subject = subject[:16]
+		}
+		fmt.Fprintf(e.stdout, "%4d  %s  %-20s %s", en.Index, en.Event.Time.Format(time.RFC3339), en.Event.Kind, subject)
+		for _, k := range workspace.SortedKeys(en.Event.Detail) {
+			fmt.Fprintf(e.stdout, "  %s=%q", k, en.Event.Detail[k])
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+func (e *env) auditCheckpoint(args []string) error {
+	fs := e.flags("audit checkpoint")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	l, err := e.openLog(ws, ks)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	cp, err := l.Checkpoint()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(cp)
+	return err
+}
+
+func (e *env) auditProve(args []string) error {
+	fs := e.flags("audit prove")
+	out := fs.String("out", "", "write the proof to this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("audit prove: want one entry index")
+	}
+	n, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || n < 0 {
+		return usagef("audit prove: %q is not an entry index", pos[0])
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	l, err := e.openLog(ws, nil)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	proof, err := l.Prove(n)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := workspace.WriteFileAtomic(*out, proof, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %s: check it anywhere with 'airlock audit check-proof %s --identity %s'\n", *out, *out, ws.Config.Identity)
+		return nil
+	}
+	_, err = e.stdout.Write(proof)
+	return err
+}
+
+var identityPattern = regexp.MustCompile(`ed25519:[A-Za-z0-9+/]{43}=`)
+
+func (e *env) auditCheckProof(args []string) error {
+	fs := e.flags("audit check-proof")
+	identity := fs.String("identity", "", "the log owner's identity key, ed25519:<base64>")
+	identityFile := fs.String("identity-file", "", "read the identity key from this file (e.g. a workspace's airlock.json)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *identityFile != "" {
+		b, err := readArtifact(*identityFile)
+		if err != nil {
+			return err
+		}
+		*identity = identityPattern.FindString(string(b))
+		if *identity == "" {
+			return fmt.Errorf("%s holds no ed25519 identity key", *identityFile)
+		}
+	}
+	if len(pos) != 1 || *identity == "" {
+		return usagef("audit check-proof: want FILE --identity KEY (or --identity-file FILE)")
+	}
+	pub, err := policy.DecodeIdentity(*identity)
+	if err != nil {
+		return err
+	}
+	proof, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	en, err := audit.VerifyProof(proof, pub)
+	if err != nil {
+		return err
+	}
+	if en.Event.Kind == "" {
+		return errors.New("proof verified but carries an empty event")
+	}
+	fmt.Fprintf(e.stdout, "proof verified: entry %d (%s %s at %s) is in the log signed by %s\n", en.Index, en.Event.Kind, en.Event.Subject, en.Event.Time.Format(time.RFC3339), *identity)
+	return nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) inspect(args []string) error {
+	fs := e.flags("inspect")
+	fs.Bool("json", true, "print JSON (the only format)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("inspect: want one file")
+	}
+	raw, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	env, envErr := envelope.Decode(raw)
+	if envErr != nil {
+		desc, psbtErr := bitcoin.DescribePSBT(raw, e.network())
+		if psbtErr != nil {
+			return fmt.Errorf("%s is neither an airlock envelope (%v) nor a PSBT (%v)", pos[0], envErr, psbtErr)
+		}
+		return printJSON(e.stdout, map[string]any{"kind": "psbt", "psbt": desc})
+	}
+	out, err := e.describe(env)
+	if err != nil {
+		return err
+	}
+	return printJSON(e.stdout, out)
+}
+
+// network is the workspace's network, for rendering addresses; nil outside
+// a workspace.
+func (e *env) network() *bitcoinNet {
+	ws, err := workspace.Open(e.dir)
+	if err != nil {
+		return nil
+	}
+	defer ws.Close()
+	net, err := bitcoin.Network(ws.Config.Network)
+	if err != nil {
+		return nil
+	}
+	return net
+}
+
+func (e *env) describe(env *envelope.Envelope) (map[string]any, error) {
+	var sigs []string
+	for _, s := range env.Signatures {
+		sigs = append(sigs, s.KeyID)
+	}
+	out := map[string]any{"kind": env.Type, "id": env.IDHex(), "signedBy": orEmpty(sigs),
+		"note": "signatures are listed, not verified: review, collect and policy show verify them"}
+	switch env.Type {
+	case envelope.TypePolicy:
+		p, err := policy.Open(env)
+		if err != nil {
+			return nil, err
+		}
+		out["policy"] = policyJSON(&policy.Status{Policy: p, ID: env.IDHex()})
+	case envelope.TypeProposal:
+		p, err := proposal.Decode(env)
+		if err != nil {
+			return nil, err
+		}
+		body := map[string]any{"chain": p.Chain, "vault": p.Vault, "policy": hex.EncodeToString(p.Policy),
+			"policyVersion": p.PolicyVersion, "coordinator": p.Coordinator, "intent": p.Intent,
+			"created": p.CreatedTime().Format(time.RFC3339), "expires": p.ExpiresTime().Format(time.RFC3339),
+			"nonce": hex.EncodeToString(p.Nonce)}
+		if p.Chain == "bitcoin" {
+			d, err := bitcoin.DescribePSBT(p.Payload, e.network())
+			if err != nil {
+				return nil, err
+			}
+			body["psbt"] = d
+		}
+		out["proposal"] = body
+	case envelope.TypeApproval:
+		a, err := proposal.DecodeApproval(env)
+		if err != nil {
+			return nil, err
+		}
+		var sigs []map[string]any
+		for _, s := range a.Signatures {
+			sigs = append(sigs, map[string]any{"input": s.Input, "pubkey": hex.EncodeToString(s.PubKey), "signature": hex.EncodeToString(s.Sig)})
+		}
+		out["approval"] = map[string]any{"proposal": hex.EncodeToString(a.Proposal), "decision": a.Decision, "reason": a.Reason,
+			"participant": a.Participant, "device": a.Device, "policy": hex.EncodeToString(a.Policy), "policyVersion": a.PolicyVersion,
+			"time": time.Unix(a.Time, 0).UTC().Format(time.RFC3339), "review": hex.EncodeToString(a.Review),
+			"override": a.Override, "flagsSeen": orEmpty(a.Flags), "signatures": sigs}
+	case envelope.TypeProof:
+		p, err := proposal.DecodeProof(env)
+		if err != nil {
+			return nil, err
+		}
+		var aps []map[string]any
+		for _, a := range p.Approvals {
+			aps = append(aps, map[string]any{"participant": a.Participant, "device": a.Device, "approval": hex.EncodeToString(a.Approval), "verified": a.Verified})
+		}
+		var tx wire.MsgTx
+		if err := tx.Deserialize(bytesReader(p.Transaction)); err != nil {
+			return nil, fmt.Errorf("proof carries a malformed transaction: %v", err)
+		}
+		out["proof"] = map[string]any{"proposal": hex.EncodeToString(p.Proposal), "chain": p.Chain, "vault": p.Vault,
+			"policy": hex.EncodeToString(p.Policy), "policyVersion": p.PolicyVersion, "threshold": p.Threshold,
+			"txid": p.TxID, "transaction": hex.EncodeToString(p.Transaction), "approvals": aps,
+			"time": time.Unix(p.Time, 0).UTC().Format(time.RFC3339)}
+	default:
+		return nil, errors.New("unknown envelope type")
+	}
+	return out, nil
+}
+
+func (e *env) address(args []string) error {
+	fs := e.flags("address")
+	vault := fs.String("vault", "", "vault name")
+	change := fs.Bool("change", false, "a change address (branch 1)")
+	index := fs.Uint("index", 0, "address index")
+	count := fs.Uint("count", 1, "how many addresses")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" {
+		return usagef("address: want --vault NAME")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pol, _, err := ws.Policy(e.reg)
+	if err != nil {
+		return err
+	}
+	v, ok := pol.Vault(*vault)
+	if !ok {
+		return fmt.Errorf("policy %s has no vault %q", pol.Name, *vault)
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return err
+	}
+	branch := 0
+	if *change {
+		branch = 1
+	}
+	for i := uint(0); i < *count && i < 1000; i++ {
+		a, err := bitcoin.Address(cv, branch, uint32(*index+i))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%d/%d  %s\n", branch, *index+i, a)
+	}
+	return nil
+}
+
+func (e *env) psbt(args []string) error {
+	if len(args) == 0 || args[0] != "synth" {
+		return usagef("psbt: want synth")
+	}
+	fs := e.flags("psbt synth")
+	vault := fs.String("vault", "", "vault name")
+	send := fs.Int64("send", 30_000_000, "amount to send, in satoshi")
+	fee := fs.Int64("fee", 2_000, "fee, in satoshi")
+	to := fs.String("to", "", "destination address (default: a fixed address outside the vault)")
+	seed := fs.Uint64("seed", 1, "which synthetic coin to spend")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	if pos, err := parse(fs, args[1:]); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" || *out == "" {
+		return usagef("psbt synth: want --vault NAME --out FILE")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pol, _, err := ws.Policy(e.reg)
+	if err != nil {
+		return err
+	}
+	v, ok := pol.Vault(*vault)
+	if !ok {
+		return fmt.Errorf("policy %s has no vault %q", pol.Name, *vault)
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return err
+	}
+	funding, raw, err := bitcoin.Synthetic(cv, *seed, *to, *send, *fee)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", funding.TxHash(), *vault)
+	fmt.Fprintf(e.stdout, "wrote %s: send %s sat, fee %s sat, change to the vault\n", *out, strconv.FormatInt(*send, 10), strconv.FormatInt(*fee, 10))
+	return nil
+}

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// passphrase reads the keystore passphrase from a file, the environment or
+// the terminal (without echo), in that order.
+func (e *env) passphrase(file string, confirm bool) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading passphrase: %v", err)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return nil, fmt.Errorf("passphrase file %s is empty", file)
+		}
+		return line, nil
+	}
+	if p := os.Getenv("AIRLOCK_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, withHint(errors.New("no passphrase given and no terminal to ask on"), "use --passphrase-file FILE or set AIRLOCK_PASSPHRASE")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, "Passphrase: ")
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		fmt.Fprint(tty, "Again: ")
+		q, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(p, q) {
+			return nil, errors.New("the passphrases differ")
+		}
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty passphrase")
+	}
+	return p, nil
+}
+
+// unlock opens the workspace keystore.
+func (e *env) unlock(ws *workspace.Workspace, file string) (*keystore.Keystore, error) {
+	pass, err := e.passphrase(file, false)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := keystore.Open(ws.KeystorePath(), pass)
+	if errors.Is(err, keystore.ErrWrongPassphrase) {
+		return nil, withHint(err, "nothing was changed; check --passphrase-file or AIRLOCK_PASSPHRASE")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if policy.EncodeIdentity(ks.IdentityKey().Public().([]byte)) != ws.Config.Identity {
+		return nil, fmt.Errorf("the keystore's identity is not the one airlock.json records: the workspace was tampered with")
+	}
+	return ks, nil
+}
+
+// open opens the workspace the command runs in.
+func (e *env) open() (*workspace.Workspace, error) {
+	ws, err := workspace.Open(e.dir)
+	if errors.Is(err, workspace.ErrNotWorkspace) {
+		return nil, withHint(err, "run 'airlock key new' to create one, or pass -C DIR")
+	}
+	return ws, err
+}
+
+// openRole opens the workspace and checks its role.
+func (e *env) openRole(role string) (*workspace.Workspace, error) {
+	ws, err := e.open()
+	if err != nil {
+		return nil, err
+	}
+	if ws.Config.Role != role {
+		ws.Close()
+		return nil, withHint(fmt.Errorf("%s is a %s workspace; this command runs at a %s", e.dir, ws.Config.Role, role), "pass -C DIR for the right workspace")
+	}
+	return ws, nil
+}
+
+// logger returns an audit logger for ws. Checkpoints are signed when the
+// identity key is at hand (ks not nil).
+func (e *env) logger(ws *workspace.Workspace, ks *keystore.Keystore) func(kind, subject string, detail map[string]string) error {
+	return func(kind, subject string, detail map[string]string) error {
+		l, err := e.openLog(ws, ks)
+		if err != nil {
+			return err
+		}
+		defer l.Close()
+		if _, err := l.Append(audit.Event{Time: e.now().UTC(), Kind: kind, Subject: subject, Detail: detail}); err != nil {
+			return err
+		}
+		if ks != nil {
+			_, err = l.Checkpoint()
+		}
+		return err
+	}
+}
+
+func (e *env) openLog(ws *workspace.Workspace, ks *keystore.Keystore) (*audit.Log, error) {
+	var key []byte
+	if ks != nil {
+		key = ks.IdentityKey()
+	}
+	return audit.Open(ws.AuditDir(), origin(ws), key)
+}
+
+func origin(ws *workspace.Workspace) string {
+	return "airlock/" + ws.Config.Role + "/" + ws.Config.Name
+}
+
+func (e *env) key(args []string) error {
+	if len(args) == 0 {
+		return usagef("key: want new or show")
+	}
+	switch args[0] {
+	case "new":
+		return e.keyNew(args[1:])
+	case "show":
+		return e.keyShow(args[1:])
+	}
+	return usagef("key: unknown subcommand %q", args[0])
+}
+
+func (e *env) keyNew(args []string) error {
+	fs := e.flags("key new")
+	role := fs.String("role", workspace.Station, "station or coordinator")
+	name := fs.String("name", "", "participant or coordinator id (default: the folder's name)")
+	device := fs.String("device", "keystore", "device id in the policy")
+	network := fs.String("network", "regtest", "mainnet, testnet3, testnet4, signet or regtest")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor (log2 N)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("key new: unexpected argument %q", pos[0])
+	}
+	if *role != workspace.Station && *role != workspace.Coordinator {
+		return usagef("key new: --role %q: want station or coordinator", *role)
+	}
+	if *name == "" {
+		*name = strings.ToLower(filepath.Base(e.dir))
+	}
+	net, err := keystore.NetworkByName(*network)
+	if err != nil {
+		return usagef("key new: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "airlock.json")); err == nil {
+		return withHint(fmt.Errorf("%s already holds a workspace; nothing was changed", e.dir), "each station and coordinator has its own folder")
+	}
+	pass, err := e.passphrase(*passFile, true)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		return err
+	}
+	ks, err := keystore.Create(filepath.Join(e.dir, "keystore.age"), pass, keystore.Options{
+		Network: net, IdentityOnly: *role == workspace.Coordinator, WorkFactor: *wf,
+	})
+	if err != nil {
+		return err
+	}
+	cfg := workspace.Config{Role: *role, Name: *name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
+		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().([]byte))}
+	if ks.HasChainKeys() {
+		if cfg.Key, err = ks.KeyExpression(); err != nil {
+			return err
+		}
+		cfg.Device = *device
+	}
+	ws, err := workspace.Init(e.dir, cfg)
+	if err != nil {
+		os.Remove(filepath.Join(e.dir, "keystore.age"))
+		return err
+	}
+	defer ws.Close()
+	detail := map[string]string{"identity": cfg.Identity}
+	if cfg.Key != "" {
+		detail["key"] = cfg.Key
+	}
+	if err := e.logger(ws, ks)("key.created", "", detail); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
+	return e.printKeys(ws, false)
+}
+
+func (e *env) keyShow(args []string) error {
+	fs := e.flags("key show")
+	yaml := fs.Bool("yaml", false, "print only the policy entry")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	return e.printKeys(ws, *yaml)
+}
+
+func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
+	c := ws.Config
+	w := bufio.NewWriter(e.stdout)
+	defer w.Flush()
+	if !onlyYAML {
+		fmt.Fprintf(w, "identity  %s\n", c.Identity)
+		if c.Key != "" {
+			fmt.Fprintf(w, "key       %s\n", c.Key)
+			fp, path, _ := strings.Cut(strings.TrimPrefix(c.Key, "["), "/")
+			path, _, _ = strings.Cut(path, "]")
+			fmt.Fprintf(w, "origin    fingerprint %s, path m/%s\n", fp, path)
+		}
+		fmt.Fprintf(w, "policy entry (paste under %s):\n", map[string]string{workspace.Station: "participants:", workspace.Coordinator: "coordinators:"}[c.Role])
+	}
+	if c.Role == workspace.Coordinator {
+		fmt.Fprintf(w, "  - id: %s\n    identity: %s\n", c.Name, c.Identity)
+		return nil
+	}
+	fmt.Fprintf(w, "  - id: %s\n    name: %s\n    identity: %s\n    devices:\n      - id: %s\n        kind: software\n        vendor: airlock\n        model: keystore\n        key: \"%s\"\n",
+		c.Name, c.Name, c.Identity, c.Device, c.Key)
+	return nil
+}
+
+var _ = keys.FormatPath

@@ -1,0 +1,235 @@
+// Command airlock runs multi-signature transactions through air-gapped
+// signer stations. See README.md and docs/cli.md.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/station"
+)
+
+// Exit codes (docs/cli.md).
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitRefused = 3
+)
+
+const usage = `Usage: airlock [-C DIR] COMMAND [ARGS]
+
+Workspace (default: $AIRLOCK_WORKSPACE, else the current folder):
+    -C DIR                   run as if in workspace DIR
+
+Keys:
+    key new [--role station|coordinator] [--name NAME] [--device ID]
+            [--network NET] [--passphrase-file F] [--work-factor N]
+    key show [--yaml]        print the public keys and the policy entry
+
+Policy:
+    policy init FILE [--out F]      turn a YAML/JSON policy into version 1
+    policy sign FILE                co-sign a policy version (in place)
+    policy import FILE              adopt a fully signed policy version
+    policy show [FILE] [--json]     show a policy and who has signed it
+
+A round:
+    propose --vault NAME --psbt FILE [--lifetime D] [--intent TEXT]
+            [--out F] [--force]      coordinator: make a signed proposal
+    review FILE [--json]            station: check and show a proposal
+    sign FILE --approve [--out F]   station: sign it
+    sign FILE --reject --reason R   station: refuse it, with a reason
+         [--override-conflict --reason R]
+    collect FILE...                 coordinator: verify and store decisions
+    status [--json]                 coordinator: every proposal's state
+    finalize ID [--out F]           coordinator: assemble, verify, prove
+
+Inspection and audit:
+    inspect FILE [--json]           any airlock artifact or PSBT as JSON
+    address --vault NAME [--change] [--index N]
+    psbt synth --vault NAME [--send SAT] [--to ADDR] [--seed N] --out F
+    audit verify | log | checkpoint | prove N [--out F]
+    audit check-proof FILE --identity ed25519:KEY
+
+    demo                            the whole round trip in a temporary folder
+
+Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal.
+Exit codes: 0 done or may sign, 1 error, 2 usage, 3 refused.
+`
+
+// usageError is a mistake in the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// hintError carries a hint printed after the error.
+type hintError struct {
+	err  error
+	hint string
+}
+
+func (e *hintError) Error() string { return e.err.Error() }
+func (e *hintError) Unwrap() error { return e.err }
+
+func withHint(err error, hint string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintError{err, hint}
+}
+
+// env is what a command runs with.
+type env struct {
+	dir    string
+	stdout io.Writer
+	stderr io.Writer
+	stdin  io.Reader
+	now    func() time.Time
+	reg    *chain.Registry
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now, reg: registry()}
+	e.dir = os.Getenv("AIRLOCK_WORKSPACE")
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-C" && len(args) > 1:
+			e.dir, args = args[1], args[2:]
+		case args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		default:
+			fmt.Fprintf(stderr, "airlock: error: unknown option %s\n%s", args[0], usage)
+			return exitUsage
+		}
+	}
+	if e.dir == "" {
+		e.dir = "."
+	}
+	if abs, err := filepath.Abs(e.dir); err == nil {
+		e.dir = abs
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	if v := os.Getenv("AIRLOCK_NOW"); v != "" {
+		// Tests and drills pin the clock; documented in docs/cli.md.
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			fmt.Fprintf(stderr, "airlock: error: AIRLOCK_NOW=%q is not an RFC 3339 time\n", v)
+			return exitUsage
+		}
+		e.now = func() time.Time { return t }
+	}
+	err := dispatch(e, args[0], args[1:])
+	return report(stderr, err)
+}
+
+func registry() *chain.Registry { return chain.NewRegistry(bitcoin.Adapter{}) }
+
+func dispatch(e *env, cmd string, args []string) error {
+	switch cmd {
+	case "key":
+		return e.key(args)
+	case "policy":
+		return e.policy(args)
+	case "propose":
+		return e.propose(args)
+	case "review":
+		return e.review(args)
+	case "sign":
+		return e.sign(args)
+	case "collect":
+		return e.collect(args)
+	case "status":
+		return e.status(args)
+	case "finalize":
+		return e.finalize(args)
+	case "inspect":
+		return e.inspect(args)
+	case "address":
+		return e.address(args)
+	case "psbt":
+		return e.psbt(args)
+	case "audit":
+		return e.audit(args)
+	case "demo":
+		return e.demo(args)
+	case "help":
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	}
+	return usagef("unknown command %q", cmd)
+}
+
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "airlock: error: %s\nairlock: hint: run 'airlock help' for usage\n", ue.msg)
+		return exitUsage
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitUsage
+	}
+	code := exitError
+	var ref *station.Refusal
+	if errors.As(err, &ref) {
+		code = exitRefused
+	}
+	var re *refusedError
+	if errors.As(err, &re) {
+		code = exitRefused
+	}
+	fmt.Fprintf(stderr, "airlock: error: %s\n", err)
+	var he *hintError
+	if errors.As(err, &he) {
+		fmt.Fprintf(stderr, "airlock: hint: %s\n", he.hint)
+	}
+	return code
+}
+
+// refusedError is a verdict, not a failure: exit code 3.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
+
+// flags returns a FlagSet that reports usage errors as *usageError.
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parse parses args, allowing flags after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"airlock": func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI workflows in testdata/*.txt end to end, each in
+// its own folder, against the real binary (this test binary, as airlock).
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			// Keystores in tests use the lowest scrypt work factor.
+			env.Setenv("AIRLOCK_TEST_WORK_FACTOR", "10")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":    cmdExits,
+			"concat":   cmdConcat,
+			"flipbyte": cmdFlipByte,
+			"quorum":   cmdQuorum,
+		},
+	})
+}
+
+// exits CODE PROG ARGS... runs PROG and requires exit code CODE.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exits: bad code %q", args[0])
+	}
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("exits: %v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit code %d, want %d", got, want)
+	}
+}
+
+// concat OUT IN... writes the concatenation of the IN files to OUT.
+func cmdConcat(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: concat OUT IN...")
+	}
+	var b strings.Builder
+	for _, in := range args[1:] {
+		b.WriteString(ts.ReadFile(in))
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(b.String()), 0o644))
+}
+
+// flipbyte FILE [OFFSET] flips the low bit of one byte (default: the middle).
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: flipbyte FILE [OFFSET]")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	off := len(b) / 2
+	if len(args) == 2 {
+		off, err = strconv.Atoi(args[1])
+		ts.Check(err)
+	}
+	b[off] ^= 1
+	ts.Check(os.WriteFile(path, b, 0o644))
+}
+
+// quorum sets up, through the real CLI, the quorum most scripts start
+// from: a coordinator "coord" and stations alice, bob and carol (folders of
+// the same names), passphrase file "pass", and a genesis policy signed by
+// all and imported everywhere, with vaults ops (2 of 3) and cold (3 of 3).
+// roundtrip.txt performs the same steps one by one.
+func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: quorum")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("pass"), []byte("correct horse battery\n"), 0o600))
+	run := func(args ...string) {
+		if err := ts.Exec("airlock", args...); err != nil {
+			ts.Fatalf("airlock %s: %v", strings.Join(args, " "), err)
+		}
+	}
+	wf := ts.Getenv("AIRLOCK_TEST_WORK_FACTOR")
+	run("-C", "coord", "key", "new", "--role", "coordinator", "--name", "coord", "--passphrase-file", "pass", "--work-factor", wf)
+	run("-C", "coord", "key", "show", "--yaml")
+	entries := map[string]string{"coord": ts.ReadFile("stdout")}
+	for _, who := range []string{"alice", "bob", "carol"} {
+		run("-C", who, "key", "new", "--name", who, "--passphrase-file", "pass", "--work-factor", wf)
+		run("-C", who, "key", "show", "--yaml")
+		entries[who] = ts.ReadFile("stdout")
+	}
+	yaml := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" + entries["coord"] +
+		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] +
+		"vaults:\n" +
+		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
+		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	ts.Check(os.WriteFile(ts.MkAbs("policy.yaml"), []byte(yaml), 0o644))
+	run("-C", "coord", "policy", "init", "policy.yaml", "--out", "treasury.policy")
+	for _, who := range []string{"alice", "bob", "carol"} {
+		run("-C", who, "policy", "sign", "treasury.policy", "--passphrase-file", "pass")
+	}
+	for _, who := range []string{"coord", "alice", "bob", "carol"} {
+		run("-C", who, "policy", "import", "treasury.policy")
+	}
+}

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// maxArtifact bounds any file airlock reads as an artifact.
+const maxArtifact = envelope.MaxSize
+
+func readArtifact(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxArtifact+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxArtifact {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxArtifact)
+	}
+	return b, nil
+}
+
+func readEnvelope(path string) (*envelope.Envelope, error) {
+	b, err := readArtifact(path)
+	if err != nil {
+		return nil, err
+	}
+	e, err := envelope.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return e, nil
+}
+
+func writeEnvelope(path string, e *envelope.Envelope) error {
+	b, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	return workspace.WriteFileAtomic(path, b, 0o644)
+}
+
+func (e *env) policy(args []string) error {
+	if len(args) == 0 {
+		return usagef("policy: want init, sign, import or show")
+	}
+	switch args[0] {
+	case "init":
+		return e.policyInit(args[1:])
+	case "sign":
+		return e.policySign(args[1:])
+	case "import":
+		return e.policyImport(args[1:])
+	case "show":
+		return e.policyShow(args[1:])
+	}
+	return usagef("policy: unknown subcommand %q", args[0])
+}
+
+func (e *env) policyInit(args []string) error {
+	fs := e.flags("policy init")
+	out := fs.String("out", "policy.airlock", "where to write the unsigned policy envelope")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("policy init: want one policy file (YAML or JSON)")
+	}
+	src, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	f, err := policy.ParseFile(src)
+	if err != nil {
+		return err
+	}
+	p, err := f.Genesis(e.reg)
+	if err != nil {
+		return err
+	}
+	env, err := policy.Seal(p)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return withHint(fmt.Errorf("%s exists; nothing was written", *out), "choose another --out or remove it")
+	}
+	if err := writeEnvelope(*out, env); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: policy %s version 1, id %s\n", *out, p.Name, env.IDHex())
+	for _, v := range p.Vaults {
+		fmt.Fprintf(e.stdout, "vault %s: %d of %d, %s\n", v.Name, v.Threshold, len(v.Signers), v.Descriptor)
+	}
+	fmt.Fprintf(e.stdout, "every participant must now sign it: airlock policy sign %s\n", *out)
+	return nil
+}
+
+func (e *env) policySign(args []string) error {
+	fs := e.flags("policy sign")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("policy sign: want one policy file")
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	env, err := readEnvelope(pos[0])
+	if err != nil {
+		return err
+	}
+	var prev *policy.Policy
+	if have, _, err := ws.Policy(e.reg); err == nil {
+		prev = have
+	}
+	st, err := policy.Check(env, prev, e.reg)
+	if err != nil {
+		return err
+	}
+	p := st.Policy
+	part, ok := p.Participant(ws.Config.Name)
+	if !ok {
+		return fmt.Errorf("policy %s version %d does not list participant %q; refusing to sign", p.Name, p.Version, ws.Config.Name)
+	}
+	if policy.EncodeIdentity(part.Identity) != ws.Config.Identity {
+		return fmt.Errorf("policy %s lists another identity key for %q than this station's; refusing to sign", p.Name, part.ID)
+	}
+	mine := false
+	for _, d := range part.Devices {
+		mine = mine || d.Key == ws.Config.Key
+	}
+	if !mine {
+		return fmt.Errorf("policy %s records no device of %q with this station's key %s; refusing to sign", p.Name, part.ID, ws.Config.Key)
+	}
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	if err := env.Sign(ks.IdentityKey()); err != nil {
+		return err
+	}
+	if err := writeEnvelope(pos[0], env); err != nil {
+		return err
+	}
+	if err := e.logger(ws, ks)("policy.signed", env.IDHex(), map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}); err != nil {
+		return err
+	}
+	st, err = policy.Check(env, prev, e.reg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "signed policy %s version %d (%s) as %s: %d of %d signatures\n", p.Name, p.Version, env.IDHex()[:16], part.ID, len(st.Signed), st.Needed)
+	return nil
+}
+
+func (e *env) policyImport(args []string) error {
+	fs := e.flags("policy import")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("policy import: want one policy file")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	env, err := readEnvelope(pos[0])
+	if err != nil {
+		return err
+	}
+	p, err := policy.Open(env)
+	if err != nil {
+		return err
+	}
+	if ws.Config.Role == workspace.Station {
+		part, ok := p.Participant(ws.Config.Name)
+		if !ok || policy.EncodeIdentity(part.Identity) != ws.Config.Identity {
+			return fmt.Errorf("policy %s does not list this station (%q with its identity key); not imported", p.Name, ws.Config.Name)
+		}
+		dev := ""
+		for _, d := range part.Devices {
+			if d.Key == ws.Config.Key {
+				dev = d.ID
+			}
+		}
+		if dev == "" {
+			return fmt.Errorf("policy %s records no device of %q with this station's key; not imported", p.Name, part.ID)
+		}
+		if dev != ws.Config.Device {
+			if err := ws.SetDevice(dev); err != nil {
+				return err
+			}
+		}
+	} else if c, ok := p.Coordinator(ws.Config.Name); !ok || policy.EncodeIdentity(c.Identity) != ws.Config.Identity {
+		return fmt.Errorf("policy %s does not list this coordinator (%q with its identity key); not imported", p.Name, ws.Config.Name)
+	}
+	if _, err := ws.AddPolicy(env, e.reg); err != nil {
+		if errors.Is(err, policy.ErrIncomplete) {
+			return withHint(err, "every participant must run 'airlock policy sign' on it first")
+		}
+		return err
+	}
+	if err := e.logger(ws, nil)("policy.imported", env.IDHex(), map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "imported policy %s version %d (%s)\n", p.Name, p.Version, env.IDHex()[:16])
+	return nil
+}
+
+func (e *env) policyShow(args []string) error {
+	fs := e.flags("policy show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var env *envelope.Envelope
+	var prev *policy.Policy
+	switch len(pos) {
+	case 1:
+		if env, err = readEnvelope(pos[0]); err != nil {
+			return err
+		}
+		if ws, err := workspace.Open(e.dir); err == nil {
+			if have, _, err := ws.Policy(e.reg); err == nil {
+				if p, err := policy.Open(env); err == nil && p.Version == have.Version+1 {
+					prev = have
+				}
+			}
+			ws.Close()
+		}
+	case 0:
+		ws, err := e.open()
+		if err != nil {
+			return err
+		}
+		defer ws.Close()
+		vs, err := ws.Policies()
+		if err != nil {
+			return err
+		}
+		if len(vs) == 0 {
+			return withHint(errors.New("this workspace holds no policy"), "run 'airlock policy import FILE'")
+		}
+		env = vs[len(vs)-1]
+		if len(vs) > 1 {
+			chain, err := policy.Verify(vs[:len(vs)-1], e.reg)
+			if err != nil {
+				return err
+			}
+			prev = chain[len(chain)-1]
+		}
+	default:
+		return usagef("policy show: want at most one file")
+	}
+	st, err := policy.Check(env, prev, e.reg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, policyJSON(st))
+	}
+	p := st.Policy
+	w := e.stdout
+	fmt.Fprintf(w, "policy %s version %d on %s\n", p.Name, p.Version, p.Network)
+	fmt.Fprintf(w, "id        %s\n", st.ID)
+	if p.Previous != nil {
+		fmt.Fprintf(w, "previous  %x\n", p.Previous)
+	}
+	fmt.Fprintf(w, "proposals live at most %v; the next version needs %d signatures\n", p.Lifetime(), p.PolicyThreshold)
+	for _, c := range p.Coordinators {
+		fmt.Fprintf(w, "coordinator %s  %s\n", c.ID, policy.EncodeIdentity(c.Identity))
+	}
+	for _, part := range p.Participants {
+		fmt.Fprintf(w, "participant %s (%s)  %s\n", part.ID, part.Name, policy.EncodeIdentity(part.Identity))
+		for _, d := range part.Devices {
+			fmt.Fprintf(w, "    device %s: %s %s %s  %s\n", d.ID, d.Kind, d.Vendor, d.Model, d.Key)
+		}
+	}
+	for _, v := range p.Vaults {
+		fmt.Fprintf(w, "vault %s on %s: %d of %v\n    %s\n", v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor)
+	}
+	state := "INCOMPLETE"
+	if st.Complete {
+		state = "complete"
+	}
+	fmt.Fprintf(w, "signatures: %d of %d needed, %s; signed: %s; missing: %s\n", len(st.Signed), st.Needed, state, list(st.Signed), list(st.Missing))
+	return nil
+}
+
+func list(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func policyJSON(st *policy.Status) any {
+	p := st.Policy
+	type dev struct {
+		ID, Kind, Vendor, Model, Key string
+	}
+	type part struct {
+		ID, Name, Identity string
+		Devices            []dev
+	}
+	type vault struct {
+		Name, Chain, Descriptor string
+		Threshold               int
+		Signers                 []string
+		Limits                  policy.Limits
+	}
+	out := struct {
+		ID, Name, Network, Previous     string
+		Version                         uint64
+		MaxProposalLifetime             string
+		PolicyThreshold                 int
+		Coordinators                    map[string]string
+		Participants                    []part
+		Vaults                          []vault
+		Signed, Missing                 []string
+		SignaturesNeeded                int
+		Complete                        bool
+	}{ID: st.ID, Name: p.Name, Network: p.Network, Previous: hex.EncodeToString(p.Previous), Version: p.Version,
+		MaxProposalLifetime: p.Lifetime().String(), PolicyThreshold: p.PolicyThreshold, Coordinators: map[string]string{},
+		Signed: st.Signed, Missing: st.Missing, SignaturesNeeded: st.Needed, Complete: st.Complete}
+	for _, c := range p.Coordinators {
+		out.Coordinators[c.ID] = policy.EncodeIdentity(c.Identity)
+	}
+	for _, pp := range p.Participants {
+		x := part{ID: pp.ID, Name: pp.Name, Identity: policy.EncodeIdentity(pp.Identity)}
+		for _, d := range pp.Devices {
+			x.Devices = append(x.Devices, dev{d.ID, d.Kind, d.Vendor, d.Model, d.Key})
+		}
+		out.Participants = append(out.Participants, x)
+	}
+	for _, v := range p.Vaults {
+		out.Vaults = append(out.Vaults, vault{v.Name, v.Chain, v.Descriptor, v.Threshold, v.Signers, v.Limits})
+	}
+	return out
+}
+
+func printJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+var _ = time.Second

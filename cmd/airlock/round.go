@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/station"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) coordinator(ws *workspace.Workspace, log func(string, string, map[string]string) error) *coordinator.Coordinator {
+	return &coordinator.Coordinator{WS: ws, Reg: e.reg, Now: e.now, Log: log}
+}
+
+func (e *env) station(ws *workspace.Workspace, log func(string, string, map[string]string) error) *station.Station {
+	return &station.Station{WS: ws, Reg: e.reg, Now: e.now, Log: log}
+}
+
+func (e *env) propose(args []string) error {
+	fs := e.flags("propose")
+	vault := fs.String("vault", "", "vault name")
+	psbtFile := fs.String("psbt", "", "unsigned PSBT, base64 or binary")
+	lifetime := fs.Duration("lifetime", 0, "how long stations may sign (default: the policy's maximum)")
+	intent := fs.String("intent", "", "what the transaction is for, in words")
+	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
+	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" || *psbtFile == "" {
+		return usagef("propose: want --vault NAME --psbt FILE")
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	payload, err := readArtifact(*psbtFile)
+	if err != nil {
+		return err
+	}
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	log := e.logger(ws, ks)
+	env, rv, err := e.coordinator(ws, log).Propose(context.Background(), coordinator.ProposeParams{
+		Vault: *vault, Payload: payload, Intent: *intent, Lifetime: *lifetime, Force: *force,
+	}, ks)
+	if errors.Is(err, coordinator.ErrBlocked) {
+		return withHint(err, "stations would refuse it; --force creates it anyway")
+	}
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = env.IDHex()[:16] + ".proposal"
+	}
+	if err := writeEnvelope(*out, env); err != nil {
+		return err
+	}
+	if err := log("proposal.exported", env.IDHex(), map[string]string{"file": filepath.Base(*out)}); err != nil {
+		return err
+	}
+	p, _ := proposal.Decode(env)
+	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
+	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", *out)
+	return nil
+}
+
+func (e *env) review(args []string) error {
+	fs := e.flags("review")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("review: want one proposal file")
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	raw, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	log := e.logger(ws, nil)
+	res, err := e.station(ws, log).Review(context.Background(), raw)
+	if err != nil {
+		var ref *station.Refusal
+		if errors.As(err, &ref) {
+			log("proposal.refused", "", map[string]string{"file": filepath.Base(pos[0]), "reason": strings.Join(ref.Reasons, "; ")})
+		}
+		return err
+	}
+	verdict := "may sign"
+	if !res.MaySign() {
+		verdict = "REFUSE"
+	}
+	if err := log("proposal.reviewed", hex.EncodeToString(res.ID[:]), map[string]string{"txid": res.Review.TxID, "verdict": verdict, "review": hex.EncodeToString(res.Digest[:])}); err != nil {
+		return err
+	}
+	if *asJSON {
+		err = printJSON(e.stdout, reviewJSON(res))
+	} else {
+		e.printReview(res)
+	}
+	if err != nil {
+		return err
+	}
+	if !res.MaySign() {
+		return &refusedError{fmt.Sprintf("review: this station must not sign proposal %s", hex.EncodeToString(res.ID[:8]))}
+	}
+	return nil
+}
+
+func reviewJSON(res *station.Result) any {
+	var conflicts []string
+	for _, c := range res.Conflicts {
+		conflicts = append(conflicts, c.Resource+" spent by "+hex.EncodeToString(c.Proposal[:]))
+	}
+	return struct {
+		Proposal      string   `json:"proposal"`
+		Vault         string   `json:"vault"`
+		PolicyVersion uint64   `json:"policyVersion"`
+		Policy        string   `json:"policy"`
+		Created       string   `json:"created"`
+		Expires       string   `json:"expires"`
+		Intent        string   `json:"intent,omitempty"`
+		Review        any      `json:"review"`
+		Refusals      []string `json:"refusals"`
+		Conflicts     []string `json:"conflicts"`
+		MaySign       bool     `json:"maySign"`
+	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
+		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
+		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.MaySign()}
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (e *env) printReview(res *station.Result) {
+	w := e.stdout
+	p := res.Proposal
+	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
+	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, res.Policy.Version, hex.EncodeToString(res.PolicyID[:8]))
+	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
+	if p.Intent != "" {
+		fmt.Fprintf(w, "the coordinator says: %q (not verified; what follows is)\n", p.Intent)
+	}
+	for _, l := range res.Review.Lines {
+		fmt.Fprintln(w, l)
+	}
+	for _, f := range res.Review.Flags {
+		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
+	}
+	for _, c := range res.Conflicts {
+		fmt.Fprintf(w, "conflict: %s is already spent by approved proposal %s\n", c.Resource, hex.EncodeToString(c.Proposal[:8]))
+	}
+	for _, r := range res.Refusals {
+		fmt.Fprintf(w, "refusal: %s\n", r)
+	}
+	if res.MaySign() {
+		fmt.Fprintln(w, "verdict: may sign")
+	} else {
+		fmt.Fprintln(w, "verdict: REFUSE")
+	}
+}
+
+func (e *env) sign(args []string) error {
+	fs := e.flags("sign")
+	approve := fs.Bool("approve", false, "approve and sign")
+	reject := fs.Bool("reject", false, "reject, with --reason")
+	reason := fs.String("reason", "", "why (required to reject or to override a conflict)")
+	override := fs.Bool("override-conflict", false, "sign although an approved proposal spends the same outputs")
+	out := fs.String("out", "", "where to write the decision (default: PROPOSAL.PARTICIPANT.approval)")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("sign: want one proposal file")
+	}
+	if *approve == *reject {
+		return usagef("sign: want exactly one of --approve or --reject")
+	}
+	if *reject && strings.TrimSpace(*reason) == "" {
+		return usagef("sign: --reject needs --reason")
+	}
+	if *override && (*reject || strings.TrimSpace(*reason) == "") {
+		return usagef("sign: --override-conflict needs --approve and --reason")
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	raw, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	d := station.Decision{Approve: *approve, Reason: *reason}
+	if *override {
+		d.Override, d.Reason = *reason, ""
+	}
+	env, res, err := e.station(ws, e.logger(ws, ks)).Sign(context.Background(), raw, d, ks, ks)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = hex.EncodeToString(res.ID[:8]) + "." + ws.Config.Name + ".approval"
+	}
+	if err := writeEnvelope(*out, env); err != nil {
+		return err
+	}
+	what := "approved"
+	if !*approve {
+		what = "rejected"
+	}
+	fmt.Fprintf(e.stdout, "%s proposal %s as %s/%s (txid %s)\n", what, hex.EncodeToString(res.ID[:8]), ws.Config.Name, ws.Config.Device, res.Review.TxID)
+	fmt.Fprintf(e.stdout, "wrote %s: carry it back to the coordinator\n", *out)
+	return nil
+}
+
+func (e *env) collect(args []string) error {
+	fs := e.flags("collect")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("collect: want one or more approval files")
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	c := e.coordinator(ws, e.logger(ws, nil))
+	for _, path := range pos {
+		raw, err := readArtifact(path)
+		if err != nil {
+			return err
+		}
+		checked, err := c.Collect(raw)
+		if err != nil {
+			if errors.Is(err, workspace.ErrDuplicate) {
+				return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
+			}
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		a := checked.Approval
+		if a.Decision == proposal.Approve {
+			fmt.Fprintf(e.stdout, "collected approval by %s/%s for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(checked.Verified))
+		} else {
+			fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
+		}
+	}
+	return nil
+}
+
+func (e *env) status(args []string) error {
+	fs := e.flags("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	rows, err := e.coordinator(ws, nil).Status(context.Background())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(e.stdout, "no proposals")
+	}
+	for _, r := range rows {
+		left := "expired"
+		if r.Left > 0 {
+			left = r.Left.String() + " left"
+		}
+		fmt.Fprintf(e.stdout, "%s  vault %s  %s  %d/%d approvals (%s)  %s\n", r.ID[:16], r.Vault, r.State, len(r.Approvals), r.Threshold, list(r.Approvals), left)
+		fmt.Fprintf(e.stdout, "    txid %s\n", r.TxID)
+		for _, who := range workspace.SortedKeys(r.Rejects) {
+			fmt.Fprintf(e.stdout, "    rejected by %s: %q\n", who, r.Rejects[who])
+		}
+	}
+	return nil
+}
+
+func (e *env) finalize(args []string) error {
+	fs := e.flags("finalize")
+	out := fs.String("out", "", "where to write the raw transaction hex (default: TXID.tx)")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("finalize: want one proposal id (or a unique prefix)")
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), pos[0], ks)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = f.Final.TxID[:16] + ".tx"
+	}
+	if err := workspace.WriteFileAtomic(*out, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
+		return err
+	}
+	proofPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".proof"
+	if err := writeEnvelope(proofPath, f.Env); err != nil {
+		return err
+	}
+	for _, l := range f.Final.Lines[:1] {
+		fmt.Fprintln(e.stdout, l)
+	}
+	var who []string
+	for _, a := range f.Proof.Approvals {
+		who = append(who, a.Participant+"/"+a.Device)
+	}
+	fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
+	fmt.Fprintf(e.stdout, "wrote %s (raw transaction hex) and %s (threshold proof)\n", *out, proofPath)
+	return nil
+}
+
+var _ = os.Stdout

@@ -1,0 +1,327 @@
+// Package coordinator is the online side of a round: it wraps a chain
+// payload into a signed proposal, collects and verifies the stations'
+// decisions, and assembles the final transaction with a threshold proof
+// once enough approvals are in.
+//
+// The coordinator is not trusted by the stations, but it does not trust
+// them either: every approval is verified in full (identity signature,
+// participant and device in the policy, proposal and policy ids, expiry,
+// every chain signature against the right key and digest) before it is
+// stored, and verified again at assembly.
+package coordinator
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// Logger records an audit event.
+type Logger func(kind, subject string, detail map[string]string) error
+
+// Coordinator is a coordinator workspace with what it needs to work.
+type Coordinator struct {
+	WS  *workspace.Workspace
+	Reg *chain.Registry
+	Now func() time.Time
+	Log Logger
+}
+
+// ProposeParams are the choices for a new proposal.
+type ProposeParams struct {
+	Vault    string
+	Payload  []byte
+	Intent   string
+	Lifetime time.Duration
+	// Force creates the proposal even when the coordinator's own review
+	// finds a blocking flag (stations will refuse it; for drills and tests).
+	Force bool
+}
+
+// ErrBlocked is returned by Propose when the coordinator's own review of
+// the payload finds a blocking flag.
+var ErrBlocked = errors.New("coordinator: the payload has blocking flags")
+
+// Propose reviews the payload as a station would, and wraps it in a
+// proposal signed with the coordinator's identity key.
+func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Identity) (*envelope.Envelope, *chain.Review, error) {
+	pol, polID, err := c.WS.Policy(c.Reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, ok := pol.Coordinator(c.WS.Config.Name); !ok {
+		return nil, nil, fmt.Errorf("coordinator: %q is not a coordinator in policy %s", c.WS.Config.Name, pol.Name)
+	}
+	p, err := proposal.New(pol, polID, proposal.Params{
+		Vault: prm.Vault, Payload: prm.Payload, Intent: prm.Intent, Lifetime: prm.Lifetime,
+		Now: c.Now(), Coordinator: c.WS.Config.Name,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cv, err := proposal.ChainVault(p, pol)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, nil, err
+	}
+	rv, err := a.Review(ctx, cv, p.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b := rv.Blocking(); len(b) > 0 && !prm.Force {
+		return nil, rv, fmt.Errorf("%w: %s: %s", ErrBlocked, b[0].Code, b[0].Message)
+	}
+	e, err := proposal.Seal(p, id.IdentityKey())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.WS.PutProposal(e); err != nil {
+		return nil, nil, err
+	}
+	err = c.Log("proposal.created", e.IDHex(), map[string]string{
+		"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
+		"expires": p.ExpiresTime().Format(time.RFC3339),
+	})
+	return e, rv, err
+}
+
+// Collect verifies a station's decision and stores it. A second decision
+// by the same participant on the same proposal is refused.
+func (c *Coordinator) Collect(raw []byte) (*proposal.Checked, error) {
+	e, err := envelope.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := proposal.DecodeApproval(e)
+	if err != nil {
+		return nil, err
+	}
+	pe, err := c.WS.Proposal(hex.EncodeToString(ap.Proposal))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: approval for an unknown proposal: %w", err)
+	}
+	p, pol, polID, err := c.open(pe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.WS.Final(pe.ID()); err == nil {
+		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	}
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	checked, err := proposal.CheckApproval(e, p, pe.ID(), pol, polID, a, c.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WS.PutApproval(pe.ID(), checked.Participant.ID, e); err != nil {
+		return nil, err
+	}
+	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
+	if ap.Reason != "" {
+		detail["reason"] = ap.Reason
+	}
+	return checked, c.Log("approval.collected", e.IDHex(), detail)
+}
+
+// open decodes a stored proposal and finds the policy version it cites.
+func (c *Coordinator) open(pe *envelope.Envelope) (*proposal.Proposal, *policy.Policy, [32]byte, error) {
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return nil, nil, [32]byte{}, err
+	}
+	versions, err := c.WS.Policies()
+	if err != nil {
+		return nil, nil, [32]byte{}, err
+	}
+	chainOut, err := policy.Verify(versions, c.Reg)
+	if err != nil {
+		return nil, nil, [32]byte{}, err
+	}
+	for i, v := range versions {
+		if id := v.ID(); string(id[:]) == string(p.Policy) {
+			return p, chainOut[i], id, nil
+		}
+	}
+	return nil, nil, [32]byte{}, fmt.Errorf("%w: %x is not a policy version this workspace holds", proposal.ErrWrongPolicy, p.Policy[:8])
+}
+
+// Row is one proposal's state.
+type Row struct {
+	ID        string            `json:"id"`
+	Vault     string            `json:"vault"`
+	TxID      string            `json:"txid"`
+	Threshold int               `json:"threshold"`
+	Approvals []string          `json:"approvals"`
+	Rejects   map[string]string `json:"rejections"`
+	Expires   time.Time         `json:"expires"`
+	Left      time.Duration     `json:"-"`
+	State     string            `json:"state"` // open, ready, expired, final
+}
+
+// Status lists every proposal with its approvals, rejections and time left.
+func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
+	es, err := c.WS.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	now := c.Now()
+	var rows []Row
+	for _, pe := range es {
+		p, pol, _, err := c.open(pe)
+		if err != nil {
+			return nil, err
+		}
+		v, _ := pol.Vault(p.Vault)
+		row := Row{ID: pe.IDHex(), Vault: p.Vault, Threshold: v.Threshold, Rejects: map[string]string{}, Expires: p.ExpiresTime(), Left: p.ExpiresTime().Sub(now).Truncate(time.Second)}
+		if a, err := c.Reg.Lookup(p.Chain); err == nil {
+			if cv, err := pol.ChainVault(v); err == nil {
+				if rv, err := a.Review(ctx, cv, p.Payload); err == nil {
+					row.TxID = rv.TxID
+				}
+			}
+		}
+		aps, err := c.WS.Approvals(pe.ID())
+		if err != nil {
+			return nil, err
+		}
+		for _, who := range workspace.SortedKeys(aps) {
+			ap, err := proposal.DecodeApproval(aps[who])
+			if err != nil {
+				return nil, err
+			}
+			if ap.Decision == proposal.Approve {
+				row.Approvals = append(row.Approvals, who)
+			} else {
+				row.Rejects[who] = ap.Reason
+			}
+		}
+		switch _, ferr := c.WS.Final(pe.ID()); {
+		case ferr == nil:
+			row.State = "final"
+		case row.Left <= 0:
+			row.State = "expired"
+		case len(row.Approvals) >= row.Threshold:
+			row.State = "ready"
+		default:
+			row.State = "open"
+		}
+		rows = append(rows, row)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Expires.Before(rows[j].Expires) })
+	return rows, nil
+}
+
+// Finalized is an assembled transaction with its signed proof.
+type Finalized struct {
+	Final *chain.Final
+	Proof *proposal.Proof
+	Env   *envelope.Envelope
+}
+
+// Finalize assembles the final transaction once the vault's threshold of
+// approvals is met: the approvals of the vault's signers in policy order,
+// each verified again, exactly threshold of them. The chain adapter checks
+// the result (for Bitcoin, btcd's script engine on every input) before a
+// proof is signed and stored.
+func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity) (*Finalized, error) {
+	pe, err := c.WS.Proposal(ref)
+	if err != nil {
+		return nil, err
+	}
+	p, pol, polID, err := c.open(pe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.WS.Final(pe.ID()); err == nil {
+		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	}
+	now := c.Now()
+	if !now.Before(p.ExpiresTime()) {
+		return nil, fmt.Errorf("%w at %v: make a new proposal", proposal.ErrExpired, p.ExpiresTime())
+	}
+	v, _ := pol.Vault(p.Vault)
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	aps, err := c.WS.Approvals(pe.ID())
+	if err != nil {
+		return nil, err
+	}
+	signers, err := pol.Signers(v)
+	if err != nil {
+		return nil, err
+	}
+	proof := &proposal.Proof{
+		Format: 1, Proposal: hexID(pe), Chain: p.Chain, Vault: p.Vault, Policy: polID[:],
+		PolicyVersion: pol.Version, Threshold: v.Threshold, Time: now.UTC().Unix(),
+	}
+	sets := map[string][]chain.Signature{}
+	for _, s := range signers {
+		if len(sets) == v.Threshold {
+			break
+		}
+		ae, ok := aps[s.Participant.ID]
+		if !ok {
+			continue
+		}
+		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, a, now)
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", s.Participant.ID, err)
+		}
+		if checked.Approval.Decision != proposal.Approve {
+			continue
+		}
+		raw, _ := ae.Encode()
+		aid := ae.ID()
+		sets[checked.Key] = checked.Approval.Signatures
+		proof.Approvals = append(proof.Approvals, proposal.ProofApproval{
+			Participant: s.Participant.ID, Device: s.Device.ID, Approval: aid[:], Envelope: raw, Verified: checked.Verified,
+		})
+	}
+	if len(sets) < v.Threshold {
+		return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(sets), v.Threshold, v.Name)
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return nil, err
+	}
+	final, err := a.Assemble(cv, p.Payload, sets)
+	if err != nil {
+		return nil, err
+	}
+	proof.TxID, proof.Transaction = final.TxID, final.Raw
+	env, err := proposal.SealProof(proof, id.IdentityKey())
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WS.PutFinal(pe.ID(), env); err != nil {
+		return nil, err
+	}
+	var who []string
+	for _, ap := range proof.Approvals {
+		who = append(who, ap.Participant)
+	}
+	err = c.Log("proposal.finalized", pe.IDHex(), map[string]string{"txid": final.TxID, "approvals": fmt.Sprint(who), "proof": env.IDHex()})
+	return &Finalized{Final: final, Proof: proof, Env: env}, err
+}
+
+func hexID(e *envelope.Envelope) []byte {
+	id := e.ID()
+	return id[:]
+}

@@ -1,0 +1,205 @@
+// Package station is the offline signer's side of a round: it reviews a
+// proposal from its bytes alone and signs or rejects it.
+//
+// A station trusts nothing the coordinator says. Review decodes the
+// envelope, checks the coordinator's signature against the station's own
+// copy of the policy, checks the policy id the proposal cites and its
+// expiry, has the chain adapter decode the transaction itself, and adds the
+// station's own verdict: whether this station signs for the vault, whether
+// it has already decided, and whether the transaction spends anything a
+// different proposal it approved already spends. Sign repeats the whole
+// review before it signs. The package does no network I/O.
+package station
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// Refusal is a verdict that the proposal must not be signed: a blocking
+// flag, an expired proposal, a policy that does not allow it. The CLI maps
+// it to exit code 3.
+type Refusal struct{ Reasons []string }
+
+func (r *Refusal) Error() string {
+	if len(r.Reasons) == 1 {
+		return "station: refused: " + r.Reasons[0]
+	}
+	return fmt.Sprintf("station: refused for %d reasons: %v", len(r.Reasons), r.Reasons)
+}
+
+// Logger records an audit event.
+type Logger func(kind, subject string, detail map[string]string) error
+
+// Station is a signer station's workspace with what it needs to work.
+type Station struct {
+	WS  *workspace.Workspace
+	Reg *chain.Registry
+	Now func() time.Time
+	Log Logger
+}
+
+// Result is a completed review.
+type Result struct {
+	ID        [32]byte
+	Proposal  *proposal.Proposal
+	Policy    *policy.Policy
+	PolicyID  [32]byte
+	Vault     chain.Vault
+	Review    *chain.Review
+	Refusals  []string // why this station must not sign, empty when it may
+	Conflicts []workspace.Conflict
+	Signer    policy.Signer
+	Digest    [32]byte // SHA-256 of the review as JSON: what the person saw
+}
+
+// MaySign reports whether nothing stands against signing.
+func (r *Result) MaySign() bool { return len(r.Refusals) == 0 && len(r.Conflicts) == 0 }
+
+// Review checks and decodes a proposal envelope. Errors mean the artifact
+// could not be trusted or read; a readable proposal that must not be signed
+// comes back as a Result with Refusals, and an expired or foreign-policy
+// proposal as a *Refusal error.
+func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
+	e, err := envelope.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	pol, polID, err := s.WS.Policy(s.Reg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := proposal.Open(e, pol, polID, s.Now())
+	if errors.Is(err, proposal.ErrExpired) || errors.Is(err, proposal.ErrWrongPolicy) {
+		return nil, &Refusal{Reasons: []string{err.Error()}}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cv, err := proposal.ChainVault(p, pol)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	rv, err := a.Review(ctx, cv, p.Payload)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ID: e.ID(), Proposal: p, Policy: pol, PolicyID: polID, Vault: cv, Review: rv}
+	for _, f := range rv.Blocking() {
+		res.Refusals = append(res.Refusals, fmt.Sprintf("%s: %s", f.Code, f.Message))
+	}
+	v, _ := pol.Vault(p.Vault)
+	signer, ok := pol.SignerFor(v, s.WS.Config.Name)
+	switch {
+	case !ok:
+		res.Refusals = append(res.Refusals, fmt.Sprintf("participant %q does not sign for vault %q", s.WS.Config.Name, p.Vault))
+	case signer.Device.Key != s.WS.Config.Key:
+		res.Refusals = append(res.Refusals, fmt.Sprintf("this station's key is not the key policy version %d records for %s/%s: wrong device or policy", pol.Version, signer.Participant.ID, signer.Device.ID))
+	default:
+		res.Signer = signer
+	}
+	if _, err := s.WS.Decision(res.ID); err == nil {
+		res.Refusals = append(res.Refusals, "this station has already decided on this proposal")
+	}
+	res.Conflicts, err = s.conflicts(res.ID, rv.Spends)
+	if err != nil {
+		return nil, err
+	}
+	j, err := json.Marshal(rv)
+	if err != nil {
+		return nil, err
+	}
+	res.Digest = sha256.Sum256(j)
+	return res, nil
+}
+
+func (s *Station) conflicts(id [32]byte, spends []string) ([]workspace.Conflict, error) {
+	return s.WS.Conflicts(id, spends)
+}
+
+// Decision is what the person decided.
+type Decision struct {
+	Approve  bool
+	Reason   string // required to reject; optional note to approve
+	Override string // rationale for signing despite a conflict
+}
+
+// Sign reviews the proposal again and, if the person approves and nothing
+// stands against it, signs it with the station's chain key; a rejection is
+// signed too. Either way the decision is an approval envelope signed with
+// the station's identity key, and it is recorded before it is returned.
+func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Identity, signer keys.ChainSigner) (*envelope.Envelope, *Result, error) {
+	res, err := s.Review(ctx, raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	ap := &proposal.Approval{
+		Format: 1, Proposal: res.ID[:], Participant: s.WS.Config.Name, Device: s.WS.Config.Device,
+		Policy: res.PolicyID[:], PolicyVersion: res.Policy.Version,
+		Time: s.Now().UTC().Unix(), Review: res.Digest[:], Reason: d.Reason,
+	}
+	for _, f := range res.Review.Flags {
+		ap.Flags = append(ap.Flags, f.Code)
+	}
+	if d.Approve {
+		if len(res.Refusals) > 0 {
+			return nil, res, &Refusal{Reasons: res.Refusals}
+		}
+		if len(res.Conflicts) > 0 && d.Override == "" {
+			var rs []string
+			for _, c := range res.Conflicts {
+				rs = append(rs, fmt.Sprintf("%s is already spent by approved proposal %s (use --override-conflict --reason to sign anyway)", c.Resource, hex.EncodeToString(c.Proposal[:8])))
+			}
+			return nil, res, &Refusal{Reasons: rs}
+		}
+		a, err := s.Reg.Lookup(res.Proposal.Chain)
+		if err != nil {
+			return nil, nil, err
+		}
+		ap.Decision, ap.Override = proposal.Approve, d.Override
+		ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.Key, signer)
+		if err != nil {
+			return nil, res, err
+		}
+	} else {
+		if d.Reason == "" {
+			return nil, res, errors.New("station: a rejection needs a reason")
+		}
+		ap.Decision = proposal.Reject
+	}
+	env, err := proposal.SealApproval(ap, id.IdentityKey())
+	if err != nil {
+		return nil, res, err
+	}
+	if _, err := s.WS.Decide(res.ID, res.Review.Spends, d.Approve, d.Override != "", env); err != nil {
+		return nil, res, err
+	}
+	kind := "approval.created"
+	detail := map[string]string{"proposal": hex.EncodeToString(res.ID[:]), "txid": res.Review.TxID}
+	if !d.Approve {
+		kind, detail["reason"] = "rejection.created", d.Reason
+	}
+	if d.Override != "" {
+		detail["override"] = d.Override
+	}
+	if err := s.Log(kind, env.IDHex(), detail); err != nil {
+		return nil, res, err
+	}
+	return env, res, nil
+}
