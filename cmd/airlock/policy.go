@@ -335,16 +335,16 @@ func policyJSON(st *policy.Status) any {
 		Limits                  policy.Limits
 	}
 	out := struct {
-		ID, Name, Network, Previous     string
-		Version                         uint64
-		MaxProposalLifetime             string
-		PolicyThreshold                 int
-		Coordinators                    map[string]string
-		Participants                    []part
-		Vaults                          []vault
-		Signed, Missing                 []string
-		SignaturesNeeded                int
-		Complete                        bool
+		ID, Name, Network, Previous string
+		Version                     uint64
+		MaxProposalLifetime         string
+		PolicyThreshold             int
+		Coordinators                map[string]string
+		Participants                []part
+		Vaults                      []vault
+		Signed, Missing             []string
+		SignaturesNeeded            int
+		Complete                    bool
 	}{ID: st.ID, Name: p.Name, Network: p.Network, Previous: hex.EncodeToString(p.Previous), Version: p.Version,
 		MaxProposalLifetime: p.Lifetime().String(), PolicyThreshold: p.PolicyThreshold, Coordinators: map[string]string{},
 		Signed: st.Signed, Missing: st.Missing, SignaturesNeeded: st.Needed, Complete: st.Complete}
