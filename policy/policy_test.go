@@ -185,7 +185,7 @@ func TestParseRefuses(t *testing.T) {
 		"threshold zero":      {yamlFor(coord, ms, 0, ""), "threshold 0 outside 1..3"},
 		"threshold above n":   {yamlFor(coord, ms, 4, ""), "threshold 4 outside 1..3"},
 		"unknown field":       {yamlFor(coord, ms, 2, "daily_limit: 5\n"), "field daily_limit not found"},
-		"duplicate key":       {yamlFor(coord, dup, 2, ""), "duplicate identity key"},
+		"duplicate key":       {yamlFor(coord, dup, 2, ""), "duplicate"},
 		"bad lifetime":        {strings.Replace(yamlFor(coord, ms, 2, ""), "72h", "forever", 1), "max_proposal_lifetime"},
 		"lifetime too long":   {strings.Replace(yamlFor(coord, ms, 2, ""), "72h", "9000h", 1), "outside"},
 		"unknown chain":       {strings.Replace(yamlFor(coord, ms, 2, ""), "chain: bitcoin", "chain: dogecoin", 1), "unknown chain"},

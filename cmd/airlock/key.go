@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -77,7 +78,7 @@ func (e *env) unlock(ws *workspace.Workspace, file string) (*keystore.Keystore, 
 	if err != nil {
 		return nil, err
 	}
-	if policy.EncodeIdentity(ks.IdentityKey().Public().([]byte)) != ws.Config.Identity {
+	if policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)) != ws.Config.Identity {
 		return nil, fmt.Errorf("the keystore's identity is not the one airlock.json records: the workspace was tampered with")
 	}
 	return ks, nil
@@ -189,7 +190,7 @@ func (e *env) keyNew(args []string) error {
 		return err
 	}
 	cfg := workspace.Config{Role: *role, Name: *name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
-		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().([]byte))}
+		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey))}
 	if ks.HasChainKeys() {
 		if cfg.Key, err = ks.KeyExpression(); err != nil {
 			return err

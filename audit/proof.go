@@ -1,0 +1,145 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Proof text limits.
+const (
+	maxProof       = 256 << 10
+	maxProofHashes = 64
+	proofHeader    = "airlock audit proof v1"
+)
+
+// Prove returns an inclusion proof of entry i against the latest
+// checkpoint, as a self-contained text:
+//
+//	airlock audit proof v1
+//	origin <origin>
+//	index <i>
+//	entry <base64 record>
+//	hash <base64>          (one line per proof hash, leaf to root)
+//
+//	<the signed checkpoint note>
+func (l *Log) Prove(i int64) ([]byte, error) {
+	cp, err := l.LatestCheckpoint()
+	if err != nil {
+		return nil, err
+	}
+	size, err := checkpointSize(cp)
+	if err != nil {
+		return nil, err
+	}
+	if i < 0 || i >= size {
+		return nil, fmt.Errorf("audit: entry %d is not covered by the latest checkpoint (size %d)", i, size)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	rec, err := l.raw(i)
+	if err != nil {
+		return nil, err
+	}
+	p, err := tlog.ProveRecord(size, i, l)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %v", err)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\norigin %s\nindex %d\nentry %s\n", proofHeader, l.origin, i, base64.StdEncoding.EncodeToString(rec))
+	for _, h := range p {
+		fmt.Fprintf(&b, "hash %s\n", base64.StdEncoding.EncodeToString(h[:]))
+	}
+	b.WriteString("\n")
+	b.Write(cp)
+	return b.Bytes(), nil
+}
+
+// checkpointSize reads the size line of a checkpoint without verifying it.
+func checkpointSize(cp []byte) (int64, error) {
+	lines := strings.SplitN(string(cp), "\n", 3)
+	if len(lines) < 3 {
+		return 0, fmt.Errorf("%w: malformed checkpoint", ErrTampered)
+	}
+	return strconv.ParseInt(lines[1], 10, 64)
+}
+
+type proof struct {
+	origin string
+	index  int64
+	record []byte
+	hashes tlog.RecordProof
+	cp     []byte
+}
+
+func parseProof(b []byte) (*proof, error) {
+	if len(b) > maxProof {
+		return nil, fmt.Errorf("audit: proof of %d bytes exceeds %d", len(b), maxProof)
+	}
+	head, cp, ok := bytes.Cut(b, []byte("\n\n"))
+	if !ok || len(cp) == 0 {
+		return nil, errors.New("audit: proof has no checkpoint")
+	}
+	lines := strings.Split(string(head), "\n")
+	if len(lines) < 4 || lines[0] != proofHeader {
+		return nil, errors.New("audit: not an airlock audit proof")
+	}
+	p := &proof{cp: cp}
+	var ok1, ok2 bool
+	if p.origin, ok1 = strings.CutPrefix(lines[1], "origin "); !ok1 || p.origin == "" {
+		return nil, errors.New("audit: proof: bad origin line")
+	}
+	idx, ok2 := strings.CutPrefix(lines[2], "index ")
+	n, err := strconv.ParseInt(idx, 10, 64)
+	if !ok2 || err != nil || n < 0 || strconv.FormatInt(n, 10) != idx {
+		return nil, errors.New("audit: proof: bad index line")
+	}
+	p.index = n
+	entry, ok3 := strings.CutPrefix(lines[3], "entry ")
+	if p.record, err = base64.StdEncoding.Strict().DecodeString(entry); !ok3 || err != nil || len(p.record) == 0 || len(p.record) > MaxRecord {
+		return nil, errors.New("audit: proof: bad entry line")
+	}
+	for _, l := range lines[4:] {
+		hs, ok := strings.CutPrefix(l, "hash ")
+		raw, err := base64.StdEncoding.Strict().DecodeString(hs)
+		if !ok || err != nil || len(raw) != tlog.HashSize {
+			return nil, fmt.Errorf("audit: proof: bad hash line %q", l)
+		}
+		if len(p.hashes) == maxProofHashes {
+			return nil, fmt.Errorf("audit: proof: more than %d hashes", maxProofHashes)
+		}
+		p.hashes = append(p.hashes, tlog.Hash(raw))
+	}
+	return p, nil
+}
+
+// VerifyProof checks a proof from Prove offline: the checkpoint's signature
+// by pub, then that the entry is the index-th record of the tree the
+// checkpoint signs.
+func VerifyProof(b []byte, pub ed25519.PublicKey) (Entry, error) {
+	p, err := parseProof(b)
+	if err != nil {
+		return Entry{}, err
+	}
+	c, err := openCheckpoint(p.cp, p.origin, pub)
+	if err != nil {
+		return Entry{}, err
+	}
+	if p.index >= int64(c.Size) {
+		return Entry{}, fmt.Errorf("audit: entry %d is beyond the checkpoint's %d entries", p.index, c.Size)
+	}
+	if err := tlog.CheckRecord(p.hashes, int64(c.Size), tlog.Hash(c.Hash), p.index, tlog.RecordHash(p.record)); err != nil {
+		return Entry{}, fmt.Errorf("%w: inclusion proof of entry %d fails: %v", ErrTampered, p.index, err)
+	}
+	ev, err := decode(p.record)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: proven entry is malformed: %v", err)
+	}
+	return Entry{Index: p.index, Event: ev, Raw: p.record}, nil
+}
