@@ -163,8 +163,11 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 		}
 		p.Vaults = append(p.Vaults, v)
 	}
-	// Build descriptors before validation, then compare with any the
-	// author wrote.
+	if err := p.validateMembers(); err != nil {
+		return nil, err
+	}
+	// Build descriptors before validating the vaults, then compare with any
+	// the author wrote.
 	for i, fv := range f.Vaults {
 		v := &p.Vaults[i]
 		if v.Threshold < 1 || v.Threshold > len(v.Signers) {

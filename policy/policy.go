@@ -249,6 +249,15 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 	if lt < MinLifetime || lt > MaxLifetime {
 		return invalid("max proposal lifetime %v outside %v..%v", lt, MinLifetime, MaxLifetime)
 	}
+	if err := p.validateMembers(); err != nil {
+		return err
+	}
+	return p.validateVaults(reg)
+}
+
+// validateMembers checks coordinators and participants: ids, keys, devices,
+// and that no key or master fingerprint appears twice.
+func (p *Policy) validateMembers() error {
 	n := len(p.Participants)
 	if n == 0 || n > MaxParticipants {
 		return invalid("%d participants, want 1..%d", n, MaxParticipants)
@@ -325,6 +334,11 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 			}
 		}
 	}
+	return nil
+}
+
+// validateVaults checks each vault, with its chain adapter.
+func (p *Policy) validateVaults(reg *chain.Registry) error {
 	if len(p.Vaults) == 0 || len(p.Vaults) > MaxVaults {
 		return invalid("%d vaults, want 1..%d", len(p.Vaults), MaxVaults)
 	}

@@ -60,9 +60,6 @@ func Check(e *envelope.Envelope, prev *Policy, reg *chain.Registry) (*Status, er
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Validate(reg); err != nil {
-		return nil, err
-	}
 	approvers, needed := p, len(p.Participants)
 	if prev != nil {
 		if p.Version != prev.Version+1 {
@@ -86,9 +83,14 @@ func Check(e *envelope.Envelope, prev *Policy, reg *chain.Registry) (*Status, er
 	for _, part := range approvers.Participants {
 		known[envelope.KeyID(part.Identity)] = part.Identity
 	}
+	// Signatures first: nothing in an unauthenticated document is worth
+	// validating.
 	kids, err := e.Signers(known)
 	if err != nil {
 		return nil, fmt.Errorf("policy %s version %d: %w", p.Name, p.Version, err)
+	}
+	if err := p.Validate(reg); err != nil {
+		return nil, err
 	}
 	signed := map[string]bool{}
 	for _, k := range kids {

@@ -164,6 +164,9 @@ func (w *Workspace) AddPolicy(e *envelope.Envelope, reg *chain.Registry) (*polic
 		if v.ID() == e.ID() {
 			return p, nil
 		}
+		if held, err := policy.Open(v); err == nil && held.Version == p.Version {
+			return nil, fmt.Errorf("%w: this workspace already holds %s version %d with id %s, this one is %s: two different versions with one number (a fork); refused", policy.ErrBrokenChain, p.Name, p.Version, v.IDHex()[:16], e.IDHex()[:16])
+		}
 	}
 	if _, err := policy.Verify(append(versions, e), reg); err != nil {
 		return nil, err

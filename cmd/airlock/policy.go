@@ -196,6 +196,26 @@ func (e *env) policyImport(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Authenticate before anything else: the signatures of the version that
+	// must approve this one (its own participants for the genesis).
+	var prev *policy.Policy
+	if p.Version > 1 {
+		held, err := ws.Policies()
+		if err != nil {
+			return err
+		}
+		chain, err := policy.Verify(held, e.reg)
+		if err != nil {
+			return fmt.Errorf("the policy chain this workspace holds does not verify: %w", err)
+		}
+		if len(chain) < int(p.Version)-1 {
+			return fmt.Errorf("policy %s version %d needs version %d first; this workspace holds %d versions", p.Name, p.Version, p.Version-1, len(chain))
+		}
+		prev = chain[p.Version-2]
+	}
+	if _, err := policy.Check(env, prev, e.reg); err != nil {
+		return err
+	}
 	if ws.Config.Role == workspace.Station {
 		part, ok := p.Participant(ws.Config.Name)
 		if !ok || policy.EncodeIdentity(part.Identity) != ws.Config.Identity {

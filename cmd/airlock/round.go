@@ -324,7 +324,15 @@ func (e *env) finalize(args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("finalize: want one proposal id (or a unique prefix)")
+		return usagef("finalize: want one proposal: its id, a unique prefix, or its file")
+	}
+	ref := pos[0]
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		env, err := readEnvelope(ref)
+		if err != nil {
+			return err
+		}
+		ref = env.IDHex()
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
@@ -335,7 +343,7 @@ func (e *env) finalize(args []string) error {
 	if err != nil {
 		return err
 	}
-	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), pos[0], ks)
+	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), ref, ks)
 	if err != nil {
 		return err
 	}
@@ -360,5 +368,3 @@ func (e *env) finalize(args []string) error {
 	fmt.Fprintf(e.stdout, "wrote %s (raw transaction hex) and %s (threshold proof)\n", *out, proofPath)
 	return nil
 }
-
-var _ = os.Stdout

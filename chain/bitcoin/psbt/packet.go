@@ -102,15 +102,15 @@ type Output struct {
 
 // Key types (BIP-174, BIP-370).
 const (
-	globalUnsignedTx  = 0x00
-	globalXPub        = 0x01
-	globalTxVersion   = 0x02
-	globalFallbackLT  = 0x03
-	globalInputCount  = 0x04
-	globalOutputCount = 0x05
+	globalUnsignedTx   = 0x00
+	globalXPub         = 0x01
+	globalTxVersion    = 0x02
+	globalFallbackLT   = 0x03
+	globalInputCount   = 0x04
+	globalOutputCount  = 0x05
 	globalTxModifiable = 0x06
-	globalVersion     = 0xfb
-	proprietary       = 0xfc
+	globalVersion      = 0xfb
+	proprietary        = 0xfc
 
 	inNonWitnessUtxo = 0x00
 	inWitnessUtxo    = 0x01

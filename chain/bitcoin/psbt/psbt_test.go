@@ -83,8 +83,8 @@ type bip174 struct {
 		SighashAll struct {
 			Result hexCase `json:"result"`
 		} `json:"updater_sighash_all"`
-		Signer1 signerStep `json:"signer_1"`
-		Signer2 signerStep `json:"signer_2"`
+		Signer1  signerStep `json:"signer_1"`
+		Signer2  signerStep `json:"signer_2"`
 		Combiner struct {
 			Result hexCase `json:"result"`
 		} `json:"combiner"`
