@@ -132,6 +132,9 @@ func (e *env) demo(args []string) error {
 	if err := do("an inclusion proof of the coordinator's first entry, checkable offline", "-C", ws("coordinator"), "audit", "prove", "0", "--out", ws("entry0.proof")); err != nil {
 		return err
 	}
+	if err := do("anyone checks that proof with only the coordinator's public identity", "audit", "check-proof", ws("entry0.proof"), "--identity-file", ws("coordinator/airlock.json")); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "\ndone in %v: final transaction %s\n", time.Since(start).Round(time.Millisecond), txid[1])
 	return nil
 }
