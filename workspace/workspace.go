@@ -183,18 +183,7 @@ func (w *Workspace) AddPolicy(e *envelope.Envelope, reg *chain.Registry) (*polic
 
 // Policies returns the stored policy versions, oldest first.
 func (w *Workspace) Policies() ([]*envelope.Envelope, error) {
-	var out []*envelope.Envelope
-	err := w.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bPolicy).ForEach(func(k, v []byte) error {
-			e, err := envelope.Decode(v)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
+	return w.list(bPolicy)
 }
 
 // Policy verifies the stored chain and returns its newest version and id.
@@ -256,12 +245,17 @@ func (w *Workspace) Proposal(ref string) (*envelope.Envelope, error) {
 
 // Proposals lists stored proposals, in id order.
 func (w *Workspace) Proposals() ([]*envelope.Envelope, error) {
+	return w.list(bProposals)
+}
+
+// list decodes every envelope in a bucket, in key order.
+func (w *Workspace) list(bucket []byte) ([]*envelope.Envelope, error) {
 	var out []*envelope.Envelope
 	err := w.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bProposals).ForEach(func(k, v []byte) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 			e, err := envelope.Decode(v)
 			if err != nil {
-				return err
+				return fmt.Errorf("workspace: stored %s %x: %w", bucket, k, err)
 			}
 			out = append(out, e)
 			return nil

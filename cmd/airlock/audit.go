@@ -65,15 +65,11 @@ func (e *env) auditLog(args []string) error {
 	if _, err := parse(e.flags("audit log"), args); err != nil {
 		return err
 	}
-	ws, err := e.open()
+	ws, l, err := e.openWithLog()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	l, err := e.openLog(ws, nil)
-	if err != nil {
-		return err
-	}
 	defer l.Close()
 	entries, err := l.Entries()
 	if err != nil {
@@ -135,15 +131,11 @@ func (e *env) auditProve(args []string) error {
 	if err != nil || n < 0 {
 		return usagef("audit prove: %q is not an entry index", pos[0])
 	}
-	ws, err := e.open()
+	ws, l, err := e.openWithLog()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	l, err := e.openLog(ws, nil)
-	if err != nil {
-		return err
-	}
 	defer l.Close()
 	proof, err := l.Prove(n)
 	if err != nil {
@@ -200,4 +192,19 @@ func (e *env) auditCheckProof(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "proof verified: entry %d (%s %s at %s) is in the log signed by %s\n", en.Index, en.Event.Kind, en.Event.Subject, en.Event.Time.Format(time.RFC3339), *identity)
 	return nil
+}
+
+// openWithLog opens the workspace and its audit log, without the identity
+// key (no checkpoint can be signed).
+func (e *env) openWithLog() (*workspace.Workspace, *audit.Log, error) {
+	ws, err := e.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := e.openLog(ws, nil)
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, l, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
@@ -139,20 +140,7 @@ func (e *env) address(args []string) error {
 	} else if len(pos) > 0 || *vault == "" {
 		return usagef("address: want --vault NAME")
 	}
-	ws, err := e.open()
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	pol, _, err := ws.Policy(e.reg)
-	if err != nil {
-		return err
-	}
-	v, ok := pol.Vault(*vault)
-	if !ok {
-		return fmt.Errorf("policy %s has no vault %q", pol.Name, *vault)
-	}
-	cv, err := pol.ChainVault(v)
+	cv, err := e.chainVault(*vault)
 	if err != nil {
 		return err
 	}
@@ -186,20 +174,7 @@ func (e *env) psbt(args []string) error {
 	} else if len(pos) > 0 || *vault == "" || *out == "" {
 		return usagef("psbt synth: want --vault NAME --out FILE")
 	}
-	ws, err := e.open()
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
-	pol, _, err := ws.Policy(e.reg)
-	if err != nil {
-		return err
-	}
-	v, ok := pol.Vault(*vault)
-	if !ok {
-		return fmt.Errorf("policy %s has no vault %q", pol.Name, *vault)
-	}
-	cv, err := pol.ChainVault(v)
+	cv, err := e.chainVault(*vault)
 	if err != nil {
 		return err
 	}
@@ -213,4 +188,22 @@ func (e *env) psbt(args []string) error {
 	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", funding.TxHash(), *vault)
 	fmt.Fprintf(e.stdout, "wrote %s: send %s sat, fee %s sat, change to the vault\n", *out, strconv.FormatInt(*send, 10), strconv.FormatInt(*fee, 10))
 	return nil
+}
+
+// chainVault resolves a vault of the workspace's current policy.
+func (e *env) chainVault(name string) (chain.Vault, error) {
+	ws, err := e.open()
+	if err != nil {
+		return chain.Vault{}, err
+	}
+	defer ws.Close()
+	pol, _, err := ws.Policy(e.reg)
+	if err != nil {
+		return chain.Vault{}, err
+	}
+	v, ok := pol.Vault(name)
+	if !ok {
+		return chain.Vault{}, fmt.Errorf("policy %s has no vault %q", pol.Name, name)
+	}
+	return pol.ChainVault(v)
 }
