@@ -1,0 +1,321 @@
+// Package qr moves airlock artifacts across the air gap by camera: it turns
+// an artifact into animated QR frames (BC-UR, package ur; or BBQr, package
+// bbqr), draws them for a terminal, as PNG files or as an animated GIF, and
+// reads frames back from images in any order until the artifact is whole.
+//
+// Airlock envelopes travel as the UR type "airlock-envelope": a CBOR byte
+// string holding a format byte (1) and the envelope compressed with raw
+// DEFLATE. Compression keeps every byte — the station inflates exactly the
+// signed envelope and verifies it as if it came on a USB stick. PSBTs
+// travel as "crypto-psbt", which hardware signers read.
+package qr
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/skip2/go-qrcode"
+
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/transport/qr/bbqr"
+	"github.com/airlock-vault/airlock/transport/qr/ur"
+)
+
+const envelopeFormat = 1
+
+// CompressEnvelope is the airlock-envelope UR payload for an encoded
+// envelope.
+func CompressEnvelope(env []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteByte(envelopeFormat)
+	w, err := flate.NewWriter(&buf, flate.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	w.Write(env)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return ur.WrapBytes(buf.Bytes()), nil
+}
+
+// ExpandEnvelope reverses CompressEnvelope, bounded by envelope.MaxSize.
+func ExpandEnvelope(cborPayload []byte) ([]byte, error) {
+	b, err := ur.UnwrapBytes(cborPayload)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[0] != envelopeFormat {
+		return nil, errors.New("qr: unknown airlock-envelope format")
+	}
+	out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b[1:])), envelope.MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("qr: airlock-envelope does not inflate: %v", err)
+	}
+	if len(out) > envelope.MaxSize {
+		return nil, fmt.Errorf("qr: airlock-envelope inflates past %d bytes", envelope.MaxSize)
+	}
+	return out, nil
+}
+
+// Artifact is what crosses: an airlock envelope or a bare PSBT.
+type Artifact struct {
+	Kind string // "envelope" or "psbt"
+	Data []byte
+}
+
+// Format chooses the frame encoding.
+type Format string
+
+const (
+	UR   Format = "ur"
+	BBQr Format = "bbqr"
+)
+
+// Frames encodes an artifact as QR frame texts. For UR, fragment is the
+// fountain fragment length and extra the number of parts beyond the
+// fragment count (redundancy for a lossy camera). Frames are upper case,
+// so QR codes use the dense alphanumeric mode.
+func Frames(a Artifact, f Format, fragment, extra int) ([]string, error) {
+	switch f {
+	case UR:
+		urType, payload := ur.TypeCryptoPSBT, ur.WrapBytes(a.Data)
+		if a.Kind == "envelope" {
+			var err error
+			urType = ur.TypeEnvelope
+			if payload, err = CompressEnvelope(a.Data); err != nil {
+				return nil, err
+			}
+		}
+		parts, err := ur.Encode(urType, payload, fragment, 0)
+		if err != nil {
+			return nil, err
+		}
+		if len(parts) > 1 && extra > 0 {
+			if parts, err = ur.Encode(urType, payload, fragment, len(parts)+extra); err != nil {
+				return nil, err
+			}
+		}
+		for i := range parts {
+			parts[i] = strings.ToUpper(parts[i])
+		}
+		return parts, nil
+	case BBQr:
+		typ := byte(bbqr.TypePSBT)
+		if a.Kind == "envelope" {
+			typ = bbqr.TypeCBOR
+		}
+		frames, _, err := bbqr.Split(a.Data, typ, bbqr.Zlib, 5, 25, 1295)
+		return frames, err
+	}
+	return nil, fmt.Errorf("qr: unknown format %q", f)
+}
+
+// Code draws one frame as a QR code (error correction L: frames are
+// redundant already) and returns it with its version.
+func Code(frame string) (*qrcode.QRCode, error) {
+	q, err := qrcode.New(frame, qrcode.Low)
+	if err != nil {
+		return nil, fmt.Errorf("qr: %v", err)
+	}
+	return q, nil
+}
+
+// Codes draws every frame at one QR version, the largest any frame needs,
+// so an animation keeps its size and module pitch from frame to frame.
+func Codes(frames []string) ([]*qrcode.QRCode, int, error) {
+	version := 1
+	for _, f := range frames {
+		q, err := Code(f)
+		if err != nil {
+			return nil, 0, err
+		}
+		version = max(version, q.VersionNumber)
+	}
+	var out []*qrcode.QRCode
+	for _, f := range frames {
+		q, err := qrcode.NewWithForcedVersion(f, version, qrcode.Low)
+		if err != nil {
+			return nil, 0, fmt.Errorf("qr: %v", err)
+		}
+		out = append(out, q)
+	}
+	return out, version, nil
+}
+
+// WritePNGs writes frame-0001.png… into dir, scale pixels a module.
+func WritePNGs(dir string, frames []string, scale int) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	codes, _, err := Codes(frames)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for i, q := range codes {
+		p := filepath.Join(dir, fmt.Sprintf("frame-%04d.png", i+1))
+		if err := q.WriteFile(-scale, p); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// WriteGIF writes the frames as an endlessly looping animated GIF, scale
+// pixels a module and delay hundredths of a second a frame.
+func WriteGIF(w io.Writer, frames []string, scale, delay int) error {
+	anim := &gif.GIF{}
+	pal := color.Palette{color.White, color.Black}
+	codes, _, err := Codes(frames)
+	if err != nil {
+		return err
+	}
+	for _, q := range codes {
+		img := q.Image(-scale)
+		pi := image.NewPaletted(img.Bounds(), pal)
+		for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+			for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+				pi.Set(x, y, img.At(x, y))
+			}
+		}
+		anim.Image = append(anim.Image, pi)
+		anim.Delay = append(anim.Delay, delay)
+	}
+	return gif.EncodeAll(w, anim)
+}
+
+// DecodeImage reads the QR code in an image.
+func DecodeImage(img image.Image) (string, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", fmt.Errorf("qr: %v", err)
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", fmt.Errorf("qr: no QR code found: %v", err)
+	}
+	return res.GetText(), nil
+}
+
+// DecodeFile reads the QR code(s) in a PNG file, or every frame of a GIF.
+func DecodeFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if strings.HasSuffix(strings.ToLower(path), ".gif") {
+		g, err := gif.DecodeAll(f)
+		if err != nil {
+			return nil, fmt.Errorf("qr: %s: %v", path, err)
+		}
+		var out []string
+		for i, fr := range g.Image {
+			s, err := DecodeImage(fr)
+			if err != nil {
+				return nil, fmt.Errorf("%s frame %d: %w", path, i+1, err)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("qr: %s: %v", path, err)
+	}
+	s, err := DecodeImage(img)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return []string{s}, nil
+}
+
+// Reader assembles an artifact from frames of either format.
+type Reader struct {
+	ur   ur.URDecoder
+	bb   bbqr.Joiner
+	mode Format
+}
+
+// Add feeds one frame text. Frames of another message, type or format are
+// refused.
+func (r *Reader) Add(frame string) error {
+	f := UR
+	if strings.HasPrefix(frame, "B$") {
+		f = BBQr
+	}
+	if r.mode != "" && f != r.mode {
+		return fmt.Errorf("qr: a %s frame while reading %s frames", f, r.mode)
+	}
+	var err error
+	if f == BBQr {
+		err = r.bb.Add(frame)
+	} else {
+		err = r.ur.Receive(frame)
+		if err == nil && r.ur.Type != ur.TypeEnvelope && r.ur.Type != ur.TypeCryptoPSBT && r.ur.Type != ur.TypePSBT {
+			err = fmt.Errorf("qr: UR type %q is not an airlock artifact or PSBT", r.ur.Type)
+			r.ur = ur.URDecoder{}
+		}
+	}
+	if err == nil {
+		r.mode = f
+	}
+	return err
+}
+
+// Complete reports whether the artifact is whole.
+func (r *Reader) Complete() bool {
+	if r.mode == BBQr {
+		return r.bb.Complete()
+	}
+	return r.ur.Complete()
+}
+
+// Progress is the share known, 0..1.
+func (r *Reader) Progress() float64 {
+	if r.mode == BBQr {
+		have, total := r.bb.Progress()
+		if total == 0 {
+			return 0
+		}
+		return float64(have) / float64(total)
+	}
+	return r.ur.Progress()
+}
+
+// Artifact returns the assembled artifact.
+func (r *Reader) Artifact() (Artifact, error) {
+	if !r.Complete() {
+		return Artifact{}, fmt.Errorf("qr: incomplete (%.0f%%)", r.Progress()*100)
+	}
+	if r.mode == BBQr {
+		typ, data, err := r.bb.Result()
+		if err != nil {
+			return Artifact{}, err
+		}
+		if typ == bbqr.TypeCBOR {
+			return Artifact{Kind: "envelope", Data: data}, nil
+		}
+		return Artifact{Kind: "psbt", Data: data}, nil
+	}
+	if r.ur.Type == ur.TypeEnvelope {
+		data, err := ExpandEnvelope(r.ur.Result())
+		return Artifact{Kind: "envelope", Data: data}, err
+	}
+	data, err := ur.UnwrapBytes(r.ur.Result())
+	return Artifact{Kind: "psbt", Data: data}, err
+}
