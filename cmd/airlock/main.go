@@ -59,6 +59,11 @@ Inspection and audit:
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
 
+Across the gap by camera:
+    qr show FILE|ID [--format ur|bbqr] [--fragment N]   frames in the terminal
+    qr write FILE|ID --out DIR|FILE.gif [--extra N]     PNG frames or a GIF
+    qr read IMAGES|DIRS... --out FILE                   frames in any order
+
     demo                            the whole round trip in a temporary folder
 
 Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal.
@@ -168,6 +173,8 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.psbt(args)
 	case "audit":
 		return e.audit(args)
+	case "qr":
+		return e.qr(args)
 	case "demo":
 		return e.demo(args)
 	case "help":

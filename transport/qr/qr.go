@@ -204,7 +204,13 @@ func DecodeImage(img image.Image) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("qr: %v", err)
 	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
+	// A rendered frame (a screenshot, a PNG we wrote) is read as a pure
+	// code first; a photograph goes through the finder-pattern detector.
+	reader := zxqr.NewQRCodeReader()
+	res, err := reader.Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_PURE_BARCODE: true})
+	if err != nil {
+		res, err = reader.Decode(bmp, map[gozxing.DecodeHintType]interface{}{gozxing.DecodeHintType_TRY_HARDER: true})
+	}
 	if err != nil {
 		return "", fmt.Errorf("qr: no QR code found: %v", err)
 	}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/transport/qr"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) qr(args []string) error {
+	if len(args) == 0 {
+		return usagef("qr: want show, write or read")
+	}
+	switch args[0] {
+	case "show", "write":
+		return e.qrOut(args[0], args[1:])
+	case "read":
+		return e.qrRead(args[1:])
+	}
+	return usagef("qr: unknown subcommand %q", args[0])
+}
+
+// artifact loads what to send: a file (an envelope or a PSBT) or the id of
+// a proposal in the workspace.
+func (e *env) artifact(ref string) (qr.Artifact, error) {
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		b, err := readArtifact(ref)
+		if err != nil {
+			return qr.Artifact{}, err
+		}
+		if _, err := envelope.Decode(b); err == nil {
+			return qr.Artifact{Kind: "envelope", Data: b}, nil
+		}
+		return qr.Artifact{Kind: "psbt", Data: bytes.TrimSpace(b)}, nil
+	}
+	ws, err := e.open()
+	if err != nil {
+		return qr.Artifact{}, err
+	}
+	defer ws.Close()
+	env, err := ws.Proposal(ref)
+	if err != nil {
+		return qr.Artifact{}, err
+	}
+	b, err := env.Encode()
+	return qr.Artifact{Kind: "envelope", Data: b}, err
+}
+
+func (e *env) qrOut(verb string, args []string) error {
+	fs := e.flags("qr " + verb)
+	format := fs.String("format", "ur", "ur (BC-UR) or bbqr")
+	fragment := fs.Int("fragment", 200, "UR fragment length in bytes")
+	extra := fs.Int("extra", 0, "UR parts beyond the fragment count, for lossy cameras")
+	out := fs.String("out", "", "write: a folder for PNG frames, or a .gif file")
+	scale := fs.Int("scale", 4, "write: pixels a QR module")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("qr %s: want one artifact (a file or a proposal id)", verb)
+	}
+	if *format != string(qr.UR) && *format != string(qr.BBQr) {
+		return usagef("qr %s: --format %q: want ur or bbqr", verb, *format)
+	}
+	if *fragment < 10 || *fragment > 2000 || *extra < 0 || *extra > 10000 || *scale < 1 || *scale > 40 {
+		return usagef("qr %s: --fragment 10..2000, --extra 0..10000, --scale 1..40", verb)
+	}
+	a, err := e.artifact(pos[0])
+	if err != nil {
+		return err
+	}
+	frames, err := qr.Frames(a, qr.Format(*format), *fragment, *extra)
+	if err != nil {
+		return err
+	}
+	codes, version, err := qr.Codes(frames)
+	if err != nil {
+		return err
+	}
+	if verb == "show" {
+		for i, c := range codes {
+			fmt.Fprintf(e.stdout, "frame %d of %d (%s %s, QR version %d)\n%s", i+1, len(codes), a.Kind, *format, version, c.ToSmallString(false))
+		}
+		return nil
+	}
+	if *out == "" {
+		return usagef("qr write: want --out DIR or --out FILE.gif")
+	}
+	if strings.HasSuffix(strings.ToLower(*out), ".gif") {
+		f, err := os.CreateTemp(filepath.Dir(*out), ".qr-*.gif")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(f.Name())
+		if err := qr.WriteGIF(f, frames, *scale, 25); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(f.Name(), *out); err != nil {
+			return err
+		}
+	} else if _, err := qr.WritePNGs(*out, frames, *scale); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %d %s frames of the %s (%d bytes) at QR version %d to %s\n", len(frames), *format, a.Kind, len(a.Data), version, *out)
+	return nil
+}
+
+func (e *env) qrRead(args []string) error {
+	fs := e.flags("qr read")
+	out := fs.String("out", "", "where to write the artifact once complete")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 || *out == "" {
+		return usagef("qr read: want IMAGES or FOLDERS... --out FILE")
+	}
+	var files []string
+	for _, p := range pos {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return err
+			}
+			for _, de := range entries {
+				if n := strings.ToLower(de.Name()); strings.HasSuffix(n, ".png") || strings.HasSuffix(n, ".gif") {
+					files = append(files, filepath.Join(p, de.Name()))
+				}
+			}
+			continue
+		}
+		files = append(files, p)
+	}
+	var r qr.Reader
+	for _, p := range files {
+		texts, err := qr.DecodeFile(p)
+		if err != nil {
+			return err
+		}
+		for _, t := range texts {
+			if err := r.Add(t); err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+			if r.Complete() {
+				break
+			}
+		}
+		fmt.Fprintf(e.stderr, "airlock: %s read, %3.0f%% of the artifact known\n", filepath.Base(p), r.Progress()*100)
+		if r.Complete() {
+			break
+		}
+	}
+	a, err := r.Artifact()
+	if err != nil {
+		return withHint(err, "scan more frames: any frames, in any order, complete it")
+	}
+	if a.Kind == "envelope" {
+		env, err := envelope.Decode(a.Data)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "read %s %s\n", env.Type, env.IDHex())
+	} else {
+		fmt.Fprintf(e.stdout, "read a PSBT of %d bytes\n", len(a.Data))
+	}
+	if err := workspace.WriteFileAtomic(*out, a.Data, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s\n", *out)
+	return nil
+}
