@@ -143,3 +143,77 @@ func VerifyProof(b []byte, pub ed25519.PublicKey) (Entry, error) {
 	}
 	return Entry{Index: p.index, Event: ev, Raw: p.record}, nil
 }
+
+// ConsistencyProof proves that the tree of size from is a prefix of the
+// tree of size to (RFC 6962 §2.1.2).
+func (l *Log) ConsistencyProof(from, to int64) (tlog.TreeProof, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from < 1 || from > to || to > l.size {
+		return nil, fmt.Errorf("audit: no consistency proof from %d to %d in a log of %d", from, to, l.size)
+	}
+	p, err := tlog.ProveTree(to, from, l)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %v", err)
+	}
+	return p, nil
+}
+
+// Checkpoint is a verified checkpoint.
+type Checkpoint struct {
+	Origin string
+	Size   int64
+	Root   tlog.Hash
+	Body   []byte // the signed note's text
+}
+
+// OpenCheckpoint verifies a signed checkpoint of the log named origin with
+// its owner's identity key.
+func OpenCheckpoint(cp []byte, origin string, pub ed25519.PublicKey) (*Checkpoint, error) {
+	c, err := openCheckpoint(cp, origin, pub)
+	if err != nil {
+		return nil, err
+	}
+	body, _, _ := bytes.Cut(cp, []byte("\n\n"))
+	return &Checkpoint{Origin: c.Origin, Size: int64(c.Size), Root: tlog.Hash(c.Hash), Body: append(body, '\n')}, nil
+}
+
+// CheckConsistency checks that newer extends older, given a proof.
+func CheckConsistency(older, newer *Checkpoint, proof tlog.TreeProof) error {
+	switch {
+	case newer.Size < older.Size:
+		return fmt.Errorf("%w: the log shrank from %d to %d entries", ErrTampered, older.Size, newer.Size)
+	case newer.Size == older.Size:
+		if newer.Root != older.Root {
+			return fmt.Errorf("%w: two different trees of %d entries: the log forked", ErrTampered, newer.Size)
+		}
+		return nil
+	}
+	if err := tlog.CheckTree(proof, newer.Size, newer.Root, older.Size, older.Root); err != nil {
+		return fmt.Errorf("%w: the log of %d entries does not extend the one of %d seen before: it forked or was rewritten (%v)", ErrTampered, newer.Size, older.Size, err)
+	}
+	return nil
+}
+
+// Cosignature is a witness's C2SP cosignature/v1 over a checkpoint: an
+// Ed25519 signature over "cosignature/v1\ntime <t>\n" and the checkpoint
+// body, by a key that saw the checkpoint and checked it extends every one
+// it saw before.
+type Cosignature struct {
+	Time      int64
+	Signature []byte
+}
+
+func cosignedMessage(body []byte, t int64) []byte {
+	return append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), body...)
+}
+
+// Cosign signs a checkpoint body as a witness.
+func Cosign(key ed25519.PrivateKey, body []byte, t int64) Cosignature {
+	return Cosignature{Time: t, Signature: ed25519.Sign(key, cosignedMessage(body, t))}
+}
+
+// VerifyCosignature checks a witness's cosignature.
+func VerifyCosignature(pub ed25519.PublicKey, body []byte, c Cosignature) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, cosignedMessage(body, c.Time), c.Signature)
+}

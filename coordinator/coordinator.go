@@ -131,6 +131,19 @@ func (c *Coordinator) Collect(raw []byte) (*proposal.Checked, error) {
 	if err := c.WS.PutApproval(pe.ID(), checked.Participant.ID, e); err != nil {
 		return nil, err
 	}
+	if w := checked.Witnessed; w != nil {
+		// Who witnessed which checkpoint, and the largest each has seen:
+		// the next export to them proves consistency from there.
+		rec := fmt.Sprintf("%x %d", w.Root[:], ap.Witness.Time)
+		if err := c.WS.PutWitness(fmt.Sprintf("size:%012d:%s", w.Size, checked.Participant.ID), []byte(rec)); err != nil {
+			return nil, err
+		}
+		if prev := c.WS.Witness("last:" + checked.Participant.ID); prev == nil || parseInt(prev) < w.Size {
+			if err := c.WS.PutWitness("last:"+checked.Participant.ID, []byte(fmt.Sprint(w.Size))); err != nil {
+				return nil, err
+			}
+		}
+	}
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
@@ -324,4 +337,10 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 func hexID(e *envelope.Envelope) []byte {
 	id := e.ID()
 	return id[:]
+}
+
+func parseInt(b []byte) int64 {
+	var n int64
+	fmt.Sscan(string(b), &n)
+	return n
 }

@@ -46,6 +46,7 @@ const (
 	TypeProposal = "airlock.proposal/v1"
 	TypeApproval = "airlock.approval/v1"
 	TypeProof    = "airlock.threshold-proof/v1"
+	TypeManifest = "airlock.manifest/v1"
 )
 
 var knownTypes = map[string]bool{
@@ -53,6 +54,7 @@ var knownTypes = map[string]bool{
 	TypeProposal: true,
 	TypeApproval: true,
 	TypeProof:    true,
+	TypeManifest: true,
 }
 
 // Limits against hostile input.

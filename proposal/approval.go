@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
@@ -41,6 +42,31 @@ type Approval struct {
 	Override string `cbor:"12,keyasint,omitempty"`
 	// Flags are the codes of the (non-blocking) flags the person saw.
 	Flags []string `cbor:"13,keyasint,omitempty"`
+	// Transfers is the station's record of every hand-off with the
+	// coordinator, signed inside the approval for reconciliation.
+	Transfers []Transfer `cbor:"14,keyasint,omitempty"`
+	// Witness is the station's cosignature of the latest coordinator
+	// checkpoint it saw and checked.
+	Witness *Witness `cbor:"15,keyasint,omitempty"`
+}
+
+// MaxTransfers bounds the transfer record an approval carries.
+const MaxTransfers = 1024
+
+// Transfer is one hand-off as a workspace recorded it.
+type Transfer struct {
+	Direction string `cbor:"1,keyasint" json:"direction"` // "in" or "out"
+	Peer      string `cbor:"2,keyasint" json:"peer"`      // "coordinator/coord"
+	Sequence  uint64 `cbor:"3,keyasint" json:"sequence"`
+	Kind      string `cbor:"4,keyasint" json:"kind"`
+	Digest    []byte `cbor:"5,keyasint" json:"digest"`
+}
+
+// Witness is a C2SP cosignature/v1 of a coordinator checkpoint.
+type Witness struct {
+	Checkpoint []byte `cbor:"1,keyasint"` // the signed checkpoint note, as received
+	Time       int64  `cbor:"2,keyasint"`
+	Signature  []byte `cbor:"3,keyasint"`
 }
 
 // SealApproval encodes a and signs it with the participant's identity key.
@@ -68,6 +94,9 @@ func (a *Approval) check() error {
 	}
 	if len(a.Reason) > MaxReason || len(a.Override) > MaxReason {
 		return fmt.Errorf("proposal: reason longer than %d bytes", MaxReason)
+	}
+	if len(a.Transfers) > MaxTransfers {
+		return fmt.Errorf("proposal: %d transfers recorded, over %d", len(a.Transfers), MaxTransfers)
 	}
 	switch a.Decision {
 	case Approve:
@@ -109,6 +138,7 @@ type Checked struct {
 	Participant *policy.Participant
 	Key         string           // the device's chain key
 	Verified    []chain.Verified // empty for a rejection
+	Witnessed   *audit.Checkpoint
 }
 
 // CheckApproval verifies an approval envelope for proposal p (id pid) under
@@ -156,6 +186,20 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
 	}
 	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.Key}
+	if ap.Witness != nil {
+		coord, ok := pol.Coordinator(p.Coordinator)
+		if !ok {
+			return nil, fmt.Errorf("proposal: coordinator %q is not in the policy", p.Coordinator)
+		}
+		cp, err := audit.OpenCheckpoint(ap.Witness.Checkpoint, "airlock/coordinator/"+coord.ID, coord.Identity)
+		if err != nil {
+			return nil, fmt.Errorf("proposal: approval by %q witnesses a checkpoint that does not verify: %w", part.ID, err)
+		}
+		if !audit.VerifyCosignature(part.Identity, cp.Body, audit.Cosignature{Time: ap.Witness.Time, Signature: ap.Witness.Signature}) {
+			return nil, fmt.Errorf("proposal: approval by %q carries a cosignature that does not verify", part.ID)
+		}
+		c.Witnessed = cp
+	}
 	if ap.Decision == Reject {
 		return c, nil
 	}

@@ -49,6 +49,10 @@ type Station struct {
 	Reg *chain.Registry
 	Now func() time.Time
 	Log Logger
+	// Custody, when set, gives the station's transfer record and its
+	// cosignature of the latest coordinator checkpoint it checked, to be
+	// signed into each decision.
+	Custody func(id keys.Identity) ([]proposal.Transfer, *proposal.Witness, error)
 }
 
 // Result is a completed review.
@@ -156,6 +160,11 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	}
 	for _, f := range res.Review.Flags {
 		ap.Flags = append(ap.Flags, f.Code)
+	}
+	if s.Custody != nil {
+		if ap.Transfers, ap.Witness, err = s.Custody(id); err != nil {
+			return nil, res, err
+		}
 	}
 	if d.Approve {
 		if len(res.Refusals) > 0 {

@@ -13,6 +13,7 @@ package workspace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,7 +47,13 @@ type Config struct {
 	Identity string    `json:"identity"`         // ed25519:<base64>
 	Key      string    `json:"key,omitempty"`    // station: [fp/path]xpub
 	Device   string    `json:"device,omitempty"` // station: device id in the policy
+	// MediaAllow lists the folders exports may write to (absolute, with
+	// symbolic links resolved).
+	MediaAllow []string `json:"media_allow,omitempty"`
 }
+
+// Origin names this workspace in manifests: "station/alice".
+func (c Config) Origin() string { return c.Role + "/" + c.Name }
 
 var (
 	bPolicy    = []byte("policy")    // big-endian version → policy envelope
@@ -55,7 +62,9 @@ var (
 	bSpends    = []byte("spends")    // resource → proposal id (stations)
 	bDecisions = []byte("decisions") // proposal id → own approval envelope (stations)
 	bFinal     = []byte("final")     // proposal id → proof envelope
-	buckets    = [][]byte{bPolicy, bProposals, bApprovals, bSpends, bDecisions, bFinal}
+	bChannels  = []byte("channels")  // "out:"/"in:" + peer → last sequence number
+	bWitness   = []byte("witness")   // stations: origin → last coordinator checkpoint seen; coordinators: "size:" + participant → cosignature record
+	buckets    = [][]byte{bPolicy, bProposals, bApprovals, bSpends, bDecisions, bFinal, bChannels, bWitness}
 )
 
 // Errors callers branch on.
@@ -142,6 +151,21 @@ func (w *Workspace) AuditDir() string { return filepath.Join(w.Dir, "audit") }
 // SetDevice records the station's device id.
 func (w *Workspace) SetDevice(id string) error {
 	w.Config.Device = id
+	return w.saveConfig()
+}
+
+// AllowMedia adds a folder to the export allowlist.
+func (w *Workspace) AllowMedia(dir string) error {
+	for _, d := range w.Config.MediaAllow {
+		if d == dir {
+			return nil
+		}
+	}
+	w.Config.MediaAllow = append(w.Config.MediaAllow, dir)
+	return w.saveConfig()
+}
+
+func (w *Workspace) saveConfig() error {
 	b, err := json.MarshalIndent(w.Config, "", "  ")
 	if err != nil {
 		return err
@@ -459,4 +483,75 @@ func (w *Workspace) Conflicts(proposalID [32]byte, spends []string) ([]Conflict,
 		return nil
 	})
 	return out, err
+}
+
+// NextSequence reserves the next sequence number on the channel to peer.
+func (w *Workspace) NextSequence(peer string) (uint64, error) {
+	var n uint64
+	err := w.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bChannels)
+		key := []byte("out:" + peer)
+		if v := b.Get(key); v != nil {
+			n = binary.BigEndian.Uint64(v)
+		}
+		n++
+		return b.Put(key, be64(n))
+	})
+	return n, err
+}
+
+// ErrReplay is returned by Receive for a sequence number already seen.
+var ErrReplay = errors.New("workspace: replayed sequence number")
+
+// LastReceived is the last sequence number received from peer (0: none).
+func (w *Workspace) LastReceived(peer string) uint64 {
+	var n uint64
+	w.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bChannels).Get([]byte("in:" + peer)); v != nil {
+			n = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return n
+}
+
+// Receive records sequence number seq from peer, after the transfer it
+// numbers has been kept. A number at or below the last one is a replay.
+func (w *Workspace) Receive(peer string, seq uint64) error {
+	return w.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bChannels)
+		key := []byte("in:" + peer)
+		if v := b.Get(key); v != nil && seq <= binary.BigEndian.Uint64(v) {
+			return fmt.Errorf("%w: %d from %s, last was %d", ErrReplay, seq, peer, binary.BigEndian.Uint64(v))
+		}
+		return b.Put(key, be64(seq))
+	})
+}
+
+// PutWitness stores a witness record under key.
+func (w *Workspace) PutWitness(key string, value []byte) error {
+	return w.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bWitness).Put([]byte(key), value) })
+}
+
+// Witness returns the witness record under key, or nil.
+func (w *Workspace) Witness(key string) []byte {
+	var v []byte
+	w.db.View(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bWitness).Get([]byte(key)))
+		return nil
+	})
+	return v
+}
+
+// Witnesses returns every witness record whose key starts with prefix.
+func (w *Workspace) Witnesses(prefix string) map[string][]byte {
+	out := map[string][]byte{}
+	w.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bWitness).Cursor()
+		for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
+			out[string(k)] = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -27,6 +28,8 @@ func (e *env) audit(args []string) error {
 		return e.auditProve(args[1:])
 	case "check-proof":
 		return e.auditCheckProof(args[1:])
+	case "transfers":
+		return e.auditTransfers(args[1:])
 	}
 	return usagef("audit: unknown subcommand %q", args[0])
 }
@@ -55,6 +58,20 @@ func (e *env) auditVerify(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
 	fmt.Fprintf(e.stdout, "latest checkpoint: size %d, root %x, signature by %s verifies\n", rep.CheckpointSize, rep.Root[:], ws.Config.Identity)
+	if ws.Config.Role == workspace.Coordinator {
+		witnessed := map[string][]string{}
+		for k := range ws.Witnesses("size:") {
+			parts := strings.SplitN(k, ":", 3)
+			witnessed[parts[1]] = append(witnessed[parts[1]], parts[2])
+		}
+		for _, size := range workspace.SortedKeys(witnessed) {
+			n, _ := strconv.ParseInt(size, 10, 64)
+			fmt.Fprintf(e.stdout, "checkpoint of %d entries witnessed by %d stations: %s\n", n, len(witnessed[size]), strings.Join(witnessed[size], ", "))
+		}
+		if len(witnessed) == 0 {
+			fmt.Fprintln(e.stdout, "no checkpoint witnessed by a station yet")
+		}
+	}
 	if n := rep.Entries - rep.CheckpointSize; n > 0 {
 		fmt.Fprintf(e.stdout, "%d entries after the latest checkpoint (the next command that unlocks the key signs a new one)\n", n)
 	}

@@ -59,6 +59,13 @@ Inspection and audit:
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
 
+Across the gap on removable media:
+    media allow DIR                 allow exports to a folder
+    export ID|FILE --media DIR --to NAME   artifact + signed manifest
+    import DIR                      verify manifests, import what is ours
+    reconcile                       coordinator: compare transfer records
+    audit transfers                 the chain of custody
+
 Across the gap by camera:
     qr show FILE|ID [--format ur|bbqr] [--fragment N]   frames in the terminal
     qr write FILE|ID --out DIR|FILE.gif [--extra N]     PNG frames or a GIF
@@ -175,6 +182,14 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.audit(args)
 	case "qr":
 		return e.qr(args)
+	case "media":
+		return e.media(args)
+	case "export":
+		return e.export(args)
+	case "import":
+		return e.importMedia(args)
+	case "reconcile":
+		return e.reconcile(args)
 	case "demo":
 		return e.demo(args)
 	case "help":

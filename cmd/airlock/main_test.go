@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,6 +33,7 @@ func TestScripts(t *testing.T) {
 			"concat":   cmdConcat,
 			"flipbyte": cmdFlipByte,
 			"quorum":   cmdQuorum,
+			"globcp":   cmdGlobCp,
 		},
 	})
 }
@@ -76,6 +78,9 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: flipbyte FILE [OFFSET]")
 	}
 	path := ts.MkAbs(args[0])
+	if m, _ := filepath.Glob(path); len(m) == 1 {
+		path = m[0]
+	}
 	b, err := os.ReadFile(path)
 	ts.Check(err)
 	off := len(b) / 2
@@ -85,6 +90,21 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b[off] ^= 1
 	ts.Check(os.WriteFile(path, b, 0o644))
+}
+
+// globcp PATTERN DEST copies the one file matching PATTERN to DEST.
+func cmdGlobCp(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: globcp PATTERN DEST")
+	}
+	m, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("globcp: %d files match %s", len(m), args[0])
+	}
+	b, err := os.ReadFile(m[0])
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o644))
 }
 
 // quorum sets up, through the real CLI, the quorum most scripts start

@@ -92,7 +92,7 @@ func (e *env) review(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	raw, err := readArtifact(pos[0])
+	raw, err := e.proposalBytes(ws, pos[0])
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (e *env) sign(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	raw, err := readArtifact(pos[0])
+	raw, err := e.proposalBytes(ws, pos[0])
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,9 @@ func (e *env) sign(args []string) error {
 	if *override {
 		d.Override, d.Reason = *reason, ""
 	}
-	env, res, err := e.station(ws, e.logger(ws, ks)).Sign(context.Background(), raw, d, ks, ks)
+	st := e.station(ws, e.logger(ws, ks))
+	st.Custody = e.custody(ws)
+	env, res, err := st.Sign(context.Background(), raw, d, ks, ks)
 	if err != nil {
 		return err
 	}
@@ -367,4 +369,17 @@ func (e *env) finalize(args []string) error {
 	fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
 	fmt.Fprintf(e.stdout, "wrote %s (raw transaction hex) and %s (threshold proof)\n", *out, proofPath)
 	return nil
+}
+
+// proposalBytes reads a proposal from a file, or from the workspace by id
+// (proposals imported from media are kept there).
+func (e *env) proposalBytes(ws *workspace.Workspace, ref string) ([]byte, error) {
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		return readArtifact(ref)
+	}
+	pe, err := ws.Proposal(ref)
+	if err != nil {
+		return nil, withHint(fmt.Errorf("%s is neither a file nor a proposal this workspace holds: %w", ref, err), "import it from the media first, or pass the file")
+	}
+	return pe.Encode()
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 type bitcoinNet = chaincfg.Params
@@ -13,3 +14,5 @@ type bitcoinNet = chaincfg.Params
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+type tlogHash = tlog.Hash

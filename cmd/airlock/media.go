@@ -1,0 +1,604 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/transport/media"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) media(args []string) error {
+	if len(args) == 0 || args[0] != "allow" {
+		return usagef("media: want allow DIR")
+	}
+	pos, err := parse(e.flags("media allow"), args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("media allow: want one folder")
+	}
+	dir, err := realDir(pos[0])
+	if err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	if err := ws.AllowMedia(dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "exports may now write to %s\n", dir)
+	return nil
+}
+
+func realDir(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%s is not a folder", p)
+	}
+	return real, nil
+}
+
+func allowed(ws *workspace.Workspace, dir string) bool {
+	for _, a := range ws.Config.MediaAllow {
+		if dir == a || strings.HasPrefix(dir, a+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerOrigin names the workspace of a policy member: "station/alice" for
+// a participant, "coordinator/coord" for a coordinator.
+func peerOrigin(pol *policy.Policy, name string) (string, error) {
+	if _, ok := pol.Coordinator(name); ok {
+		return "coordinator/" + name, nil
+	}
+	if _, ok := pol.Participant(name); ok {
+		return "station/" + name, nil
+	}
+	return "", fmt.Errorf("%q is neither a coordinator nor a participant of policy %s", name, pol.Name)
+}
+
+func (e *env) export(args []string) error {
+	fs := e.flags("export")
+	dir := fs.String("media", "", "the removable media folder (on the allowlist)")
+	to := fs.String("to", "", "the receiving station (participant id) or coordinator")
+	purpose := fs.String("purpose", "", "why it travels (default: by kind)")
+	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *dir == "" || *to == "" {
+		return usagef("export: want ID|FILE --media DIR --to NAME")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	real, err := realDir(*dir)
+	if err != nil {
+		return err
+	}
+	if !allowed(ws, real) {
+		list := "none"
+		if len(ws.Config.MediaAllow) > 0 {
+			list = strings.Join(ws.Config.MediaAllow, ", ")
+		}
+		return withHint(fmt.Errorf("%w: %s (allowlist: %s); nothing written", media.ErrNotListed, real, list), "add it with 'airlock media allow DIR' if this medium is meant for transfers")
+	}
+	pol, polID, err := ws.Policy(e.reg)
+	if err != nil {
+		return err
+	}
+	dest, err := peerOrigin(pol, *to)
+	if err != nil {
+		return err
+	}
+	a, err := e.artifactEnvelope(ws, pos[0])
+	if err != nil {
+		return err
+	}
+	destRole, _, _ := strings.Cut(dest, "/")
+	if !media.Accepts(destRole, a.Type) {
+		return fmt.Errorf("%w: a %s does not go to a %s", media.ErrDirection, a.Type, destRole)
+	}
+	raw, err := a.Encode()
+	if err != nil {
+		return err
+	}
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	seq, err := ws.NextSequence(dest)
+	if err != nil {
+		return err
+	}
+	digest := sha256.Sum256(raw)
+	id := a.ID()
+	m := &media.Manifest{Format: 1, Digest: digest[:], Kind: a.Type, Artifact: id[:], Origin: ws.Config.Origin(),
+		Destination: dest, Purpose: *purpose, Sequence: seq, Time: e.now().UTC().Unix(), Policy: polID[:]}
+	if m.Purpose == "" {
+		m.Purpose = map[string]string{envelope.TypeProposal: "review and sign", envelope.TypePolicy: "adopt policy version", envelope.TypeApproval: "collect"}[a.Type]
+	}
+	if a.Type == envelope.TypeProposal {
+		if p, err := proposal.Decode(a); err == nil {
+			if v, ok := pol.Vault(p.Vault); ok {
+				m.Required = v.Threshold
+			}
+			if r, err := e.reviewPayload(pol, p); err == nil {
+				m.TxID = r
+			}
+		}
+	}
+	log := e.logger(ws, ks)
+	if ws.Config.Role == workspace.Coordinator {
+		// Carry the latest checkpoint and a proof that it extends the last
+		// one this station witnessed.
+		if err := e.attachCheckpoint(ws, ks, m, *to); err != nil {
+			return err
+		}
+	}
+	menv, err := media.Seal(m, ks.IdentityKey())
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("%04d-%s-%s.%s-to-%s", seq, media.ShortKind(a.Type), a.IDHex()[:16], ws.Config.Name, *to)
+	if err := workspace.WriteFileAtomic(filepath.Join(real, base+".airlock"), raw, 0o644); err != nil {
+		return err
+	}
+	if err := writeEnvelope(filepath.Join(real, base+".manifest"), menv); err != nil {
+		os.Remove(filepath.Join(real, base+".airlock"))
+		return err
+	}
+	err = log("transfer.exported", a.IDHex(), map[string]string{"peer": dest, "sequence": strconv.FormatUint(seq, 10),
+		"kind": a.Type, "digest": hex.EncodeToString(digest[:]), "file": base + ".airlock", "purpose": m.Purpose})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "exported %s %s to %s as transfer %d on %s\n", media.ShortKind(a.Type), a.IDHex()[:16], dest, seq, real)
+	return nil
+}
+
+// artifactEnvelope loads an envelope from a file, a proposal id, or (at a
+// station) the station's own decision on a proposal id.
+func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.Envelope, error) {
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		return readEnvelope(ref)
+	}
+	pe, err := ws.Proposal(ref)
+	if err != nil {
+		return nil, err
+	}
+	if ws.Config.Role == workspace.Station {
+		return ws.Decision(pe.ID())
+	}
+	return pe, nil
+}
+
+func (e *env) reviewPayload(pol *policy.Policy, p *proposal.Proposal) (string, error) {
+	a, err := e.reg.Lookup(p.Chain)
+	if err != nil {
+		return "", err
+	}
+	cv, err := proposal.ChainVault(p, pol)
+	if err != nil {
+		return "", err
+	}
+	rv, err := a.Review(nil, cv, p.Payload)
+	if err != nil {
+		return "", err
+	}
+	return rv.TxID, nil
+}
+
+func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keystore.Keystore, m *media.Manifest, station string) error {
+	l, err := e.openLog(ws, ks)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	cp, err := l.Checkpoint()
+	if err != nil {
+		return err
+	}
+	m.Checkpoint = cp
+	if last := ws.Witness("last:" + station); last != nil {
+		from, _ := strconv.ParseInt(string(last), 10, 64)
+		if from > 0 && from < l.Size() {
+			proof, err := l.ConsistencyProof(from, l.Size())
+			if err != nil {
+				return err
+			}
+			m.ConsistencyFrom = from
+			for _, h := range proof {
+				m.Consistency = append(m.Consistency, append([]byte{}, h[:]...))
+			}
+		}
+	}
+	return nil
+}
+
+func (e *env) importMedia(args []string) error {
+	pos, err := parse(e.flags("import"), args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("import: want the media folder")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pol, _, err := ws.Policy(e.reg)
+	if err != nil {
+		return err
+	}
+	names, err := filepath.Glob(filepath.Join(pos[0], "*.manifest"))
+	if err != nil {
+		return err
+	}
+	type item struct {
+		path string
+		env  *envelope.Envelope
+		m    *media.Manifest
+	}
+	var mine []item
+	others := 0
+	for _, n := range names {
+		menv, err := readEnvelope(n)
+		if err != nil {
+			return fmt.Errorf("%s: %w; nothing imported", filepath.Base(n), err)
+		}
+		m, err := media.Open(menv, pol)
+		if err != nil {
+			return fmt.Errorf("%s: %w; nothing imported", filepath.Base(n), err)
+		}
+		if m.Destination != ws.Config.Origin() {
+			others++
+			continue
+		}
+		mine = append(mine, item{n, menv, m})
+	}
+	sort.Slice(mine, func(i, j int) bool {
+		if mine[i].m.Origin != mine[j].m.Origin {
+			return mine[i].m.Origin < mine[j].m.Origin
+		}
+		return mine[i].m.Sequence < mine[j].m.Sequence
+	})
+	imported, refused := 0, 0
+	for _, it := range mine {
+		if err := e.importOne(ws, pol, it.path, it.m); err != nil {
+			refused++
+			fmt.Fprintf(e.stderr, "airlock: refused %s: %v\n", filepath.Base(it.path), err)
+			e.logger(ws, nil)("transfer.refused", hex.EncodeToString(it.m.Artifact), map[string]string{"peer": it.m.Origin,
+				"sequence": strconv.FormatUint(it.m.Sequence, 10), "reason": err.Error()})
+			continue
+		}
+		imported++
+	}
+	fmt.Fprintf(e.stdout, "imported %d, refused %d, %d for other workspaces left alone\n", imported, refused, others)
+	if refused > 0 {
+		return &refusedError{fmt.Sprintf("import: %d transfers refused", refused)}
+	}
+	return nil
+}
+
+func (e *env) importOne(ws *workspace.Workspace, pol *policy.Policy, manifestPath string, m *media.Manifest) error {
+	if !media.Accepts(ws.Config.Role, m.Kind) {
+		return fmt.Errorf("%w: a %s does not come to a %s", media.ErrDirection, m.Kind, ws.Config.Role)
+	}
+	raw, err := readArtifact(strings.TrimSuffix(manifestPath, ".manifest") + ".airlock")
+	if err != nil {
+		return err
+	}
+	a, err := m.CheckArtifact(raw)
+	if err != nil {
+		return err
+	}
+	last := ws.LastReceived(m.Origin)
+	if m.Sequence <= last {
+		return fmt.Errorf("%w: transfer %d from %s, %d already received", media.ErrReplay, m.Sequence, m.Origin, last)
+	}
+	gap := ""
+	if m.Sequence > last+1 {
+		gap = fmt.Sprintf("%d..%d", last+1, m.Sequence-1)
+		fmt.Fprintf(e.stderr, "airlock: warning: transfers %s from %s never arrived (a gap)\n", gap, m.Origin)
+	}
+	if len(m.Checkpoint) > 0 {
+		if err := witness(ws, pol, m); err != nil {
+			return err
+		}
+	}
+	log := e.logger(ws, nil)
+	switch a.Type {
+	case envelope.TypeProposal:
+		if err := ws.PutProposal(a); err != nil {
+			return err
+		}
+	case envelope.TypePolicy:
+		if _, err := ws.AddPolicy(a, e.reg); err != nil {
+			return err
+		}
+	case envelope.TypeApproval:
+		if _, err := e.coordinator(ws, log).Collect(raw); err != nil {
+			return err
+		}
+	}
+	if err := ws.Receive(m.Origin, m.Sequence); err != nil {
+		return err
+	}
+	detail := map[string]string{"peer": m.Origin, "sequence": strconv.FormatUint(m.Sequence, 10), "kind": m.Kind,
+		"digest": hex.EncodeToString(m.Digest), "purpose": m.Purpose}
+	if gap != "" {
+		detail["gap"] = gap
+	}
+	if err := log("transfer.imported", a.IDHex(), detail); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "imported %s %s from %s (transfer %d, %s)\n", media.ShortKind(a.Type), a.IDHex()[:16], m.Origin, m.Sequence, m.Purpose)
+	return nil
+}
+
+// witness checks the sender's checkpoint against the last one this station
+// saw and keeps it: a log that shrank or forked stops the import.
+func witness(ws *workspace.Workspace, pol *policy.Policy, m *media.Manifest) error {
+	pub, err := media.SenderKey(pol, m.Origin)
+	if err != nil {
+		return err
+	}
+	origin := "airlock/" + m.Origin
+	cp, err := audit.OpenCheckpoint(m.Checkpoint, origin, ed25519.PublicKey(pub))
+	if err != nil {
+		return err
+	}
+	if prev := ws.Witness("seen:" + m.Origin); prev != nil {
+		old, err := audit.OpenCheckpoint(prev, origin, ed25519.PublicKey(pub))
+		if err != nil {
+			return err
+		}
+		var proof []tlogHash
+		if cp.Size > old.Size {
+			if m.ConsistencyFrom != old.Size {
+				return fmt.Errorf("%w: the manifest proves consistency from %d entries, this station last saw %d", audit.ErrTampered, m.ConsistencyFrom, old.Size)
+			}
+			for _, h := range m.Consistency {
+				if len(h) != 32 {
+					return errors.New("media: malformed consistency proof")
+				}
+				proof = append(proof, tlogHash(h))
+			}
+		}
+		if err := audit.CheckConsistency(old, cp, proof); err != nil {
+			return fmt.Errorf("%s's audit log: %w; refusing to go on", m.Origin, err)
+		}
+	}
+	return ws.PutWitness("seen:"+m.Origin, m.Checkpoint)
+}
+
+// custody gives a station's transfer record and its cosignature of the
+// latest coordinator checkpoint it checked.
+func (e *env) custody(ws *workspace.Workspace) func(keys.Identity) ([]proposal.Transfer, *proposal.Witness, error) {
+	return func(id keys.Identity) ([]proposal.Transfer, *proposal.Witness, error) {
+		ts, err := e.transfers(ws)
+		if err != nil {
+			return nil, nil, err
+		}
+		var w *proposal.Witness
+		for origin, cp := range ws.Witnesses("seen:") {
+			pol, _, err := ws.Policy(e.reg)
+			if err != nil {
+				return nil, nil, err
+			}
+			peer := strings.TrimPrefix(origin, "seen:")
+			pub, err := media.SenderKey(pol, peer)
+			if err != nil {
+				return nil, nil, err
+			}
+			c, err := audit.OpenCheckpoint(cp, "airlock/"+peer, ed25519.PublicKey(pub))
+			if err != nil {
+				return nil, nil, err
+			}
+			cs := audit.Cosign(id.IdentityKey(), c.Body, e.now().UTC().Unix())
+			w = &proposal.Witness{Checkpoint: cp, Time: cs.Time, Signature: cs.Signature}
+		}
+		if len(ts) > proposal.MaxTransfers {
+			ts = ts[len(ts)-proposal.MaxTransfers:]
+		}
+		return ts, w, nil
+	}
+}
+
+// transfers reads the workspace's transfer record from its audit log.
+func (e *env) transfers(ws *workspace.Workspace) ([]proposal.Transfer, error) {
+	l, err := e.openLog(ws, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	entries, err := l.Entries()
+	if err != nil {
+		return nil, err
+	}
+	var out []proposal.Transfer
+	for _, en := range entries {
+		dir := map[string]string{"transfer.exported": "out", "transfer.imported": "in"}[en.Event.Kind]
+		if dir == "" {
+			continue
+		}
+		d := en.Event.Detail
+		seq, _ := strconv.ParseUint(d["sequence"], 10, 64)
+		dg, _ := hex.DecodeString(d["digest"])
+		out = append(out, proposal.Transfer{Direction: dir, Peer: d["peer"], Sequence: seq, Kind: d["kind"], Digest: dg})
+	}
+	return out, nil
+}
+
+func (e *env) auditTransfers(args []string) error {
+	if _, err := parse(e.flags("audit transfers"), args); err != nil {
+		return err
+	}
+	ws, l, err := e.openWithLog()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	defer l.Close()
+	entries, err := l.Entries()
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, en := range entries {
+		if !strings.HasPrefix(en.Event.Kind, "transfer.") {
+			continue
+		}
+		n++
+		d := en.Event.Detail
+		arrow := map[string]string{"transfer.exported": "->", "transfer.imported": "<-", "transfer.refused": "x-"}[en.Event.Kind]
+		fmt.Fprintf(e.stdout, "%4d  %s  %s %-22s #%-4s %-10s %s", en.Index, en.Event.Time.Format(time.RFC3339), arrow, d["peer"], d["sequence"], media.ShortKind(d["kind"]), short16(en.Event.Subject))
+		if d["gap"] != "" {
+			fmt.Fprintf(e.stdout, "  gap %s", d["gap"])
+		}
+		if d["reason"] != "" {
+			fmt.Fprintf(e.stdout, "  refused: %s", d["reason"])
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	if n == 0 {
+		fmt.Fprintln(e.stdout, "no transfers")
+	}
+	return nil
+}
+
+func short16(s string) string {
+	if len(s) > 16 {
+		return s[:16]
+	}
+	return s
+}
+
+// reconcile compares each station's transfer record, signed inside its
+// latest approval, with the coordinator's own.
+func (e *env) reconcile(args []string) error {
+	if _, err := parse(e.flags("reconcile"), args); err != nil {
+		return err
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	mine, err := e.transfers(ws)
+	if err != nil {
+		return err
+	}
+	// The latest approval of each participant carries its record.
+	latest := map[string]*proposal.Approval{}
+	props, err := ws.Proposals()
+	if err != nil {
+		return err
+	}
+	for _, pe := range props {
+		aps, err := ws.Approvals(pe.ID())
+		if err != nil {
+			return err
+		}
+		for who, ae := range aps {
+			a, err := proposal.DecodeApproval(ae)
+			if err != nil {
+				return err
+			}
+			if prev, ok := latest[who]; !ok || a.Time > prev.Time || (a.Time == prev.Time && len(a.Transfers) > len(prev.Transfers)) {
+				latest[who] = a
+			}
+		}
+	}
+	alarms, pending := 0, 0
+	for _, who := range workspace.SortedKeys(latest) {
+		station := "station/" + who
+		theirs := latest[who].Transfers
+		key := func(dir string, seq uint64) string { return dir + ":" + strconv.FormatUint(seq, 10) }
+		have := map[string][]byte{}
+		maxIn, maxOut := uint64(0), uint64(0)
+		for _, t := range theirs {
+			if t.Peer != ws.Config.Origin() {
+				continue
+			}
+			have[key(t.Direction, t.Sequence)] = t.Digest
+			if t.Direction == "in" {
+				maxIn = max(maxIn, t.Sequence)
+			} else {
+				maxOut = max(maxOut, t.Sequence)
+			}
+		}
+		seen := map[string]bool{}
+		for _, t := range mine {
+			if t.Peer != station {
+				continue
+			}
+			// My "out" is their "in", and the reverse.
+			k := key(map[string]string{"out": "in", "in": "out"}[t.Direction], t.Sequence)
+			seen[k] = true
+			d, ok := have[k]
+			switch {
+			case ok && string(d) != string(t.Digest):
+				alarms++
+				fmt.Fprintf(e.stdout, "DIFFERS  %s transfer %d (%s): coordinator %x, %s %x\n", who, t.Sequence, media.ShortKind(t.Kind), t.Digest[:8], who, d[:8])
+			case !ok && t.Direction == "out" && t.Sequence <= maxIn:
+				alarms++
+				fmt.Fprintf(e.stdout, "MISSING  %s never received transfer %d (%s) the coordinator sent\n", who, t.Sequence, media.ShortKind(t.Kind))
+			case !ok && t.Direction == "in" && t.Sequence <= maxOut:
+				alarms++
+				fmt.Fprintf(e.stdout, "FOREIGN  the coordinator received transfer %d (%s) that %s never sent\n", t.Sequence, media.ShortKind(t.Kind), who)
+			case !ok:
+				pending++
+				fmt.Fprintf(e.stdout, "pending  transfer %d (%s) after %s's latest record\n", t.Sequence, media.ShortKind(t.Kind), who)
+			}
+		}
+		for k := range have {
+			if !seen[k] {
+				alarms++
+				dir, seq, _ := strings.Cut(k, ":")
+				what := map[string]string{"in": "received from the coordinator a transfer it never sent", "out": "sent a transfer the coordinator never received"}[dir]
+				fmt.Fprintf(e.stdout, "UNKNOWN  %s %s: #%s\n", who, what, seq)
+			}
+		}
+	}
+	fmt.Fprintf(e.stdout, "reconciled %d stations: %d discrepancies, %d pending\n", len(latest), alarms, pending)
+	if alarms > 0 {
+		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
+	}
+	return nil
+}
