@@ -34,6 +34,7 @@ func TestScripts(t *testing.T) {
 			"flipbyte": cmdFlipByte,
 			"quorum":   cmdQuorum,
 			"globcp":   cmdGlobCp,
+			"globrm":   cmdGlobRm,
 		},
 	})
 }
@@ -105,6 +106,21 @@ func cmdGlobCp(ts *testscript.TestScript, neg bool, args []string) {
 	b, err := os.ReadFile(m[0])
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o644))
+}
+
+// globrm PATTERN removes the files matching PATTERN (at least one).
+func cmdGlobRm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: globrm PATTERN")
+	}
+	m, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(m) == 0 {
+		ts.Fatalf("globrm: nothing matches %s", args[0])
+	}
+	for _, p := range m {
+		ts.Check(os.Remove(p))
+	}
 }
 
 // quorum sets up, through the real CLI, the quorum most scripts start

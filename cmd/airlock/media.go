@@ -232,20 +232,32 @@ func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keystore.Keystore, m
 		return err
 	}
 	m.Checkpoint = cp
-	if last := ws.Witness("last:" + station); last != nil {
-		from, _ := strconv.ParseInt(string(last), 10, 64)
-		if from > 0 && from < l.Size() {
-			proof, err := l.ConsistencyProof(from, l.Size())
-			if err != nil {
-				return err
-			}
-			m.ConsistencyFrom = from
-			for _, h := range proof {
-				m.Consistency = append(m.Consistency, append([]byte{}, h[:]...))
-			}
-		}
+	// Prove consistency from every checkpoint recently sent to this station:
+	// whichever it last saw, one proof starts there.
+	var froms []int64
+	for k := range ws.Witnesses("sent:" + station + ":") {
+		n, _ := strconv.ParseInt(k[strings.LastIndexByte(k, ':')+1:], 10, 64)
+		froms = append(froms, n)
 	}
-	return nil
+	sort.Slice(froms, func(i, j int) bool { return froms[i] > froms[j] })
+	for _, from := range froms {
+		if len(m.Proofs) == media.MaxProofs {
+			break
+		}
+		if from < 1 || from >= l.Size() {
+			continue
+		}
+		proof, err := l.ConsistencyProof(from, l.Size())
+		if err != nil {
+			return err
+		}
+		p := media.Proof{From: from}
+		for _, h := range proof {
+			p.Hashes = append(p.Hashes, append([]byte{}, h[:]...))
+		}
+		m.Proofs = append(m.Proofs, p)
+	}
+	return ws.PutWitness(fmt.Sprintf("sent:%s:%012d", station, l.Size()), []byte{1})
 }
 
 func (e *env) importMedia(args []string) error {
@@ -390,14 +402,21 @@ func witness(ws *workspace.Workspace, pol *policy.Policy, m *media.Manifest) err
 		}
 		var proof []tlogHash
 		if cp.Size > old.Size {
-			if m.ConsistencyFrom != old.Size {
-				return fmt.Errorf("%w: the manifest proves consistency from %d entries, this station last saw %d", audit.ErrTampered, m.ConsistencyFrom, old.Size)
-			}
-			for _, h := range m.Consistency {
-				if len(h) != 32 {
-					return errors.New("media: malformed consistency proof")
+			found := false
+			for _, p := range m.Proofs {
+				if p.From != old.Size {
+					continue
 				}
-				proof = append(proof, tlogHash(h))
+				for _, h := range p.Hashes {
+					if len(h) != 32 {
+						return errors.New("media: malformed consistency proof")
+					}
+					proof = append(proof, tlogHash(h))
+				}
+				found = true
+			}
+			if !found {
+				return fmt.Errorf("%s's audit log: %w: nothing proves it extends the %d-entry checkpoint this station last saw: it forked or was rewritten; refusing to go on", m.Origin, audit.ErrTampered, old.Size)
 			}
 		}
 		if err := audit.CheckConsistency(old, cp, proof); err != nil {

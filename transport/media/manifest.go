@@ -48,13 +48,22 @@ type Manifest struct {
 	Sequence    uint64 `cbor:"10,keyasint" json:"sequence"`
 	Time        int64  `cbor:"11,keyasint" json:"time"`
 	Policy      []byte `cbor:"12,keyasint" json:"policy"`
-	// Checkpoint is the sender's latest signed audit checkpoint, and
-	// Consistency a proof (RFC 6962 §2.1.2) from the size the receiver last
-	// saw (ConsistencyFrom) to it, so the receiver can witness the sender's
-	// log without ever going online.
-	Checkpoint      []byte   `cbor:"13,keyasint,omitempty" json:"checkpoint,omitempty"`
-	ConsistencyFrom int64    `cbor:"14,keyasint,omitempty" json:"consistencyFrom,omitempty"`
-	Consistency     [][]byte `cbor:"15,keyasint,omitempty" json:"consistency,omitempty"`
+	// Checkpoint is the sender's latest signed audit checkpoint, and Proofs
+	// prove (RFC 6962 §2.1.2) that it extends each checkpoint the sender
+	// recently sent this receiver, so the receiver can check it against the
+	// last one it saw — even if transfers were lost — without going online.
+	Checkpoint []byte  `cbor:"13,keyasint,omitempty" json:"checkpoint,omitempty"`
+	Proofs     []Proof `cbor:"14,keyasint,omitempty" json:"proofs,omitempty"`
+}
+
+// MaxProofs bounds the consistency proofs one manifest carries.
+const MaxProofs = 32
+
+// Proof is a consistency proof from a tree of size From to the manifest's
+// checkpoint.
+type Proof struct {
+	From   int64    `cbor:"1,keyasint" json:"from"`
+	Hashes [][]byte `cbor:"2,keyasint" json:"hashes"`
 }
 
 // TypeManifest is the manifest's envelope type.
@@ -105,7 +114,7 @@ func Open(e *envelope.Envelope, pol *policy.Policy) (*Manifest, error) {
 	if err := envelope.Unmarshal(e.Payload, &m); err != nil {
 		return nil, fmt.Errorf("media: malformed manifest: %v", err)
 	}
-	if m.Format != 1 || len(m.Digest) != sha256.Size || len(m.Artifact) != sha256.Size || m.Sequence == 0 {
+	if m.Format != 1 || len(m.Digest) != sha256.Size || len(m.Artifact) != sha256.Size || m.Sequence == 0 || len(m.Proofs) > MaxProofs {
 		return nil, errors.New("media: malformed manifest")
 	}
 	pub, err := SenderKey(pol, m.Origin)
