@@ -33,14 +33,42 @@ import (
 	"github.com/airlock-vault/airlock/transport/qr/ur"
 )
 
+// envelopeFormat 1 is raw DEFLATE with the preset dictionary below (RFC
+// 1951 allows any preset history; both sides hold it, so short artifacts
+// compress from their first byte).
 const envelopeFormat = 1
+
+// dictionary holds byte runs common to airlock envelopes and vault PSBTs:
+// envelope and proposal CBOR keys and types, PSBT key types, BIP-48
+// derivation steps (little-endian, hardened) and script templates. Later
+// entries are matched most cheaply, so the most common come last.
+var dictionary = func() []byte {
+	var d bytes.Buffer
+	le := func(v uint32) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+	h := uint32(0x80000000)
+	for _, coin := range []uint32{0, 1} {
+		for _, script := range []uint32{1, 2} {
+			for _, branch := range []uint32{1, 0} {
+				d.WriteString("\x18")
+				for _, s := range []uint32{48 + h, coin + h, h, script + h, branch} {
+					d.Write(le(s))
+				}
+			}
+		}
+	}
+	d.WriteString("\x00\x00\x00\x00\x00\x01\x05\x69\x52\x21\x02\x21\x03\x53\xae\x22\x06\x03\x22\x06\x02")
+	d.WriteString("\x01\x01\x2b\x22\x00\x20\x16\x00\x14")
+	d.WriteString("\xfd\xff\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x01\x01\x01\x00\xfd\x02\x00\x00\x00\x00\x01\x01")
+	d.WriteString("bitcoinairlock.proposal/v1\x70\x73\x62\x74\xff\x01\x00")
+	return d.Bytes()
+}()
 
 // CompressEnvelope is the airlock-envelope UR payload for an encoded
 // envelope.
 func CompressEnvelope(env []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(envelopeFormat)
-	w, err := flate.NewWriter(&buf, flate.BestCompression)
+	w, err := flate.NewWriterDict(&buf, flate.BestCompression, dictionary)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +88,7 @@ func ExpandEnvelope(cborPayload []byte) ([]byte, error) {
 	if len(b) < 2 || b[0] != envelopeFormat {
 		return nil, errors.New("qr: unknown airlock-envelope format")
 	}
-	out, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(b[1:])), envelope.MaxSize+1))
+	out, err := io.ReadAll(io.LimitReader(flate.NewReaderDict(bytes.NewReader(b[1:]), dictionary), envelope.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("qr: airlock-envelope does not inflate: %v", err)
 	}
