@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"golang.org/x/term"
 
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/transport/qr"
@@ -58,6 +61,8 @@ func (e *env) qrOut(verb string, args []string) error {
 	extra := fs.Int("extra", 0, "UR parts beyond the fragment count, for lossy cameras")
 	out := fs.String("out", "", "write: a folder for PNG frames, or a .gif file")
 	scale := fs.Int("scale", 4, "write: pixels a QR module")
+	fps := fs.Float64("fps", 4, "show: frames a second when playing on a terminal")
+	loops := fs.Int("loops", 0, "show: times to play the frames on a terminal (0: until interrupted)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -84,6 +89,16 @@ func (e *env) qrOut(verb string, args []string) error {
 		return err
 	}
 	if verb == "show" {
+		if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(codes) > 1 && *fps > 0 {
+			// Play: redraw in place, frame after frame.
+			for n := 0; *loops == 0 || n < *loops; n++ {
+				for i, c := range codes {
+					fmt.Fprintf(e.stdout, "\x1b[H\x1b[2J%s frame %d/%d, QR version %d (Ctrl-C to stop)\n%s", a.Kind, i+1, len(codes), version, c.ToSmallString(false))
+					time.Sleep(time.Duration(float64(time.Second) / *fps))
+				}
+			}
+			return nil
+		}
 		for i, c := range codes {
 			fmt.Fprintf(e.stdout, "frame %d of %d (%s %s, QR version %d)\n%s", i+1, len(codes), a.Kind, *format, version, c.ToSmallString(false))
 		}
