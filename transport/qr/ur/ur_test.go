@@ -205,49 +205,64 @@ func TestXoshiro(t *testing.T) {
 func TestFountainInternals(t *testing.T) {
 	v := load(t)
 	for i, c := range v.NominalRaw {
-		if got := nominalFragmentLength(c.Len, c.Min, c.Max); got != c.Want {
-			t.Errorf("nominal %d: %d, want %d", i, got, c.Want)
-		}
+		t.Run(fmt.Sprintf("find_nominal_fragment_length/%d", i), func(t *testing.T) {
+			if got := nominalFragmentLength(c.Len, c.Min, c.Max); got != c.Want {
+				t.Errorf("%d, want %d", got, c.Want)
+			}
+		})
 	}
-	x := newXoshiro([]byte("Wolf"))
-	s := newSampler(v.Sampler.Probs)
-	for i, want := range v.Sampler.Expected {
-		if got := s.next(x); got != want {
-			t.Fatalf("sampler draw %d: %d, want %d", i, got, want)
+	t.Run("random_sampler", func(t *testing.T) {
+		x := newXoshiro([]byte("Wolf"))
+		s := newSampler(v.Sampler.Probs)
+		for i, want := range v.Sampler.Expected {
+			if got := s.next(x); got != want {
+				t.Fatalf("draw %d: %d, want %d", i, got, want)
+			}
 		}
-	}
-	x = newXoshiro([]byte("Wolf"))
-	for i, want := range v.Shuffle.Expected {
-		if got := shuffled(v.Shuffle.Values, x); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("shuffle %d: %v, want %v", i, got, want)
+	})
+	t.Run("shuffle", func(t *testing.T) {
+		x := newXoshiro([]byte("Wolf"))
+		for i, want := range v.Shuffle.Expected {
+			if got := shuffled(v.Shuffle.Values, x); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("shuffle %d: %v, want %v", i, got, want)
+			}
 		}
-	}
+	})
 	msg := makeMessage(1024)
 	fl := nominalFragmentLength(len(msg), v.Partition.Min, v.Partition.Max)
-	for i, f := range partition(msg, fl) {
-		if hex.EncodeToString(f) != v.Partition.Fragments[i] {
-			t.Fatalf("fragment %d differs", i)
-		}
+	frags := partition(msg, fl)
+	for i, want := range v.Partition.Fragments {
+		t.Run(fmt.Sprintf("partition/%d", i), func(t *testing.T) {
+			if i >= len(frags) || hex.EncodeToString(frags[i]) != want {
+				t.Fatal("fragment differs")
+			}
+		})
 	}
 	for i, want := range v.Degree.Expected {
-		x := newXoshiro([]byte(fmt.Sprintf("Wolf-%d", i+1)))
-		if got := chooseDegree(v.Degree.SeqLen, x); got != want {
-			t.Fatalf("degree %d: %d, want %d", i, got, want)
-		}
+		t.Run(fmt.Sprintf("choose_degree/%d", i+1), func(t *testing.T) {
+			x := newXoshiro([]byte(fmt.Sprintf("Wolf-%d", i+1)))
+			if got := chooseDegree(v.Degree.SeqLen, x); got != want {
+				t.Fatalf("%d, want %d", got, want)
+			}
+		})
 	}
 	sum := crc32.ChecksumIEEE(msg)
 	for i, want := range v.Fragments.Expected {
-		got := chooseFragments(i+1, v.Fragments.SeqLen, sum)
-		sort.Ints(got)
-		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("fragments of part %d: %v, want %v", i+1, got, want)
+		t.Run(fmt.Sprintf("choose_fragments/%d", i+1), func(t *testing.T) {
+			got := chooseFragments(i+1, v.Fragments.SeqLen, sum)
+			sort.Ints(got)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%v, want %v", got, want)
+			}
+		})
+	}
+	t.Run("xor", func(t *testing.T) {
+		a, _ := hex.DecodeString(v.XOR.A)
+		b, _ := hex.DecodeString(v.XOR.B)
+		if hex.EncodeToString(xored(a, b)) != v.XOR.Want {
+			t.Fatal("xor")
 		}
-	}
-	a, _ := hex.DecodeString(v.XOR.A)
-	b, _ := hex.DecodeString(v.XOR.B)
-	if hex.EncodeToString(xored(a, b)) != v.XOR.Want {
-		t.Fatal("xor")
-	}
+	})
 }
 
 func TestFountainEncoderParts(t *testing.T) {
@@ -258,14 +273,16 @@ func TestFountainEncoderParts(t *testing.T) {
 	}
 	for _, want := range v.Encoder.Parts {
 		p := e.NextPart()
-		b, _ := p.CBOR()
-		if int(p.SeqNum) != want.SeqNum || hex.EncodeToString(b) != want.CBOR {
-			t.Fatalf("part %d: %x, want %s", p.SeqNum, b, want.CBOR)
-		}
-		back, err := ParsePart(b)
-		if err != nil || back.SeqNum != p.SeqNum {
-			t.Fatalf("part %d does not parse back: %v", p.SeqNum, err)
-		}
+		t.Run(fmt.Sprintf("fountain_encoder/%d", want.SeqNum), func(t *testing.T) {
+			b, _ := p.CBOR()
+			if int(p.SeqNum) != want.SeqNum || hex.EncodeToString(b) != want.CBOR {
+				t.Fatalf("part %d: %x, want %s", p.SeqNum, b, want.CBOR)
+			}
+			back, err := ParsePart(b)
+			if err != nil || back.SeqNum != p.SeqNum {
+				t.Fatalf("part %d does not parse back: %v", p.SeqNum, err)
+			}
+		})
 	}
 	c := v.PartCBOR
 	data, _ := hex.DecodeString(c.Data)
@@ -298,9 +315,11 @@ func TestMultiPartUR(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range v.Multi.Expected {
-		if parts[i] != want {
-			t.Fatalf("part %d: %s, want %s", i, parts[i], want)
-		}
+		t.Run(fmt.Sprintf("multi_part_ur/%d", i+1), func(t *testing.T) {
+			if parts[i] != want {
+				t.Fatalf("%s, want %s", parts[i], want)
+			}
+		})
 	}
 }
 
