@@ -146,6 +146,12 @@ func (e *env) key(args []string) error {
 		return e.keyNew(args[1:])
 	case "show":
 		return e.keyShow(args[1:])
+	case "backup":
+		return e.keyBackup(args[1:])
+	case "restore":
+		return e.keyRestore(args[1:])
+	case "verify-backup":
+		return e.keyVerifyBackup(args[1:])
 	}
 	return usagef("key: unknown subcommand %q", args[0])
 }

@@ -34,6 +34,9 @@ Keys:
     key new [--role station|coordinator] [--name NAME] [--device ID]
             [--network NET] [--passphrase-file F] [--work-factor N]
     key show [--yaml]        print the public keys and the policy entry
+    key backup --threshold K --shares N (--out DIR --recipient R... | --words)
+    key restore --share FILE... [--identity F] [--share-passphrase-file F] --name ID
+    key verify-backup --share FILE... [--identity F] [--share-passphrase-file F]
 
 Policy:
     policy init FILE [--out F]      turn a YAML/JSON policy into version 1

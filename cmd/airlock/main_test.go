@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"filippo.io/age"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,7 @@ func TestScripts(t *testing.T) {
 			"quorum":   cmdQuorum,
 			"globcp":   cmdGlobCp,
 			"globrm":   cmdGlobRm,
+			"agekey":   cmdAgeKey,
 		},
 	})
 }
@@ -121,6 +123,18 @@ func cmdGlobRm(ts *testscript.TestScript, neg bool, args []string) {
 	for _, p := range m {
 		ts.Check(os.Remove(p))
 	}
+}
+
+// agekey NAME writes a fresh age X25519 identity to NAME.key and its
+// recipient to NAME.pub: a backup custodian.
+func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: agekey NAME")
+	}
+	id, err := age.GenerateX25519Identity()
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".key"), []byte(id.String()+"\n"), 0o600))
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]+".pub"), []byte(id.Recipient().String()+"\n"), 0o644))
 }
 
 // quorum sets up, through the real CLI, the quorum most scripts start

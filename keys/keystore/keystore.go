@@ -382,3 +382,86 @@ func (k *Keystore) SignECDSA(path []uint32, digest []byte) ([]byte, error) {
 	defer priv.Zero()
 	return ecdsa.Sign((*btcec.PrivateKey)(priv), digest).Serialize(), nil
 }
+
+// Backups: a keystore's secrets as one byte string to split into shares.
+//
+//	version(1) = 1 | network(1) | BIP-39 entropy(32) | identity seed(32)
+var networkCodes = []string{"mainnet", "testnet3", "testnet4", "signet", "regtest"}
+
+// BackupSecret returns the secrets a backup must hold. The caller must
+// zero it after use.
+func (k *Keystore) BackupSecret() ([]byte, error) {
+	if k.master == nil {
+		return nil, errors.New("keystore: an identity-only keystore has no seed to back up")
+	}
+	full, err := bip39.MnemonicToByteArray(k.mnemonic)
+	if err != nil || len(full) != 33 {
+		return nil, errors.New("keystore: mnemonic does not give 32 bytes of entropy")
+	}
+	entropy := full[:32]
+	if again, err := bip39.NewMnemonic(entropy); err != nil || again != k.mnemonic {
+		return nil, errors.New("keystore: mnemonic does not round-trip through its entropy")
+	}
+	code := -1
+	for i, n := range networkCodes {
+		if n == k.network.Name {
+			code = i
+		}
+	}
+	if code < 0 {
+		return nil, fmt.Errorf("keystore: no backup code for network %q", k.network.Name)
+	}
+	out := append([]byte{1, byte(code)}, entropy...)
+	return append(out, k.identity.Seed()...), nil
+}
+
+// FromBackup rebuilds an unlocked keystore from a backup secret, in
+// memory only.
+func FromBackup(secret []byte) (*Keystore, error) {
+	if len(secret) != 66 || secret[0] != 1 || int(secret[1]) >= len(networkCodes) {
+		return nil, errors.New("keystore: not an airlock keystore backup")
+	}
+	m, err := bip39.NewMnemonic(secret[2:34])
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %v", err)
+	}
+	net, err := NetworkByName(networkCodes[secret[1]])
+	if err != nil {
+		return nil, err
+	}
+	return fromDocument(document{Format: format, Network: net.Name, Mnemonic: m, Identity: hex.EncodeToString(secret[34:66])})
+}
+
+// Save writes an unlocked keystore (a restored one) to a new file at path,
+// encrypted to passphrase; it never overwrites.
+func (k *Keystore) Save(path string, passphrase []byte, workFactor int) error {
+	if len(passphrase) == 0 {
+		return errors.New("keystore: empty passphrase")
+	}
+	if workFactor == 0 {
+		workFactor = DefaultWorkFactor
+	}
+	if workFactor < MinWorkFactor || workFactor > 22 {
+		return fmt.Errorf("keystore: scrypt work factor %d outside %d..22", workFactor, MinWorkFactor)
+	}
+	doc := document{Format: format, Network: k.network.Name, Mnemonic: k.mnemonic, Identity: hex.EncodeToString(k.identity.Seed())}
+	plain, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	rcp, err := age.NewScryptRecipient(string(passphrase))
+	if err != nil {
+		return fmt.Errorf("keystore: %v", err)
+	}
+	rcp.SetWorkFactor(workFactor)
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, rcp)
+	if err != nil {
+		return fmt.Errorf("keystore: encrypt: %v", err)
+	}
+	w.Write(plain)
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("keystore: encrypt: %v", err)
+	}
+	return writeNew(path, buf.Bytes())
+}

@@ -137,3 +137,41 @@ func TestMainnetUsesCoinZero(t *testing.T) {
 		t.Fatalf("mainnet key expression %q", x)
 	}
 }
+
+func TestBackupSecretRestoresSameKeys(t *testing.T) {
+	_, ks := create(t, Options{})
+	secret, err := ks.BackupSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := FromBackup(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := ks.KeyExpression()
+	b, _ := back.KeyExpression()
+	if a != b || !bytes.Equal(ks.IdentityKey(), back.IdentityKey()) {
+		t.Fatal("restored keystore differs")
+	}
+	path := filepath.Join(t.TempDir(), "restored.age")
+	if err := back.Save(path, []byte("new pass"), MinWorkFactor); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(path, []byte("new pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := again.KeyExpression(); c != a {
+		t.Fatal("saved restored keystore differs")
+	}
+	if err := back.Save(path, []byte("x"), MinWorkFactor); !errors.Is(err, ErrExists) {
+		t.Fatalf("overwrite: %v", err)
+	}
+	secret[40] ^= 1
+	if other, err := FromBackup(secret); err == nil && bytes.Equal(other.IdentityKey(), ks.IdentityKey()) {
+		t.Fatal("a changed backup gave the same identity")
+	}
+	if _, err := FromBackup(secret[:10]); err == nil {
+		t.Fatal("truncated backup accepted")
+	}
+}

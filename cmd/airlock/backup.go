@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/keys/shamir"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/transport/qr/ur"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// multi is a repeatable string flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(s string) error { *m = append(*m, s); return nil }
+
+var _ flag.Value = (*multi)(nil)
+
+// keyBackup splits the station's seed and identity into K-of-N shares,
+// each encrypted to its custodian (an age X25519 recipient, or a
+// passphrase file for an scrypt recipient) or printed as words.
+func (e *env) keyBackup(args []string) error {
+	fs := e.flags("key backup")
+	n := fs.Int("shares", 0, "number of shares (custodians)")
+	k := fs.Int("threshold", 0, "shares needed to restore")
+	out := fs.String("out", "", "folder to write the encrypted shares into")
+	words := fs.Bool("words", false, "print the shares as words instead (secrets on screen)")
+	passFile := fs.String("passphrase-file", "", "the keystore passphrase")
+	var recipients multi
+	fs.Var(&recipients, "recipient", "a custodian: age1… or recipient-file:PATH (X25519), or passphrase-file:PATH (scrypt); one per share, in order")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("key backup: unexpected argument %q", pos[0])
+	}
+	if *k < 1 || *n < *k || *n > 32 {
+		return usagef("key backup: want --threshold K --shares N with 1 <= K <= N <= 32")
+	}
+	if *words == (*out != "") {
+		return usagef("key backup: want either --out DIR with --recipient for each share, or --words")
+	}
+	var rcps []age.Recipient
+	if !*words {
+		if len(recipients) != *n {
+			return usagef("key backup: %d recipients for %d shares: give one --recipient per share", len(recipients), *n)
+		}
+		for _, r := range recipients {
+			rc, err := parseRecipient(r)
+			if err != nil {
+				return err
+			}
+			rcps = append(rcps, rc)
+		}
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ks, err := e.unlock(ws, *passFile)
+	if err != nil {
+		return err
+	}
+	secret, err := ks.BackupSecret()
+	if err != nil {
+		return err
+	}
+	defer zero(secret)
+	shares, err := shamir.Split(secret, *k, *n, nil)
+	if err != nil {
+		return err
+	}
+	if *words {
+		for i, s := range shares {
+			fmt.Fprintf(e.stdout, "share %d of %d (any %d restore):\n%s\n\n", i+1, *n, *k, ur.EncodeBytewords(s.Encode(), ur.Standard))
+		}
+	} else {
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return err
+		}
+		var written []string
+		for i, s := range shares {
+			path := filepath.Join(*out, fmt.Sprintf("%s-share-%d-of-%d.age", ws.Config.Name, i+1, *n))
+			if _, err := os.Stat(path); err == nil {
+				removeAll(written)
+				return fmt.Errorf("%s exists; no share written", path)
+			}
+			var buf bytes.Buffer
+			w, err := age.Encrypt(&buf, rcps[i])
+			if err != nil {
+				removeAll(written)
+				return err
+			}
+			w.Write(s.Encode())
+			if err := w.Close(); err != nil {
+				removeAll(written)
+				return err
+			}
+			if err := workspace.WriteFileAtomic(path, buf.Bytes(), 0o600); err != nil {
+				removeAll(written)
+				return err
+			}
+			written = append(written, path)
+		}
+		fmt.Fprintf(e.stdout, "wrote %d shares (any %d restore) to %s, each encrypted to its custodian\n", *n, *k, *out)
+	}
+	return e.logger(ws, ks)("key.backup", fmt.Sprintf("%x", shares[0].ID[:]), map[string]string{
+		"threshold": fmt.Sprint(*k), "shares": fmt.Sprint(*n), "key": ws.Config.Key})
+}
+
+func zero(b []byte) {
+	for i := range b {
+		b[i] = 0
+	}
+}
+
+func removeAll(paths []string) {
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}
+
+func parseRecipient(s string) (age.Recipient, error) {
+	if path, ok := strings.CutPrefix(s, "passphrase-file:"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		if len(line) == 0 {
+			return nil, fmt.Errorf("passphrase file %s is empty", path)
+		}
+		r, err := age.NewScryptRecipient(string(line))
+		if err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+	if path, ok := strings.CutPrefix(s, "recipient-file:"); ok {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimSpace(string(b))
+	}
+	r, err := age.ParseX25519Recipient(s)
+	if err != nil {
+		return nil, fmt.Errorf("recipient %q: want age1…, recipient-file:PATH or passphrase-file:PATH", s)
+	}
+	return r, nil
+}
+
+// readShares decrypts and decodes share files: .age files with the given
+// age identity files or share passphrases, other files as words.
+func readShares(files, identityFiles, passFiles []string) ([]shamir.Share, error) {
+	var ids []age.Identity
+	for _, f := range identityFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		parsed, err := age.ParseIdentities(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", f, err)
+		}
+		ids = append(ids, parsed...)
+	}
+	for _, f := range passFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		id, err := age.NewScryptIdentity(string(line))
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	var shares []shamir.Share
+	for _, f := range files {
+		raw, err := readArtifact(f)
+		if err != nil {
+			return nil, err
+		}
+		var data []byte
+		if bytes.HasPrefix(raw, []byte("age-encryption.org/v1")) {
+			if len(ids) == 0 {
+				return nil, withHint(fmt.Errorf("%s is encrypted and no identity or passphrase was given", f), "pass --identity FILE or --share-passphrase-file FILE")
+			}
+			r, err := age.Decrypt(bytes.NewReader(raw), ids...)
+			if err != nil {
+				return nil, fmt.Errorf("%s: cannot decrypt: %v", f, err)
+			}
+			if data, err = io.ReadAll(io.LimitReader(r, 4096)); err != nil {
+				return nil, fmt.Errorf("%s: %v", f, err)
+			}
+		} else if data, err = ur.DecodeBytewords(strings.TrimSpace(string(raw)), ur.Standard); err != nil {
+			return nil, fmt.Errorf("%s: neither an age-encrypted share nor share words: %v", f, err)
+		}
+		s, err := shamir.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		shares = append(shares, *s)
+	}
+	return shares, nil
+}
+
+func shareFlags(fs *flag.FlagSet) (*multi, *multi, *multi) {
+	var shares, ids, passes multi
+	fs.Var(&shares, "share", "a share file (.age, or words); repeat for each")
+	fs.Var(&ids, "identity", "an age identity file to decrypt shares; repeatable")
+	fs.Var(&passes, "share-passphrase-file", "a custodian's passphrase file for scrypt shares; repeatable")
+	return &shares, &ids, &passes
+}
+
+// keyRestore rebuilds a station's keystore from K shares into a new
+// workspace.
+func (e *env) keyRestore(args []string) error {
+	fs := e.flags("key restore")
+	shares, ids, passes := shareFlags(fs)
+	name := fs.String("name", "", "participant id of the restored station")
+	device := fs.String("device", "keystore", "device id in the policy")
+	passFile := fs.String("passphrase-file", "", "passphrase for the new keystore")
+	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor for the new keystore")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(*shares) == 0 || *name == "" {
+		return usagef("key restore: want --share FILE... --name ID")
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "airlock.json")); err == nil {
+		return fmt.Errorf("%s already holds a workspace; restore into a new folder (nothing was changed)", e.dir)
+	}
+	ks, err := combine(*shares, *ids, *passes)
+	if err != nil {
+		return err
+	}
+	pass, err := e.passphrase(*passFile, true)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		return err
+	}
+	if err := ks.Save(filepath.Join(e.dir, "keystore.age"), pass, *wf); err != nil {
+		return err
+	}
+	key, err := ks.KeyExpression()
+	if err != nil {
+		return err
+	}
+	cfg := workspace.Config{Role: workspace.Station, Name: *name, Network: ks.Network().Name, Created: e.now().UTC().Truncate(1e9),
+		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)), Key: key, Device: *device}
+	ws, err := workspace.Init(e.dir, cfg)
+	if err != nil {
+		os.Remove(filepath.Join(e.dir, "keystore.age"))
+		return err
+	}
+	defer ws.Close()
+	if err := e.logger(ws, ks)("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)
+	return e.printKeys(ws, false)
+}
+
+func combine(files, ids, passes []string) (*keystore.Keystore, error) {
+	shares, err := readShares(files, ids, passes)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := shamir.Combine(shares)
+	if err != nil {
+		if errors.Is(err, shamir.ErrTooFew) {
+			return nil, withHint(err, "collect more custodians' shares")
+		}
+		return nil, err
+	}
+	defer zero(secret)
+	return keystore.FromBackup(secret)
+}
+
+// keyVerifyBackup is the backup drill: it rebuilds the keys in memory from
+// the shares and compares them with this station's recorded keys and the
+// policy's; it writes no secret anywhere.
+func (e *env) keyVerifyBackup(args []string) error {
+	fs := e.flags("key verify-backup")
+	shares, ids, passes := shareFlags(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if len(*shares) == 0 {
+		return usagef("key verify-backup: want --share FILE...")
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	log := e.logger(ws, nil)
+	ks, err := combine(*shares, *ids, *passes)
+	if err != nil {
+		log("key.backup-verified", "", map[string]string{"result": "fail", "reason": err.Error()})
+		return err
+	}
+	key, err := ks.KeyExpression()
+	if err != nil {
+		return err
+	}
+	identity := policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey))
+	var problems []string
+	if key != ws.Config.Key {
+		problems = append(problems, fmt.Sprintf("the backup's key %s is not this station's %s", key, ws.Config.Key))
+	}
+	if identity != ws.Config.Identity {
+		problems = append(problems, "the backup's identity key is not this station's")
+	}
+	if pol, _, err := ws.Policy(e.reg); err == nil {
+		if part, ok := pol.Participant(ws.Config.Name); ok {
+			found := false
+			for _, d := range part.Devices {
+				found = found || d.Key == key
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("policy %s version %d records no device of %q with the backup's key", pol.Name, pol.Version, part.ID))
+			}
+		}
+	}
+	fp := keys.FormatFingerprint(ks.MasterFingerprint())
+	if len(problems) > 0 {
+		log("key.backup-verified", "", map[string]string{"result": "fail", "fingerprint": fp})
+		return &refusedError{"verify-backup: FAIL: " + strings.Join(problems, "; ")}
+	}
+	if err := log("key.backup-verified", "", map[string]string{"result": "pass", "fingerprint": fp}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "backup drill PASSED: %d shares rebuild fingerprint %s, the key and identity this station and its policy record; nothing was written\n", len(*shares), fp)
+	return nil
+}
