@@ -13,8 +13,10 @@ import (
 const (
 	// MaxMessage bounds a message a decoder will assemble.
 	MaxMessage = 16 << 20
-	// MaxFragments bounds seqLen.
-	MaxFragments = 1 << 16
+	// MaxFragments bounds seqLen: choosing a mixed part's fragments costs
+	// up to O(seqLen²), so a hostile part cannot claim more than this.
+	// 4096 fragments of 2000 bytes carry any airlock envelope.
+	MaxFragments = 1 << 12
 )
 
 // Part is one fountain-coded part (BCR-2020-005 "Multipart URs"): CBOR

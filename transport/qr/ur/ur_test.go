@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 type vectors struct {
@@ -445,5 +446,34 @@ func TestRegistryRefusesMalformedItems(t *testing.T) {
 	}
 	if _, err := ParseEthSignature([]byte{0xa1, 0x03, 0x61, 'x'}); !errors.Is(err, ErrRegistry) {
 		t.Errorf("signature without signature: %v", err)
+	}
+}
+
+// TestHostilePartCannotStallTheDecoder: a part claiming the most fragments
+// allowed, at a sequence number that mixes many of them, is processed
+// quickly; one claiming more is refused outright.
+func TestHostilePartCannotStallTheDecoder(t *testing.T) {
+	worst, best := 0, 0
+	for seq := MaxFragments + 1; seq < MaxFragments+400; seq++ {
+		if d := len(chooseFragments(seq, MaxFragments, 1)); d > best {
+			worst, best = seq, d
+		}
+	}
+	p := &Part{SeqNum: uint32(worst), SeqLen: MaxFragments, MessageLen: MaxFragments * 10, Checksum: 1, Data: make([]byte, 10)}
+	b, _ := p.CBOR()
+	start := time.Now()
+	var d Decoder
+	q, err := ParsePart(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Receive(q)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Fatalf("one part of degree %d took %v", best, el)
+	}
+	p.SeqLen, p.MessageLen = MaxFragments+1, (MaxFragments+1)*10
+	b, _ = p.CBOR()
+	if _, err := ParsePart(b); !errors.Is(err, ErrPart) {
+		t.Fatalf("a part claiming %d fragments: %v", p.SeqLen, err)
 	}
 }

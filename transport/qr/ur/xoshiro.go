@@ -109,10 +109,15 @@ func (sm *sampler) next(x *xoshiro) int {
 	return sm.alias[i]
 }
 
-func shuffled(items []int, x *xoshiro) []int {
+func shuffled(items []int, x *xoshiro) []int { return shuffledPrefix(items, x, len(items)) }
+
+// shuffledPrefix is the first n items of shuffled(items, x): the same draws
+// in the same order, stopped early, so choosing a few fragments out of
+// many costs O(n·len(items)), not O(len(items)²).
+func shuffledPrefix(items []int, x *xoshiro, n int) []int {
 	remaining := append([]int{}, items...)
 	var out []int
-	for len(remaining) > 0 {
+	for len(remaining) > 0 && len(out) < n {
 		i := x.nextInt(0, len(remaining)-1)
 		out = append(out, remaining[i])
 		remaining = append(remaining[:i], remaining[i+1:]...)
@@ -144,5 +149,5 @@ func chooseFragments(seqNum, seqLen int, checksum uint32) []int {
 	for i := range idx {
 		idx[i] = i
 	}
-	return shuffled(idx, x)[:degree]
+	return shuffledPrefix(idx, x, degree)
 }
