@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airlock-vault/airlock/internal/testvectors"
+
 	"github.com/airlock-vault/airlock/transport/qr/ur"
 )
 
@@ -19,19 +21,7 @@ import (
 // installed by ./scripts/test) and zbarimg (Debian zbar-tools). A missing
 // peer fails the test loudly: CI installs them all.
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
+func repoRoot(t *testing.T) string { return testvectors.RepoRoot(t) }
 
 func peer(t *testing.T, stdin string, args ...string) string {
 	t.Helper()

@@ -10,34 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airlock-vault/airlock/internal/testvectors"
+
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 )
 
 // vectorsDir finds ../shared/vectors/bitcoin beside the repository root.
-func vectorsDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = parent
-	}
-	v := filepath.Join(dir, "..", "shared", "vectors", "bitcoin")
-	if _, err := os.Stat(v); err != nil {
-		t.Fatalf("official test vectors missing: looked for %s (clone with ../shared beside the repository)", v)
-	}
-	return v
-}
+func vectorsDir(t testing.TB) string { return testvectors.Bitcoin(t) }
 
 type vectors struct {
 	Checksum []struct {

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/airlock-vault/airlock/internal/testvectors"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
@@ -20,28 +20,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-func vectorsFile(t testing.TB, name string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = filepath.Dir(dir)
-	}
-	path := filepath.Join(dir, "..", "shared", "vectors", "bitcoin", name)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("official test vectors missing: %v (clone with ../shared beside the repository)", err)
-	}
-	return b
-}
+func vectorsFile(t testing.TB, name string) []byte { return testvectors.Read(t, name) }
 
 type hexCase struct {
 	Description string `json:"description"`

@@ -11,26 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/airlock-vault/airlock/internal/testvectors"
 )
 
-func vectorsDir(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = filepath.Dir(dir)
-	}
-	v := filepath.Join(dir, "..", "shared", "vectors", "bitcoin", "bbqr")
-	if _, err := os.Stat(v); err != nil {
-		t.Fatalf("official test vectors missing: looked for %s", v)
-	}
-	return v
-}
+func vectorsDir(t testing.TB) string { return filepath.Join(testvectors.Bitcoin(t), "bbqr") }
 
 var roundTripFiles = []string{"1in1000out.psbt", "1in100out.psbt", "1in10out.psbt", "1in20out.psbt", "1in2out.psbt",
 	"devils-txn.txn", "finalized-by-ckcc.txn", "last.txn", "nfc-result.txn", "signed.txn"}

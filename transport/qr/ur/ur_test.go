@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/airlock-vault/airlock/internal/testvectors"
 )
 
 type vectors struct {
@@ -107,23 +107,8 @@ type vectors struct {
 
 func load(t testing.TB) *vectors {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test")
-		}
-		dir = filepath.Dir(dir)
-	}
-	path := filepath.Join(dir, "..", "shared", "vectors", "bitcoin", "ur.json")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("official test vectors missing: %v (clone with ../shared beside the repository)", err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := json.Unmarshal(testvectors.Read(t, "ur.json"), &v); err != nil {
 		t.Fatal(err)
 	}
 	return &v
