@@ -1,87 +1,88 @@
 package descriptor
 
 import (
-	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
-// BIP-380 "Checksum": a BCH code over the descriptor's characters, in the
-// character set below, so that up to 4 errors are detected.
+// BIP-380 "Character Set": three groups of 32 so that case errors and
+// substitutions within the first group each cost one symbol.
 const (
 	inputCharset    = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ "
 	checksumCharset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+	checksumLen     = 8
 )
 
+// BIP-380 "Checksum": the generator of the BCH code (descsum_polymod).
 var generator = [5]uint64{0xf5dee51989, 0xa9fdca3312, 0x1bab10e32d, 0x3706b1677a, 0x644d626ffd}
 
-func polymod(c uint64, v int) uint64 {
+func polymod(c uint64, v uint64) uint64 {
 	top := c >> 35
-	c = (c&0x7ffffffff)<<5 ^ uint64(v)
-	for i := 0; i < 5; i++ {
+	c = (c&0x7ffffffff)<<5 ^ v
+	for i, g := range generator {
 		if (top>>i)&1 == 1 {
-			c ^= generator[i]
+			c ^= g
 		}
 	}
 	return c
 }
 
-// Checksum returns the 8-character BIP-380 checksum of desc (given without
-// "#...").
+// Checksum returns the 8-character BIP-380 checksum of desc, a descriptor
+// given without "#...". It fails on characters outside BIP-380's set.
 func Checksum(desc string) (string, error) {
 	c := uint64(1)
-	cls, clsCount := 0, 0
+	groups, n := uint64(0), 0
 	for i := 0; i < len(desc); i++ {
+		// BIP-380 descsum_expand: each character gives its position in
+		// its group, and every third one also the three group numbers.
 		pos := strings.IndexByte(inputCharset, desc[i])
-		if pos < 0 || desc[i] >= 0x80 {
-			return "", fmt.Errorf("descriptor: character %q at %d is not in the descriptor character set", desc[i], i)
+		if pos < 0 {
+			r, _ := utf8.DecodeRuneInString(desc[i:])
+			return "", fmt.Errorf("descriptor: character %q at offset %d is not in the BIP-380 character set", r, i)
 		}
-		c = polymod(c, pos&31)
-		cls = cls*3 + pos>>5
-		if clsCount++; clsCount == 3 {
-			c = polymod(c, cls)
-			cls, clsCount = 0, 0
+		c = polymod(c, uint64(pos&31))
+		groups = groups*3 + uint64(pos>>5)
+		if n++; n == 3 {
+			c = polymod(c, groups)
+			groups, n = 0, 0
 		}
 	}
-	if clsCount > 0 {
-		c = polymod(c, cls)
+	if n > 0 {
+		c = polymod(c, groups)
 	}
-	for i := 0; i < 8; i++ {
+	for i := 0; i < checksumLen; i++ {
 		c = polymod(c, 0)
 	}
 	c ^= 1
-	var out [8]byte
-	for i := 0; i < 8; i++ {
+	var out [checksumLen]byte
+	for i := range out {
 		out[i] = checksumCharset[(c>>(5*(7-i)))&31]
 	}
 	return string(out[:]), nil
 }
 
-// ErrBadChecksum is returned when a descriptor's checksum does not match.
-var ErrBadChecksum = errors.New("descriptor: bad checksum")
-
-// splitChecksum separates "desc#checksum" and verifies the checksum when
-// present. required makes a missing checksum an error.
+// splitChecksum separates "SCRIPT#CHECKSUM" and verifies the checksum when
+// there is one; required makes a missing checksum an error. BIP-380: "the
+// checksum is optional for parsing, [but] applications may choose to reject
+// descriptors that do not contain a checksum."
 func splitChecksum(s string, required bool) (string, error) {
 	body, sum, has := strings.Cut(s, "#")
-	if !has {
-		if required {
-			return "", fmt.Errorf("%w: missing (want desc#xxxxxxxx)", ErrBadChecksum)
-		}
-		if _, err := Checksum(body); err != nil {
-			return "", err
-		}
-		return body, nil
-	}
-	if len(sum) != 8 {
-		return "", fmt.Errorf("%w: %q is %d characters, want 8", ErrBadChecksum, sum, len(sum))
-	}
 	want, err := Checksum(body)
 	if err != nil {
 		return "", err
 	}
+	if !has {
+		if required {
+			return "", fmt.Errorf("%w: missing (want SCRIPT#CHECKSUM)", ErrBadChecksum)
+		}
+		return body, nil
+	}
+	if len(sum) != checksumLen {
+		return "", fmt.Errorf("%w: %q has %d characters, want %d", ErrBadChecksum, sum, len(sum), checksumLen)
+	}
 	if sum != want {
-		return "", fmt.Errorf("%w: %q, the descriptor's is %q", ErrBadChecksum, sum, want)
+		return "", fmt.Errorf("%w: %q does not match the descriptor", ErrBadChecksum, sum)
 	}
 	return body, nil
 }

@@ -5,291 +5,532 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
-	"io"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
+// magic starts every PSBT (BIP-174 "Specification": <magic> := 0x70 0x73
+// 0x62 0x74 0xFF).
 var magic = []byte("psbt\xff")
 
-func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+// record is one key-value pair of a map, as read or as to be written.
+type record struct{ key, value []byte }
+
+// maps is a whole PSBT as records: the global map, then one map per input
+// and one per output.
+type maps struct {
+	global          []record
+	inputs, outputs [][]record
 }
 
-// Decode parses a PSBT given as raw bytes (starting "psbt\xff") or as
-// base64 text, strictly.
+func malformed(at, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, where(at, fmt.Sprintf(format, args...)))
+}
+
+func tooLarge(at, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrTooLarge, where(at, fmt.Sprintf(format, args...)))
+}
+
+func where(at, msg string) string {
+	if at == "" {
+		return msg
+	}
+	return at + ": " + msg
+}
+
+// Decode parses a PSBT given as raw bytes (starting "psbt" 0xff) or as
+// base64 text (RFC 4648 with padding; surrounding whitespace is trimmed,
+// none is allowed inside). It is strict: see the package comment.
 func Decode(b []byte) (*Packet, error) {
-	if len(b) > MaxSize*4/3+4 {
-		return nil, malformed("%d bytes exceeds %d", len(b), MaxSize)
-	}
-	if !bytes.HasPrefix(b, magic) {
-		text := bytes.TrimSpace(b)
-		raw := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
-		n, err := base64.StdEncoding.Strict().Decode(raw, text)
-		if err != nil {
-			return nil, malformed("neither binary (no magic bytes) nor base64: %v", err)
-		}
-		b = raw[:n]
-		if !bytes.HasPrefix(b, magic) {
-			return nil, malformed("no magic bytes")
-		}
-	}
-	if len(b) > MaxSize {
-		return nil, malformed("%d bytes exceeds %d", len(b), MaxSize)
-	}
-	r := bytes.NewReader(b[len(magic):])
-	p := &Packet{}
-	if err := p.readGlobal(r); err != nil {
+	raw, err := unwrap(b)
+	if err != nil {
 		return nil, err
 	}
-	for i := range p.UnsignedTx.TxIn {
-		in, err := readInput(r, p.UnsignedTx.TxIn[i])
-		if err != nil {
-			return nil, fmt.Errorf("%w (input %d)", err, i)
-		}
-		p.Inputs = append(p.Inputs, *in)
+	f := framer{b: raw, off: len(magic)}
+	global, err := f.readMap("global map")
+	if err != nil {
+		return nil, err
 	}
-	for i := range p.UnsignedTx.TxOut {
-		out, err := readOutput(r)
-		if err != nil {
-			return nil, fmt.Errorf("%w (output %d)", err, i)
-		}
-		p.Outputs = append(p.Outputs, *out)
+	p, err := parseGlobal(global)
+	if err != nil {
+		return nil, err
 	}
-	if r.Len() != 0 {
-		return nil, malformed("%d bytes after the last output map", r.Len())
+	tx := p.UnsignedTx
+	p.Inputs = make([]Input, 0, len(tx.TxIn))
+	for i, txIn := range tx.TxIn {
+		at := fmt.Sprintf("input %d", i)
+		recs, err := f.readMap(at)
+		if err != nil {
+			return nil, err
+		}
+		in, err := parseInput(recs, txIn, at)
+		if err != nil {
+			return nil, err
+		}
+		p.Inputs = append(p.Inputs, in)
+	}
+	p.Outputs = make([]Output, 0, len(tx.TxOut))
+	for i := range tx.TxOut {
+		at := fmt.Sprintf("output %d", i)
+		recs, err := f.readMap(at)
+		if err != nil {
+			return nil, err
+		}
+		out, err := parseOutput(recs, at)
+		if err != nil {
+			return nil, err
+		}
+		p.Outputs = append(p.Outputs, out)
+	}
+	if f.off != len(f.b) {
+		return nil, malformed("", "%d bytes after the last output map", len(f.b)-f.off)
 	}
 	return p, nil
 }
 
-type kv struct{ key, value []byte }
+// unwrap returns the binary PSBT in b, decoding base64 if b is not binary
+// (BIP-174 "Encoding").
+func unwrap(b []byte) ([]byte, error) {
+	if bytes.HasPrefix(b, magic) {
+		if len(b) > MaxSize {
+			return nil, tooLarge("", "%d bytes, the limit is %d", len(b), MaxSize)
+		}
+		return b, nil
+	}
+	text := bytes.TrimSpace(b)
+	if len(text) > base64.StdEncoding.EncodedLen(MaxSize) {
+		return nil, tooLarge("", "%d bytes of base64, the limit is %d", len(text), base64.StdEncoding.EncodedLen(MaxSize))
+	}
+	for i, c := range text {
+		if !isBase64(c) {
+			return nil, malformed("", "neither a binary PSBT (no magic bytes) nor base64 (byte %#02x at offset %d)", c, i)
+		}
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(raw, text)
+	if err != nil {
+		return nil, malformed("", "invalid base64: %v", err)
+	}
+	raw = raw[:n]
+	if !bytes.HasPrefix(raw, magic) {
+		return nil, malformed("", "no magic bytes")
+	}
+	return raw, nil
+}
 
-// readMap reads one map's records, refusing duplicate keys.
-func readMap(r *bytes.Reader) ([]kv, error) {
-	var out []kv
-	seen := map[string]bool{}
+func isBase64(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '='
+}
+
+// readCompact reads a compact size unsigned integer from the start of b and
+// returns it and its length. Like Bitcoin Core it refuses non-minimal
+// encodings, which BIP-174 requires of key types and which keep one value
+// from having two encodings.
+func readCompact(b []byte) (v uint64, n int, ok bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	switch b[0] {
+	case 0xfd:
+		if len(b) < 3 {
+			return 0, 0, false
+		}
+		v, n = uint64(binary.LittleEndian.Uint16(b[1:])), 3
+		ok = v >= 0xfd
+	case 0xfe:
+		if len(b) < 5 {
+			return 0, 0, false
+		}
+		v, n = uint64(binary.LittleEndian.Uint32(b[1:])), 5
+		ok = v > 0xffff
+	case 0xff:
+		if len(b) < 9 {
+			return 0, 0, false
+		}
+		v, n = binary.LittleEndian.Uint64(b[1:]), 9
+		ok = v > 0xffffffff
+	default:
+		return uint64(b[0]), 1, true
+	}
+	return v, n, ok
+}
+
+// keyType returns the type of a key and the length of its encoding.
+func keyType(key []byte) (uint64, int, error) {
+	t, n, ok := readCompact(key)
+	if !ok {
+		return 0, 0, fmt.Errorf("key %x does not start with a minimally encoded type", key)
+	}
+	return t, n, nil
+}
+
+// framer splits a PSBT into maps of records, bounding every length by the
+// bytes that remain before copying them.
+type framer struct {
+	b   []byte
+	off int
+}
+
+func (f *framer) compact(at, what string) (uint64, error) {
+	v, n, ok := readCompact(f.b[f.off:])
+	if !ok {
+		if f.off == len(f.b) {
+			return 0, malformed(at, "truncated: %s missing", what)
+		}
+		return 0, malformed(at, "%s is not a minimally encoded compact size", what)
+	}
+	f.off += n
+	return v, nil
+}
+
+func (f *framer) take(at, what string, n uint64) ([]byte, error) {
+	if n > uint64(len(f.b)-f.off) {
+		return nil, malformed(at, "%s of %d bytes runs past the end", what, n)
+	}
+	b := bytes.Clone(f.b[f.off : f.off+int(n)])
+	f.off += int(n)
+	return b, nil
+}
+
+// readMap reads records up to the 0x00 separator that ends a map (BIP-174:
+// <map> := <keypair>* 0x00).
+func (f *framer) readMap(at string) ([]record, error) {
+	var recs []record
 	for {
-		klen, err := wire.ReadVarInt(r, 0)
+		klen, err := f.compact(at, "key length")
 		if err != nil {
-			return nil, malformed("truncated map: %v", err)
+			return nil, err
 		}
 		if klen == 0 {
-			return out, nil
+			return recs, nil
 		}
-		if klen > uint64(r.Len()) {
-			return nil, malformed("key of %d bytes runs past the end", klen)
+		if klen > MaxKeySize {
+			return nil, tooLarge(at, "key of %d bytes, the limit is %d", klen, MaxKeySize)
 		}
-		key := make([]byte, klen)
-		io.ReadFull(r, key)
-		vlen, err := wire.ReadVarInt(r, 0)
+		key, err := f.take(at, "key", klen)
 		if err != nil {
-			return nil, malformed("truncated value length: %v", err)
+			return nil, err
 		}
-		if vlen > uint64(r.Len()) {
-			return nil, malformed("value of %d bytes runs past the end", vlen)
+		vlen, err := f.compact(at, "value length")
+		if err != nil {
+			return nil, err
 		}
-		value := make([]byte, vlen)
-		io.ReadFull(r, value)
-		if seen[string(key)] {
-			return nil, malformed("duplicate key %x", key)
+		if vlen > MaxValueSize {
+			return nil, tooLarge(at, "value of %d bytes, the limit is %d", vlen, MaxValueSize)
 		}
-		seen[string(key)] = true
-		if len(out) == MaxMapRecords {
-			return nil, malformed("more than %d records in a map", MaxMapRecords)
+		value, err := f.take(at, "value", vlen)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, kv{key, value})
+		if len(recs) == MaxMapRecords {
+			return nil, tooLarge(at, "more than %d records", MaxMapRecords)
+		}
+		recs = append(recs, record{key, value})
 	}
 }
 
-func (p *Packet) readGlobal(r *bytes.Reader) error {
-	recs, err := readMap(r)
-	if err != nil {
-		return err
+// checkRecords applies the rules every map shares, to records read from
+// bytes or built in memory: bounded sizes, well-formed key types, and no
+// duplicate keys (BIP-174 "Handling Duplicated Keys": PSBTs containing
+// duplicate keys are invalid).
+func checkRecords(recs []record, at string) error {
+	if len(recs) > MaxMapRecords {
+		return tooLarge(at, "%d records, the limit is %d", len(recs), MaxMapRecords)
 	}
-	v2fields := false
-	for _, rec := range recs {
-		k, v := rec.key, rec.value
-		switch k[0] {
+	seen := make(map[string]struct{}, len(recs))
+	for _, r := range recs {
+		if len(r.key) == 0 {
+			return malformed(at, "empty key")
+		}
+		if len(r.key) > MaxKeySize {
+			return tooLarge(at, "key of %d bytes, the limit is %d", len(r.key), MaxKeySize)
+		}
+		if len(r.value) > MaxValueSize {
+			return tooLarge(at, "value of %d bytes, the limit is %d", len(r.value), MaxValueSize)
+		}
+		if _, _, err := keyType(r.key); err != nil {
+			return malformed(at, "%v", err)
+		}
+		if _, dup := seen[string(r.key)]; dup {
+			return malformed(at, "duplicate key %x", r.key)
+		}
+		seen[string(r.key)] = struct{}{}
+	}
+	return nil
+}
+
+// bareKey checks that a key is its type alone (BIP-174: "any key that has
+// no data except for the type specifier must only have the type specifier
+// in the key").
+func bareKey(k []byte, at, name string) error {
+	if len(k) != 1 {
+		return malformed(at, "%s key of %d bytes, want 1", name, len(k))
+	}
+	return nil
+}
+
+// parseGlobal reads the global map of a version 0 PSBT.
+func parseGlobal(recs []record) (*Packet, error) {
+	const at = "global map"
+	if err := checkRecords(recs, at); err != nil {
+		return nil, err
+	}
+	p := &Packet{}
+	// The version decides how everything else is read, so it is read
+	// first (BIP-174 "Version Numbers": a parser that meets a version it
+	// does not recognize should exit immediately).
+	for _, r := range recs {
+		if t, _, _ := keyType(r.key); t != globalVersion {
+			continue
+		}
+		if err := bareKey(r.key, at, "PSBT_GLOBAL_VERSION"); err != nil {
+			return nil, err
+		}
+		if len(r.value) != 4 {
+			return nil, malformed(at, "PSBT_GLOBAL_VERSION value of %d bytes, want 4", len(r.value))
+		}
+		p.Version, p.HasVersion = binary.LittleEndian.Uint32(r.value), true
+	}
+	switch {
+	case p.Version == 2:
+		return nil, fmt.Errorf("%w (PSBT_GLOBAL_VERSION is 2)", ErrVersion2Unsupported)
+	case p.Version != 0:
+		return nil, malformed(at, "unknown PSBT version %d", p.Version)
+	}
+	for _, r := range recs {
+		k, v := r.key, r.value
+		t, _, _ := keyType(k)
+		switch t {
 		case globalUnsignedTx:
-			if len(k) != 1 {
-				return malformed("unsigned tx key of %d bytes", len(k))
+			if err := bareKey(k, at, "PSBT_GLOBAL_UNSIGNED_TX"); err != nil {
+				return nil, err
 			}
-			tx := wire.NewMsgTx(0)
-			vr := bytes.NewReader(v)
-			if err := tx.DeserializeNoWitness(vr); err != nil || vr.Len() != 0 {
-				return malformed("unsigned tx does not parse in non-witness serialization")
-			}
-			if len(tx.TxIn) > MaxInOut || len(tx.TxOut) > MaxInOut {
-				return malformed("more than %d inputs or outputs", MaxInOut)
-			}
-			for i, in := range tx.TxIn {
-				if len(in.SignatureScript) != 0 || len(in.Witness) != 0 {
-					return malformed("unsigned tx input %d has a scriptSig or witness", i)
-				}
+			tx, err := parseUnsignedTx(v)
+			if err != nil {
+				return nil, err
 			}
 			p.UnsignedTx = tx
 		case globalXPub:
-			if len(k) != 79 {
-				return malformed("xpub key of %d bytes, want 79", len(k))
-			}
-			fp, path, err := parseKeyOrigin(v)
+			x, err := parseXPub(k, v)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			p.XPubs = append(p.XPubs, XPub{ExtendedKey: k[1:], Fingerprint: fp, Path: path})
+			p.XPubs = append(p.XPubs, x)
 		case globalVersion:
-			if len(k) != 1 || len(v) != 4 {
-				return malformed("version record of key %d, value %d bytes", len(k), len(v))
-			}
-			p.Version, p.HasVersion = binary.LittleEndian.Uint32(v), true
+			// Read above.
 		case globalTxVersion, globalFallbackLT, globalInputCount, globalOutputCount, globalTxModifiable:
-			v2fields = true
+			return nil, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
+		case typeProprietary:
+			if err := checkProprietary(k, at); err != nil {
+				return nil, err
+			}
 			p.Unknowns = append(p.Unknowns, Unknown{k, v})
 		default:
 			p.Unknowns = append(p.Unknowns, Unknown{k, v})
 		}
 	}
-	switch {
-	case p.Version == 2:
-		return ErrVersion2Unsupported
-	case p.Version != 0:
-		return malformed("unknown PSBT version %d", p.Version)
-	case v2fields:
-		return malformed("version 0 PSBT with version 2 global fields")
-	case p.UnsignedTx == nil:
-		return malformed("no unsigned transaction")
+	// BIP-174 "Version 0": PSBT_GLOBAL_UNSIGNED_TX is required.
+	if p.UnsignedTx == nil {
+		return nil, malformed(at, "no unsigned transaction (PSBT_GLOBAL_UNSIGNED_TX)")
 	}
-	return nil
+	return p, nil
 }
 
-func parseKeyOrigin(v []byte) ([4]byte, []uint32, error) {
+// parseUnsignedTx reads PSBT_GLOBAL_UNSIGNED_TX: a transaction in the
+// serialization without witnesses, with every scriptSig and witness empty.
+// Reading it only without witnesses settles the ambiguity of a transaction
+// with no inputs, whose 0x00 input count looks like the segwit marker, the
+// way Bitcoin Core does.
+func parseUnsignedTx(v []byte) (*wire.MsgTx, error) {
+	const at = "PSBT_GLOBAL_UNSIGNED_TX"
+	tx, err := parseTx(v, false, at)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkUnsignedTx(tx, at); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// checkUnsignedTx applies the rules New and Decode share.
+func checkUnsignedTx(tx *wire.MsgTx, at string) error {
+	if len(tx.TxIn) > MaxInOut || len(tx.TxOut) > MaxInOut {
+		return tooLarge(at, "%d inputs and %d outputs, the limit is %d each", len(tx.TxIn), len(tx.TxOut), MaxInOut)
+	}
+	seen := make(map[wire.OutPoint]struct{}, len(tx.TxIn))
+	for i, in := range tx.TxIn {
+		if len(in.SignatureScript) != 0 || len(in.Witness) != 0 {
+			return malformed(at, "input %d has a scriptSig or a witness; an unsigned transaction must have neither", i)
+		}
+		// Consensus refuses a transaction spending one output twice
+		// (bad-txns-inputs-duplicate); so does the signer.
+		if _, dup := seen[in.PreviousOutPoint]; dup {
+			return malformed(at, "inputs spend %s twice", in.PreviousOutPoint)
+		}
+		seen[in.PreviousOutPoint] = struct{}{}
+	}
+	return checkAmounts(tx.TxOut, at)
+}
+
+// parseXPub reads a PSBT_GLOBAL_XPUB record.
+func parseXPub(k, v []byte) (XPub, error) {
+	const at = "global map"
+	if len(k) != 1+78 {
+		return XPub{}, malformed(at, "PSBT_GLOBAL_XPUB key of %d bytes, want 79", len(k))
+	}
+	ek := k[1:]
+	// BIP-32 serialization: version(4) depth(1) parent fingerprint(4)
+	// child number(4) chain code(32) key(33). A private key (0x00 and 32
+	// bytes) has no place in a PSBT and is refused.
+	if _, err := btcec.ParsePubKey(ek[45:]); err != nil || (ek[45] != 0x02 && ek[45] != 0x03) {
+		return XPub{}, malformed(at, "PSBT_GLOBAL_XPUB holds no valid public key")
+	}
+	fp, path, err := parseKeyOrigin(v, at, "PSBT_GLOBAL_XPUB")
+	if err != nil {
+		return XPub{}, err
+	}
+	// "The number of 32 bit unsigned integer indexes must match the depth
+	// provided in the extended public key."
+	if int(ek[4]) != len(path) {
+		return XPub{}, malformed(at, "PSBT_GLOBAL_XPUB of depth %d with a path of %d steps", ek[4], len(path))
+	}
+	return XPub{ExtendedKey: ek, Fingerprint: fp, Path: path}, nil
+}
+
+// parseKeyOrigin reads <4 byte fingerprint> <32-bit little endian uint
+// path element>*.
+func parseKeyOrigin(v []byte, at, name string) ([4]byte, []uint32, error) {
 	var fp [4]byte
-	if len(v) < 4 || len(v)%4 != 0 || len(v) > 4*(1+32) {
-		return fp, nil, malformed("key origin of %d bytes", len(v))
+	if len(v) < 4 || len(v)%4 != 0 {
+		return fp, nil, malformed(at, "%s key origin of %d bytes, want 4 and a multiple of 4", name, len(v))
+	}
+	if len(v) > 4*(1+MaxPathDepth) {
+		return fp, nil, tooLarge(at, "%s path of %d steps, the limit is %d", name, len(v)/4-1, MaxPathDepth)
 	}
 	copy(fp[:], v)
-	var path []uint32
+	path := make([]uint32, 0, len(v)/4-1)
 	for i := 4; i < len(v); i += 4 {
 		path = append(path, binary.LittleEndian.Uint32(v[i:]))
 	}
 	return fp, path, nil
 }
 
-func checkPubKeyKey(k []byte, what string) ([]byte, error) {
+// pubKeyOfKey reads the public key that a PSBT_IN_PARTIAL_SIG or
+// PSBT_*_BIP32_DERIVATION key carries after its type byte.
+func pubKeyOfKey(k []byte, at, name string) ([]byte, error) {
 	pub := k[1:]
 	if len(pub) != 33 && len(pub) != 65 {
-		return nil, malformed("%s key holds %d bytes, not a public key", what, len(pub))
+		return nil, malformed(at, "%s key of %d bytes, want 34 or 66", name, len(k))
 	}
-	if _, err := btcec.ParsePubKey(pub); err != nil {
-		return nil, malformed("%s key: invalid public key: %v", what, err)
+	if !validPubKey(pub) {
+		return nil, malformed(at, "%s key holds an invalid public key %x", name, pub)
 	}
 	return pub, nil
 }
 
-func single(k []byte, what string) error {
-	if len(k) != 1 {
-		return malformed("%s key of %d bytes, want 1", what, len(k))
+// validPubKey accepts a compressed or uncompressed point on the curve. It
+// refuses the hybrid encodings (0x06, 0x07) that btcec would parse.
+func validPubKey(b []byte) bool {
+	switch {
+	case len(b) == 33 && (b[0] == 0x02 || b[0] == 0x03):
+	case len(b) == 65 && b[0] == 0x04:
+	default:
+		return false
 	}
-	return nil
+	_, err := btcec.ParsePubKey(b)
+	return err == nil
 }
 
-func readInput(r *bytes.Reader, txIn *wire.TxIn) (*Input, error) {
-	recs, err := readMap(r)
-	if err != nil {
-		return nil, err
+// parseInput reads one input map (BIP-174 per-input types).
+func parseInput(recs []record, txIn *wire.TxIn, at string) (Input, error) {
+	var in Input
+	if err := checkRecords(recs, at); err != nil {
+		return in, err
 	}
-	in := &Input{}
-	for _, rec := range recs {
-		k, v := rec.key, rec.value
-		switch t := k[0]; {
+	for _, r := range recs {
+		k, v := r.key, r.value
+		t, _, _ := keyType(k)
+		switch {
 		case t == inNonWitnessUtxo:
-			if err := single(k, "non-witness utxo"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_NON_WITNESS_UTXO"); err != nil {
+				return in, err
 			}
-			tx := wire.NewMsgTx(0)
-			vr := bytes.NewReader(v)
-			if err := tx.Deserialize(vr); err != nil || vr.Len() != 0 {
-				return nil, malformed("non-witness utxo does not parse")
+			tx, err := parseTx(v, true, at+": PSBT_IN_NON_WITNESS_UTXO")
+			if err != nil {
+				return in, err
 			}
-			if tx.TxHash() != txIn.PreviousOutPoint.Hash || int(txIn.PreviousOutPoint.Index) >= len(tx.TxOut) {
-				return nil, malformed("non-witness utxo is not the transaction the input spends")
+			// Bitcoin Core refuses these at decode time too.
+			if tx.TxHash() != txIn.PreviousOutPoint.Hash {
+				return in, malformed(at, "PSBT_IN_NON_WITNESS_UTXO is transaction %s, but the input spends %s", tx.TxHash(), txIn.PreviousOutPoint)
+			}
+			if int64(txIn.PreviousOutPoint.Index) >= int64(len(tx.TxOut)) {
+				return in, malformed(at, "PSBT_IN_NON_WITNESS_UTXO has %d outputs, but the input spends output %d", len(tx.TxOut), txIn.PreviousOutPoint.Index)
 			}
 			in.NonWitnessUtxo = tx
 		case t == inWitnessUtxo:
-			if err := single(k, "witness utxo"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_WITNESS_UTXO"); err != nil {
+				return in, err
 			}
-			out, err := parseTxOut(v)
+			out, err := parseTxOut(v, at+": PSBT_IN_WITNESS_UTXO")
 			if err != nil {
-				return nil, err
+				return in, err
 			}
 			in.WitnessUtxo = out
 		case t == inPartialSig:
-			pub, err := checkPubKeyKey(k, "partial signature")
+			pub, err := pubKeyOfKey(k, at, "PSBT_IN_PARTIAL_SIG")
 			if err != nil {
-				return nil, err
+				return in, err
 			}
-			if len(v) == 0 || len(v) > 80 {
-				return nil, malformed("partial signature of %d bytes", len(v))
+			// As Bitcoin Core: strict DER and a defined sighash type
+			// (SCRIPT_VERIFY_DERSIG | SCRIPT_VERIFY_STRICTENC).
+			if !validSignatureEncoding(v) || !definedHashType(v[len(v)-1]) {
+				return in, malformed(at, "PSBT_IN_PARTIAL_SIG by %x is not a strict DER signature with a defined sighash type", pub)
 			}
 			in.PartialSigs = append(in.PartialSigs, PartialSig{PubKey: pub, Signature: v})
 		case t == inSighashType:
-			if err := single(k, "sighash type"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_SIGHASH_TYPE"); err != nil {
+				return in, err
 			}
 			if len(v) != 4 {
-				return nil, malformed("sighash type of %d bytes", len(v))
+				return in, malformed(at, "PSBT_IN_SIGHASH_TYPE value of %d bytes, want 4", len(v))
 			}
 			in.SighashType, in.HasSighashType = binary.LittleEndian.Uint32(v), true
 		case t == inRedeemScript:
-			if err := single(k, "redeem script"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_REDEEM_SCRIPT"); err != nil {
+				return in, err
 			}
 			in.RedeemScript = v
 		case t == inWitnessScript:
-			if err := single(k, "witness script"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_WITNESS_SCRIPT"); err != nil {
+				return in, err
 			}
 			in.WitnessScript = v
 		case t == inBip32:
-			pub, err := checkPubKeyKey(k, "bip32 derivation")
+			d, err := parseDerivation(k, v, at, "PSBT_IN_BIP32_DERIVATION")
 			if err != nil {
-				return nil, err
+				return in, err
 			}
-			fp, path, err := parseKeyOrigin(v)
-			if err != nil {
-				return nil, err
-			}
-			in.Bip32Derivations = append(in.Bip32Derivations, Bip32Derivation{PubKey: pub, Fingerprint: fp, Path: path})
+			in.Bip32Derivations = append(in.Bip32Derivations, d)
 		case t == inFinalScriptSig:
-			if err := single(k, "final scriptSig"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_FINAL_SCRIPTSIG"); err != nil {
+				return in, err
 			}
 			in.FinalScriptSig = v
 		case t == inFinalWitness:
-			if err := single(k, "final script witness"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_IN_FINAL_SCRIPTWITNESS"); err != nil {
+				return in, err
 			}
-			if _, err := parseWitness(v); err != nil {
-				return nil, err
+			if _, err := parseWitness(v, at+": PSBT_IN_FINAL_SCRIPTWITNESS"); err != nil {
+				return in, err
 			}
 			in.FinalScriptWitness = v
-		case t == inRipemd160 || t == inHash160:
-			if len(k) != 21 {
-				return nil, malformed("hash160/ripemd160 preimage key of %d bytes", len(k))
-			}
-			in.Unknowns = append(in.Unknowns, Unknown{k, v})
-		case t == inSha256 || t == inHash256:
-			if len(k) != 33 {
-				return nil, malformed("sha256/hash256 preimage key of %d bytes", len(k))
-			}
-			in.Unknowns = append(in.Unknowns, Unknown{k, v})
-		case t >= inPrevTxID && t <= inRequiredHeight:
-			return nil, malformed("version 2 input field %#x in a version 0 PSBT", t)
+		case t >= inPreviousTxid && t <= inRequiredHeightLT:
+			return in, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
 		default:
-			if err := checkTaprootInput(k, v); err != nil {
-				return nil, err
+			if err := checkInputField(t, k, v, at); err != nil {
+				return in, err
 			}
 			in.Unknowns = append(in.Unknowns, Unknown{k, v})
 		}
@@ -297,40 +538,49 @@ func readInput(r *bytes.Reader, txIn *wire.TxIn) (*Input, error) {
 	return in, nil
 }
 
-func readOutput(r *bytes.Reader) (*Output, error) {
-	recs, err := readMap(r)
+func parseDerivation(k, v []byte, at, name string) (Bip32Derivation, error) {
+	pub, err := pubKeyOfKey(k, at, name)
 	if err != nil {
-		return nil, err
+		return Bip32Derivation{}, err
 	}
-	out := &Output{}
-	for _, rec := range recs {
-		k, v := rec.key, rec.value
-		switch k[0] {
+	fp, path, err := parseKeyOrigin(v, at, name)
+	if err != nil {
+		return Bip32Derivation{}, err
+	}
+	return Bip32Derivation{PubKey: pub, Fingerprint: fp, Path: path}, nil
+}
+
+// parseOutput reads one output map (BIP-174 per-output types).
+func parseOutput(recs []record, at string) (Output, error) {
+	var out Output
+	if err := checkRecords(recs, at); err != nil {
+		return out, err
+	}
+	for _, r := range recs {
+		k, v := r.key, r.value
+		t, _, _ := keyType(k)
+		switch t {
 		case outRedeemScript:
-			if err := single(k, "output redeem script"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_OUT_REDEEM_SCRIPT"); err != nil {
+				return out, err
 			}
 			out.RedeemScript = v
 		case outWitnessScript:
-			if err := single(k, "output witness script"); err != nil {
-				return nil, err
+			if err := bareKey(k, at, "PSBT_OUT_WITNESS_SCRIPT"); err != nil {
+				return out, err
 			}
 			out.WitnessScript = v
 		case outBip32:
-			pub, err := checkPubKeyKey(k, "output bip32 derivation")
+			d, err := parseDerivation(k, v, at, "PSBT_OUT_BIP32_DERIVATION")
 			if err != nil {
-				return nil, err
+				return out, err
 			}
-			fp, path, err := parseKeyOrigin(v)
-			if err != nil {
-				return nil, err
-			}
-			out.Bip32Derivations = append(out.Bip32Derivations, Bip32Derivation{PubKey: pub, Fingerprint: fp, Path: path})
+			out.Bip32Derivations = append(out.Bip32Derivations, d)
 		case outAmount, outScript:
-			return nil, malformed("version 2 output field %#x in a version 0 PSBT", k[0])
+			return out, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
 		default:
-			if err := checkTaprootOutput(k, v); err != nil {
-				return nil, err
+			if err := checkOutputField(t, k, v, at); err != nil {
+				return out, err
 			}
 			out.Unknowns = append(out.Unknowns, Unknown{k, v})
 		}
@@ -338,120 +588,67 @@ func readOutput(r *bytes.Reader) (*Output, error) {
 	return out, nil
 }
 
-// checkTaprootInput checks the sizes of BIP-371 input fields, which are
-// kept as unknown records.
-func checkTaprootInput(k, v []byte) error {
-	switch k[0] {
-	case 0x13: // PSBT_IN_TAP_KEY_SIG
-		if len(k) != 1 || (len(v) != 64 && len(v) != 65) {
-			return malformed("taproot key signature record of key %d, value %d bytes", len(k), len(v))
-		}
-	case 0x14: // PSBT_IN_TAP_SCRIPT_SIG
-		if len(k) != 65 || (len(v) != 64 && len(v) != 65) {
-			return malformed("taproot script signature record of key %d, value %d bytes", len(k), len(v))
-		}
-	case 0x15: // PSBT_IN_TAP_LEAF_SCRIPT
-		if len(k) < 34 || (len(k)-34)%32 != 0 || len(v) < 1 {
-			return malformed("taproot leaf script record of key %d bytes", len(k))
-		}
-	case 0x16: // PSBT_IN_TAP_BIP32_DERIVATION
-		if len(k) != 33 {
-			return malformed("taproot bip32 derivation key of %d bytes", len(k))
-		}
-	case 0x17, 0x18: // PSBT_IN_TAP_INTERNAL_KEY, PSBT_IN_TAP_MERKLE_ROOT
-		if len(k) != 1 || len(v) != 32 {
-			return malformed("taproot record %#x of key %d, value %d bytes", k[0], len(k), len(v))
-		}
-	case 0x1a: // PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS (BIP-373)
-		return checkMuSigParticipants(k, v)
-	case 0x1b, 0x1c: // PSBT_IN_MUSIG2_PUB_NONCE, PSBT_IN_MUSIG2_PARTIAL_SIG
-		if len(k) != 67 && len(k) != 99 {
-			return malformed("musig2 record %#x key of %d bytes", k[0], len(k))
-		}
-		if !validPub(k[1:34]) || !validPub(k[34:67]) {
-			return malformed("musig2 record %#x names an invalid public key", k[0])
-		}
-		if (k[0] == 0x1b && len(v) != 66) || (k[0] == 0x1c && len(v) != 32) {
-			return malformed("musig2 record %#x value of %d bytes", k[0], len(v))
+// parseMaps reads a whole PSBT from its records, as Decode does from bytes.
+func parseMaps(m *maps) (*Packet, error) {
+	p, err := parseGlobal(m.global)
+	if err != nil {
+		return nil, err
+	}
+	tx := p.UnsignedTx
+	if len(m.inputs) != len(tx.TxIn) || len(m.outputs) != len(tx.TxOut) {
+		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(m.inputs), len(m.outputs), len(tx.TxIn), len(tx.TxOut))
+	}
+	p.Inputs = make([]Input, len(tx.TxIn))
+	for i, recs := range m.inputs {
+		if p.Inputs[i], err = parseInput(recs, tx.TxIn[i], fmt.Sprintf("input %d", i)); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	p.Outputs = make([]Output, len(tx.TxOut))
+	for i, recs := range m.outputs {
+		if p.Outputs[i], err = parseOutput(recs, fmt.Sprintf("output %d", i)); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
-func validPub(b []byte) bool {
-	_, err := btcec.ParsePubKey(b)
-	return err == nil
+// validSignatureEncoding is BIP-66's IsValidSignatureEncoding: a strict
+// DER signature followed by one sighash byte.
+func validSignatureEncoding(sig []byte) bool {
+	// 0x30 [total-length] 0x02 [R-length] [R] 0x02 [S-length] [S] [sighash]
+	if len(sig) < 9 || len(sig) > 73 {
+		return false
+	}
+	if sig[0] != 0x30 || int(sig[1]) != len(sig)-3 {
+		return false
+	}
+	lenR := int(sig[3])
+	if 5+lenR >= len(sig) {
+		return false
+	}
+	lenS := int(sig[5+lenR])
+	if lenR+lenS+7 != len(sig) {
+		return false
+	}
+	if sig[2] != 0x02 || lenR == 0 || sig[4]&0x80 != 0 {
+		return false
+	}
+	if lenR > 1 && sig[4] == 0x00 && sig[5]&0x80 == 0 {
+		return false
+	}
+	if sig[lenR+4] != 0x02 || lenS == 0 || sig[lenR+6]&0x80 != 0 {
+		return false
+	}
+	if lenS > 1 && sig[lenR+6] == 0x00 && sig[lenR+7]&0x80 == 0 {
+		return false
+	}
+	return true
 }
 
-// checkMuSigParticipants checks a BIP-373 participant-pubkeys record: an
-// aggregate key and a list of compressed participant keys.
-func checkMuSigParticipants(k, v []byte) error {
-	if len(k) != 34 || !validPub(k[1:]) {
-		return malformed("musig2 aggregate pubkey is invalid")
-	}
-	if len(v) == 0 || len(v)%33 != 0 {
-		return malformed("musig2 participant pubkeys value of %d bytes", len(v))
-	}
-	for i := 0; i < len(v); i += 33 {
-		if !validPub(v[i : i+33]) {
-			return malformed("musig2 participant pubkey is invalid")
-		}
-	}
-	return nil
-}
-
-func checkTaprootOutput(k, v []byte) error {
-	switch k[0] {
-	case 0x05: // PSBT_OUT_TAP_INTERNAL_KEY
-		if len(k) != 1 || len(v) != 32 {
-			return malformed("taproot output internal key of key %d, value %d bytes", len(k), len(v))
-		}
-	case 0x06: // PSBT_OUT_TAP_TREE
-		if len(k) != 1 || len(v) == 0 {
-			return malformed("taproot tree record of key %d, value %d bytes", len(k), len(v))
-		}
-	case 0x07: // PSBT_OUT_TAP_BIP32_DERIVATION
-		if len(k) != 33 {
-			return malformed("taproot output bip32 derivation key of %d bytes", len(k))
-		}
-	case 0x08: // PSBT_OUT_MUSIG2_PARTICIPANT_PUBKEYS (BIP-373)
-		return checkMuSigParticipants(k, v)
-	}
-	return nil
-}
-
-func parseTxOut(v []byte) (*wire.TxOut, error) {
-	if len(v) < 9 {
-		return nil, malformed("witness utxo of %d bytes", len(v))
-	}
-	r := bytes.NewReader(v[8:])
-	n, err := wire.ReadVarInt(r, 0)
-	if err != nil || n != uint64(r.Len()) {
-		return nil, malformed("witness utxo script length does not match")
-	}
-	script := make([]byte, n)
-	io.ReadFull(r, script)
-	return wire.NewTxOut(int64(binary.LittleEndian.Uint64(v)), script), nil
-}
-
-func parseWitness(v []byte) (wire.TxWitness, error) {
-	r := bytes.NewReader(v)
-	n, err := wire.ReadVarInt(r, 0)
-	if err != nil || n > uint64(len(v)) {
-		return nil, malformed("final script witness item count")
-	}
-	w := make(wire.TxWitness, 0, n)
-	for i := uint64(0); i < n; i++ {
-		l, err := wire.ReadVarInt(r, 0)
-		if err != nil || l > uint64(r.Len()) {
-			return nil, malformed("final script witness item %d", i)
-		}
-		item := make([]byte, l)
-		io.ReadFull(r, item)
-		w = append(w, item)
-	}
-	if r.Len() != 0 {
-		return nil, malformed("final script witness has trailing bytes")
-	}
-	return w, nil
+// definedHashType is SCRIPT_VERIFY_STRICTENC's rule for a sighash byte:
+// ALL, NONE or SINGLE, with or without ANYONECANPAY.
+func definedHashType(b byte) bool {
+	t := b &^ 0x80
+	return t >= 0x01 && t <= 0x03
 }

@@ -9,131 +9,259 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-// New is the creator role: an empty PSBT for an unsigned transaction.
-func New(tx *wire.MsgTx) (*Packet, error) {
-	if len(tx.TxIn) > MaxInOut || len(tx.TxOut) > MaxInOut {
-		return nil, fmt.Errorf("psbt: more than %d inputs or outputs", MaxInOut)
-	}
-	for i, in := range tx.TxIn {
-		if len(in.SignatureScript) != 0 || len(in.Witness) != 0 {
-			return nil, fmt.Errorf("psbt: input %d of the unsigned transaction has a scriptSig or witness", i)
-		}
-	}
-	return &Packet{UnsignedTx: tx, Inputs: make([]Input, len(tx.TxIn)), Outputs: make([]Output, len(tx.TxOut))}, nil
-}
-
-type writer struct{ bytes.Buffer }
-
-func (w *writer) record(key, value []byte) {
-	wire.WriteVarInt(w, 0, uint64(len(key)))
-	w.Write(key)
-	wire.WriteVarInt(w, 0, uint64(len(value)))
-	w.Write(value)
-}
-
-func keyOrigin(fp [4]byte, path []uint32) []byte {
-	b := append([]byte{}, fp[:]...)
-	for _, p := range path {
-		b = binary.LittleEndian.AppendUint32(b, p)
-	}
-	return b
-}
-
-// Encode writes the PSBT: known records in key-type order, then the kept
-// records in the order they were read.
+// Encode writes p in binary: the records this package interprets in
+// key-type order, then the Unknowns in the order they were read (see the
+// package comment). It first runs Validate, so it never writes a PSBT that
+// Decode would refuse or read back differently.
 func (p *Packet) Encode() ([]byte, error) {
-	if p.UnsignedTx == nil {
-		return nil, fmt.Errorf("psbt: no unsigned transaction")
-	}
-	if len(p.Inputs) != len(p.UnsignedTx.TxIn) || len(p.Outputs) != len(p.UnsignedTx.TxOut) {
-		return nil, fmt.Errorf("psbt: %d input and %d output maps for %d inputs and %d outputs", len(p.Inputs), len(p.Outputs), len(p.UnsignedTx.TxIn), len(p.UnsignedTx.TxOut))
-	}
-	var w writer
-	w.Write(magic)
-	var tx bytes.Buffer
-	if err := p.UnsignedTx.SerializeNoWitness(&tx); err != nil {
+	m, err := p.validRecords()
+	if err != nil {
 		return nil, err
 	}
-	w.record([]byte{globalUnsignedTx}, tx.Bytes())
-	for _, x := range p.XPubs {
-		w.record(append([]byte{globalXPub}, x.ExtendedKey...), keyOrigin(x.Fingerprint, x.Path))
+	b := append([]byte(nil), magic...)
+	b = appendMap(b, m.global)
+	for _, recs := range m.inputs {
+		b = appendMap(b, recs)
 	}
-	if p.HasVersion {
-		w.record([]byte{globalVersion}, binary.LittleEndian.AppendUint32(nil, p.Version))
+	for _, recs := range m.outputs {
+		b = appendMap(b, recs)
 	}
-	for _, u := range p.Unknowns {
-		w.record(u.Key, u.Value)
+	if len(b) > MaxSize {
+		return nil, tooLarge("", "encoding is %d bytes, the limit is %d", len(b), MaxSize)
 	}
-	w.WriteByte(0)
-	for i := range p.Inputs {
-		in := &p.Inputs[i]
-		if in.NonWitnessUtxo != nil {
-			var b bytes.Buffer
-			if err := in.NonWitnessUtxo.Serialize(&b); err != nil {
-				return nil, err
-			}
-			w.record([]byte{inNonWitnessUtxo}, b.Bytes())
-		}
-		if in.WitnessUtxo != nil {
-			var b bytes.Buffer
-			if err := wire.WriteTxOut(&b, 0, 0, in.WitnessUtxo); err != nil {
-				return nil, err
-			}
-			w.record([]byte{inWitnessUtxo}, b.Bytes())
-		}
-		for _, s := range in.PartialSigs {
-			w.record(append([]byte{inPartialSig}, s.PubKey...), s.Signature)
-		}
-		if in.HasSighashType {
-			w.record([]byte{inSighashType}, binary.LittleEndian.AppendUint32(nil, in.SighashType))
-		}
-		if in.RedeemScript != nil {
-			w.record([]byte{inRedeemScript}, in.RedeemScript)
-		}
-		if in.WitnessScript != nil {
-			w.record([]byte{inWitnessScript}, in.WitnessScript)
-		}
-		for _, d := range in.Bip32Derivations {
-			w.record(append([]byte{inBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path))
-		}
-		if in.FinalScriptSig != nil {
-			w.record([]byte{inFinalScriptSig}, in.FinalScriptSig)
-		}
-		if in.FinalScriptWitness != nil {
-			w.record([]byte{inFinalWitness}, in.FinalScriptWitness)
-		}
-		for _, u := range in.Unknowns {
-			w.record(u.Key, u.Value)
-		}
-		w.WriteByte(0)
-	}
-	for i := range p.Outputs {
-		out := &p.Outputs[i]
-		if out.RedeemScript != nil {
-			w.record([]byte{outRedeemScript}, out.RedeemScript)
-		}
-		if out.WitnessScript != nil {
-			w.record([]byte{outWitnessScript}, out.WitnessScript)
-		}
-		for _, d := range out.Bip32Derivations {
-			w.record(append([]byte{outBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path))
-		}
-		for _, u := range out.Unknowns {
-			w.record(u.Key, u.Value)
-		}
-		w.WriteByte(0)
-	}
-	if w.Len() > MaxSize {
-		return nil, fmt.Errorf("psbt: encoded size %d exceeds %d", w.Len(), MaxSize)
-	}
-	return w.Bytes(), nil
+	return b, nil
 }
 
-// B64 is Encode in base64, as PSBTs usually travel.
+// B64 is Encode in base64 (BIP-174 "Encoding"), as PSBTs usually travel.
 func (p *Packet) B64() (string, error) {
 	b, err := p.Encode()
 	if err != nil {
 		return "", err
 	}
 	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+func appendMap(b []byte, recs []record) []byte {
+	for _, r := range recs {
+		b = appendCompact(b, uint64(len(r.key)))
+		b = append(b, r.key...)
+		b = appendCompact(b, uint64(len(r.value)))
+		b = append(b, r.value...)
+	}
+	return append(b, 0x00)
+}
+
+// appendCompact appends v as a minimal compact size unsigned integer.
+func appendCompact(b []byte, v uint64) []byte {
+	switch {
+	case v < 0xfd:
+		return append(b, byte(v))
+	case v <= 0xffff:
+		return binary.LittleEndian.AppendUint16(append(b, 0xfd), uint16(v))
+	case v <= 0xffffffff:
+		return binary.LittleEndian.AppendUint32(append(b, 0xfe), uint32(v))
+	}
+	return binary.LittleEndian.AppendUint64(append(b, 0xff), v)
+}
+
+// validRecords returns p's records after checking, with the same parser
+// Decode uses, that they read back into records equal to themselves.
+func (p *Packet) validRecords() (*maps, error) {
+	m, err := p.records()
+	if err != nil {
+		return nil, err
+	}
+	q, err := parseMaps(m)
+	if err != nil {
+		return nil, err
+	}
+	back, err := q.records()
+	if err != nil {
+		return nil, err
+	}
+	if !m.equal(back) {
+		return nil, malformed("", "the packet does not read back as written")
+	}
+	return m, nil
+}
+
+func (m *maps) equal(o *maps) bool {
+	eq := func(a, b []record) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if !bytes.Equal(a[i].key, b[i].key) || !bytes.Equal(a[i].value, b[i].value) {
+				return false
+			}
+		}
+		return true
+	}
+	if !eq(m.global, o.global) || len(m.inputs) != len(o.inputs) || len(m.outputs) != len(o.outputs) {
+		return false
+	}
+	for i := range m.inputs {
+		if !eq(m.inputs[i], o.inputs[i]) {
+			return false
+		}
+	}
+	for i := range m.outputs {
+		if !eq(m.outputs[i], o.outputs[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// records lays p out as records, in the order Encode writes them. It
+// refuses what records could not carry faithfully: a nil transaction, maps
+// that do not match it, a value set without its presence flag, and an
+// Unknown whose key type belongs to a typed field.
+func (p *Packet) records() (*maps, error) {
+	tx := p.UnsignedTx
+	if tx == nil {
+		return nil, malformed("", "no unsigned transaction")
+	}
+	if err := checkNoNil(tx, "PSBT_GLOBAL_UNSIGNED_TX"); err != nil {
+		return nil, err
+	}
+	if len(p.Inputs) != len(tx.TxIn) || len(p.Outputs) != len(tx.TxOut) {
+		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(p.Inputs), len(p.Outputs), len(tx.TxIn), len(tx.TxOut))
+	}
+	if !p.HasVersion && p.Version != 0 {
+		return nil, malformed("global map", "Version %d set without HasVersion", p.Version)
+	}
+	m := &maps{inputs: make([][]record, len(p.Inputs)), outputs: make([][]record, len(p.Outputs))}
+
+	// Global map (BIP-174 global types, in key-type order).
+	var txb bytes.Buffer
+	if err := tx.SerializeNoWitness(&txb); err != nil {
+		return nil, malformed("", "unsigned transaction: %v", err)
+	}
+	m.global = append(m.global, record{[]byte{globalUnsignedTx}, txb.Bytes()})
+	for _, x := range p.XPubs {
+		m.global = append(m.global, record{append([]byte{globalXPub}, x.ExtendedKey...), keyOrigin(x.Fingerprint, x.Path)})
+	}
+	if p.HasVersion {
+		m.global = append(m.global, record{[]byte{globalVersion}, binary.LittleEndian.AppendUint32(nil, p.Version)})
+	}
+	var err error
+	if m.global, err = appendUnknowns(m.global, p.Unknowns, "global map", func(t uint64) bool {
+		return t == globalUnsignedTx || t == globalXPub || t == globalVersion
+	}); err != nil {
+		return nil, err
+	}
+
+	// Input maps.
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		at := fmt.Sprintf("input %d", i)
+		var recs []record
+		if in.NonWitnessUtxo != nil {
+			if err := checkNoNil(in.NonWitnessUtxo, at+": PSBT_IN_NON_WITNESS_UTXO"); err != nil {
+				return nil, err
+			}
+			var b bytes.Buffer
+			if err := in.NonWitnessUtxo.Serialize(&b); err != nil {
+				return nil, malformed(at, "PSBT_IN_NON_WITNESS_UTXO: %v", err)
+			}
+			recs = append(recs, record{[]byte{inNonWitnessUtxo}, b.Bytes()})
+		}
+		if o := in.WitnessUtxo; o != nil {
+			v := binary.LittleEndian.AppendUint64(nil, uint64(o.Value))
+			v = appendCompact(v, uint64(len(o.PkScript)))
+			recs = append(recs, record{[]byte{inWitnessUtxo}, append(v, o.PkScript...)})
+		}
+		for _, s := range in.PartialSigs {
+			recs = append(recs, record{append([]byte{inPartialSig}, s.PubKey...), s.Signature})
+		}
+		switch {
+		case in.HasSighashType:
+			recs = append(recs, record{[]byte{inSighashType}, binary.LittleEndian.AppendUint32(nil, in.SighashType)})
+		case in.SighashType != 0:
+			return nil, malformed(at, "SighashType %#x set without HasSighashType", in.SighashType)
+		}
+		if in.RedeemScript != nil {
+			recs = append(recs, record{[]byte{inRedeemScript}, in.RedeemScript})
+		}
+		if in.WitnessScript != nil {
+			recs = append(recs, record{[]byte{inWitnessScript}, in.WitnessScript})
+		}
+		for _, d := range in.Bip32Derivations {
+			recs = append(recs, record{append([]byte{inBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
+		}
+		if in.FinalScriptSig != nil {
+			recs = append(recs, record{[]byte{inFinalScriptSig}, in.FinalScriptSig})
+		}
+		if in.FinalScriptWitness != nil {
+			recs = append(recs, record{[]byte{inFinalWitness}, in.FinalScriptWitness})
+		}
+		if recs, err = appendUnknowns(recs, in.Unknowns, at, func(t uint64) bool { return t <= maxTypedInputType }); err != nil {
+			return nil, err
+		}
+		m.inputs[i] = recs
+	}
+
+	// Output maps.
+	for i := range p.Outputs {
+		out := &p.Outputs[i]
+		at := fmt.Sprintf("output %d", i)
+		var recs []record
+		if out.RedeemScript != nil {
+			recs = append(recs, record{[]byte{outRedeemScript}, out.RedeemScript})
+		}
+		if out.WitnessScript != nil {
+			recs = append(recs, record{[]byte{outWitnessScript}, out.WitnessScript})
+		}
+		for _, d := range out.Bip32Derivations {
+			recs = append(recs, record{append([]byte{outBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
+		}
+		if recs, err = appendUnknowns(recs, out.Unknowns, at, func(t uint64) bool { return t <= maxTypedOutputType }); err != nil {
+			return nil, err
+		}
+		m.outputs[i] = recs
+	}
+	return m, nil
+}
+
+// appendUnknowns adds us after the typed records. An Unknown with a typed
+// key type would be read back into the typed field, out of its place, so
+// it is refused.
+func appendUnknowns(recs []record, us []Unknown, at string, typed func(uint64) bool) ([]record, error) {
+	for _, u := range us {
+		t, _, err := keyType(u.Key)
+		if err != nil {
+			return nil, malformed(at, "unknown record: %v", err)
+		}
+		if typed(t) {
+			return nil, malformed(at, "unknown record %x has key type %#02x, which has a typed field", u.Key, t)
+		}
+		recs = append(recs, record{u.Key, u.Value})
+	}
+	return recs, nil
+}
+
+func keyOrigin(fp [4]byte, path []uint32) []byte {
+	b := make([]byte, 4, 4+4*len(path))
+	copy(b, fp[:])
+	for _, step := range path {
+		b = binary.LittleEndian.AppendUint32(b, step)
+	}
+	return b
+}
+
+// checkNoNil refuses a transaction with a nil input or output, which btcd
+// would dereference.
+func checkNoNil(tx *wire.MsgTx, at string) error {
+	for i, in := range tx.TxIn {
+		if in == nil {
+			return malformed(at, "input %d is nil", i)
+		}
+	}
+	for i, out := range tx.TxOut {
+		if out == nil {
+			return malformed(at, "output %d is nil", i)
+		}
+	}
+	return nil
 }

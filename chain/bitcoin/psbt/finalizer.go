@@ -2,373 +2,202 @@ package psbt
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
-	"sort"
 
-	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-func hash160(b []byte) []byte { return address.Hash160(b) }
-
-func p2sh(script []byte) []byte {
-	b, _ := txscript.NewScriptBuilder().AddOp(txscript.OP_HASH160).AddData(hash160(script)).AddOp(txscript.OP_EQUAL).Script()
-	return b
-}
-
-func p2wsh(script []byte) []byte {
-	h := sha256.Sum256(script)
-	b, _ := txscript.NewScriptBuilder().AddOp(txscript.OP_0).AddData(h[:]).Script()
-	return b
-}
-
-// Combine is the combiner role: it merges PSBTs for the same unsigned
-// transaction. A record present in several with different values is a
-// conflict and refused, never resolved silently. Partial signatures are
-// ordered by the hash160 of their pubkey, as Bitcoin Core writes them.
-func Combine(ps ...*Packet) (*Packet, error) {
-	if len(ps) == 0 {
-		return nil, fmt.Errorf("psbt: nothing to combine")
+// Finalize is the input finalizer role (BIP-174 "Input Finalizer") for
+// every input not yet final. It is all or nothing: on error no input has
+// changed.
+func (p *Packet) Finalize() error {
+	if err := p.Validate(); err != nil {
+		return err
 	}
-	base, err := ps[0].Encode()
+	work := shallowTx(p.UnsignedTx)
+	finals := make([]*Input, len(p.Inputs))
+	for i := range p.Inputs {
+		if p.Inputs[i].final() {
+			continue
+		}
+		f, err := p.finalInput(i, work)
+		if err != nil {
+			return err
+		}
+		finals[i] = f
+	}
+	for i, f := range finals {
+		if f != nil {
+			p.Inputs[i] = *f
+		}
+	}
+	return nil
+}
+
+// FinalizeInput finalizes input i alone; an input already final is left
+// as it is.
+//
+// Supported are single-key P2PKH, P2WPKH and P2SH-P2WPKH, and bare
+// multisig in P2SH, P2WSH and P2SH-P2WSH, where the signatures go in the
+// order of the script's keys, exactly m of them (the first m keys in
+// script order that signed). Every partial signature must pass
+// VerifyPartialSig, so a signature with another sighash type than the
+// input asks for fails finalization as BIP-174 requires. The scriptSig and
+// witness built are run through btcd's script engine before they are
+// stored. Then, per BIP-174, everything but the UTXOs, the final scripts
+// and unknown records is cleared; hash preimages and taproot and MuSig2
+// records, which only serve signing, are cleared too.
+func (p *Packet) FinalizeInput(i int) error {
+	if err := p.checkInput(i); err != nil {
+		return err
+	}
+	if p.Inputs[i].final() {
+		return nil
+	}
+	f, err := p.finalInput(i, shallowTx(p.UnsignedTx))
+	if err != nil {
+		return err
+	}
+	p.Inputs[i] = *f
+	return nil
+}
+
+func (in *Input) final() bool { return in.FinalScriptSig != nil || in.FinalScriptWitness != nil }
+
+// shallowTx copies tx's input slice, so one input's scripts can be set
+// for the script engine without touching tx or copying every input.
+func shallowTx(tx *wire.MsgTx) *wire.MsgTx {
+	w := *tx
+	w.TxIn = append([]*wire.TxIn(nil), tx.TxIn...)
+	return &w
+}
+
+// finalInput builds the final form of input i without changing p.
+func (p *Packet) finalInput(i int, work *wire.MsgTx) (*Input, error) {
+	in := &p.Inputs[i]
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("psbt: input %d: cannot finalize: %s", i, fmt.Sprintf(format, args...))
+	}
+	s, err := p.resolve(i, nil)
 	if err != nil {
 		return nil, err
 	}
-	out, err := Decode(base)
+	m, keys, err := s.signers()
+	if err != nil {
+		return nil, fail("%v", err)
+	}
+	if len(in.PartialSigs) == 0 {
+		return nil, fail("no signatures")
+	}
+	for _, ps := range in.PartialSigs {
+		if err := VerifyPartialSig(p, i, ps); err != nil {
+			return nil, fmt.Errorf("psbt: input %d: cannot finalize: %w", i, err)
+		}
+	}
+
+	// The stack that satisfies the script code, bottom first.
+	var stack [][]byte
+	if s.kind.singleKey() {
+		// VerifyPartialSig checked the key hashes to the script's, and
+		// keys are unique, so the one signature is the one.
+		ps := in.PartialSigs[0]
+		stack = [][]byte{ps.Signature, ps.PubKey}
+	} else {
+		bySigner := make(map[string][]byte, len(in.PartialSigs))
+		for _, ps := range in.PartialSigs {
+			bySigner[string(ps.PubKey)] = ps.Signature
+		}
+		// OP_CHECKMULTISIG pops one item too many; NULLDUMMY (BIP-147)
+		// wants it empty.
+		stack = [][]byte{{}}
+		for _, k := range keys {
+			if len(stack) == m+1 {
+				break
+			}
+			if sig, ok := bySigner[string(k)]; ok {
+				stack = append(stack, sig)
+			}
+		}
+		if len(stack) < m+1 {
+			return nil, fail("%d of the %d signatures %d-of-%d multisig needs", len(stack)-1, m, m, len(keys))
+		}
+	}
+
+	var scriptSig []byte
+	var witness wire.TxWitness
+	switch s.kind {
+	case spendP2PKH, spendP2SH:
+		if s.kind == spendP2SH {
+			stack = append(stack, s.redeem)
+		}
+		if scriptSig, err = pushes(stack); err != nil {
+			return nil, fail("%v", err)
+		}
+	case spendP2WPKH, spendP2SHP2WPKH, spendP2WSH, spendP2SHP2WSH:
+		witness = stack
+		if s.witness != nil {
+			witness = append(witness, s.witness)
+		}
+		if s.redeem != nil {
+			if scriptSig, err = pushes([][]byte{s.redeem}); err != nil {
+				return nil, fail("%v", err)
+			}
+		}
+	}
+
+	// Run what was built through btcd's script engine before keeping it.
+	c, err := p.sigHashes()
 	if err != nil {
 		return nil, err
 	}
-	txid := out.UnsignedTx.TxHash()
-	for _, p := range ps[1:] {
-		if p.UnsignedTx.TxHash() != txid {
-			return nil, fmt.Errorf("psbt: cannot combine PSBTs of different transactions (%s, %s)", txid, p.UnsignedTx.TxHash())
-		}
-		out.XPubs = mergeXPubs(out.XPubs, p.XPubs)
-		var err error
-		if out.Unknowns, err = mergeUnknowns(out.Unknowns, p.Unknowns); err != nil {
-			return nil, err
-		}
-		for i := range out.Inputs {
-			if err := mergeInput(&out.Inputs[i], &p.Inputs[i]); err != nil {
-				return nil, fmt.Errorf("%w (input %d)", err, i)
-			}
-		}
-		for i := range out.Outputs {
-			a, b := &out.Outputs[i], &p.Outputs[i]
-			if a.RedeemScript, err = mergeBytes(a.RedeemScript, b.RedeemScript, "output redeem script"); err != nil {
-				return nil, err
-			}
-			if a.WitnessScript, err = mergeBytes(a.WitnessScript, b.WitnessScript, "output witness script"); err != nil {
-				return nil, err
-			}
-			if a.Bip32Derivations, err = mergeDerivations(a.Bip32Derivations, b.Bip32Derivations); err != nil {
-				return nil, err
-			}
-			if a.Unknowns, err = mergeUnknowns(a.Unknowns, b.Unknowns); err != nil {
-				return nil, err
-			}
-		}
+	orig := work.TxIn[i]
+	trial := *orig
+	trial.SignatureScript, trial.Witness = scriptSig, witness
+	work.TxIn[i] = &trial
+	defer func() { work.TxIn[i] = orig }()
+	vm, err := txscript.NewEngine(s.prev.PkScript, work, i, txscript.StandardVerifyFlags, nil, c.hashes, s.prev.Value, c.fetcher)
+	if err == nil {
+		err = vm.Execute()
 	}
-	// A combiner orders the records it merged lexicographically by key
-	// (BIP-174 "Combiner"); signatures by their pubkey's hash160, as Core.
-	byKey := func(us []Unknown) {
-		sort.SliceStable(us, func(a, b int) bool { return bytes.Compare(us[a].Key, us[b].Key) < 0 })
+	if err != nil {
+		return nil, fail("btcd's script engine refuses the result: %v", err)
 	}
-	byKey(out.Unknowns)
-	for i := range out.Outputs {
-		byKey(out.Outputs[i].Unknowns)
+
+	out := &Input{NonWitnessUtxo: in.NonWitnessUtxo, WitnessUtxo: in.WitnessUtxo, FinalScriptSig: scriptSig}
+	if witness != nil {
+		out.FinalScriptWitness = appendWitness(nil, witness)
 	}
-	for i := range out.Inputs {
-		byKey(out.Inputs[i].Unknowns)
-		sigs := out.Inputs[i].PartialSigs
-		sort.SliceStable(sigs, func(a, b int) bool { return bytes.Compare(hash160(sigs[a].PubKey), hash160(sigs[b].PubKey)) < 0 })
+	for _, u := range in.Unknowns {
+		if t, _, _ := keyType(u.Key); !signingOnly(t) {
+			out.Unknowns = append(out.Unknowns, u)
+		}
 	}
 	return out, nil
 }
 
-func mergeBytes(a, b []byte, what string) ([]byte, error) {
-	switch {
-	case a == nil:
-		return b, nil
-	case b == nil || bytes.Equal(a, b):
-		return a, nil
-	}
-	return nil, fmt.Errorf("psbt: conflicting %s", what)
+// signingOnly says an input record of type t only serves to produce the
+// final scripts, and goes once they exist: hash preimages (BIP-174),
+// taproot fields (BIP-371: "Finalizers should remove this field") and
+// MuSig2 fields (BIP-373).
+func signingOnly(t uint64) bool {
+	return (t >= inRipemd160 && t <= inHash256) || (t >= inTapKeySig && t <= inTapMerkleRoot) ||
+		(t >= inMuSig2Keys && t <= inMuSig2PartialSig)
 }
 
-func mergeXPubs(a, b []XPub) []XPub {
-	for _, x := range b {
-		found := false
-		for _, y := range a {
-			found = found || bytes.Equal(x.ExtendedKey, y.ExtendedKey)
-		}
-		if !found {
-			a = append(a, x)
-		}
+// pushes is a script of data pushes, minimally encoded (an empty item
+// becomes OP_0).
+func pushes(items [][]byte) ([]byte, error) {
+	b := txscript.NewScriptBuilder()
+	for _, item := range items {
+		b.AddData(item)
 	}
-	return a
-}
-
-func mergeUnknowns(a, b []Unknown) ([]Unknown, error) {
-	for _, u := range b {
-		found := false
-		for _, v := range a {
-			if bytes.Equal(u.Key, v.Key) {
-				if !bytes.Equal(u.Value, v.Value) {
-					return nil, fmt.Errorf("psbt: conflicting values for key %x", u.Key)
-				}
-				found = true
-			}
-		}
-		if !found {
-			a = append(a, u)
-		}
-	}
-	return a, nil
-}
-
-func mergeDerivations(a, b []Bip32Derivation) ([]Bip32Derivation, error) {
-	for _, d := range b {
-		found := false
-		for _, e := range a {
-			if bytes.Equal(d.PubKey, e.PubKey) {
-				if d.Fingerprint != e.Fingerprint || fmt.Sprint(d.Path) != fmt.Sprint(e.Path) {
-					return nil, fmt.Errorf("psbt: conflicting derivations for %x", d.PubKey)
-				}
-				found = true
-			}
-		}
-		if !found {
-			a = append(a, d)
-		}
-	}
-	return a, nil
-}
-
-func mergeInput(a, b *Input) error {
-	var err error
-	if a.NonWitnessUtxo == nil {
-		a.NonWitnessUtxo = b.NonWitnessUtxo
-	} else if b.NonWitnessUtxo != nil && a.NonWitnessUtxo.TxHash() != b.NonWitnessUtxo.TxHash() {
-		return fmt.Errorf("psbt: conflicting non-witness utxo")
-	}
-	if a.WitnessUtxo == nil {
-		a.WitnessUtxo = b.WitnessUtxo
-	} else if b.WitnessUtxo != nil && (a.WitnessUtxo.Value != b.WitnessUtxo.Value || !bytes.Equal(a.WitnessUtxo.PkScript, b.WitnessUtxo.PkScript)) {
-		return fmt.Errorf("psbt: conflicting witness utxo")
-	}
-	for _, s := range b.PartialSigs {
-		found := false
-		for _, t := range a.PartialSigs {
-			if bytes.Equal(s.PubKey, t.PubKey) {
-				if !bytes.Equal(s.Signature, t.Signature) {
-					return fmt.Errorf("psbt: two different signatures by %x", s.PubKey)
-				}
-				found = true
-			}
-		}
-		if !found {
-			a.PartialSigs = append(a.PartialSigs, s)
-		}
-	}
-	if b.HasSighashType {
-		if a.HasSighashType && a.SighashType != b.SighashType {
-			return fmt.Errorf("psbt: conflicting sighash types")
-		}
-		a.SighashType, a.HasSighashType = b.SighashType, true
-	}
-	if a.RedeemScript, err = mergeBytes(a.RedeemScript, b.RedeemScript, "redeem script"); err != nil {
-		return err
-	}
-	if a.WitnessScript, err = mergeBytes(a.WitnessScript, b.WitnessScript, "witness script"); err != nil {
-		return err
-	}
-	if a.Bip32Derivations, err = mergeDerivations(a.Bip32Derivations, b.Bip32Derivations); err != nil {
-		return err
-	}
-	if a.FinalScriptSig, err = mergeBytes(a.FinalScriptSig, b.FinalScriptSig, "final scriptSig"); err != nil {
-		return err
-	}
-	if a.FinalScriptWitness, err = mergeBytes(a.FinalScriptWitness, b.FinalScriptWitness, "final witness"); err != nil {
-		return err
-	}
-	a.Unknowns, err = mergeUnknowns(a.Unknowns, b.Unknowns)
-	return err
-}
-
-// Finalize is the finalizer role for every input not yet final.
-func (p *Packet) Finalize() error {
-	for i := range p.Inputs {
-		if p.Inputs[i].FinalScriptSig != nil || p.Inputs[i].FinalScriptWitness != nil {
-			continue
-		}
-		if err := p.FinalizeInput(i); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// FinalizeInput builds input i's final scriptSig and witness from its
-// partial signatures, for multisig (bare multi under P2SH, P2WSH and
-// P2SH-P2WSH, signatures in the order of the script's keys, exactly m of
-// them) and single-key P2PKH, P2WPKH and P2SH-P2WPKH. Every signature used
-// is verified first. Per BIP-174 it then clears everything but the UTXOs,
-// the final scripts and unknown records.
-func (p *Packet) FinalizeInput(i int) error {
-	in := &p.Inputs[i]
-	code, segwit, err := p.scriptKind(i)
+	script, err := b.Script()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	sigFor := func(pub []byte) []byte {
-		for _, s := range in.PartialSigs {
-			if bytes.Equal(s.PubKey, pub) && VerifyPartialSig(p, i, s) == nil {
-				return s.Signature
-			}
-		}
-		return nil
+	if len(script) == 0 {
+		return nil, nil
 	}
-	var stack [][]byte // the items that satisfy code
-	switch class := txscript.GetScriptClass(code); {
-	case class == txscript.MultiSigTy:
-		_, m, err := txscript.CalcMultiSigStats(code)
-		if err != nil {
-			return fmt.Errorf("psbt: input %d: %v", i, err)
-		}
-		pubs, err := multisigKeys(code)
-		if err != nil {
-			return fmt.Errorf("psbt: input %d: %v", i, err)
-		}
-		stack = append(stack, []byte{}) // CHECKMULTISIG's extra pop
-		for _, pub := range pubs {
-			if len(stack) == m+1 {
-				break
-			}
-			if s := sigFor(pub); s != nil {
-				stack = append(stack, s)
-			}
-		}
-		if len(stack) < m+1 {
-			return fmt.Errorf("psbt: input %d: %d of %d valid signatures", i, len(stack)-1, m)
-		}
-	case class == txscript.PubKeyHashTy || (segwit && len(code) == 25):
-		// P2PKH, or the P2WPKH script code.
-		for _, s := range in.PartialSigs {
-			if bytes.Equal(hash160(s.PubKey), code[3:23]) && VerifyPartialSig(p, i, s) == nil {
-				stack = [][]byte{s.Signature, s.PubKey}
-			}
-		}
-		if stack == nil {
-			return fmt.Errorf("psbt: input %d: no valid signature", i)
-		}
-	default:
-		return fmt.Errorf("psbt: input %d: cannot finalize a %s script", i, class)
-	}
-	prev, _ := p.PrevOut(i)
-	isP2WPKH := segwit && in.WitnessScript == nil
-	switch {
-	case segwit:
-		w := wire.TxWitness(stack)
-		if !isP2WPKH {
-			w = append(w, in.WitnessScript)
-		}
-		var b bytes.Buffer
-		if err := writeWitness(&b, w); err != nil {
-			return err
-		}
-		in.FinalScriptWitness = b.Bytes()
-		if in.RedeemScript != nil {
-			in.FinalScriptSig, _ = txscript.NewScriptBuilder().AddData(in.RedeemScript).Script()
-		}
-	default:
-		b := txscript.NewScriptBuilder()
-		for _, item := range stack {
-			if len(item) == 0 {
-				b.AddOp(txscript.OP_0)
-			} else {
-				b.AddData(item)
-			}
-		}
-		if in.RedeemScript != nil {
-			b.AddData(in.RedeemScript)
-		}
-		if in.FinalScriptSig, err = b.Script(); err != nil {
-			return err
-		}
-	}
-	_ = prev
-	in.PartialSigs, in.HasSighashType, in.SighashType = nil, false, 0
-	in.RedeemScript, in.WitnessScript, in.Bip32Derivations = nil, nil, nil
-	return nil
-}
-
-func multisigKeys(script []byte) ([][]byte, error) {
-	var pubs [][]byte
-	tok := txscript.MakeScriptTokenizer(0, script)
-	for tok.Next() {
-		if d := tok.Data(); len(d) == 33 || len(d) == 65 {
-			pubs = append(pubs, d)
-		}
-	}
-	return pubs, tok.Err()
-}
-
-func writeWitness(b *bytes.Buffer, w wire.TxWitness) error {
-	if err := wire.WriteVarInt(b, 0, uint64(len(w))); err != nil {
-		return err
-	}
-	for _, item := range w {
-		if err := wire.WriteVarBytes(b, 0, item); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Extract is the extractor role: the network transaction of a PSBT whose
-// every input is final.
-func (p *Packet) Extract() (*wire.MsgTx, error) {
-	tx := p.UnsignedTx.Copy()
-	for i := range p.Inputs {
-		in := &p.Inputs[i]
-		if in.FinalScriptSig == nil && in.FinalScriptWitness == nil {
-			return nil, fmt.Errorf("psbt: input %d is not finalized", i)
-		}
-		tx.TxIn[i].SignatureScript = in.FinalScriptSig
-		if in.FinalScriptWitness != nil {
-			w, err := parseWitness(in.FinalScriptWitness)
-			if err != nil {
-				return nil, err
-			}
-			tx.TxIn[i].Witness = w
-		}
-	}
-	return tx, nil
-}
-
-// VerifyScripts runs btcd's script engine, with the standard verification
-// flags, on every input of tx against the outputs it spends.
-func VerifyScripts(tx *wire.MsgTx, prevOuts []*wire.TxOut) error {
-	if len(prevOuts) != len(tx.TxIn) {
-		return fmt.Errorf("psbt: %d spent outputs for %d inputs", len(prevOuts), len(tx.TxIn))
-	}
-	m := make(map[wire.OutPoint]*wire.TxOut, len(prevOuts))
-	for i, in := range tx.TxIn {
-		m[in.PreviousOutPoint] = prevOuts[i]
-	}
-	fetcher := txscript.NewMultiPrevOutFetcher(m)
-	hashes := txscript.NewTxSigHashes(tx, fetcher)
-	for i, prev := range prevOuts {
-		vm, err := txscript.NewEngine(prev.PkScript, tx, i, txscript.StandardVerifyFlags, nil, hashes, prev.Value, fetcher)
-		if err != nil {
-			return fmt.Errorf("psbt: input %d: %v", i, err)
-		}
-		if err := vm.Execute(); err != nil {
-			return fmt.Errorf("psbt: input %d fails script verification: %v", i, err)
-		}
-	}
-	return nil
+	return bytes.Clone(script), nil
 }

@@ -1,19 +1,65 @@
-// Package psbt is airlock's own BIP-174 (version 0) Partially Signed
-// Bitcoin Transaction layer: a strict, bounded parser and writer, the
-// signer, combiner, finalizer and extractor roles, and script verification
-// with btcd's engine.
+// Package psbt is airlock's own layer for Partially Signed Bitcoin
+// Transactions, version 0 (BIP-174): a strict, bounded parser and writer,
+// and the creator, signer, combiner, finalizer and extractor roles.
 //
-// A PSBT is "psbt" 0xff, then a global map, one map per input and one per
-// output; each map is a run of <keylen><key><valuelen><value> records ended
-// by a zero byte (BIP-174 "Specification"). The first byte of a key is its
-// type. Every record this package does not interpret — proprietary (0xfc),
-// taproot (BIP-371) and unknown types — is kept byte for byte and written
-// back after the known ones, in the order read. Known multi-record fields
-// (partial signatures, derivations) also keep their order, so a PSBT written
-// by Bitcoin Core decodes and encodes to the same bytes.
+// # Format
+//
+// A PSBT is the magic "psbt" 0xff, a global map, one map per input and one
+// per output of the unsigned transaction (BIP-174 "Specification"). A map is
+// a run of records ended by a zero byte; a record is
+//
+//	<compact size keylen> <key> <compact size valuelen> <value>
+//
+// and a key starts with its type, itself a compact size. The smallest valid
+// PSBT, from the BIP's test vectors, holds a transaction with no inputs and
+// no outputs:
+//
+//	70736274ff                     magic
+//	01 00                          key: 1 byte, PSBT_GLOBAL_UNSIGNED_TX
+//	0a 00000000 00 00 00000000     value: 10 bytes, version 0, no inputs, no outputs, locktime 0
+//	00                             end of the global map (no input or output maps follow)
+//
+// # What it stops
+//
+// A PSBT reaches a signer from an untrusted coordinator, so Decode treats
+// every byte as hostile. It refuses input over MaxSize and bounds every count
+// before allocating for it; it refuses duplicate keys, keys of the wrong
+// length, non-minimal compact sizes (a type 0x00 written as fd0000 would
+// otherwise be read differently here and in Bitcoin Core), transactions
+// that do not re-serialize to the same bytes, invalid public keys, private
+// keys in PSBT_GLOBAL_XPUB, and signatures that are not strict DER. It
+// checks the fields of later BIPs (BIP-371 taproot, BIP-373 MuSig2) as
+// strictly as Bitcoin Core does, so that a PSBT Core refuses is refused here.
+//
+// The signer enforces BIP-174 "Data Signers Check For": the previous
+// transaction must hash to the outpoint, a witness UTXO must agree with the
+// previous transaction (ErrUTXOMismatch), redeem and witness scripts must
+// hash to what the spent output commits to, and no non-witness signature is
+// made for an input that carries a witness UTXO.
+//
+// # Encoding
+//
+// Encode writes the records this package interprets in key-type order, then
+// every other record (Unknowns: proprietary 0xfc, hash preimages, taproot,
+// MuSig2 and types not yet defined) byte for byte in the order read. Records
+// of one type (partial signatures, derivations, xpubs) keep their order.
+// Decode then Encode therefore gives back the same bytes for every PSBT
+// whose interpreted records already stand in key-type order ahead of the
+// others, which is how Bitcoin Core writes them; any other valid PSBT comes
+// back reordered, and from then on stable.
+//
+// # Extending
 //
 // Version 2 (BIP-370) is refused with ErrVersion2Unsupported rather than
-// misread; it arrives with the Bitcoin-vaults issue.
+// misread. To add it, give Packet the BIP-370 global fields (transaction
+// version, fallback locktime, counts, modifiable flags) and Input and Output
+// theirs (previous txid and index, sequence, required locktimes; amount and
+// script), make UnsignedTx derived rather than stored, and dispatch on the
+// version in parseGlobal; the typed-record tables in decode.go and encode.go
+// are the only places that list field types. Taproot (BIP-371) fields are
+// kept in Unknowns today, with their sizes checked in fields.go; promoting
+// one to a typed field means moving its check into parseInput or
+// parseOutput and writing it in records.
 package psbt
 
 import (
@@ -22,74 +68,135 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-// Limits against hostile input.
+// Limits against hostile input. A PSBT over any of them is refused with
+// ErrTooLarge before anything is allocated for it.
 const (
-	// MaxSize bounds an encoded PSBT.
+	// MaxSize bounds an encoded PSBT, in bytes (base64 text may be 4/3 of
+	// this). Bitcoin Core's own limit is 100 MB; 16 MiB holds the largest
+	// standard transaction with every previous transaction many times over.
 	MaxSize = 16 << 20
-	// MaxMapRecords bounds the records in one map.
-	MaxMapRecords = 1 << 12
+
 	// MaxInOut bounds the inputs and the outputs of the unsigned
-	// transaction.
+	// transaction. A standard transaction (400,000 weight units) holds at
+	// most 2,439 inputs or 11,111 outputs.
 	MaxInOut = 1 << 14
+
+	// MaxMapRecords bounds the records in one map. A 20-key multisig input
+	// needs about 45.
+	MaxMapRecords = 1 << 12
+
+	// MaxKeySize bounds a key. The largest defined key is a BIP-371
+	// PSBT_IN_TAP_LEAF_SCRIPT: a type byte and a control block of at most
+	// 33 + 128*32 bytes, 4,130 in all.
+	MaxKeySize = 1 << 13
+
+	// MaxValueSize bounds a value. The largest defined value is a previous
+	// transaction, which cannot exceed 4,000,000 bytes.
+	MaxValueSize = 4_000_000
+
+	// MaxPathDepth bounds a BIP-32 derivation path: BIP-32 keeps the depth
+	// in one byte.
+	MaxPathDepth = 255
 )
 
-// Errors callers branch on.
+// Errors callers branch on. Each is wrapped with the detail: which map,
+// which input, which key.
 var (
-	ErrMalformed           = errors.New("psbt: malformed")
-	ErrVersion2Unsupported = errors.New("psbt: version 2 is not supported yet")
-	ErrUTXOMismatch        = errors.New("psbt: witness_utxo disagrees with non_witness_utxo")
-	ErrNoUTXO              = errors.New("psbt: input has no UTXO information")
+	// ErrMalformed: the bytes are not a PSBT this package accepts.
+	ErrMalformed = errors.New("psbt: malformed")
+
+	// ErrTooLarge: the PSBT is over one of the limits above.
+	ErrTooLarge = errors.New("psbt: too large")
+
+	// ErrVersion2Unsupported: the PSBT is version 2 (BIP-370), which this
+	// package does not read yet.
+	ErrVersion2Unsupported = errors.New("psbt: version 2 PSBTs (BIP-370) are not supported")
+
+	// ErrUTXOMismatch: an input's UTXO information contradicts itself or
+	// the transaction: the previous transaction is not the one the input
+	// spends, or the witness UTXO disagrees with it. A witness UTXO that
+	// lies about the amount is how fee attacks on segwit signers start.
+	ErrUTXOMismatch = errors.New("psbt: UTXO information does not match")
+
+	// ErrNoUTXO: an input carries neither a witness UTXO nor its previous
+	// transaction, so nothing about what it spends can be checked.
+	ErrNoUTXO = errors.New("psbt: input has no UTXO information")
+
+	// ErrConflict: PSBTs cannot be combined, because they are for different
+	// transactions or give different values for the same key.
+	ErrConflict = errors.New("psbt: cannot combine")
 )
 
-// Unknown is a record kept as read: the full key (type byte included) and
-// the value.
-type Unknown struct{ Key, Value []byte }
-
-// XPub is a PSBT_GLOBAL_XPUB record.
-type XPub struct {
-	ExtendedKey []byte // 78 bytes, BIP-32 serialization
-	Fingerprint [4]byte
-	Path        []uint32
-}
-
-// Bip32Derivation is a PSBT_IN/OUT_BIP32_DERIVATION record.
-type Bip32Derivation struct {
-	PubKey      []byte
-	Fingerprint [4]byte
-	Path        []uint32
-}
-
-// PartialSig is a PSBT_IN_PARTIAL_SIG record: a DER signature with its
-// sighash byte.
-type PartialSig struct {
-	PubKey    []byte
-	Signature []byte
-}
-
-// Packet is a decoded PSBT.
+// Packet is a decoded version 0 PSBT. Its UnsignedTx is the PSBT's
+// identity: build a new Packet (New, Decode) rather than change it, since
+// the BIP-143 midstate is computed once per Packet and kept. A Packet is
+// not safe for concurrent use.
 type Packet struct {
 	UnsignedTx *wire.MsgTx
 	XPubs      []XPub
+
+	// Version is PSBT_GLOBAL_VERSION; HasVersion says the record is
+	// present (version 0 may be written explicitly or left out, and
+	// either is kept as read). Only 0 is supported.
 	Version    uint32
 	HasVersion bool
-	Unknowns   []Unknown
-	Inputs     []Input
-	Outputs    []Output
+
+	// Unknowns holds every global record not interpreted above,
+	// proprietary (0xfc) ones included, byte for byte, in the order read.
+	Unknowns []Unknown
+
+	Inputs  []Input  // one per input of UnsignedTx
+	Outputs []Output // one per output of UnsignedTx
+
+	midstate *sigHashCache // see signer.go
 }
 
-// Input is one input map.
+// XPub is a PSBT_GLOBAL_XPUB record.
+type XPub struct {
+	ExtendedKey []byte // 78 bytes, BIP-32 serialization of a public key
+	Fingerprint [4]byte
+	Path        []uint32
+}
+
+// Unknown is a record kept as read: the full key, type included, and the
+// value.
+type Unknown struct{ Key, Value []byte }
+
+// Bip32Derivation is a PSBT_IN_BIP32_DERIVATION or
+// PSBT_OUT_BIP32_DERIVATION record.
+type Bip32Derivation struct {
+	PubKey      []byte // 33 or 65 bytes
+	Fingerprint [4]byte
+	Path        []uint32
+}
+
+// PartialSig is a PSBT_IN_PARTIAL_SIG record.
+type PartialSig struct {
+	PubKey    []byte // 33 or 65 bytes
+	Signature []byte // strict DER followed by the sighash byte
+}
+
+// Input is one input map. A nil slice is an absent record; an empty,
+// non-nil one is a record with an empty value.
 type Input struct {
-	NonWitnessUtxo     *wire.MsgTx
-	WitnessUtxo        *wire.TxOut
-	PartialSigs        []PartialSig
-	SighashType        uint32
-	HasSighashType     bool
+	NonWitnessUtxo *wire.MsgTx
+	WitnessUtxo    *wire.TxOut
+	PartialSigs    []PartialSig
+
+	// SighashType is PSBT_IN_SIGHASH_TYPE; HasSighashType says the record
+	// is present. Without it signers use SIGHASH_ALL.
+	SighashType    uint32
+	HasSighashType bool
+
 	RedeemScript       []byte
 	WitnessScript      []byte
 	Bip32Derivations   []Bip32Derivation
 	FinalScriptSig     []byte
-	FinalScriptWitness []byte // the serialized witness stack
-	Unknowns           []Unknown
+	FinalScriptWitness []byte // the serialized witness stack, as in the PSBT
+
+	// Unknowns holds every other record: hash preimages, proprietary,
+	// taproot and MuSig2 records, and types not yet defined.
+	Unknowns []Unknown
 }
 
 // Output is one output map.
@@ -100,37 +207,60 @@ type Output struct {
 	Unknowns         []Unknown
 }
 
-// Key types (BIP-174, BIP-370).
+// Key types (BIP-174 "Specification", BIP-370, BIP-371, BIP-373).
 const (
 	globalUnsignedTx   = 0x00
 	globalXPub         = 0x01
-	globalTxVersion    = 0x02
-	globalFallbackLT   = 0x03
-	globalInputCount   = 0x04
-	globalOutputCount  = 0x05
-	globalTxModifiable = 0x06
+	globalTxVersion    = 0x02 // BIP-370, version 2 only
+	globalFallbackLT   = 0x03 // BIP-370
+	globalInputCount   = 0x04 // BIP-370
+	globalOutputCount  = 0x05 // BIP-370
+	globalTxModifiable = 0x06 // BIP-370
 	globalVersion      = 0xfb
-	proprietary        = 0xfc
+	typeProprietary    = 0xfc // in every map
 
-	inNonWitnessUtxo = 0x00
-	inWitnessUtxo    = 0x01
-	inPartialSig     = 0x02
-	inSighashType    = 0x03
-	inRedeemScript   = 0x04
-	inWitnessScript  = 0x05
-	inBip32          = 0x06
-	inFinalScriptSig = 0x07
-	inFinalWitness   = 0x08
-	inRipemd160      = 0x0a
-	inSha256         = 0x0b
-	inHash160        = 0x0c
-	inHash256        = 0x0d
-	inPrevTxID       = 0x0e // v2 only, through inRequiredHeight 0x12
-	inRequiredHeight = 0x12
+	inNonWitnessUtxo   = 0x00
+	inWitnessUtxo      = 0x01
+	inPartialSig       = 0x02
+	inSighashType      = 0x03
+	inRedeemScript     = 0x04
+	inWitnessScript    = 0x05
+	inBip32            = 0x06
+	inFinalScriptSig   = 0x07
+	inFinalWitness     = 0x08
+	inRipemd160        = 0x0a
+	inSha256           = 0x0b
+	inHash160          = 0x0c
+	inHash256          = 0x0d
+	inPreviousTxid     = 0x0e // BIP-370, 0x0e to 0x12
+	inRequiredHeightLT = 0x12
+	inTapKeySig        = 0x13 // BIP-371, 0x13 to 0x18
+	inTapScriptSig     = 0x14
+	inTapLeafScript    = 0x15
+	inTapBip32         = 0x16
+	inTapInternalKey   = 0x17
+	inTapMerkleRoot    = 0x18
+	inMuSig2Keys       = 0x1a // BIP-373, 0x1a to 0x1c
+	inMuSig2PubNonce   = 0x1b
+	inMuSig2PartialSig = 0x1c
 
-	outRedeemScript  = 0x00
-	outWitnessScript = 0x01
-	outBip32         = 0x02
-	outAmount        = 0x03 // v2 only
-	outScript        = 0x04 // v2 only
+	outRedeemScript    = 0x00
+	outWitnessScript   = 0x01
+	outBip32           = 0x02
+	outAmount          = 0x03 // BIP-370
+	outScript          = 0x04 // BIP-370
+	outTapInternalKey  = 0x05 // BIP-371
+	outTapTree         = 0x06
+	outTapBip32        = 0x07
+	outMuSig2Keys      = 0x08 // BIP-373
+	maxTypedInputType  = inFinalWitness
+	maxTypedOutputType = outBip32
 )
+
+// Validate runs the checks Decode runs on p as it is in memory, and checks
+// that Encode would write it and Decode read it back unchanged. Encode and
+// Combine call it; callers that build or edit a Packet can call it early.
+func (p *Packet) Validate() error {
+	_, err := p.validRecords()
+	return err
+}

@@ -374,7 +374,7 @@ func TestPrevOutRefusesUTXOMismatch(t *testing.T) {
 
 func TestDecodeRefusesOversize(t *testing.T) {
 	b := append(append([]byte{}, magic...), make([]byte, MaxSize)...)
-	if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+	if _, err := Decode(b); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -440,7 +440,7 @@ func TestVerifyPartialSigRefusesHighS(t *testing.T) {
 	body := append(der(rb[:]), der(sb[:])...)
 	high := append([]byte{0x30, byte(len(body))}, body...)
 	bad := PartialSig{PubKey: s.PubKey, Signature: append(high, s.Signature[len(s.Signature)-1])}
-	if err := VerifyPartialSig(p, idx, bad); err == nil || !strings.Contains(err.Error(), "high-S") {
+	if err := VerifyPartialSig(p, idx, bad); err == nil || !strings.Contains(err.Error(), "high S") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -1,0 +1,72 @@
+package descriptor
+
+import (
+	"fmt"
+
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+)
+
+// Derived is what a descriptor gives at one multipath branch and child
+// index.
+type Derived struct {
+	ScriptPubKey  []byte
+	RedeemScript  []byte // for sh(...): the script whose HASH160 it pays
+	WitnessScript []byte // for wsh(...): the script whose SHA256 it pays
+	// Keys are the derived keys in the descriptor's textual order (not
+	// sortedmulti's order), each with its full origin.
+	Keys []DerivedKey
+}
+
+// Derive derives the scripts at multipath branch multipath (0 without
+// multipath; BIP-389 "the first descriptor uses the first NUM") and child
+// index (0 for a descriptor without wildcard). Keys of a multisig derive in
+// lockstep at the same index (BIP-383 "Multiple Extended Keys").
+func (d *Descriptor) Derive(multipath int, index uint32) (*Derived, error) {
+	if multipath < 0 || multipath >= d.paths {
+		return nil, fmt.Errorf("descriptor: multipath branch %d, the descriptor has %d", multipath, d.paths)
+	}
+	switch {
+	case !d.IsRange() && index != 0:
+		return nil, fmt.Errorf("descriptor: child index %d of a descriptor without wildcard", index)
+	case index >= hardened:
+		return nil, fmt.Errorf("descriptor: child index %d is out of range (at most 2147483647)", index)
+	}
+	out := &Derived{}
+	spk, err := d.root.script(&derivation{alt: multipath, index: index, out: out})
+	if err != nil {
+		return nil, err
+	}
+	out.ScriptPubKey = spk
+	return out, nil
+}
+
+// Address returns the address of the script at multipath branch and child
+// index on network net. It refuses a network the descriptor's keys are not
+// for, and pk() or bare multisig, which have no address.
+func (d *Descriptor) Address(multipath int, index uint32, net *chaincfg.Params) (string, error) {
+	if !d.net.Allows(net) {
+		return "", fmt.Errorf("descriptor: %s keys on network %s", d.net, net.Name)
+	}
+	x, err := d.Derive(multipath, index)
+	if err != nil {
+		return "", err
+	}
+	var a address.Address
+	switch d.root.(type) {
+	case *pkhExpr:
+		a, err = address.NewAddressPubKeyHash(address.Hash160(x.Keys[0].PubKey), net)
+	case *wpkhExpr:
+		a, err = address.NewAddressWitnessPubKeyHash(address.Hash160(x.Keys[0].PubKey), net)
+	case *shExpr:
+		a, err = address.NewAddressScriptHash(x.RedeemScript, net)
+	case *wshExpr:
+		a, err = address.NewAddressWitnessScriptHash(x.ScriptPubKey[2:], net)
+	default:
+		return "", fmt.Errorf("descriptor: %s() has no address", d.root.name())
+	}
+	if err != nil {
+		return "", fmt.Errorf("descriptor: address: %v", err)
+	}
+	return a.EncodeAddress(), nil
+}

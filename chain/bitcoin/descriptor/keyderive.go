@@ -1,0 +1,176 @@
+package descriptor
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
+)
+
+// DerivedKey is a public key derived at one branch and child index, with
+// its full BIP-32 origin: the master fingerprint and the path from the
+// master (the origin path, then the derivation steps and child). Without a
+// key origin the key is its own master: the fingerprint is its own
+// (Key.Fingerprint) and the path holds the steps alone.
+type DerivedKey struct {
+	PubKey      []byte // 33 bytes, or 65 for an uncompressed key outside segwit
+	Fingerprint [4]byte
+	Path        []uint32
+}
+
+// prepare derives the extended key through its steps for every multipath
+// alternative, filling k.branches. Steps before the group are derived once.
+func (k *Key) prepare() error {
+	if k.kind != extKey {
+		return nil
+	}
+	cur, err := k.ext, error(nil)
+	for i, s := range k.steps {
+		if !s.IsMultipath() {
+			if cur, err = k.child(cur, s.Alternatives[0]); err != nil {
+				return err
+			}
+			continue
+		}
+		branches := make([]*hdkeychain.ExtendedKey, len(s.Alternatives))
+		for j, v := range s.Alternatives {
+			b, err := k.child(cur, v)
+			for _, rest := range k.steps[i+1:] {
+				if err != nil {
+					break
+				}
+				b, err = k.child(b, rest.Alternatives[0])
+			}
+			if err != nil {
+				return err
+			}
+			branches[j] = b
+		}
+		k.branches = branches
+		return nil
+	}
+	k.branches = []*hdkeychain.ExtendedKey{cur}
+	return nil
+}
+
+// child derives child i of cur (BIP-32 CKDpriv or CKDpub).
+func (k *Key) child(cur *hdkeychain.ExtendedKey, i uint32) (*hdkeychain.ExtendedKey, error) {
+	next, err := cur.Derive(i)
+	switch {
+	case errors.Is(err, hdkeychain.ErrDeriveHardFromPublic):
+		return nil, fmt.Errorf("%w: %s", ErrHardenedPublic, short(k.text))
+	case err != nil:
+		// BIP-32: an invalid child (probability below 2^-127) has no
+		// key; a descriptor has no fallback, so it is an error.
+		return nil, fmt.Errorf("descriptor: deriving %s: %v", short(k.text), err)
+	}
+	return next, nil
+}
+
+// derive derives the key at multipath alternative alt (ignored without a
+// multipath group) and child index (ignored without a wildcard).
+func (k *Key) derive(alt int, index uint32) (DerivedKey, error) {
+	dk := DerivedKey{Fingerprint: k.Fingerprint()}
+	if k.Origin != nil {
+		dk.Path = append(dk.Path, k.Origin.Path...)
+	}
+	if k.kind != extKey {
+		dk.PubKey = append([]byte(nil), k.pub...)
+		return dk, nil
+	}
+	if k.branches == nil {
+		// Parse prepares every key; deriving must not write to a key that
+		// concurrent callers share.
+		return dk, fmt.Errorf("descriptor: key %s was not prepared for derivation", short(k.text))
+	}
+	b := 0
+	if len(k.branches) > 1 {
+		if alt < 0 || alt >= len(k.branches) {
+			return dk, fmt.Errorf("descriptor: multipath branch %d of %d", alt, len(k.branches))
+		}
+		b = alt
+	}
+	for _, s := range k.steps {
+		dk.Path = append(dk.Path, s.Alternatives[min(b, len(s.Alternatives)-1)])
+	}
+	cur := k.branches[b]
+	if k.wildcard != NoWildcard {
+		if index >= hardened {
+			return dk, fmt.Errorf("descriptor: child index %d is out of range (at most 2147483647)", index)
+		}
+		if k.wildcard == HardenedWildcard {
+			index += hardened
+		}
+		var err error
+		if cur, err = k.child(cur, index); err != nil {
+			return dk, err
+		}
+		dk.Path = append(dk.Path, index)
+	}
+	pub, err := cur.ECPubKey()
+	if err != nil {
+		return dk, fmt.Errorf("descriptor: deriving %s: %v", short(k.text), err)
+	}
+	dk.PubKey = pub.SerializeCompressed()
+	return dk, nil
+}
+
+// anyAlt is what locate returns for a key without a multipath group: the
+// claim fits every branch.
+const anyAlt = -1
+
+// locate reads a claimed BIP-32 origin (master fingerprint and full path)
+// against the key's own: the fingerprint, the origin path and each plain
+// step must be equal, the multipath group's element names the branch, and
+// the wildcard's element the child index. It returns alt == anyAlt when the
+// key has no multipath group. It only reads the claim; MatchPubKey proves
+// it.
+func (k *Key) locate(fp [4]byte, path []uint32) (alt int, index uint32, ok bool) {
+	if fp != k.Fingerprint() {
+		return 0, 0, false
+	}
+	var prefix []uint32
+	if k.Origin != nil {
+		prefix = k.Origin.Path
+	}
+	n := len(prefix) + len(k.steps)
+	if k.wildcard != NoWildcard {
+		n++
+	}
+	if len(path) != n {
+		return 0, 0, false
+	}
+	for i, v := range prefix {
+		if path[i] != v {
+			return 0, 0, false
+		}
+	}
+	rest := path[len(prefix):]
+	alt = anyAlt
+	for i, s := range k.steps {
+		found := -1
+		for j, v := range s.Alternatives {
+			if rest[i] == v {
+				found = j
+			}
+		}
+		if found < 0 {
+			return 0, 0, false
+		}
+		if s.IsMultipath() {
+			alt = found
+		}
+	}
+	if k.wildcard != NoWildcard {
+		last := rest[len(rest)-1]
+		switch {
+		case k.wildcard == UnhardenedWildcard && last < hardened:
+			index = last
+		case k.wildcard == HardenedWildcard && last >= hardened:
+			index = last - hardened
+		default:
+			return 0, 0, false
+		}
+	}
+	return alt, index, true
+}
