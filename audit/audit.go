@@ -34,6 +34,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
@@ -143,8 +144,14 @@ func decode(b []byte) (Event, error) {
 }
 
 // Signer builds the note signer for an Ed25519 identity key under origin.
-func Signer(origin string, key ed25519.PrivateKey) (note.Signer, error) {
-	vkey, err := VerifierKey(origin, key.Public().(ed25519.PublicKey))
+// The key is any Ed25519 crypto.Signer, so a checkpoint can be signed by a
+// key that never leaves its token.
+func Signer(origin string, key crypto.Signer) (note.Signer, error) {
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("audit: checkpoint key is a %T, want an Ed25519 key", key.Public())
+	}
+	vkey, err := VerifierKey(origin, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -152,9 +159,29 @@ func Signer(origin string, key ed25519.PrivateKey) (note.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// note's private key text: PRIVATE+KEY+name+hash+base64(0x01 || seed).
-	skey := fmt.Sprintf("PRIVATE+KEY+%s+%08x+%s", origin, v.KeyHash(), base64.StdEncoding.EncodeToString(append([]byte{1}, key.Seed()...)))
-	return note.NewSigner(skey)
+	return noteSigner{name: origin, hash: v.KeyHash(), key: key, verifier: v}, nil
+}
+
+// noteSigner signs notes with an Ed25519 crypto.Signer (note's Ed25519
+// algorithm signs the note text itself) and checks every signature.
+type noteSigner struct {
+	name     string
+	hash     uint32
+	key      crypto.Signer
+	verifier note.Verifier
+}
+
+func (s noteSigner) Name() string    { return s.name }
+func (s noteSigner) KeyHash() uint32 { return s.hash }
+func (s noteSigner) Sign(msg []byte) ([]byte, error) {
+	sig, err := s.key.Sign(nil, msg, crypto.Hash(0))
+	if err != nil {
+		return nil, err
+	}
+	if !s.verifier.Verify(msg, sig) {
+		return nil, errors.New("audit: checkpoint signature does not verify: faulty signing device")
+	}
+	return sig, nil
 }
 
 // VerifierKey is the note verifier key for an identity under origin.
@@ -168,7 +195,7 @@ func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
 
 // Open opens (creating if missing) the log in dir. key may be nil: the log
 // then records events but cannot sign checkpoints.
-func Open(dir, origin string, key ed25519.PrivateKey) (*Log, error) {
+func Open(dir, origin string, key crypto.Signer) (*Log, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %v", err)
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -208,9 +209,22 @@ func cosignedMessage(body []byte, t int64) []byte {
 	return append([]byte(fmt.Sprintf("cosignature/v1\ntime %d\n", t)), body...)
 }
 
-// Cosign signs a checkpoint body as a witness.
-func Cosign(key ed25519.PrivateKey, body []byte, t int64) Cosignature {
-	return Cosignature{Time: t, Signature: ed25519.Sign(key, cosignedMessage(body, t))}
+// Cosign signs a checkpoint body as a witness with an Ed25519 signer (a
+// software key or a key on a token), and checks the result.
+func Cosign(key crypto.Signer, body []byte, t int64) (Cosignature, error) {
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return Cosignature{}, fmt.Errorf("audit: cosigning key is a %T, want an Ed25519 key", key.Public())
+	}
+	msg := cosignedMessage(body, t)
+	sig, err := key.Sign(nil, msg, crypto.Hash(0))
+	if err != nil {
+		return Cosignature{}, fmt.Errorf("audit: cosign: %w", err)
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return Cosignature{}, errors.New("audit: cosignature does not verify: faulty signing device")
+	}
+	return Cosignature{Time: t, Signature: sig}, nil
 }
 
 // VerifyCosignature checks a witness's cosignature.

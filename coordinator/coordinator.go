@@ -84,7 +84,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if b := rv.Blocking(); len(b) > 0 && !prm.Force {
 		return nil, rv, fmt.Errorf("%w: %s: %s", ErrBlocked, b[0].Code, b[0].Message)
 	}
-	e, err := proposal.Seal(p, id.IdentityKey())
+	e, err := proposal.Seal(p, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -319,7 +319,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		return nil, err
 	}
 	proof.TxID, proof.Transaction = final.TxID, final.Raw
-	env, err := proposal.SealProof(proof, id.IdentityKey())
+	env, err := proposal.SealProof(proof, id)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ package envelope
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -123,9 +124,15 @@ func (e *Envelope) IDHex() string {
 	return hex.EncodeToString(id[:])
 }
 
-// Sign adds a signature by key. Signing twice with one key is refused.
-func (e *Envelope) Sign(key ed25519.PrivateKey) error {
-	pub := key.Public().(ed25519.PublicKey)
+// Sign adds a signature by key, an Ed25519 crypto.Signer (an
+// ed25519.PrivateKey or a key on a hardware token) that signs the message
+// whole. The signature is verified before it is added, so a faulty device
+// cannot leave a bad one behind. Signing twice with one key is refused.
+func (e *Envelope) Sign(key crypto.Signer) error {
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("envelope: signing key is a %T, want an Ed25519 key", key.Public())
+	}
 	id := KeyID(pub)
 	for _, s := range e.Signatures {
 		if s.KeyID == id {
@@ -135,7 +142,15 @@ func (e *Envelope) Sign(key ed25519.PrivateKey) error {
 	if len(e.Signatures) >= MaxSignatures {
 		return fmt.Errorf("envelope: more than %d signatures", MaxSignatures)
 	}
-	e.Signatures = append(e.Signatures, Signature{KeyID: id, Sig: ed25519.Sign(key, PAE(e.Type, e.Payload))})
+	msg := PAE(e.Type, e.Payload)
+	sig, err := key.Sign(nil, msg, crypto.Hash(0))
+	if err != nil {
+		return fmt.Errorf("envelope: sign: %w", err)
+	}
+	if !ed25519.Verify(pub, msg, sig) {
+		return fmt.Errorf("envelope: the signature by key %s does not verify: faulty signing device", id)
+	}
+	e.Signatures = append(e.Signatures, Signature{KeyID: id, Sig: sig})
 	return nil
 }
 

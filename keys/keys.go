@@ -8,6 +8,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"encoding/binary"
 	"encoding/hex"
@@ -20,9 +21,22 @@ import (
 // HardenedOffset is added to a BIP-32 index to make it hardened.
 const HardenedOffset uint32 = 0x80000000
 
-// Identity signs airlock artifacts with an Ed25519 key.
+// Identity signs airlock artifacts with an Ed25519 key. It is a
+// crypto.Signer whose Public is an ed25519.PublicKey and which signs a
+// message whole (opts.HashFunc() == 0), as ed25519.PrivateKey does; a key on
+// a hardware token implements it without ever revealing the private key.
 type Identity interface {
-	IdentityKey() ed25519.PrivateKey
+	crypto.Signer
+}
+
+// IdentityPublic returns id's Ed25519 public key, or an error when id is not
+// an Ed25519 signer.
+func IdentityPublic(id Identity) (ed25519.PublicKey, error) {
+	pub, ok := id.Public().(ed25519.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("keys: identity key is a %T, want an Ed25519 public key", id.Public())
+	}
+	return pub, nil
 }
 
 // ChainSigner signs transaction digests with BIP-32 derived secp256k1 keys.

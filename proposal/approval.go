@@ -2,7 +2,7 @@ package proposal
 
 import (
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"errors"
 	"fmt"
 	"time"
@@ -70,7 +70,7 @@ type Witness struct {
 }
 
 // SealApproval encodes a and signs it with the participant's identity key.
-func SealApproval(a *Approval, key ed25519.PrivateKey) (*envelope.Envelope, error) {
+func SealApproval(a *Approval, key crypto.Signer) (*envelope.Envelope, error) {
 	if err := a.check(); err != nil {
 		return nil, err
 	}

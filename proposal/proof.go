@@ -1,7 +1,7 @@
 package proposal
 
 import (
-	"crypto/ed25519"
+	"crypto"
 	"fmt"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -36,7 +36,7 @@ type ProofApproval struct {
 }
 
 // SealProof encodes and signs a proof with the coordinator's identity key.
-func SealProof(p *Proof, key ed25519.PrivateKey) (*envelope.Envelope, error) {
+func SealProof(p *Proof, key crypto.Signer) (*envelope.Envelope, error) {
 	b, err := envelope.Marshal(p)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ package proposal
 
 import (
 	"bytes"
-	"crypto/ed25519"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -98,7 +98,7 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 }
 
 // Seal encodes p and signs it with the coordinator's identity key.
-func Seal(p *Proposal, key ed25519.PrivateKey) (*envelope.Envelope, error) {
+func Seal(p *Proposal, key crypto.Signer) (*envelope.Envelope, error) {
 	b, err := envelope.Marshal(p)
 	if err != nil {
 		return nil, err

@@ -192,7 +192,7 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 		}
 		ap.Decision = proposal.Reject
 	}
-	env, err := proposal.SealApproval(ap, id.IdentityKey())
+	env, err := proposal.SealApproval(ap, id)
 	if err != nil {
 		return nil, res, err
 	}

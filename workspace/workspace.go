@@ -50,6 +50,23 @@ type Config struct {
 	// MediaAllow lists the folders exports may write to (absolute, with
 	// symbolic links resolved).
 	MediaAllow []string `json:"media_allow,omitempty"`
+	// Token is set when the workspace's keys live on a PKCS#11 token
+	// instead of in keystore.age.
+	Token *Token `json:"token,omitempty"`
+}
+
+// Token says where a workspace's keys live on a PKCS#11 token. The keys
+// never leave it; the workspace records only where to find them, and
+// Identity and Key record what they must be, so a swapped token or a
+// replaced key is refused.
+type Token struct {
+	Module      string `json:"module"`              // the PKCS#11 library
+	Label       string `json:"label"`               // the token's label
+	Serial      string `json:"serial,omitempty"`    // the token's serial number when the keys were made
+	Vendor      string `json:"vendor,omitempty"`    // as the token reports it
+	Model       string `json:"model,omitempty"`     // as the token reports it
+	IdentityKey string `json:"identity_key"`        // label of the Ed25519 identity key
+	ChainKey    string `json:"chain_key,omitempty"` // label of the secp256k1 chain key (stations)
 }
 
 // Origin names this workspace in manifests: "station/alice".

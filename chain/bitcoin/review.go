@@ -365,6 +365,12 @@ func pathFor(info inputInfo, k *AccountKey) ([]uint32, []byte, bool) {
 		return nil, nil, false
 	}
 	for _, dk := range info.derived.Keys {
+		if k.Static != nil {
+			if dk.Fingerprint == k.Fingerprint && len(dk.Path) == 0 && bytes.Equal(dk.PubKey, k.Static) {
+				return dk.Path, dk.PubKey, true
+			}
+			continue
+		}
 		if dk.Fingerprint == k.Fingerprint && len(dk.Path) == len(k.Path)+2 && equalPath(dk.Path[:len(k.Path)], k.Path) {
 			return dk.Path, dk.PubKey, true
 		}

@@ -12,10 +12,13 @@
 package bitcoin
 
 import (
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strings"
 
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
@@ -33,22 +36,64 @@ var _ chain.Adapter = Adapter{}
 // Chain returns "bitcoin".
 func (Adapter) Chain() string { return "bitcoin" }
 
-// AccountKey is a signer's account key with its origin, as a policy names it.
+// AccountKey is a signer's account key with its origin, as a policy names
+// it: an extended public key "[fp/path]xpub", or for a signer without BIP-32
+// (a PKCS#11 token) a static key "[fp]pubkey" whose fingerprint is the
+// first four bytes of HASH160(pubkey), as Bitcoin Core gives a bare key.
 type AccountKey struct {
 	Fingerprint [4]byte
 	Path        []uint32
 	XPub        string
+	Static      []byte // the compressed key of a static signer; XPub is then empty
 	key         *hdkeychain.ExtendedKey
 }
 
-var keyExpr = regexp.MustCompile(`^\[([0-9a-fA-F]{8})((?:/[0-9]+['hH]?)*)\]([1-9A-HJ-NP-Za-km-z]{100,120})$`)
+// ID is what makes the key unique in a vault: the xpub, or the static key.
+func (k *AccountKey) ID() string {
+	if k.Static != nil {
+		return hex.EncodeToString(k.Static)
+	}
+	return k.XPub
+}
+
+var (
+	keyExpr    = regexp.MustCompile(`^\[([0-9a-fA-F]{8})((?:/[0-9]+['hH]?)*)\]([1-9A-HJ-NP-Za-km-z]{100,120})$`)
+	staticExpr = regexp.MustCompile(`^\[([0-9a-fA-F]{8})\]((?:02|03)[0-9a-fA-F]{64})$`)
+)
+
+// StaticFingerprint is the fingerprint of a key used as its own master:
+// the first four bytes of HASH160(pub).
+func StaticFingerprint(pub []byte) [4]byte {
+	var fp [4]byte
+	copy(fp[:], address.Hash160(pub))
+	return fp
+}
+
+// StaticKeyExpression writes a static key as a policy names it.
+func StaticKeyExpression(pub []byte) string {
+	fp := StaticFingerprint(pub)
+	return "[" + keys.FormatFingerprint(fp) + "]" + hex.EncodeToString(pub)
+}
 
 // ParseAccountKey parses "[fingerprint/path]xpub" and checks the key is
-// public, for net, and as deep as its origin path says.
+// public, for net, and as deep as its origin path says; or a static key
+// "[fingerprint]pubkey", checking the point is on the curve and the
+// fingerprint is HASH160(pubkey)'s.
 func ParseAccountKey(s string, net *chaincfg.Params) (*AccountKey, error) {
+	if m := staticExpr.FindStringSubmatch(s); m != nil {
+		pub, _ := hex.DecodeString(m[2])
+		if _, err := btcec.ParsePubKey(pub); err != nil {
+			return nil, fmt.Errorf("bitcoin: key %q: not a valid public key: %v", short(s), err)
+		}
+		fp := StaticFingerprint(pub)
+		if !strings.EqualFold(m[1], keys.FormatFingerprint(fp)) {
+			return nil, fmt.Errorf("bitcoin: key %q: a static key's fingerprint must be HASH160(key)[:4] = %s", short(s), keys.FormatFingerprint(fp))
+		}
+		return &AccountKey{Fingerprint: fp, Static: pub}, nil
+	}
 	m := keyExpr.FindStringSubmatch(s)
 	if m == nil {
-		return nil, fmt.Errorf("bitcoin: key %q: want [fingerprint/path]xpub", short(s))
+		return nil, fmt.Errorf("bitcoin: key %q: want [fingerprint/path]xpub, or [fingerprint]pubkey for a static key", short(s))
 	}
 	fp, err := keys.ParseFingerprint(strings.ToLower(m[1]))
 	if err != nil {
@@ -92,7 +137,8 @@ func Network(name string) (*chaincfg.Params, error) {
 
 // PrepareVault builds the vault's descriptor,
 // wsh(sortedmulti(k, [fp/path]xpub/<0;1>/*, ...)) with its checksum, from
-// the signers' account keys. Two signers with one master fingerprint or one
+// the signers' account keys (a static key is written [fp]pubkey and is the
+// same in every script). Two signers with one master fingerprint or one
 // key are refused.
 func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 	net, err := Network(v.Network)
@@ -116,11 +162,11 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 		if fps[k.Fingerprint] {
 			return v, fmt.Errorf("bitcoin: duplicate master fingerprint %s", keys.FormatFingerprint(k.Fingerprint))
 		}
-		if xpubs[k.XPub] {
-			return v, fmt.Errorf("bitcoin: duplicate key %s", short(k.XPub))
+		if xpubs[k.ID()] {
+			return v, fmt.Errorf("bitcoin: duplicate key %s", short(k.ID()))
 		}
-		fps[k.Fingerprint], xpubs[k.XPub] = true, true
-		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub})
+		fps[k.Fingerprint], xpubs[k.ID()] = true, true
+		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub, PubKey: k.Static})
 	}
 	d, err := descriptor.NewSortedMultiWSH(v.Threshold, specs)
 	if err != nil {
@@ -168,7 +214,7 @@ func (vi *vaultInfo) accountKey(s string) (*AccountKey, error) {
 		return nil, err
 	}
 	for _, vk := range vi.keys {
-		if vk.XPub == k.XPub && vk.Fingerprint == k.Fingerprint {
+		if vk.ID() == k.ID() && vk.Fingerprint == k.Fingerprint {
 			return vk, nil
 		}
 	}

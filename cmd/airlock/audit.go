@@ -108,7 +108,7 @@ func (e *env) auditLog(args []string) error {
 
 func (e *env) auditCheckpoint(args []string) error {
 	fs := e.flags("audit checkpoint")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -117,10 +117,11 @@ func (e *env) auditCheckpoint(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
+	defer ks.Close()
 	l, err := e.openLog(ws, ks)
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func (e *env) keyBackup(args []string) error {
 	k := fs.Int("threshold", 0, "shares needed to restore")
 	out := fs.String("out", "", "folder to write the encrypted shares into")
 	words := fs.Bool("words", false, "print the shares as words instead (secrets on screen)")
-	passFile := fs.String("passphrase-file", "", "the keystore passphrase")
+	passFile := e.secretFlags(fs)
 	var recipients multi
 	fs.Var(&recipients, "recipient", "a custodian: age1… or recipient-file:PATH (X25519), or passphrase-file:PATH (scrypt); one per share, in order")
 	if pos, err := parse(fs, args); err != nil {
@@ -70,11 +70,12 @@ func (e *env) keyBackup(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
-	secret, err := ks.BackupSecret()
+	defer ks.Close()
+	secret, err := ks.backupSecret()
 	if err != nil {
 		return err
 	}
@@ -272,7 +273,7 @@ func (e *env) keyRestore(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if err := e.logger(ws, ks)("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
+	if err := e.logger(ws, &keyring{identity: ks.Identity(), chain: ks, soft: ks})("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)

@@ -65,25 +65,6 @@ func (e *env) passphrase(file string, confirm bool) ([]byte, error) {
 	return p, nil
 }
 
-// unlock opens the workspace keystore.
-func (e *env) unlock(ws *workspace.Workspace, file string) (*keystore.Keystore, error) {
-	pass, err := e.passphrase(file, false)
-	if err != nil {
-		return nil, err
-	}
-	ks, err := keystore.Open(ws.KeystorePath(), pass)
-	if errors.Is(err, keystore.ErrWrongPassphrase) {
-		return nil, withHint(err, "nothing was changed; check --passphrase-file or AIRLOCK_PASSPHRASE")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)) != ws.Config.Identity {
-		return nil, fmt.Errorf("the keystore's identity is not the one airlock.json records: the workspace was tampered with")
-	}
-	return ks, nil
-}
-
 // open opens the workspace the command runs in.
 func (e *env) open() (*workspace.Workspace, error) {
 	ws, err := workspace.Open(e.dir)
@@ -108,7 +89,7 @@ func (e *env) openRole(role string) (*workspace.Workspace, error) {
 
 // logger returns an audit logger for ws. Checkpoints are signed when the
 // identity key is at hand (ks not nil).
-func (e *env) logger(ws *workspace.Workspace, ks *keystore.Keystore) func(kind, subject string, detail map[string]string) error {
+func (e *env) logger(ws *workspace.Workspace, ks *keyring) func(kind, subject string, detail map[string]string) error {
 	return func(kind, subject string, detail map[string]string) error {
 		l, err := e.openLog(ws, ks)
 		if err != nil {
@@ -125,12 +106,11 @@ func (e *env) logger(ws *workspace.Workspace, ks *keystore.Keystore) func(kind, 
 	}
 }
 
-func (e *env) openLog(ws *workspace.Workspace, ks *keystore.Keystore) (*audit.Log, error) {
-	var key []byte
-	if ks != nil {
-		key = ks.IdentityKey()
+func (e *env) openLog(ws *workspace.Workspace, ks *keyring) (*audit.Log, error) {
+	if ks == nil {
+		return audit.Open(ws.AuditDir(), origin(ws), nil)
 	}
-	return audit.Open(ws.AuditDir(), origin(ws), key)
+	return audit.Open(ws.AuditDir(), origin(ws), ks.identity)
 }
 
 func origin(ws *workspace.Workspace) string {
@@ -160,7 +140,10 @@ func (e *env) keyNew(args []string) error {
 	fs := e.flags("key new")
 	role := fs.String("role", workspace.Station, "station or coordinator")
 	name := fs.String("name", "", "participant or coordinator id (default: the folder's name)")
-	device := fs.String("device", "keystore", "device id in the policy")
+	device := fs.String("device", "", "device id in the policy (default keystore, or hsm with --pkcs11)")
+	module := fs.String("pkcs11", "", "keep the keys on a PKCS#11 token: the module (.so) to load")
+	token := fs.String("token", "", "with --pkcs11: the token's label")
+	pinFile := fs.String("pin-file", "", "with --pkcs11: read the token PIN from this file")
 	network := fs.String("network", "regtest", "mainnet, testnet3, testnet4, signet or regtest")
 	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
 	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor (log2 N)")
@@ -181,6 +164,18 @@ func (e *env) keyNew(args []string) error {
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "airlock.json")); err == nil {
 		return withHint(fmt.Errorf("%s already holds a workspace; nothing was changed", e.dir), "each station and coordinator has its own folder")
+	}
+	if (*module == "") != (*token == "") {
+		return usagef("key new: --pkcs11 and --token go together")
+	}
+	if *module != "" {
+		if *device == "" {
+			*device = "hsm"
+		}
+		return e.keyNewToken(*role, *name, *device, net, *module, *token, *pinFile)
+	}
+	if *device == "" {
+		*device = "keystore"
 	}
 	pass, err := e.passphrase(*passFile, true)
 	if err != nil {
@@ -213,7 +208,7 @@ func (e *env) keyNew(args []string) error {
 	if cfg.Key != "" {
 		detail["key"] = cfg.Key
 	}
-	if err := e.logger(ws, ks)("key.created", "", detail); err != nil {
+	if err := e.logger(ws, &keyring{identity: ks.Identity(), soft: ks})("key.created", "", detail); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
@@ -240,7 +235,13 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 	defer w.Flush()
 	if !onlyYAML {
 		fmt.Fprintf(w, "identity  %s\n", c.Identity)
-		if c.Key != "" {
+		if c.Token != nil {
+			fmt.Fprintf(w, "token     %q (%s %s, serial %s) via %s\n", c.Token.Label, c.Token.Vendor, c.Token.Model, c.Token.Serial, c.Token.Module)
+		}
+		if c.Token != nil && c.Key != "" {
+			fmt.Fprintf(w, "key       %s\n", c.Key)
+			fmt.Fprintf(w, "origin    static key (a token has no BIP-32): fingerprint %s = HASH160(key)[:4]\n", strings.Trim(strings.SplitN(c.Key, "]", 2)[0], "["))
+		} else if c.Key != "" {
 			fmt.Fprintf(w, "key       %s\n", c.Key)
 			fp, path, _ := strings.Cut(strings.TrimPrefix(c.Key, "["), "/")
 			path, _, _ = strings.Cut(path, "]")
@@ -252,8 +253,12 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 		fmt.Fprintf(w, "  - id: %s\n    identity: %s\n", c.Name, c.Identity)
 		return nil
 	}
-	fmt.Fprintf(w, "  - id: %s\n    name: %s\n    identity: %s\n    devices:\n      - id: %s\n        kind: software\n        vendor: airlock\n        model: keystore\n        key: \"%s\"\n",
-		c.Name, c.Name, c.Identity, c.Device, c.Key)
+	kind, vendor, model := "software", "airlock", "keystore"
+	if c.Token != nil {
+		kind, vendor, model = "pkcs11", yamlString(c.Token.Vendor), yamlString(c.Token.Model)
+	}
+	fmt.Fprintf(w, "  - id: %s\n    name: %s\n    identity: %s\n    devices:\n      - id: %s\n        kind: %s\n        vendor: %s\n        model: %s\n        key: \"%s\"\n",
+		c.Name, c.Name, c.Identity, c.Device, kind, vendor, model, c.Key)
 	return nil
 }
 

@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/airlock-vault/airlock/keys/pkcs11"
+	"github.com/airlock-vault/airlock/keys/pkcs11/softhsmtest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,6 +40,9 @@ func TestScripts(t *testing.T) {
 			"globcp":   cmdGlobCp,
 			"globrm":   cmdGlobRm,
 			"agekey":   cmdAgeKey,
+			"softhsm":  cmdSoftHSM,
+			"hsmdel":   cmdHSMDelete,
+			"replace":  cmdReplace,
 		},
 	})
 }
@@ -174,4 +180,60 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 	for _, who := range []string{"coord", "alice", "bob", "carol"} {
 		run("-C", who, "policy", "import", "treasury.policy")
 	}
+}
+
+// softhsm LABEL PIN initialises a fresh SoftHSM2 token in $WORK/softhsm
+// (one configuration for every token of the script) and sets $SOFTHSM2_CONF
+// and $PKCS11_MODULE for the commands that follow. A machine without
+// softhsm2 fails the script loudly: the test command installs it.
+func cmdSoftHSM(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: softhsm LABEL PIN")
+	}
+	module, err := softhsmtest.Module()
+	if err != nil {
+		ts.Fatalf("softhsm: %v (install the Debian package softhsm2; ./scripts/test does)", err)
+	}
+	dir := ts.MkAbs("softhsm")
+	conf := filepath.Join(dir, "softhsm2.conf")
+	if _, err := os.Stat(conf); err != nil {
+		ts.Check(os.MkdirAll(filepath.Join(dir, "tokens"), 0o700))
+		ts.Check(os.WriteFile(conf, []byte("directories.tokendir = "+filepath.Join(dir, "tokens")+"\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = true\n"), 0o600))
+	}
+	ts.Setenv("SOFTHSM2_CONF", conf)
+	ts.Setenv("PKCS11_MODULE", module)
+	cmd := exec.Command("softhsm2-util", "--init-token", "--free", "--label", args[0], "--pin", args[1], "--so-pin", "87654321")
+	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+conf)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+	}
+}
+
+// hsmdel TOKEN PIN KEYLABEL deletes a key from a token, as a faulty or
+// tampered device would lose it.
+func cmdHSMDelete(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: hsmdel TOKEN PIN KEYLABEL")
+	}
+	os.Setenv("SOFTHSM2_CONF", ts.Getenv("SOFTHSM2_CONF"))
+	tok, err := pkcs11.Open(ts.Getenv("PKCS11_MODULE"), args[0], []byte(args[1]))
+	ts.Check(err)
+	defer tok.Close()
+	n, err := tok.Destroy(args[2])
+	ts.Check(err)
+	if n == 0 {
+		ts.Fatalf("hsmdel: no object labelled %q on token %q", args[2], args[0])
+	}
+}
+
+// replace FILE OLD NEW replaces every OLD in FILE with NEW.
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE OLD NEW")
+	}
+	b := ts.ReadFile(args[0])
+	if !strings.Contains(b, args[1]) {
+		ts.Fatalf("replace: %s does not contain %q", args[0], args[1])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.ReplaceAll(b, args[1], args[2])), 0o600))
 }

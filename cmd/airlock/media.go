@@ -16,7 +16,6 @@ import (
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
-	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/transport/media"
@@ -91,7 +90,7 @@ func (e *env) export(args []string) error {
 	dir := fs.String("media", "", "the removable media folder (on the allowlist)")
 	to := fs.String("to", "", "the receiving station (participant id) or coordinator")
 	purpose := fs.String("purpose", "", "why it travels (default: by kind)")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -135,10 +134,11 @@ func (e *env) export(args []string) error {
 	if err != nil {
 		return err
 	}
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
+	defer ks.Close()
 	seq, err := ws.NextSequence(dest)
 	if err != nil {
 		return err
@@ -168,7 +168,7 @@ func (e *env) export(args []string) error {
 			return err
 		}
 	}
-	menv, err := media.Seal(m, ks.IdentityKey())
+	menv, err := media.Seal(m, ks.identity)
 	if err != nil {
 		return err
 	}
@@ -221,7 +221,7 @@ func (e *env) reviewPayload(pol *policy.Policy, p *proposal.Proposal) (string, e
 	return rv.TxID, nil
 }
 
-func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keystore.Keystore, m *media.Manifest, station string) error {
+func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keyring, m *media.Manifest, station string) error {
 	l, err := e.openLog(ws, ks)
 	if err != nil {
 		return err
@@ -449,7 +449,10 @@ func (e *env) custody(ws *workspace.Workspace) func(keys.Identity) ([]proposal.T
 			if err != nil {
 				return nil, nil, err
 			}
-			cs := audit.Cosign(id.IdentityKey(), c.Body, e.now().UTC().Unix())
+			cs, err := audit.Cosign(id, c.Body, e.now().UTC().Unix())
+			if err != nil {
+				return nil, nil, err
+			}
 			w = &proposal.Witness{Checkpoint: cp, Time: cs.Time, Signature: cs.Signature}
 		}
 		if len(ts) > proposal.MaxTransfers {

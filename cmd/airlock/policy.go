@@ -113,7 +113,7 @@ func (e *env) policyInit(args []string) error {
 
 func (e *env) policySign(args []string) error {
 	fs := e.flags("policy sign")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -153,11 +153,12 @@ func (e *env) policySign(args []string) error {
 	if !mine {
 		return fmt.Errorf("policy %s records no device of %q with this station's key %s; refusing to sign", p.Name, part.ID, ws.Config.Key)
 	}
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
-	if err := env.Sign(ks.IdentityKey()); err != nil {
+	defer ks.Close()
+	if err := env.Sign(ks.identity); err != nil {
 		return err
 	}
 	if err := writeEnvelope(pos[0], env); err != nil {

@@ -32,7 +32,7 @@ func (e *env) propose(args []string) error {
 	intent := fs.String("intent", "", "what the transaction is for, in words")
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *vault == "" || *psbtFile == "" {
@@ -47,14 +47,15 @@ func (e *env) propose(args []string) error {
 	if err != nil {
 		return err
 	}
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
+	defer ks.Close()
 	log := e.logger(ws, ks)
 	env, rv, err := e.coordinator(ws, log).Propose(context.Background(), coordinator.ProposeParams{
 		Vault: *vault, Payload: payload, Intent: *intent, Lifetime: *lifetime, Force: *force,
-	}, ks)
+	}, ks.identity)
 	if errors.Is(err, coordinator.ErrBlocked) {
 		return withHint(err, "stations would refuse it; --force creates it anyway")
 	}
@@ -190,7 +191,7 @@ func (e *env) sign(args []string) error {
 	reason := fs.String("reason", "", "why (required to reject or to override a conflict)")
 	override := fs.Bool("override-conflict", false, "sign although an approved proposal spends the same outputs")
 	out := fs.String("out", "", "where to write the decision (default: PROPOSAL.PARTICIPANT.approval)")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -216,17 +217,21 @@ func (e *env) sign(args []string) error {
 	if err != nil {
 		return err
 	}
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
+	defer ks.Close()
 	d := station.Decision{Approve: *approve, Reason: *reason}
 	if *override {
 		d.Override, d.Reason = *reason, ""
 	}
+	if ks.chain == nil {
+		return errors.New("this workspace holds no chain key to sign with")
+	}
 	st := e.station(ws, e.logger(ws, ks))
 	st.Custody = e.custody(ws)
-	env, res, err := st.Sign(context.Background(), raw, d, ks, ks)
+	env, res, err := st.Sign(context.Background(), raw, d, ks.identity, ks.chain)
 	if err != nil {
 		return err
 	}
@@ -320,7 +325,7 @@ func (e *env) status(args []string) error {
 func (e *env) finalize(args []string) error {
 	fs := e.flags("finalize")
 	out := fs.String("out", "", "where to write the raw transaction hex (default: TXID.tx)")
-	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
+	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -341,11 +346,12 @@ func (e *env) finalize(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	ks, err := e.unlock(ws, *passFile)
+	ks, err := e.unlock(ws, passFile)
 	if err != nil {
 		return err
 	}
-	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), ref, ks)
+	defer ks.Close()
+	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), ref, ks.identity)
 	if err != nil {
 		return err
 	}

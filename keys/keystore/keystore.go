@@ -79,10 +79,7 @@ type Keystore struct {
 	fp       [4]byte
 }
 
-var (
-	_ keys.Identity    = (*Keystore)(nil)
-	_ keys.ChainSigner = (*Keystore)(nil)
-)
+var _ keys.ChainSigner = (*Keystore)(nil)
 
 type document struct {
 	Format   string `json:"format"`
@@ -296,6 +293,9 @@ func (k *Keystore) Network() *chaincfg.Params { return k.network }
 
 // HasChainKeys reports whether the keystore holds a seed.
 func (k *Keystore) HasChainKeys() bool { return k.master != nil }
+
+// Identity returns the identity key as a signer.
+func (k *Keystore) Identity() keys.Identity { return k.identity }
 
 // IdentityKey returns the Ed25519 identity key.
 func (k *Keystore) IdentityKey() ed25519.PrivateKey { return k.identity }

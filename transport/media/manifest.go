@@ -24,6 +24,7 @@
 package media
 
 import (
+	"crypto"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -92,7 +93,7 @@ func Accepts(role, kind string) bool {
 }
 
 // Seal signs a manifest with the sender's identity key.
-func Seal(m *Manifest, key []byte) (*envelope.Envelope, error) {
+func Seal(m *Manifest, key crypto.Signer) (*envelope.Envelope, error) {
 	b, err := envelope.Marshal(m)
 	if err != nil {
 		return nil, err

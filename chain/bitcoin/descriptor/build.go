@@ -7,11 +7,13 @@ import (
 )
 
 // KeySpec is one signer's account key with its origin, for
-// NewSortedMultiWSH.
+// NewSortedMultiWSH: an extended public key, or a static public key for a
+// signer that cannot derive (a PKCS#11 token has no BIP-32).
 type KeySpec struct {
 	Fingerprint [4]byte  // the signer's master key fingerprint
 	Path        []uint32 // from the master to the account key, e.g. 48'/0'/0'/2'
 	XPub        string   // the account key, an xpub or tpub
+	PubKey      []byte   // or a static compressed key (then XPub is empty)
 }
 
 // NewSortedMultiWSH builds a vault descriptor,
@@ -19,8 +21,9 @@ type KeySpec struct {
 //	wsh(sortedmulti(k,[fp/path]xpub/<0;1>/*,...))
 //
 // with hardened steps written "'": branch 0 receives, branch 1 is change
-// (BIP-389), keys are sorted in each script (BIP-383). Every key must be an
-// extended public key; all of Parse's rules apply.
+// (BIP-389), keys are sorted in each script (BIP-383). A static key is
+// written [fp]pubkey and is the same at every branch and index. All of
+// Parse's rules apply.
 func NewSortedMultiWSH(k int, keys []KeySpec) (*Descriptor, error) {
 	if k < 1 || k > len(keys) {
 		return nil, fmt.Errorf("descriptor: threshold %d outside 1..%d", k, len(keys))
@@ -32,6 +35,10 @@ func NewSortedMultiWSH(k int, keys []KeySpec) (*Descriptor, error) {
 		b = hex.AppendEncode(b, ks.Fingerprint[:])
 		b = appendPath(b, ks.Path)
 		b = append(b, ']')
+		if ks.XPub == "" {
+			b = hex.AppendEncode(b, ks.PubKey)
+			continue
+		}
 		b = append(b, ks.XPub...)
 		b = append(b, "/<0;1>/*"...)
 	}
@@ -41,8 +48,11 @@ func NewSortedMultiWSH(k int, keys []KeySpec) (*Descriptor, error) {
 		return nil, err
 	}
 	for i, key := range d.keys {
-		if !key.IsXPub() {
+		switch {
+		case keys[i].XPub != "" && !key.IsXPub():
 			return nil, fmt.Errorf("descriptor: key %d is not an extended public key", i+1)
+		case keys[i].XPub == "" && (key.kind != hexKey || len(key.pub) != 33):
+			return nil, fmt.Errorf("descriptor: key %d is not a compressed public key", i+1)
 		}
 	}
 	return d, nil

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/term"
+
+	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/keys/pkcs11"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/workspace"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+)
+
+// secrets names where a command reads the secret that unlocks the
+// workspace's keys: the keystore passphrase, or a token's PIN.
+type secrets struct{ pass, pin string }
+
+// secretFlags registers --passphrase-file and --pin-file on fs.
+func (e *env) secretFlags(fs *flag.FlagSet) *secrets {
+	s := &secrets{}
+	fs.StringVar(&s.pass, "passphrase-file", "", "read the keystore passphrase from this file")
+	fs.StringVar(&s.pin, "pin-file", "", "read the token PIN from this file (keys on a PKCS#11 token)")
+	return s
+}
+
+// keyring is a workspace's unlocked keys, wherever they live: the identity
+// that signs airlock artifacts and, at a station, the chain signer.
+type keyring struct {
+	identity keys.Identity
+	chain    keys.ChainSigner // nil at a coordinator
+	soft     *keystore.Keystore
+	token    *pkcs11.Token
+	info     *pkcs11.Info
+}
+
+// backupSecret is the keystore's seed for a backup; keys on a token are
+// not extractable and have no backup.
+func (k *keyring) backupSecret() ([]byte, error) {
+	if k.soft == nil {
+		return nil, withHint(errors.New("the keys of this workspace live on a PKCS#11 token and cannot be extracted, so they cannot be split into shares"), "a token's key is recovered through the vault's other signers or its recovery path; record the token's backup procedure in the policy")
+	}
+	return k.soft.BackupSecret()
+}
+
+// Close releases the token session, if any.
+func (k *keyring) Close() {
+	if k != nil && k.token != nil {
+		k.token.Close()
+	}
+}
+
+// unlock opens the workspace's keys: the age keystore with its passphrase,
+// or the PKCS#11 token with its PIN. It refuses keys that are not the ones
+// the workspace recorded (a swapped device or keystore).
+func (e *env) unlock(ws *workspace.Workspace, s *secrets) (*keyring, error) {
+	if ws.Config.Token != nil {
+		return e.unlockToken(ws, s.pin)
+	}
+	pass, err := e.passphrase(s.pass, false)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := keystore.Open(ws.KeystorePath(), pass)
+	if errors.Is(err, keystore.ErrWrongPassphrase) {
+		return nil, withHint(err, "nothing was changed; check --passphrase-file or AIRLOCK_PASSPHRASE")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)) != ws.Config.Identity {
+		return nil, fmt.Errorf("the keystore's identity is not this workspace's (%s)", ws.Config.Identity)
+	}
+	k := &keyring{identity: ks.Identity(), soft: ks}
+	if ks.HasChainKeys() {
+		k.chain = ks
+	}
+	return k, nil
+}
+
+func (e *env) unlockToken(ws *workspace.Workspace, pinFile string) (*keyring, error) {
+	t := ws.Config.Token
+	pin, err := e.pin(pinFile)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := pkcs11.Open(t.Module, t.Label, pin)
+	if err != nil {
+		return nil, tokenHint(err)
+	}
+	k := &keyring{token: tok}
+	fail := func(err error) (*keyring, error) {
+		tok.Close()
+		return nil, tokenHint(err)
+	}
+	id, err := tok.Ed25519(t.IdentityKey)
+	if err != nil {
+		return fail(err)
+	}
+	if pub, _ := keys.IdentityPublic(id); policy.EncodeIdentity(pub) != ws.Config.Identity {
+		return fail(fmt.Errorf("the identity key %q on token %q is %s, not this workspace's %s: wrong token, or the key was replaced", t.IdentityKey, t.Label, policy.EncodeIdentity(pub), ws.Config.Identity))
+	}
+	k.identity = id
+	if t.ChainKey != "" {
+		ck, err := tok.Secp256k1(t.ChainKey)
+		if err != nil {
+			return fail(err)
+		}
+		if got := bitcoin.StaticKeyExpression(ck.PublicKey()); got != ws.Config.Key {
+			return fail(fmt.Errorf("the chain key %q on token %q is %s, not this workspace's %s: wrong token, or the key was replaced", t.ChainKey, t.Label, got, ws.Config.Key))
+		}
+		k.chain = pkcs11.StaticSigner{Key: ck}
+	}
+	return k, nil
+}
+
+// tokenHint adds what a person can do about a token error.
+func tokenHint(err error) error {
+	switch {
+	case errors.Is(err, pkcs11.ErrWrongPIN):
+		return withHint(err, "nothing was changed; check --pin-file or AIRLOCK_PIN (the token locks after too many tries)")
+	case errors.Is(err, pkcs11.ErrPINLocked):
+		return withHint(err, "the security officer must unlock the token")
+	case errors.Is(err, pkcs11.ErrTokenNotFound):
+		return withHint(err, "is the token plugged in and initialised? check the module path and the token label")
+	case errors.Is(err, pkcs11.ErrKeyNotFound):
+		return withHint(err, "the key is not on this token: wrong token, or the key was deleted")
+	case errors.Is(err, pkcs11.ErrTokenRemoved):
+		return withHint(err, "nothing was written; reinsert the token and run the command again")
+	}
+	return err
+}
+
+// pin reads a token PIN from a file, AIRLOCK_PIN or the terminal (without
+// echo), in that order.
+func (e *env) pin(file string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading PIN: %v", err)
+		}
+		line, _, _ := bytes.Cut(b, []byte("\n"))
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if len(line) == 0 {
+			return nil, fmt.Errorf("PIN file %s is empty", file)
+		}
+		return line, nil
+	}
+	if p := os.Getenv("AIRLOCK_PIN"); p != "" {
+		return []byte(p), nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		return nil, withHint(errors.New("no PIN given and no terminal to ask on"), "use --pin-file FILE or set AIRLOCK_PIN")
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, "Token PIN: ")
+	p, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) == 0 {
+		return nil, errors.New("empty PIN")
+	}
+	return p, nil
+}
+
+// yamlString quotes s for a YAML scalar.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// keyNewToken creates a workspace whose keys are generated on a PKCS#11
+// token and never leave it: an Ed25519 identity and, at a station, a
+// secp256k1 chain key (static: a token has no BIP-32). On any failure the
+// keys made so far are destroyed and no workspace is written.
+func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, module, label, pinFile string) (err error) {
+	abs, err := filepath.Abs(module)
+	if err != nil {
+		return err
+	}
+	pin, err := e.pin(pinFile)
+	if err != nil {
+		return err
+	}
+	tok, err := pkcs11.Open(abs, label, pin)
+	if err != nil {
+		return tokenHint(err)
+	}
+	defer tok.Close()
+	info, err := tok.Info()
+	if err != nil {
+		return tokenHint(err)
+	}
+	t := &workspace.Token{Module: abs, Label: label, Serial: info.Serial, Vendor: info.Manufacturer, Model: info.Model,
+		IdentityKey: "airlock/" + name + "/identity"}
+	var made []string
+	defer func() {
+		if err != nil {
+			for _, l := range made {
+				tok.Destroy(l)
+			}
+		}
+	}()
+	id, err := tok.GenerateEd25519(t.IdentityKey)
+	if err != nil {
+		if errors.Is(err, pkcs11.ErrKeyExists) {
+			return withHint(err, "this token already holds keys for "+name+"; pick another --name or token")
+		}
+		return tokenHint(err)
+	}
+	made = append(made, t.IdentityKey)
+	pub, err := keys.IdentityPublic(id)
+	if err != nil {
+		return err
+	}
+	cfg := workspace.Config{Role: role, Name: name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
+		Identity: policy.EncodeIdentity(pub), Token: t}
+	k := &keyring{identity: id, token: nil}
+	if role == workspace.Station {
+		t.ChainKey = "airlock/" + name + "/chain"
+		ck, err := tok.GenerateSecp256k1(t.ChainKey)
+		if err != nil {
+			if errors.Is(err, pkcs11.ErrKeyExists) {
+				return withHint(err, "this token already holds keys for "+name+"; pick another --name or token")
+			}
+			return tokenHint(err)
+		}
+		made = append(made, t.ChainKey)
+		cfg.Key, cfg.Device = bitcoin.StaticKeyExpression(ck.PublicKey()), device
+		k.chain = pkcs11.StaticSigner{Key: ck}
+	}
+	if err := os.MkdirAll(e.dir, 0o700); err != nil {
+		return err
+	}
+	ws, err := workspace.Init(e.dir, cfg)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	detail := map[string]string{"identity": cfg.Identity, "token": label, "serial": info.Serial, "vendor": info.Manufacturer, "model": info.Model, "firmware": info.FirmwareVersion}
+	if cfg.Key != "" {
+		detail["key"] = cfg.Key
+	}
+	if err := e.logger(ws, k)("key.created", "", detail); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", role, name, e.dir, net.Name, label)
+	return e.printKeys(ws, false)
+}

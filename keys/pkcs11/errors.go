@@ -1,0 +1,109 @@
+package pkcs11
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	p11 "github.com/miekg/pkcs11"
+)
+
+// Sentinel errors. Every error returned by this package that falls into one
+// of these classes wraps the sentinel, so callers test with errors.Is.
+var (
+	// ErrWrongPIN means the token rejected the user PIN (CKR_PIN_INCORRECT).
+	ErrWrongPIN = errors.New("pkcs11: wrong PIN")
+	// ErrPINLocked means the user PIN is locked after too many wrong tries
+	// (CKR_PIN_LOCKED or the token's CKF_USER_PIN_LOCKED flag). Only the
+	// security officer can unlock it.
+	ErrPINLocked = errors.New("pkcs11: PIN locked")
+	// ErrTokenNotFound means no initialised token with the requested label is
+	// present in any slot of the module.
+	ErrTokenNotFound = errors.New("pkcs11: token not found")
+	// ErrKeyNotFound means no key with the requested label and type exists on
+	// the token.
+	ErrKeyNotFound = errors.New("pkcs11: key not found")
+	// ErrKeyExists means a key generation was refused because an object with
+	// the requested label already exists on the token.
+	ErrKeyExists = errors.New("pkcs11: key already exists")
+	// ErrTokenRemoved means the token disappeared (unplugged, deleted, reset)
+	// or our session on it was invalidated while in use. The Token is
+	// unusable afterwards: Close it, reinsert the device and Open it again.
+	ErrTokenRemoved = errors.New("pkcs11: token removed")
+)
+
+// errClosed is returned by every operation on a Token after Close.
+var errClosed = errors.New("pkcs11: token is closed")
+
+// wrapped is an error with its own message that matches both a sentinel and
+// the underlying PKCS#11 return value with errors.Is / errors.As.
+type wrapped struct {
+	msg      string
+	sentinel error
+	cause    error
+}
+
+func (e *wrapped) Error() string   { return e.msg }
+func (e *wrapped) Unwrap() []error { return []error{e.sentinel, e.cause} }
+
+// ckr returns the PKCS#11 return value carried by err, if any.
+func ckr(err error) (uint, bool) {
+	var pe p11.Error
+	if errors.As(err, &pe) {
+		return uint(pe), true
+	}
+	return 0, false
+}
+
+// ckrName renders a PKCS#11 error as just its CKR_ name, e.g.
+// "CKR_SESSION_HANDLE_INVALID", falling back to the full text.
+func ckrName(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s[i+2:], "CKR_") {
+		return s[i+2:]
+	}
+	return s
+}
+
+// isRemoval reports whether a PKCS#11 return value means the token or our
+// session on it is gone.
+func isRemoval(rv uint) bool {
+	switch rv {
+	case p11.CKR_DEVICE_REMOVED, p11.CKR_TOKEN_NOT_PRESENT,
+		p11.CKR_SESSION_HANDLE_INVALID, p11.CKR_SESSION_CLOSED,
+		p11.CKR_DEVICE_ERROR, p11.CKR_TOKEN_NOT_RECOGNIZED:
+		return true
+	}
+	return false
+}
+
+// mapErr turns an error from the PKCS#11 module into one of this package's
+// errors. label names the token and op says what we were doing ("signing",
+// "logging in", ...). It never sees or prints the PIN.
+func mapErr(label, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	rv, ok := ckr(err)
+	if !ok {
+		return fmt.Errorf("pkcs11: token %q: %s: %w", label, op, err)
+	}
+	switch {
+	case rv == p11.CKR_PIN_INCORRECT:
+		return &wrapped{
+			msg:      fmt.Sprintf("pkcs11: wrong PIN for token %q (%s)", label, ckrName(err)),
+			sentinel: ErrWrongPIN, cause: err,
+		}
+	case rv == p11.CKR_PIN_LOCKED:
+		return &wrapped{
+			msg:      fmt.Sprintf("pkcs11: the user PIN of token %q is locked (%s); the security officer must unlock or reset it", label, ckrName(err)),
+			sentinel: ErrPINLocked, cause: err,
+		}
+	case isRemoval(rv):
+		return &wrapped{
+			msg:      fmt.Sprintf("pkcs11: token %q is no longer present (removed or reset) while %s; reinsert it, open it again and retry (%s)", label, op, ckrName(err)),
+			sentinel: ErrTokenRemoved, cause: err,
+		}
+	}
+	return fmt.Errorf("pkcs11: token %q: %s failed: %w", label, op, err)
+}
