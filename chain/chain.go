@@ -125,6 +125,18 @@ type Adapter interface {
 	Assemble(v Vault, payload []byte, sets map[string][]Signature) (*Final, error)
 }
 
+// KeyProver is implemented by adapters whose keys can prove possession
+// outside a transaction, for device health checks.
+type KeyProver interface {
+	// KeyPublic returns the path from the signer's master to the vault key
+	// written as key, and the public key there, so a station can ask its
+	// device for exactly that key and compare.
+	KeyPublic(network, key string) (path []uint32, pub []byte, err error)
+	// VerifyKeyProof checks sig, made by the device holding key over a
+	// 32-byte digest.
+	VerifyKeyProof(network, key string, digest, sig []byte) error
+}
+
 // Registry holds the adapters a build knows.
 type Registry struct{ adapters map[string]Adapter }
 

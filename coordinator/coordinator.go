@@ -184,6 +184,7 @@ type Row struct {
 	Expires   time.Time         `json:"expires"`
 	Left      time.Duration     `json:"-"`
 	State     string            `json:"state"` // open, ready, expired, final
+	Note      string            `json:"note,omitempty"`
 }
 
 // Status lists every proposal with its approvals, rejections and time left.
@@ -212,6 +213,7 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 		if err != nil {
 			return nil, err
 		}
+		var devs []*policy.Device
 		for _, who := range workspace.SortedKeys(aps) {
 			ap, err := proposal.DecodeApproval(aps[who])
 			if err != nil {
@@ -219,6 +221,9 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			}
 			if ap.Decision == proposal.Approve {
 				row.Approvals = append(row.Approvals, who)
+				if s, ok := pol.SignerFor(v, who); ok {
+					devs = append(devs, s.Device)
+				}
 			} else {
 				row.Rejects[who] = ap.Reason
 			}
@@ -230,6 +235,10 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			row.State = "expired"
 		case len(row.Approvals) >= row.Threshold:
 			row.State = "ready"
+			if _, ok := policy.SelectDiverse(v, devs); !ok {
+				row.State = "open"
+				row.Note = fmt.Sprintf("%d approvals, but the vault's device rules are not met (%d vendors, %d kinds needed)", len(row.Approvals), v.Rules.MinVendors, v.Rules.MinKinds)
+			}
 		default:
 			row.State = "open"
 		}
@@ -284,11 +293,15 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		Format: 1, Proposal: hexID(pe), Chain: p.Chain, Vault: p.Vault, Policy: polID[:],
 		PolicyVersion: pol.Version, Threshold: v.Threshold, Time: now.UTC().Unix(),
 	}
-	sets := map[string][]chain.Signature{}
+	// Every approval that verifies, in policy order; then the first
+	// threshold of them whose devices meet the vault's diversity rules.
+	type counted struct {
+		s       policy.Signer
+		ae      *envelope.Envelope
+		checked *proposal.Checked
+	}
+	var valid []counted
 	for _, s := range signers {
-		if len(sets) == v.Threshold {
-			break
-		}
 		ae, ok := aps[s.Participant.ID]
 		if !ok {
 			continue
@@ -300,6 +313,23 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if checked.Approval.Decision != proposal.Approve {
 			continue
 		}
+		valid = append(valid, counted{s, ae, checked})
+	}
+	if len(valid) < v.Threshold {
+		return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(valid), v.Threshold, v.Name)
+	}
+	devs := make([]*policy.Device, len(valid))
+	for i, c := range valid {
+		devs[i] = c.s.Device
+	}
+	pick, ok := policy.SelectDiverse(v, devs)
+	if !ok {
+		vendors, kinds := policy.Diversity(devs)
+		return nil, fmt.Errorf("coordinator: %d approvals for vault %q, but their devices span %d vendors and %d kinds; the vault's rules need %d vendors and %d kinds", len(valid), v.Name, vendors, kinds, v.Rules.MinVendors, v.Rules.MinKinds)
+	}
+	sets := map[string][]chain.Signature{}
+	for _, i := range pick {
+		s, ae, checked := valid[i].s, valid[i].ae, valid[i].checked
 		raw, _ := ae.Encode()
 		aid := ae.ID()
 		sets[checked.Key] = checked.Approval.Signatures

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,6 +82,28 @@ type FileVault struct {
 	Signers    []string   `yaml:"signers" json:"signers"`
 	Descriptor string     `yaml:"descriptor" json:"descriptor"`
 	Limits     FileLimits `yaml:"limits" json:"limits"`
+	Rules      FileRules  `yaml:"rules" json:"rules"`
+}
+
+// FileRules are a vault's device rules; health_max_age is a duration
+// such as "720h" or "30d".
+type FileRules struct {
+	MinVendors     int    `yaml:"min_vendors" json:"min_vendors"`
+	MinKinds       int    `yaml:"min_kinds" json:"min_kinds"`
+	ForbidSoftware bool   `yaml:"forbid_software" json:"forbid_software"`
+	HealthMaxAge   string `yaml:"health_max_age" json:"health_max_age"`
+}
+
+// parseDays reads a Go duration or a whole number of days ("30d").
+func parseDays(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(d, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q: want a whole number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 type FileLimits struct {
@@ -160,6 +183,14 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 		v := Vault{
 			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers,
 			Limits: Limits{MaxFee: fv.Limits.MaxFee, MaxFeeRate: fv.Limits.MaxFeeRate, MaxFeePercent: fv.Limits.MaxFeePercent},
+			Rules:  Rules{MinVendors: fv.Rules.MinVendors, MinKinds: fv.Rules.MinKinds, ForbidSoftware: fv.Rules.ForbidSoftware},
+		}
+		if fv.Rules.HealthMaxAge != "" {
+			age, err := parseDays(fv.Rules.HealthMaxAge)
+			if err != nil {
+				return nil, invalid("vault %q: health_max_age: %v", fv.Name, err)
+			}
+			v.Rules.HealthMaxAge = int64(age / time.Second)
 		}
 		p.Vaults = append(p.Vaults, v)
 	}

@@ -101,6 +101,54 @@ type Vault struct {
 	Signers    []string `cbor:"4,keyasint"`
 	Descriptor string   `cbor:"5,keyasint,omitempty"`
 	Limits     Limits   `cbor:"6,keyasint"`
+	// Rules on the approvals that count (zero: no rule).
+	Rules Rules `cbor:"7,keyasint,omitempty"`
+}
+
+// Rules are a vault's device rules: the approvals that meet its threshold
+// must come from devices of at least MinVendors vendors and MinKinds
+// kinds, so one vendor's flaw cannot break the quorum; ForbidSoftware
+// refuses software keystores as signers; HealthMaxAge is how old (seconds)
+// a device's last health check may be when its approval is made.
+type Rules struct {
+	MinVendors     int   `cbor:"1,keyasint,omitempty"`
+	MinKinds       int   `cbor:"2,keyasint,omitempty"`
+	ForbidSoftware bool  `cbor:"3,keyasint,omitempty"`
+	HealthMaxAge   int64 `cbor:"4,keyasint,omitempty"`
+}
+
+// Bounds on the health rule.
+const (
+	MinHealthAge = time.Hour
+	MaxHealthAge = 366 * 24 * time.Hour
+)
+
+// HealthAge is the rule's maximum age of a device check (0: no rule).
+func (r Rules) HealthAge() time.Duration { return time.Duration(r.HealthMaxAge) * time.Second }
+
+// Vendor is how a device's vendor is compared: case and spaces aside.
+func (d *Device) VendorKey() string { return strings.ToLower(strings.Join(strings.Fields(d.Vendor), " ")) }
+
+// Diversity counts the distinct vendors and kinds of devices.
+func Diversity(devs []*Device) (vendors, kinds int) {
+	vs, ks := map[string]bool{}, map[string]bool{}
+	for _, d := range devs {
+		vs[d.VendorKey()], ks[d.Kind] = true, true
+	}
+	return len(vs), len(ks)
+}
+
+// CheckDiversity says whether approvals from devs satisfy the vault's
+// vendor and kind rules, and if not, why.
+func (v *Vault) CheckDiversity(devs []*Device) error {
+	vendors, kinds := Diversity(devs)
+	if vendors < v.Rules.MinVendors {
+		return fmt.Errorf("policy: vault %q needs approvals from devices of %d vendors, these come from %d", v.Name, v.Rules.MinVendors, vendors)
+	}
+	if kinds < v.Rules.MinKinds {
+		return fmt.Errorf("policy: vault %q needs approvals from devices of %d kinds, these come from %d", v.Name, v.Rules.MinKinds, kinds)
+	}
+	return nil
 }
 
 // Limits are a vault's caps (zero: the chain adapter's default).
@@ -366,6 +414,9 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 			}
 			seen[s.Participant.ID] = true
 		}
+		if err := p.validateRules(v, signers); err != nil {
+			return err
+		}
 		if v.Limits.MaxFee < 0 || v.Limits.MaxFeeRate < 0 || v.Limits.MaxFeePercent < 0 || v.Limits.MaxFeePercent > 100 {
 			return invalid("vault %q: negative or out-of-range limit", v.Name)
 		}
@@ -386,6 +437,70 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 		}
 	}
 	return nil
+}
+
+// validateRules checks that a vault's device rules can be met by its own
+// signers: a rule no set of threshold signers satisfies would lock the
+// funds, and is refused.
+func (p *Policy) validateRules(v *Vault, signers []Signer) error {
+	r := v.Rules
+	if r.MinVendors < 0 || r.MinKinds < 0 || r.MinVendors > v.Threshold || r.MinKinds > v.Threshold {
+		return invalid("vault %q: min_vendors %d and min_kinds %d must be within 0..%d (the threshold)", v.Name, r.MinVendors, r.MinKinds, v.Threshold)
+	}
+	if r.HealthMaxAge != 0 && (r.HealthAge() < MinHealthAge || r.HealthAge() > MaxHealthAge) {
+		return invalid("vault %q: health_max_age %v outside %v..%v", v.Name, r.HealthAge(), MinHealthAge, MaxHealthAge)
+	}
+	var devs []*Device
+	for _, s := range signers {
+		if r.ForbidSoftware && s.Device.Kind == KindSoftware {
+			return invalid("vault %q forbids software keys, but signer %s/%s is a software keystore", v.Name, s.Participant.ID, s.Device.ID)
+		}
+		if r.MinVendors > 0 && strings.TrimSpace(s.Device.Vendor) == "" {
+			return invalid("vault %q has a vendor rule, but device %s/%s names no vendor", v.Name, s.Participant.ID, s.Device.ID)
+		}
+		devs = append(devs, s.Device)
+	}
+	if r.MinVendors > 0 || r.MinKinds > 0 {
+		if _, ok := SelectDiverse(v, devs); !ok {
+			return invalid("vault %q: no %d of its signers' devices span %d vendors and %d kinds; the vault could never spend", v.Name, v.Threshold, r.MinVendors, r.MinKinds)
+		}
+	}
+	return nil
+}
+
+// SelectDiverse picks, from devs in order, the first v.Threshold of them
+// (by index) that satisfy the vault's vendor and kind rules. It tries
+// every combination in lexicographic order, so with no rule it takes the
+// first threshold devices, and it is bounded by the policy's signer limit.
+func SelectDiverse(v *Vault, devs []*Device) ([]int, bool) {
+	k := v.Threshold
+	if k < 1 || k > len(devs) {
+		return nil, false
+	}
+	idx := make([]int, k)
+	for i := range idx {
+		idx[i] = i
+	}
+	pick := make([]*Device, k)
+	for {
+		for i, j := range idx {
+			pick[i] = devs[j]
+		}
+		if v.CheckDiversity(pick) == nil {
+			return append([]int(nil), idx...), true
+		}
+		i := k - 1
+		for i >= 0 && idx[i] == len(devs)-k+i {
+			i--
+		}
+		if i < 0 {
+			return nil, false
+		}
+		idx[i]++
+		for j := i + 1; j < k; j++ {
+			idx[j] = idx[j-1] + 1
+		}
+	}
 }
 
 // EncodeIdentity renders an identity public key as policies write it.

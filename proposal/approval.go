@@ -48,6 +48,8 @@ type Approval struct {
 	// Witness is the station's cosignature of the latest coordinator
 	// checkpoint it saw and checked.
 	Witness *Witness `cbor:"15,keyasint,omitempty"`
+	// Health is the station's latest device check.
+	Health *Health `cbor:"16,keyasint,omitempty"`
 }
 
 // MaxTransfers bounds the transfer record an approval carries.
@@ -95,6 +97,9 @@ func (a *Approval) check() error {
 	if len(a.Reason) > MaxReason || len(a.Override) > MaxReason {
 		return fmt.Errorf("proposal: reason longer than %d bytes", MaxReason)
 	}
+	if h := a.Health; h != nil && (len(h.Challenge) != 32 || len(h.Info) > MaxHealthInfo || len(h.Signature) > 80 || len(h.Device) > 64 || len(h.Key) > 256) {
+		return errors.New("proposal: malformed device health record")
+	}
 	if len(a.Transfers) > MaxTransfers {
 		return fmt.Errorf("proposal: %d transfers recorded, over %d", len(a.Transfers), MaxTransfers)
 	}
@@ -136,7 +141,8 @@ type Checked struct {
 	Approval    *Approval
 	ID          [32]byte
 	Participant *policy.Participant
-	Key         string           // the device's chain key
+	Key         string // the device's chain key
+	Device      *policy.Device
 	Verified    []chain.Verified // empty for a rejection
 	Witnessed   *audit.Checkpoint
 }
@@ -185,7 +191,7 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	if signer.Device.ID != ap.Device {
 		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
 	}
-	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.Key}
+	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.Key, Device: signer.Device}
 	if ap.Witness != nil {
 		coord, ok := pol.Coordinator(p.Coordinator)
 		if !ok {
@@ -202,6 +208,9 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	}
 	if ap.Decision == Reject {
 		return c, nil
+	}
+	if err := CheckHealth(ap.Health, pol, v, signer, a, t); err != nil {
+		return nil, err
 	}
 	cv, err := pol.ChainVault(v)
 	if err != nil {

@@ -53,6 +53,9 @@ type Station struct {
 	// cosignature of the latest coordinator checkpoint it checked, to be
 	// signed into each decision.
 	Custody func(id keys.Identity) ([]proposal.Transfer, *proposal.Witness, error)
+	// Health, when set, is the station's latest device check, carried in
+	// its approvals.
+	Health *proposal.Health
 }
 
 // Result is a completed review.
@@ -182,6 +185,12 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 			return nil, nil, err
 		}
 		ap.Decision, ap.Override = proposal.Approve, d.Override
+		ap.Health = s.Health
+		if pv, ok := res.Policy.Vault(res.Proposal.Vault); ok {
+			if err := proposal.CheckHealth(s.Health, res.Policy, pv, res.Signer, a, time.Unix(ap.Time, 0)); err != nil {
+				return nil, res, &Refusal{Reasons: []string{err.Error()}}
+			}
+		}
 		ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.Key, signer)
 		if err != nil {
 			return nil, res, err

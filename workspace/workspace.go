@@ -81,7 +81,8 @@ var (
 	bFinal     = []byte("final")     // proposal id → proof envelope
 	bChannels  = []byte("channels")  // "out:"/"in:" + peer → last sequence number
 	bWitness   = []byte("witness")   // stations: origin → last coordinator checkpoint seen; coordinators: "size:" + participant → cosignature record
-	buckets    = [][]byte{bPolicy, bProposals, bApprovals, bSpends, bDecisions, bFinal, bChannels, bWitness}
+	bHealth    = []byte("health")    // stations: device id → latest device check (CBOR)
+	buckets    = [][]byte{bPolicy, bProposals, bApprovals, bSpends, bDecisions, bFinal, bChannels, bWitness, bHealth}
 )
 
 // Errors callers branch on.
@@ -415,6 +416,26 @@ func (w *Workspace) PutFinal(proposalID [32]byte, proof *envelope.Envelope) erro
 		}
 		return b.Put(proposalID[:], raw)
 	})
+}
+
+// PutHealth records a device's latest health check, replacing the last.
+func (w *Workspace) PutHealth(device string, record []byte) error {
+	return w.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bHealth).Put([]byte(device), record)
+	})
+}
+
+// Health returns a device's latest health check, or ErrNotFound.
+func (w *Workspace) Health(device string) ([]byte, error) {
+	var raw []byte
+	w.db.View(func(tx *bolt.Tx) error {
+		raw = bytes.Clone(tx.Bucket(bHealth).Get([]byte(device)))
+		return nil
+	})
+	if raw == nil {
+		return nil, ErrNotFound
+	}
+	return raw, nil
 }
 
 // Final returns a proposal's threshold proof, if finalized.

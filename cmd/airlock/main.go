@@ -38,6 +38,11 @@ Keys:
     key restore --share FILE... [--identity F] [--share-passphrase-file F] --name ID
     key verify-backup --share FILE... [--identity F] [--share-passphrase-file F]
 
+Devices:
+    key new --pkcs11 MODULE --token LABEL [--pin-file F]   keys on a PKCS#11 token
+    device check [--json]           sign a fresh challenge with each key, read
+                                    the token, record a signed health entry
+
 Policy:
     policy init FILE [--out F]      turn a YAML/JSON policy into version 1
     policy sign FILE                co-sign a policy version (in place)
@@ -76,7 +81,8 @@ Across the gap by camera:
 
     demo                            the whole round trip in a temporary folder
 
-Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal.
+Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal;
+a token's PIN from --pin-file, $AIRLOCK_PIN or the terminal.
 Exit codes: 0 done or may sign, 1 error, 2 usage, 3 refused.
 `
 
@@ -183,6 +189,8 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.psbt(args)
 	case "audit":
 		return e.audit(args)
+	case "device":
+		return e.device(args)
 	case "qr":
 		return e.qr(args)
 	case "media":

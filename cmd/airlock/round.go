@@ -231,6 +231,9 @@ func (e *env) sign(args []string) error {
 	}
 	st := e.station(ws, e.logger(ws, ks))
 	st.Custody = e.custody(ws)
+	if st.Health, err = e.lastHealth(ws); err != nil {
+		return err
+	}
 	env, res, err := st.Sign(context.Background(), raw, d, ks.identity, ks.chain)
 	if err != nil {
 		return err
@@ -315,6 +318,9 @@ func (e *env) status(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "%s  vault %s  %s  %d/%d approvals (%s)  %s\n", r.ID[:16], r.Vault, r.State, len(r.Approvals), r.Threshold, list(r.Approvals), left)
 		fmt.Fprintf(e.stdout, "    txid %s\n", r.TxID)
+		if r.Note != "" {
+			fmt.Fprintf(e.stdout, "    %s\n", r.Note)
+		}
 		for _, who := range workspace.SortedKeys(r.Rejects) {
 			fmt.Fprintf(e.stdout, "    rejected by %s: %q\n", who, r.Rejects[who])
 		}

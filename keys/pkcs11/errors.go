@@ -91,7 +91,7 @@ func mapErr(label, op string, err error) error {
 	switch {
 	case rv == p11.CKR_PIN_INCORRECT:
 		return &wrapped{
-			msg:      fmt.Sprintf("pkcs11: wrong PIN for token %q (%s)", label, ckrName(err)),
+			msg:      fmt.Sprintf("pkcs11: wrong PIN for token %q (%s); repeated wrong PINs may lock the token", label, ckrName(err)),
 			sentinel: ErrWrongPIN, cause: err,
 		}
 	case rv == p11.CKR_PIN_LOCKED:

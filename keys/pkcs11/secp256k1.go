@@ -118,7 +118,16 @@ func (k *ECKey) SignDigest(digest []byte) ([]byte, error) {
 // requires). Recovering the key from the signature is checked to give
 // PublicKey.
 func (k *ECKey) SignRecoverable(digest []byte) ([]byte, error) {
-	sig, err := k.signLowS(digest)
+	raw, err := k.signRaw(digest)
+	if err != nil {
+		return nil, err
+	}
+	return k.recoverable(digest, raw)
+}
+
+// recoverable is SignRecoverable's work after the device has signed.
+func (k *ECKey) recoverable(digest, raw []byte) ([]byte, error) {
+	sig, err := k.normalise(digest, raw)
 	if err != nil {
 		return nil, err
 	}
@@ -134,9 +143,19 @@ func (k *ECKey) SignRecoverable(digest []byte) ([]byte, error) {
 	return append(out, v), nil
 }
 
-// signLowS asks the token for a raw ECDSA signature, normalises S and
+// signLowS asks the token for an ECDSA signature, normalises S and
 // verifies the result.
 func (k *ECKey) signLowS(digest []byte) (*ecdsa.Signature, error) {
+	raw, err := k.signRaw(digest)
+	if err != nil {
+		return nil, err
+	}
+	return k.normalise(digest, raw)
+}
+
+// signRaw has the token sign digest with CKM_ECDSA and returns its raw
+// r || s output.
+func (k *ECKey) signRaw(digest []byte) ([]byte, error) {
 	if len(digest) != 32 {
 		return nil, fmt.Errorf("pkcs11: secp256k1 signing needs a 32-byte digest, got %d bytes; hash the message first", len(digest))
 	}
@@ -147,6 +166,12 @@ func (k *ECKey) signLowS(digest []byte) (*ecdsa.Signature, error) {
 	if len(raw) != 64 {
 		return nil, fmt.Errorf("pkcs11: token %q returned a %d-byte ECDSA signature, want 64 (r || s)", k.t.label, len(raw))
 	}
+	return raw, nil
+}
+
+// normalise turns the device's raw r || s into a low-S signature and
+// verifies it against the public key.
+func (k *ECKey) normalise(digest, raw []byte) (*ecdsa.Signature, error) {
 	r, s, err := LowS(raw[:32], raw[32:])
 	if err != nil {
 		return nil, fmt.Errorf("pkcs11: token %q returned a malformed signature: %w", k.t.label, err)

@@ -95,20 +95,18 @@ func Open(module, label string, pin []byte) (*Token, error) {
 			// checked, so do not hand out a session on the strength of it.
 			return nil, fmt.Errorf("pkcs11: token %q is already logged in by other code in this process, so the PIN could not be checked; refusing to open it: %w", label, err)
 		}
-		err = mapErr(label, "logging in", err)
-		if errors.Is(err, ErrWrongPIN) {
+		mapped := mapErr(label, "logging in", err)
+		if errors.Is(mapped, ErrWrongPIN) {
 			if ti, e := m.ctx.GetTokenInfo(slot); e == nil {
 				switch {
 				case ti.Flags&p11.CKF_USER_PIN_LOCKED != 0:
-					return nil, fmt.Errorf("pkcs11: wrong PIN for token %q, and the PIN is now locked: %w", label, ErrPINLocked)
+					return nil, &wrapped{msg: fmt.Sprintf("pkcs11: wrong PIN for token %q, and the PIN is now locked; the security officer must unlock or reset it", label), sentinel: ErrPINLocked, cause: err}
 				case ti.Flags&p11.CKF_USER_PIN_FINAL_TRY != 0:
-					return nil, fmt.Errorf("pkcs11: wrong PIN for token %q; one more wrong PIN locks it: %w", label, ErrWrongPIN)
-				case ti.Flags&p11.CKF_USER_PIN_COUNT_LOW != 0:
-					return nil, fmt.Errorf("pkcs11: wrong PIN for token %q; few tries are left before it locks: %w", label, ErrWrongPIN)
+					return nil, &wrapped{msg: fmt.Sprintf("pkcs11: wrong PIN for token %q; one more wrong PIN locks it", label), sentinel: ErrWrongPIN, cause: err}
 				}
 			}
 		}
-		return nil, err
+		return nil, mapped
 	}
 	ok = true
 	return &Token{path: path, mod: m, ctx: m.ctx, slot: slot, label: label, session: sh}, nil
