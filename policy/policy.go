@@ -127,7 +127,9 @@ const (
 func (r Rules) HealthAge() time.Duration { return time.Duration(r.HealthMaxAge) * time.Second }
 
 // Vendor is how a device's vendor is compared: case and spaces aside.
-func (d *Device) VendorKey() string { return strings.ToLower(strings.Join(strings.Fields(d.Vendor), " ")) }
+func (d *Device) VendorKey() string {
+	return strings.ToLower(strings.Join(strings.Fields(d.Vendor), " "))
+}
 
 // Diversity counts the distinct vendors and kinds of devices.
 func Diversity(devs []*Device) (vendors, kinds int) {
