@@ -60,8 +60,7 @@ func (t *Token) GenerateEd25519(label string) (*EdKey, error) {
 		_, err = k.Sign(nil, []byte("airlock pkcs11 self-test "+label), crypto.Hash(0))
 	}
 	if err != nil {
-		t.destroy(kp)
-		return nil, fmt.Errorf("pkcs11: new Ed25519 key %q failed its self-test and was destroyed: %w", label, err)
+		return nil, t.discard("Ed25519", label, kp, err)
 	}
 	return k, nil
 }

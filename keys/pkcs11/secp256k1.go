@@ -50,8 +50,7 @@ func (t *Token) GenerateSecp256k1(label string) (*ECKey, error) {
 		_, err = k.SignDigest(digest[:])
 	}
 	if err != nil {
-		t.destroy(kp)
-		return nil, fmt.Errorf("pkcs11: new secp256k1 key %q failed its self-test and was destroyed: %w", label, err)
+		return nil, t.discard("secp256k1", label, kp, err)
 	}
 	return k, nil
 }

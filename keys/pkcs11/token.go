@@ -394,7 +394,6 @@ func (t *Token) generate(spec keySpec, label string) (keyPair, error) {
 		if err != nil {
 			return err
 		}
-		kp = keyPair{priv: priv, pub: pub}
 		if err := checkPrivate(ctx, sh, priv); err != nil {
 			_ = ctx.DestroyObject(sh, priv)
 			_ = ctx.DestroyObject(sh, pub)
@@ -402,22 +401,26 @@ func (t *Token) generate(spec keySpec, label string) (keyPair, error) {
 		}
 		a, err := attrs(ctx, sh, pub, p11.CKA_EC_POINT)
 		if err != nil {
+			_ = ctx.DestroyObject(sh, priv)
+			_ = ctx.DestroyObject(sh, pub)
 			return err
 		}
-		kp.point = a[p11.CKA_EC_POINT]
+		kp = keyPair{priv: priv, pub: pub, point: a[p11.CKA_EC_POINT]}
 		return nil
 	})
 	return kp, err
 }
 
-// destroy removes a key pair from the token (used when a freshly generated
-// key fails its self-test).
-func (t *Token) destroy(kp keyPair) {
-	_ = t.do("destroying a faulty key", func(ctx *p11.Ctx, sh p11.SessionHandle) error {
-		_ = ctx.DestroyObject(sh, kp.priv)
-		_ = ctx.DestroyObject(sh, kp.pub)
-		return nil
+// discard removes a freshly generated key pair that failed its self-test
+// and returns an error saying so, wrapping cause.
+func (t *Token) discard(kind, label string, kp keyPair, cause error) error {
+	derr := t.do("destroying a faulty key", func(ctx *p11.Ctx, sh p11.SessionHandle) error {
+		return errors.Join(ctx.DestroyObject(sh, kp.priv), ctx.DestroyObject(sh, kp.pub))
 	})
+	if derr != nil {
+		return fmt.Errorf("pkcs11: new %s key %q on token %q failed its self-test and could not be destroyed (%v); delete it by hand before reusing the label: %w", kind, label, t.label, derr, cause)
+	}
+	return fmt.Errorf("pkcs11: new %s key %q on token %q failed its self-test and was destroyed: %w", kind, label, t.label, cause)
 }
 
 // checkPrivate fails unless the private key is a persistent, private,
