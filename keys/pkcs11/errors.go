@@ -43,16 +43,19 @@ type wrapped struct {
 	cause    error
 }
 
-func (e *wrapped) Error() string   { return e.msg }
-func (e *wrapped) Unwrap() []error { return []error{e.sentinel, e.cause} }
-
-// ckr returns the PKCS#11 return value carried by err, if any.
-func ckr(err error) (uint, bool) {
-	var pe p11.Error
-	if errors.As(err, &pe) {
-		return uint(pe), true
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() []error {
+	if e.sentinel == nil {
+		return []error{e.cause}
 	}
-	return 0, false
+	return []error{e.sentinel, e.cause}
+}
+
+// ckr returns the PKCS#11 return value if err is a bare error from the
+// module (not one this package already wrapped).
+func ckr(err error) (uint, bool) {
+	pe, ok := err.(p11.Error) //nolint:errorlint // bare module errors only
+	return uint(pe), ok
 }
 
 // ckrName renders a PKCS#11 error as just its CKR_ name, e.g.
@@ -77,16 +80,14 @@ func isRemoval(rv uint) bool {
 	return false
 }
 
-// mapErr turns an error from the PKCS#11 module into one of this package's
-// errors. label names the token and op says what we were doing ("signing",
-// "logging in", ...). It never sees or prints the PIN.
+// mapErr turns a bare error from the PKCS#11 module into one of this
+// package's errors; errors this package made are returned unchanged. label
+// names the token and op says what we were doing ("signing", "logging
+// in", ...). It never sees or prints the PIN.
 func mapErr(label, op string, err error) error {
-	if err == nil {
-		return nil
-	}
 	rv, ok := ckr(err)
 	if !ok {
-		return fmt.Errorf("pkcs11: token %q: %s: %w", label, op, err)
+		return err
 	}
 	switch {
 	case rv == p11.CKR_PIN_INCORRECT:
@@ -105,5 +106,5 @@ func mapErr(label, op string, err error) error {
 			sentinel: ErrTokenRemoved, cause: err,
 		}
 	}
-	return fmt.Errorf("pkcs11: token %q: %s failed: %w", label, op, err)
+	return &wrapped{msg: fmt.Sprintf("pkcs11: token %q: %s failed (%s)", label, op, ckrName(err)), cause: err}
 }

@@ -697,3 +697,27 @@ func TestMapErr(t *testing.T) {
 		t.Errorf("message %q, want prefix %q", err, want)
 	}
 }
+
+// TestKeyDeletedUnderUs destroys the key object behind a live ECKey: the
+// token is still there, so the error is ErrKeyNotFound, not removal, and
+// the Token keeps working.
+func TestKeyDeletedUnderUs(t *testing.T) {
+	tok := openToken(t, "vanish")
+	k, err := tok.GenerateSecp256k1("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tok.ctx.DestroyObject(tok.session, k.priv); err != nil {
+		t.Fatal(err)
+	}
+	_, err = k.SignDigest(digestOf("gone"))
+	if !errors.Is(err, ErrKeyNotFound) || errors.Is(err, ErrTokenRemoved) {
+		t.Fatalf("signing with a deleted key: %v, want ErrKeyNotFound", err)
+	}
+	if _, err := tok.Secp256k1("k"); !errors.Is(err, ErrKeyNotFound) {
+		t.Fatalf("lookup of a deleted key: %v, want ErrKeyNotFound", err)
+	}
+	if _, err := tok.GenerateEd25519("other"); err != nil {
+		t.Fatalf("token unusable after a key vanished: %v", err)
+	}
+}

@@ -397,6 +397,9 @@ func (t *Token) generate(spec keySpec, label string) (keyPair, error) {
 		if err := checkPrivate(ctx, sh, priv); err != nil {
 			_ = ctx.DestroyObject(sh, priv)
 			_ = ctx.DestroyObject(sh, pub)
+			if _, isP11 := ckr(err); isP11 {
+				return err
+			}
 			return fmt.Errorf("pkcs11: token %q generated %s key %q with unsafe attributes, destroyed it: %w", t.label, spec.name, label, err)
 		}
 		a, err := attrs(ctx, sh, pub, p11.CKA_EC_POINT)
@@ -482,6 +485,9 @@ func (t *Token) find(spec keySpec, label string) (keyPair, error) {
 			return fmt.Errorf("pkcs11: key %q on token %q is not a %s key (CKA_EC_PARAMS %x): %w", label, t.label, spec.name, a[p11.CKA_EC_PARAMS], ErrKeyNotFound)
 		}
 		if err := checkPrivate(ctx, sh, privs[0]); err != nil {
+			if _, isP11 := ckr(err); isP11 {
+				return err
+			}
 			return fmt.Errorf("pkcs11: refusing %s key %q on token %q: %w", spec.name, label, t.label, err)
 		}
 		id := a[p11.CKA_ID]
