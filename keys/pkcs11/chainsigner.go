@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 
-	p11 "github.com/miekg/pkcs11"
 	"golang.org/x/crypto/ripemd160" //nolint:staticcheck // HASH160 is Bitcoin's fingerprint hash
 
 	"github.com/airlock-vault/airlock/keys"
@@ -45,25 +44,4 @@ func (s StaticSigner) SignECDSA(path []uint32, digest []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: token key %q is static and has no child %s", keys.ErrNoKey, s.Key.Label(), keys.FormatPath(path))
 	}
 	return s.Key.SignDigest(digest)
-}
-
-// Destroy deletes every object labelled label from the token (a key pair
-// airlock made and must take back, when creating a workspace failed half
-// way). It reports how many objects it deleted.
-func (t *Token) Destroy(label string) (int, error) {
-	n := 0
-	err := t.do("destroying key "+label, func(ctx *p11.Ctx, sh p11.SessionHandle) error {
-		objs, err := findObjects(ctx, sh, []*p11.Attribute{p11.NewAttribute(p11.CKA_LABEL, label)})
-		if err != nil {
-			return err
-		}
-		for _, o := range objs {
-			if err := ctx.DestroyObject(sh, o); err != nil {
-				return err
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
 }

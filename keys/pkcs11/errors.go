@@ -1,39 +1,13 @@
+//go:build cgo
+
 package pkcs11
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
 	p11 "github.com/miekg/pkcs11"
 )
-
-// Sentinel errors. Every error returned by this package that falls into one
-// of these classes wraps the sentinel, so callers test with errors.Is.
-var (
-	// ErrWrongPIN means the token rejected the user PIN (CKR_PIN_INCORRECT).
-	ErrWrongPIN = errors.New("pkcs11: wrong PIN")
-	// ErrPINLocked means the user PIN is locked after too many wrong tries
-	// (CKR_PIN_LOCKED or the token's CKF_USER_PIN_LOCKED flag). Only the
-	// security officer can unlock it.
-	ErrPINLocked = errors.New("pkcs11: PIN locked")
-	// ErrTokenNotFound means no initialised token with the requested label is
-	// present in any slot of the module.
-	ErrTokenNotFound = errors.New("pkcs11: token not found")
-	// ErrKeyNotFound means no key with the requested label and type exists on
-	// the token.
-	ErrKeyNotFound = errors.New("pkcs11: key not found")
-	// ErrKeyExists means a key generation was refused because an object with
-	// the requested label already exists on the token.
-	ErrKeyExists = errors.New("pkcs11: key already exists")
-	// ErrTokenRemoved means the token disappeared (unplugged, deleted, reset)
-	// or our session on it was invalidated while in use. The Token is
-	// unusable afterwards: Close it, reinsert the device and Open it again.
-	ErrTokenRemoved = errors.New("pkcs11: token removed")
-)
-
-// errClosed is returned by every operation on a Token after Close.
-var errClosed = errors.New("pkcs11: token is closed")
 
 // wrapped is an error with its own message that matches both a sentinel and
 // the underlying PKCS#11 return value with errors.Is / errors.As.

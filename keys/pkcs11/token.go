@@ -1,3 +1,5 @@
+//go:build cgo
+
 package pkcs11
 
 import (
@@ -173,21 +175,6 @@ func (t *Token) Close() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// Info describes the token, its slot and the PKCS#11 library, as reported by
-// the device. Versions are "major.minor".
-type Info struct {
-	Label               string
-	Manufacturer        string
-	Model               string
-	Serial              string
-	HardwareVersion     string
-	FirmwareVersion     string
-	LibraryDescription  string
-	LibraryManufacturer string
-	LibraryVersion      string
-	SlotDescription     string
 }
 
 func version(v p11.Version) string { return fmt.Sprintf("%d.%d", v.Major, v.Minor) }
