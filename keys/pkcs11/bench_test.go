@@ -6,11 +6,15 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	btcecdsa "github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/airlock-vault/airlock/keys/keystore"
 )
 
 // Run with: go test -run '^$' -bench . -benchtime 200x ./keys/pkcs11/
@@ -48,6 +52,21 @@ func BenchmarkSignSecp256k1(b *testing.B) {
 		}
 		reportSigsPerSec(b)
 	})
+	// airlock's software keystore as a station uses it: BIP-32 derivation
+	// to the address key, then a low-S signature.
+	b.Run("keystore", func(b *testing.B) {
+		ks, err := keystore.Create(filepath.Join(b.TempDir(), "keystore.age"), []byte("bench"), keystore.Options{Network: &chaincfg.RegressionNetParams, WorkFactor: 10})
+		if err != nil {
+			b.Fatal(err)
+		}
+		path := append(ks.AccountPath(), 0, 7)
+		for b.Loop() {
+			if _, err := ks.SignECDSA(path, digest); err != nil {
+				b.Fatal(err)
+			}
+		}
+		reportSigsPerSec(b)
+	})
 }
 
 func BenchmarkSignEd25519(b *testing.B) {
@@ -69,6 +88,19 @@ func BenchmarkSignEd25519(b *testing.B) {
 		priv := ed25519.NewKeyFromSeed(digestOf("software key"))
 		for b.Loop() {
 			_ = ed25519.Sign(priv, msg)
+		}
+		reportSigsPerSec(b)
+	})
+	b.Run("keystore", func(b *testing.B) {
+		ks, err := keystore.Create(filepath.Join(b.TempDir(), "keystore.age"), []byte("bench"), keystore.Options{Network: &chaincfg.RegressionNetParams, WorkFactor: 10})
+		if err != nil {
+			b.Fatal(err)
+		}
+		id := ks.Identity()
+		for b.Loop() {
+			if _, err := id.Sign(nil, msg, crypto.Hash(0)); err != nil {
+				b.Fatal(err)
+			}
 		}
 		reportSigsPerSec(b)
 	})
