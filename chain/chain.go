@@ -45,6 +45,33 @@ type Vault struct {
 	Keys []string
 	// Limits are the policy's caps; zero means the adapter's default.
 	Limits Limits
+	// Account describes a contract-account vault (a Safe); nil for
+	// Bitcoin.
+	Account *Account
+}
+
+// Account is a contract-account vault: a Safe at Address on chain ChainID,
+// of a contract version, with the contracts it may delegatecall pinned.
+type Account struct {
+	Address string
+	ChainID uint64
+	Version string
+	// Trusted are the contracts a delegatecall may target, each pinned by
+	// address and runtime code hash.
+	Trusted []Trusted
+	// Severities overrides flag severities for this vault (the policy's
+	// choice; absent codes keep the adapter's default).
+	Severities map[string]Severity
+	// AllowEthSign lets stations sign with eth_sign (v 31/32) instead of
+	// EIP-712 when asked.
+	AllowEthSign bool
+}
+
+// Trusted is a pinned contract.
+type Trusted struct {
+	Name     string
+	Address  string
+	CodeHash string
 }
 
 // Limits are per-vault caps a review enforces.
