@@ -60,18 +60,18 @@ var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true}
 // Details is a Safe review for auditors (the JSON of review --json and
 // inspect safe).
 type Details struct {
-	Safe      string  `json:"safe"`
-	ChainID   string  `json:"chainId"`
-	Version   string  `json:"version"`
-	Kind      string  `json:"kind"` // transaction or message
-	Nonce     string  `json:"nonce,omitempty"`
-	Hashes    Hashes  `json:"hashes"`
-	Calls     []Call  `json:"calls,omitempty"`
-	Refund    *Refund `json:"refund,omitempty"`
-	Message   string  `json:"message,omitempty"`
-	SignedAs  string  `json:"signedAs"` // eip712 or eth_sign
+	Safe      string   `json:"safe"`
+	ChainID   string   `json:"chainId"`
+	Version   string   `json:"version"`
+	Kind      string   `json:"kind"` // transaction or message
+	Nonce     string   `json:"nonce,omitempty"`
+	Hashes    Hashes   `json:"hashes"`
+	Calls     []Call   `json:"calls,omitempty"`
+	Refund    *Refund  `json:"refund,omitempty"`
+	Message   string   `json:"message,omitempty"`
+	SignedAs  string   `json:"signedAs"` // eip712 or eth_sign
 	Owners    []string `json:"owners"`
-	Threshold int     `json:"threshold"`
+	Threshold int      `json:"threshold"`
 }
 
 // Refund is the worst case a gas refund pays out of the Safe.
