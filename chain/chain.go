@@ -128,9 +128,14 @@ type Verified struct {
 
 // Final is an assembled, fully signed transaction.
 type Final struct {
-	Raw   []byte // the network serialisation
+	Raw   []byte // the network serialisation (for a Safe, the execTransaction calldata)
 	TxID  string
 	Lines []string
+	// RawKind says what Raw is, for people ("raw transaction hex").
+	RawKind string
+	// Unsigned is, where the chain needs a sender, the unsigned
+	// transaction any account may sign and send (JSON).
+	Unsigned []byte
 }
 
 // Adapter knows one chain.
@@ -196,4 +201,19 @@ func (r *Registry) Names() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// KeyProver returns the adapter that knows key (a device key in its
+// chain's notation) and can check proofs of possession by it.
+func (r *Registry) KeyProver(network, key string) (KeyProver, error) {
+	for _, name := range r.Names() {
+		kp, ok := r.adapters[name].(KeyProver)
+		if !ok {
+			continue
+		}
+		if _, _, err := kp.KeyPublic(network, key); err == nil {
+			return kp, nil
+		}
+	}
+	return nil, fmt.Errorf("chain: no adapter can prove possession of key %s", key)
 }

@@ -120,11 +120,7 @@ func (c *Coordinator) Collect(raw []byte) (*proposal.Checked, error) {
 	if _, err := c.WS.Final(pe.ID()); err == nil {
 		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 	}
-	a, err := c.Reg.Lookup(p.Chain)
-	if err != nil {
-		return nil, err
-	}
-	checked, err := proposal.CheckApproval(e, p, pe.ID(), pol, polID, a, c.Now())
+	checked, err := proposal.CheckApproval(e, p, pe.ID(), pol, polID, c.Reg, c.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +302,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if !ok {
 			continue
 		}
-		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, a, now)
+		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", s.Participant.ID, err)
 		}

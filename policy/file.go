@@ -73,6 +73,8 @@ type FileDevice struct {
 	Vendor string `yaml:"vendor" json:"vendor"`
 	Model  string `yaml:"model" json:"model"`
 	Key    string `yaml:"key" json:"key"`
+	// Ethereum is the device's Safe owner key (optional).
+	Ethereum string `yaml:"ethereum" json:"ethereum"`
 }
 
 type FileVault struct {
@@ -83,6 +85,24 @@ type FileVault struct {
 	Descriptor string     `yaml:"descriptor" json:"descriptor"`
 	Limits     FileLimits `yaml:"limits" json:"limits"`
 	Rules      FileRules  `yaml:"rules" json:"rules"`
+	Safe       *FileSafe  `yaml:"safe" json:"safe"`
+}
+
+// FileSafe describes a Safe vault (chain: ethereum).
+type FileSafe struct {
+	Address      string            `yaml:"address" json:"address"`
+	ChainID      uint64            `yaml:"chain_id" json:"chain_id"`
+	Version      string            `yaml:"version" json:"version"`
+	AllowEthSign bool              `yaml:"allow_eth_sign" json:"allow_eth_sign"`
+	Trusted      []FileTrusted     `yaml:"trusted" json:"trusted"`
+	Severities   map[string]string `yaml:"severities" json:"severities"`
+}
+
+// FileTrusted is a contract a Safe may delegatecall, pinned.
+type FileTrusted struct {
+	Name     string `yaml:"name" json:"name"`
+	Address  string `yaml:"address" json:"address"`
+	CodeHash string `yaml:"code_hash" json:"code_hash"`
 }
 
 // FileRules are a vault's device rules; health_max_age is a duration
@@ -175,7 +195,7 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 		}
 		part := Participant{ID: fp.ID, Name: fp.Name, Roles: fp.Roles, Identity: pub}
 		for _, d := range fp.Devices {
-			part.Devices = append(part.Devices, Device{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key})
+			part.Devices = append(part.Devices, Device{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key, Ethereum: d.Ethereum})
 		}
 		p.Participants = append(p.Participants, part)
 	}
@@ -184,6 +204,12 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers,
 			Limits: Limits{MaxFee: fv.Limits.MaxFee, MaxFeeRate: fv.Limits.MaxFeeRate, MaxFeePercent: fv.Limits.MaxFeePercent},
 			Rules:  Rules{MinVendors: fv.Rules.MinVendors, MinKinds: fv.Rules.MinKinds, ForbidSoftware: fv.Rules.ForbidSoftware},
+		}
+		if fs := fv.Safe; fs != nil {
+			v.Safe = &SafeVault{Address: fs.Address, ChainID: fs.ChainID, Version: fs.Version, AllowEthSign: fs.AllowEthSign, Severities: fs.Severities}
+			for _, t := range fs.Trusted {
+				v.Safe.Trusted = append(v.Safe.Trusted, TrustedContract{Name: t.Name, Address: t.Address, CodeHash: t.CodeHash})
+			}
 		}
 		if fv.Rules.HealthMaxAge != "" {
 			age, err := parseDays(fv.Rules.HealthMaxAge)

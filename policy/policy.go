@@ -90,6 +90,18 @@ type Device struct {
 	// Key is the chain key in the chain's notation; for Bitcoin the account
 	// key with its origin, "[fingerprint/48'/1'/0'/2']tpub...".
 	Key string `cbor:"5,keyasint"`
+	// Ethereum is the device's Safe owner key, "[fingerprint/44'/60'/0'/0/0]0xAddress"
+	// (or "[fingerprint]0xAddress" for a token, "0xAddress" for an external
+	// wallet or an owner Safe), for Safe vaults.
+	Ethereum string `cbor:"6,keyasint,omitempty"`
+}
+
+// KeyFor returns the device's key for vaults on chain c.
+func (d *Device) KeyFor(c string) string {
+	if c == "ethereum" {
+		return d.Ethereum
+	}
+	return d.Key
 }
 
 // Vault is one multisig account.
@@ -103,6 +115,27 @@ type Vault struct {
 	Limits     Limits   `cbor:"6,keyasint"`
 	// Rules on the approvals that count (zero: no rule).
 	Rules Rules `cbor:"7,keyasint,omitempty"`
+	// Safe describes a Safe vault (chain ethereum).
+	Safe *SafeVault `cbor:"8,keyasint,omitempty"`
+}
+
+// SafeVault is a Safe account: where it lives, its contract version, the
+// contracts it may delegatecall (pinned by address and runtime code hash),
+// and the policy's choice of flag severities.
+type SafeVault struct {
+	Address      string            `cbor:"1,keyasint"`
+	ChainID      uint64            `cbor:"2,keyasint"`
+	Version      string            `cbor:"3,keyasint"`
+	Trusted      []TrustedContract `cbor:"4,keyasint,omitempty"`
+	Severities   map[string]string `cbor:"5,keyasint,omitempty"`
+	AllowEthSign bool              `cbor:"6,keyasint,omitempty"`
+}
+
+// TrustedContract is a contract a Safe may delegatecall.
+type TrustedContract struct {
+	Name     string `cbor:"1,keyasint"`
+	Address  string `cbor:"2,keyasint"`
+	CodeHash string `cbor:"3,keyasint"`
 }
 
 // Rules are a vault's device rules: the approvals that meet its threshold
@@ -246,7 +279,20 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 		Limits:     chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
 	}
 	for _, s := range signers {
-		cv.Keys = append(cv.Keys, s.Device.Key)
+		cv.Keys = append(cv.Keys, s.Device.KeyFor(v.Chain))
+	}
+	if v.Safe != nil {
+		acc := &chain.Account{Address: v.Safe.Address, ChainID: v.Safe.ChainID, Version: v.Safe.Version, AllowEthSign: v.Safe.AllowEthSign}
+		for _, t := range v.Safe.Trusted {
+			acc.Trusted = append(acc.Trusted, chain.Trusted{Name: t.Name, Address: t.Address, CodeHash: t.CodeHash})
+		}
+		if len(v.Safe.Severities) > 0 {
+			acc.Severities = map[string]chain.Severity{}
+			for k, s := range v.Safe.Severities {
+				acc.Severities[k] = chain.Severity(s)
+			}
+		}
+		cv.Account = acc
 	}
 	return cv, nil
 }
@@ -371,11 +417,21 @@ func (p *Policy) validateMembers() error {
 			default:
 				return invalid("device %s: kind %q, want software, pkcs11 or external", who, d.Kind)
 			}
-			if d.Key == "" {
+			if d.Key == "" && d.Ethereum == "" {
 				return invalid("device %s has no key", who)
 			}
-			if err := claim(deviceKeys, d.Key, "device key", who); err != nil {
-				return err
+			for _, k := range []string{d.Key, d.Ethereum} {
+				if k == "" {
+					continue
+				}
+				if err := claim(deviceKeys, k, "device key", who); err != nil {
+					return err
+				}
+			}
+			if d.Ethereum != "" {
+				if m := fpPattern.FindStringSubmatch(d.Ethereum); m != nil && d.Key != "" && !strings.HasPrefix(d.Key, m[0][:9]) {
+					return invalid("device %s: its Ethereum key's fingerprint %s is not its Bitcoin key's", who, m[1])
+				}
 			}
 			if m := fpPattern.FindStringSubmatch(d.Key); m != nil {
 				if err := claim(fingerprints, strings.ToLower(m[1]), "master fingerprint "+strings.ToLower(m[1]), who); err != nil {
@@ -402,6 +458,9 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 		if len(v.Signers) == 0 {
 			return invalid("vault %q has no signers", v.Name)
 		}
+		if (v.Chain == "ethereum") != (v.Safe != nil) {
+			return invalid("vault %q: a Safe section goes with chain ethereum, and only there", v.Name)
+		}
 		if v.Threshold < 1 || v.Threshold > len(v.Signers) {
 			return invalid("vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
 		}
@@ -411,6 +470,9 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 		}
 		seen := map[string]bool{}
 		for _, s := range signers {
+			if s.Device.KeyFor(v.Chain) == "" {
+				return invalid("vault %q: device %s/%s has no %s key", v.Name, s.Participant.ID, s.Device.ID, v.Chain)
+			}
 			if seen[s.Participant.ID] {
 				return invalid("vault %q: participant %q signs twice", v.Name, s.Participant.ID)
 			}

@@ -152,7 +152,11 @@ type Checked struct {
 // signer of the vault on the named device, the proposal and policy ids, the
 // time, and — through the chain adapter — every chain signature against the
 // right pubkey and digest.
-func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.Policy, polID [32]byte, a chain.Adapter, now time.Time) (*Checked, error) {
+func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.Policy, polID [32]byte, reg *chain.Registry, now time.Time) (*Checked, error) {
+	a, err := reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
 	ap, err := DecodeApproval(e)
 	if err != nil {
 		return nil, err
@@ -209,7 +213,7 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	if ap.Decision == Reject {
 		return c, nil
 	}
-	if err := CheckHealth(ap.Health, pol, v, signer, a, t); err != nil {
+	if err := CheckHealth(ap.Health, pol, v, signer, reg, t); err != nil {
 		return nil, err
 	}
 	cv, err := pol.ChainVault(v)

@@ -52,7 +52,7 @@ var ErrHealth = errors.New("proposal: device health")
 // CheckHealth verifies h for the vault signer s at time at (the
 // approval's time): the device and key are the policy's, the signature by
 // that key verifies, and the check is no older than the vault allows.
-func CheckHealth(h *Health, pol *policy.Policy, v *policy.Vault, s policy.Signer, a chain.Adapter, at time.Time) error {
+func CheckHealth(h *Health, pol *policy.Policy, v *policy.Vault, s policy.Signer, reg *chain.Registry, at time.Time) error {
 	who := s.Participant.ID + "/" + s.Device.ID
 	if h == nil {
 		if v.Rules.HealthMaxAge > 0 {
@@ -66,9 +66,9 @@ func CheckHealth(h *Health, pol *policy.Policy, v *policy.Vault, s policy.Signer
 	if len(h.Challenge) != 32 || len(h.Info) > MaxHealthInfo {
 		return fmt.Errorf("%w: %s's check is malformed", ErrHealth, who)
 	}
-	kp, ok := a.(chain.KeyProver)
-	if !ok {
-		return fmt.Errorf("%w: the %s adapter cannot check key proofs", ErrHealth, a.Chain())
+	kp, err := reg.KeyProver(pol.Network, s.Device.Key)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHealth, err)
 	}
 	if err := kp.VerifyKeyProof(pol.Network, s.Device.Key, h.Digest(), h.Signature); err != nil {
 		return fmt.Errorf("%w: %s's check: %v", ErrHealth, who, err)

@@ -171,7 +171,7 @@ func TestCheckApprovalVerifiesEverything(t *testing.T) {
 	w := newWorld(t)
 	e, p := w.proposal(t, w.coord)
 	ae := approve(t, w, e, p, w.members[1], "hw")
-	c, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, bitcoin.Adapter{}, w.now.Add(time.Hour))
+	c, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, chain.NewRegistry(bitcoin.Adapter{}), w.now.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestCheckApprovalRefusesWrongDevice(t *testing.T) {
 	w := newWorld(t)
 	e, p := w.proposal(t, w.coord)
 	ae := approve(t, w, e, p, w.members[1], "other")
-	if _, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, bitcoin.Adapter{}, w.now); err == nil {
+	if _, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, chain.NewRegistry(bitcoin.Adapter{}), w.now); err == nil {
 		t.Fatal("approval naming another device accepted")
 	}
 }
@@ -194,7 +194,7 @@ func TestCheckApprovalRefusesApprovalForAnotherProposal(t *testing.T) {
 	e, p := w.proposal(t, w.coord)
 	e2, _ := w.proposal(t, w.coord) // a fresh nonce: a different proposal
 	ae := approve(t, w, e, p, w.members[0], "hw")
-	if _, err := proposal.CheckApproval(ae, p, e2.ID(), w.pol, w.polID, bitcoin.Adapter{}, w.now); err == nil {
+	if _, err := proposal.CheckApproval(ae, p, e2.ID(), w.pol, w.polID, chain.NewRegistry(bitcoin.Adapter{}), w.now); err == nil {
 		t.Fatal("approval replayed onto another proposal accepted")
 	}
 }
@@ -209,7 +209,7 @@ func TestCheckApprovalRefusesIdentityMismatch(t *testing.T) {
 	a := &proposal.Approval{Format: 1, Proposal: id[:], Decision: proposal.Approve, Participant: "alice", Device: "hw",
 		Policy: w.polID[:], PolicyVersion: 1, Signatures: sigs, Time: w.now.Unix(), Review: make([]byte, 32)}
 	ae, _ := proposal.SealApproval(a, w.members[2].ident)
-	if _, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, bitcoin.Adapter{}, w.now); !errors.Is(err, envelope.ErrNotSigned) {
+	if _, err := proposal.CheckApproval(ae, p, e.ID(), w.pol, w.polID, chain.NewRegistry(bitcoin.Adapter{}), w.now); !errors.Is(err, envelope.ErrNotSigned) {
 		t.Fatalf("got %v", err)
 	}
 }

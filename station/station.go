@@ -187,7 +187,7 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 		ap.Decision, ap.Override = proposal.Approve, d.Override
 		ap.Health = s.Health
 		if pv, ok := res.Policy.Vault(res.Proposal.Vault); ok {
-			if err := proposal.CheckHealth(s.Health, res.Policy, pv, res.Signer, a, time.Unix(ap.Time, 0)); err != nil {
+			if err := proposal.CheckHealth(s.Health, res.Policy, pv, res.Signer, s.Reg, time.Unix(ap.Time, 0)); err != nil {
 				return nil, res, &Refusal{Reasons: []string{err.Error()}}
 			}
 		}

@@ -47,6 +47,8 @@ type Config struct {
 	Identity string    `json:"identity"`         // ed25519:<base64>
 	Key      string    `json:"key,omitempty"`    // station: [fp/path]xpub
 	Device   string    `json:"device,omitempty"` // station: device id in the policy
+	// Ethereum is the station's Safe owner key, [fp/44'/60'/0'/0/0]0xAddress.
+	Ethereum string `json:"ethereum,omitempty"`
 	// MediaAllow lists the folders exports may write to (absolute, with
 	// symbolic links resolved).
 	MediaAllow []string `json:"media_allow,omitempty"`

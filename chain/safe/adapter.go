@@ -2,6 +2,8 @@ package safe
 
 import (
 	"bytes"
+	"encoding/hex"
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -335,11 +337,18 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 	}
 	f := &chain.Final{TxID: a.hashes.SafeTx.Hex()}
 	if a.payload.Tx == nil {
-		f.Raw = sigBytes
+		f.Raw, f.RawKind = sigBytes, "signature bytes for isValidSignature"
 		f.Lines = []string{fmt.Sprintf("signatures for isValidSignature on %s: %d bytes", vi.safe.Hex(), len(sigBytes))}
 		return f, nil
 	}
 	f.Raw, err = ExecCalldata(a.payload.Tx, sigBytes)
+	if err != nil {
+		return nil, err
+	}
+	f.RawKind = "execTransaction calldata hex"
+	f.Unsigned, err = json.MarshalIndent(map[string]string{
+		"chainId": vi.chainID.String(), "to": vi.safe.Hex(), "value": "0", "data": "0x" + hex.EncodeToString(f.Raw),
+	}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -353,4 +362,22 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 		fmt.Sprintf("signed by %d owners (sorted): %s", len(parts), strings.Join(who, ", ")),
 	}
 	return f, nil
+}
+
+// Inspect reviews a payload for a Safe without a policy: the stateless
+// check of `airlock inspect safe`. Owners are unknown, so nothing is
+// signed; hashes, calls and flags are as a station computes them.
+func Inspect(acc chain.Account, payload []byte) (*chain.Review, error) {
+	v := chain.Vault{Name: "inspect", Chain: "ethereum", Account: &acc, Threshold: 1,
+		Keys: []string{"0x0000000000000000000000000000000000000001"}}
+	vi, err := parseVault(v)
+	if err != nil {
+		return nil, err
+	}
+	vi.owners, vi.keys, vi.threshold = nil, nil, 0
+	a, err := analyse(vi, payload)
+	if err != nil {
+		return nil, err
+	}
+	return &chain.Review{Chain: "ethereum", Vault: acc.Address, TxID: a.hashes.SafeTx.Hex(), Details: a.details, Lines: a.lines, Flags: a.flags}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/airlock-vault/airlock/chain/safe"
+
 	"filippo.io/age"
 
 	"github.com/airlock-vault/airlock/keys"
@@ -267,6 +269,10 @@ func (e *env) keyRestore(args []string) error {
 	}
 	cfg := workspace.Config{Role: workspace.Station, Name: *name, Network: ks.Network().Name, Created: e.now().UTC().Truncate(1e9),
 		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)), Key: key, Device: *device}
+	if cfg.Ethereum, err = ethereumKey(ks, safe.EthereumPath); err != nil {
+		os.Remove(filepath.Join(e.dir, "keystore.age"))
+		return err
+	}
 	ws, err := workspace.Init(e.dir, cfg)
 	if err != nil {
 		os.Remove(filepath.Join(e.dir, "keystore.age"))

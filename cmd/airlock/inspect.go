@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
@@ -19,6 +21,9 @@ import (
 )
 
 func (e *env) inspect(args []string) error {
+	if len(args) > 0 && args[0] == "safe" {
+		return e.inspectSafe(args[1:])
+	}
 	fs := e.flags("inspect")
 	fs.Bool("json", true, "print JSON (the only format)")
 	pos, err := parse(fs, args)
@@ -206,4 +211,68 @@ func (e *env) chainVault(name string) (chain.Vault, error) {
 		return chain.Vault{}, fmt.Errorf("policy %s has no vault %q", pol.Name, name)
 	}
 	return pol.ChainVault(v)
+}
+
+// inspectSafe is the stateless check of a Safe transaction: hashes,
+// decoded calls and flags, without a workspace or a policy. Exit 3 when a
+// flag blocks.
+func (e *env) inspectSafe(args []string) error {
+	fs := e.flags("inspect safe")
+	chainID := fs.Uint64("chain-id", 0, "the chain id")
+	addr := fs.String("safe", "", "the Safe's address")
+	version := fs.String("version", "", "the Safe's contract version: "+strings.Join(safe.Versions, ", "))
+	txFile := fs.String("tx", "", "the transaction (or message) JSON, Safe Transaction Service field names")
+	asJSON := fs.Bool("json", false, "print JSON")
+	var trusted multi
+	fs.Var(&trusted, "trusted", "a contract delegatecalls may target: NAME=ADDRESS:CODEHASH (repeatable)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *chainID == 0 || *addr == "" || *version == "" || *txFile == "" {
+		return usagef("inspect safe: want --chain-id N --safe ADDR --version V --tx FILE")
+	}
+	acc := chain.Account{Address: *addr, ChainID: *chainID, Version: *version}
+	for _, t := range trusted {
+		name, rest, ok1 := strings.Cut(t, "=")
+		a, h, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 {
+			return usagef("inspect safe: --trusted %q: want NAME=ADDRESS:CODEHASH", t)
+		}
+		acc.Trusted = append(acc.Trusted, chain.Trusted{Name: name, Address: a, CodeHash: h})
+	}
+	raw, err := readArtifact(*txFile)
+	if err != nil {
+		return err
+	}
+	r, err := safe.Inspect(acc, raw)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		d := r.Details.(safe.Details)
+		if err := printJSON(e.stdout, map[string]any{
+			"domainHash": d.Hashes.Domain, "messageHash": d.Hashes.Message, "safeTxHash": d.Hashes.SafeTx,
+			"safe": d.Safe, "chainId": d.ChainID, "version": d.Version, "kind": d.Kind, "nonce": d.Nonce,
+			"calls": d.Calls, "refund": d.Refund, "flags": flagsOrEmpty(r.Flags),
+		}); err != nil {
+			return err
+		}
+	} else {
+		for _, l := range r.Lines {
+			fmt.Fprintln(e.stdout, l)
+		}
+		for _, f := range r.Flags {
+			fmt.Fprintf(e.stdout, "flag %-5s %s: %s\n", f.Severity, f.Code, f.Message)
+		}
+	}
+	if b := r.Blocking(); len(b) > 0 {
+		return &refusedError{fmt.Sprintf("%d blocking flags (first: %s)", len(b), b[0].Code)}
+	}
+	return nil
+}
+
+func flagsOrEmpty(f []chain.Flag) []chain.Flag {
+	if f == nil {
+		return []chain.Flag{}
+	}
+	return f
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/airlock-vault/airlock/chain/safe"
+
 	"golang.org/x/term"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -196,6 +198,9 @@ func (e *env) keyNew(args []string) error {
 		if cfg.Key, err = ks.KeyExpression(); err != nil {
 			return err
 		}
+		if cfg.Ethereum, err = ethereumKey(ks, safe.EthereumPath); err != nil {
+			return err
+		}
 		cfg.Device = *device
 	}
 	ws, err := workspace.Init(e.dir, cfg)
@@ -247,6 +252,9 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 			path, _, _ = strings.Cut(path, "]")
 			fmt.Fprintf(w, "origin    fingerprint %s, path m/%s\n", fp, path)
 		}
+		if c.Ethereum != "" {
+			fmt.Fprintf(w, "ethereum  %s (Safe owner)\n", c.Ethereum)
+		}
 		fmt.Fprintf(w, "policy entry (paste under %s):\n", map[string]string{workspace.Station: "participants:", workspace.Coordinator: "coordinators:"}[c.Role])
 	}
 	if c.Role == workspace.Coordinator {
@@ -259,6 +267,9 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 	}
 	fmt.Fprintf(w, "  - id: %s\n    name: %s\n    identity: %s\n    devices:\n      - id: %s\n        kind: %s\n        vendor: %s\n        model: %s\n        key: \"%s\"\n",
 		c.Name, c.Name, c.Identity, c.Device, kind, vendor, model, c.Key)
+	if c.Ethereum != "" {
+		fmt.Fprintf(w, "        ethereum: \"%s\"\n", c.Ethereum)
+	}
 	return nil
 }
 

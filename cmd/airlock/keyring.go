@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/airlock-vault/airlock/chain/safe"
+	ethcrypto "github.com/ethereum/go-ethereum/crypto"
+
 	"golang.org/x/term"
 
 	"github.com/airlock-vault/airlock/chain/bitcoin"
@@ -240,6 +243,9 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 		made = append(made, t.ChainKey)
 		cfg.Key, cfg.Device = bitcoin.StaticKeyExpression(ck.PublicKey()), device
 		k.chain = pkcs11.StaticSigner{Key: ck}
+		if cfg.Ethereum, err = ethereumKey(k.chain, nil); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
@@ -258,4 +264,18 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", role, name, e.dir, net.Name, label)
 	return e.printKeys(ws, false)
+}
+
+// ethereumKey is the Safe owner key a chain signer holds at path, as a
+// policy writes it.
+func ethereumKey(s keys.ChainSigner, path []uint32) (string, error) {
+	pub, err := s.PublicKey(path)
+	if err != nil {
+		return "", err
+	}
+	pk, err := ethcrypto.DecompressPubkey(pub)
+	if err != nil {
+		return "", err
+	}
+	return safe.OwnerKeyExpression(s.MasterFingerprint(), path, ethcrypto.PubkeyToAddress(*pk)), nil
 }

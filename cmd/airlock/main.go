@@ -14,6 +14,7 @@ import (
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/station"
 )
 
@@ -161,7 +162,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return report(stderr, err)
 }
 
-func registry() *chain.Registry { return chain.NewRegistry(bitcoin.Adapter{}) }
+func registry() *chain.Registry { return chain.NewRegistry(bitcoin.Adapter{}, safe.Adapter{}) }
 
 func dispatch(e *env, cmd string, args []string) error {
 	switch cmd {

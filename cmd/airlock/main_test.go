@@ -2,13 +2,14 @@ package main
 
 import (
 	"errors"
-	"filippo.io/age"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 
 	"github.com/rogpeppe/go-internal/testscript"
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
@@ -28,6 +29,7 @@ func (e *env) propose(args []string) error {
 	fs := e.flags("propose")
 	vault := fs.String("vault", "", "vault name")
 	psbtFile := fs.String("psbt", "", "unsigned PSBT, base64 or binary")
+	safeTx := fs.String("safe-tx", "", "a Safe transaction (or message) as the Safe Transaction Service's JSON names its fields")
 	lifetime := fs.Duration("lifetime", 0, "how long stations may sign (default: the policy's maximum)")
 	intent := fs.String("intent", "", "what the transaction is for, in words")
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
@@ -35,16 +37,28 @@ func (e *env) propose(args []string) error {
 	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 || *vault == "" || *psbtFile == "" {
-		return usagef("propose: want --vault NAME --psbt FILE")
+	} else if len(pos) > 0 || *vault == "" || (*psbtFile == "") == (*safeTx == "") {
+		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE")
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	payload, err := readArtifact(*psbtFile)
-	if err != nil {
+	var payload []byte
+	if *safeTx != "" {
+		raw, err := readArtifact(*safeTx)
+		if err != nil {
+			return err
+		}
+		p, err := safe.Parse(raw)
+		if err != nil {
+			return err
+		}
+		if payload, err = p.Encode(); err != nil {
+			return err
+		}
+	} else if payload, err = readArtifact(*psbtFile); err != nil {
 		return err
 	}
 	ks, err := e.unlock(ws, passFile)
@@ -367,11 +381,22 @@ func (e *env) finalize(args []string) error {
 	if err := workspace.WriteFileAtomic(*out, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
 		return err
 	}
+	kind := f.Final.RawKind
+	if kind == "" {
+		kind = "raw transaction hex"
+	}
+	if f.Final.Unsigned != nil {
+		unsigned := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".unsigned.json"
+		if err := workspace.WriteFileAtomic(unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
+			return err
+		}
+		kind += "; " + unsigned + ": the unsigned transaction any account may send"
+	}
 	proofPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".proof"
 	if err := writeEnvelope(proofPath, f.Env); err != nil {
 		return err
 	}
-	for _, l := range f.Final.Lines[:1] {
+	for _, l := range f.Final.Lines {
 		fmt.Fprintln(e.stdout, l)
 	}
 	var who []string
@@ -379,7 +404,7 @@ func (e *env) finalize(args []string) error {
 		who = append(who, a.Participant+"/"+a.Device)
 	}
 	fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
-	fmt.Fprintf(e.stdout, "wrote %s (raw transaction hex) and %s (threshold proof)\n", *out, proofPath)
+	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out, kind, proofPath)
 	return nil
 }
 
