@@ -195,7 +195,7 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	if signer.Device.ID != ap.Device {
 		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
 	}
-	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.Key, Device: signer.Device}
+	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.KeyFor(v.Chain), Device: signer.Device}
 	if ap.Witness != nil {
 		coord, ok := pol.Coordinator(p.Coordinator)
 		if !ok {
@@ -220,7 +220,7 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	if err != nil {
 		return nil, err
 	}
-	c.Verified, err = a.Verify(cv, p.Payload, signer.Device.Key, ap.Signatures)
+	c.Verified, err = a.Verify(cv, p.Payload, signer.Device.KeyFor(v.Chain), ap.Signatures)
 	if err != nil {
 		return nil, fmt.Errorf("proposal: approval by %q: %w", part.ID, err)
 	}

@@ -116,6 +116,8 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	switch {
 	case !ok:
 		res.Refusals = append(res.Refusals, fmt.Sprintf("participant %q does not sign for vault %q", s.WS.Config.Name, p.Vault))
+	case v.Chain == "ethereum" && signer.Device.Ethereum != s.WS.Config.Ethereum:
+		res.Refusals = append(res.Refusals, fmt.Sprintf("this station's Ethereum key is not the owner key policy version %d records for %s/%s: wrong device or policy", pol.Version, signer.Participant.ID, signer.Device.ID))
 	case signer.Device.Key != s.WS.Config.Key:
 		res.Refusals = append(res.Refusals, fmt.Sprintf("this station's key is not the key policy version %d records for %s/%s: wrong device or policy", pol.Version, signer.Participant.ID, signer.Device.ID))
 	default:
@@ -127,6 +129,12 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	res.Conflicts, err = s.conflicts(res.ID, rv.Spends)
 	if err != nil {
 		return nil, err
+	}
+	if p.Chain == "ethereum" {
+		for _, c := range res.Conflicts {
+			rv.Flags = append(rv.Flags, chain.Flag{Code: "nonce-conflict", Severity: chain.Warn,
+				Message: fmt.Sprintf("this station already approved proposal %x for the same Safe nonce (%s); signing both would let either execute", c.Proposal[:8], c.Resource)})
+		}
 	}
 	j, err := json.Marshal(rv)
 	if err != nil {
@@ -191,7 +199,7 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 				return nil, res, &Refusal{Reasons: []string{err.Error()}}
 			}
 		}
-		ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.Key, signer)
+		ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.KeyFor(res.Proposal.Chain), signer)
 		if err != nil {
 			return nil, res, err
 		}

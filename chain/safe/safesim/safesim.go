@@ -15,6 +15,9 @@
 //	<dir>/<version>/CompatibilityFallbackHandler.json
 //	<dir>/erc20.json                                   OpenZeppelin ERC20PresetMinterPauser
 //
+// Upstream names are accepted too: GnosisSafe.json / GnosisSafeProxyFactory.json
+// for 1.3.0, or whatever <dir>/index.json (as written by
+// test/safe-peers/artifacts.js, with "versions" and "roles" maps) names.
 // Use Artifacts to locate (or build) that directory.
 //
 // Chain configuration: go-ethereum's simulated backend starts on
@@ -182,11 +185,67 @@ func New(t testing.TB, artifactsDir, version string) *Env {
 	return e
 }
 
+// roles maps this package's artifact names to the role keys of index.json.
+var roles = map[string]string{
+	NameSafe:              "singleton",
+	NameProxyFactory:      "proxyFactory",
+	NameMultiSendCallOnly: "multiSendCallOnly",
+	NameMultiSend:         "multiSend",
+	NameSignMessageLib:    "signMessageLib",
+	NameFallbackHandler:   "fallbackHandler",
+}
+
+// aliases are the upstream artifact names of older releases.
+var aliases = map[string][]string{
+	NameSafe:         {"GnosisSafe"},
+	NameProxyFactory: {"GnosisSafeProxyFactory", "ProxyFactory"},
+}
+
+// index is the optional <dir>/index.json written by test/safe-peers/artifacts.js.
+type index struct {
+	Versions map[string]map[string]string `json:"versions"` // version -> contract -> path
+	Roles    map[string]map[string]string `json:"roles"`    // version -> role -> contract
+	Tokens   map[string]struct {
+		File string `json:"file"`
+	} `json:"tokens"`
+}
+
+// artifactPath resolves an artifact name to a file. It accepts both the
+// plain layout (<dir>/<version>/<Name>.json, <dir>/erc20.json) and
+// upstream contract names (GnosisSafe.json, GnosisSafeProxyFactory.json)
+// listed in <dir>/index.json. The first candidate is returned if nothing
+// exists, for error messages.
 func (e *Env) artifactPath(name string) string {
+	var cands []string
 	if name == NameERC20 || name == "erc721" {
-		return filepath.Join(e.dir, name+".json")
+		cands = append(cands, filepath.Join(e.dir, name+".json"))
+	} else {
+		cands = append(cands, filepath.Join(e.dir, e.Version, name+".json"))
 	}
-	return filepath.Join(e.dir, e.Version, name+".json")
+	if raw, err := os.ReadFile(filepath.Join(e.dir, "index.json")); err == nil {
+		var ix index
+		if json.Unmarshal(raw, &ix) == nil {
+			contract := name
+			if c := ix.Roles[e.Version][roles[name]]; c != "" {
+				contract = c
+			}
+			if rel := ix.Versions[e.Version][contract]; rel != "" {
+				cands = append(cands, filepath.Join(e.dir, filepath.FromSlash(rel)))
+			}
+			if tok, ok := ix.Tokens[name]; ok && tok.File != "" {
+				cands = append(cands, filepath.Join(e.dir, filepath.FromSlash(tok.File)))
+			}
+		}
+	}
+	for _, a := range aliases[name] {
+		cands = append(cands, filepath.Join(e.dir, e.Version, a+".json"))
+	}
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	return cands[0]
 }
 
 // artifact loads and caches one artifact, failing the test if it is missing
