@@ -106,3 +106,16 @@ func (p packer) pack(vals ...any) ([]byte, error) {
 	}
 	return append(append([]byte{}, p.selector...), b...), nil
 }
+
+// ContractSignatureMessage is what a Safe that owns another Safe must sign
+// as a message (its SafeMessage) for an EIP-1271 contract signature on the
+// outer Safe's transaction with hashes h: before 1.5.0 the outer Safe asks
+// isValidSignature(bytes) about the EIP-712 preimage 0x1901 || domain ||
+// structHash; from 1.5.0 it asks isValidSignature(bytes32) about the
+// safeTxHash, which the fallback handler checks as the 32-byte message.
+func ContractSignatureMessage(version string, h Hashes) []byte {
+	if i, err := versionIndex(version); err == nil && i >= 4 {
+		return h.SafeTx.Bytes()
+	}
+	return append(append([]byte{0x19, 0x01}, h.Domain[:]...), h.Message[:]...)
+}
