@@ -2,9 +2,9 @@ package safe
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
-	"context"
 	"errors"
 	"fmt"
 	"math/big"
