@@ -5,6 +5,7 @@ import (
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
 )
 
 // Derived is what a descriptor gives at one multipath branch and child
@@ -16,6 +17,13 @@ type Derived struct {
 	// Keys are the derived keys in the descriptor's textual order (not
 	// sortedmulti's order), each with its full origin.
 	Keys []DerivedKey
+
+	// For tr() (BIP-386): the x-only internal key, the merkle root of the
+	// script tree (nil without one), and the tree's leaves in textual
+	// order.
+	InternalKey []byte
+	MerkleRoot  []byte
+	Leaves      []TapLeaf
 }
 
 // Derive derives the scripts at multipath branch multipath (0 without
@@ -33,7 +41,7 @@ func (d *Descriptor) Derive(multipath int, index uint32) (*Derived, error) {
 		return nil, fmt.Errorf("descriptor: child index %d is out of range (at most 2147483647)", index)
 	}
 	out := &Derived{}
-	spk, err := d.root.script(&derivation{alt: multipath, index: index, out: out})
+	spk, err := d.root.script(&derivation{alt: multipath, index: index, out: out, leaf: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -42,8 +50,9 @@ func (d *Descriptor) Derive(multipath int, index uint32) (*Derived, error) {
 }
 
 // Address returns the address of the script at multipath branch and child
-// index on network net. It refuses a network the descriptor's keys are not
-// for, and pk() or bare multisig, which have no address.
+// index on network net: bech32m for tr() and rawtr(). It refuses a network
+// the descriptor's keys are not for, and pk() or bare multisig, which have
+// no address; raw() has one when its script is a standard output script.
 func (d *Descriptor) Address(multipath int, index uint32, net *chaincfg.Params) (string, error) {
 	if !d.net.Allows(net) {
 		return "", fmt.Errorf("descriptor: %s keys on network %s", d.net, net.Name)
@@ -53,7 +62,7 @@ func (d *Descriptor) Address(multipath int, index uint32, net *chaincfg.Params) 
 		return "", err
 	}
 	var a address.Address
-	switch d.root.(type) {
+	switch r := d.root.(type) {
 	case *pkhExpr:
 		a, err = address.NewAddressPubKeyHash(address.Hash160(x.Keys[0].PubKey), net)
 	case *wpkhExpr:
@@ -62,6 +71,26 @@ func (d *Descriptor) Address(multipath int, index uint32, net *chaincfg.Params) 
 		a, err = address.NewAddressScriptHash(x.RedeemScript, net)
 	case *wshExpr:
 		a, err = address.NewAddressWitnessScriptHash(x.ScriptPubKey[2:], net)
+	case *trExpr, *rawtrExpr:
+		a, err = address.NewAddressTaproot(x.ScriptPubKey[2:], net)
+	case *addrExpr:
+		if !r.addr.IsForNet(net) {
+			return "", fmt.Errorf("descriptor: address %s is not for network %s", r.text, net.Name)
+		}
+		a = r.addr
+	case *rawExpr:
+		class, addrs, _, xerr := txscript.ExtractPkScriptAddrs(x.ScriptPubKey, net)
+		switch class {
+		case txscript.PubKeyHashTy, txscript.ScriptHashTy, txscript.WitnessV0PubKeyHashTy,
+			txscript.WitnessV0ScriptHashTy, txscript.WitnessV1TaprootTy:
+			if xerr == nil && len(addrs) == 1 {
+				a = addrs[0]
+				break
+			}
+			fallthrough
+		default:
+			return "", fmt.Errorf("descriptor: raw() script is not a standard output script with an address")
+		}
 	default:
 		return "", fmt.Errorf("descriptor: %s() has no address", d.root.name())
 	}

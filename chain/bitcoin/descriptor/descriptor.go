@@ -90,6 +90,9 @@ func parse(s string, requireChecksum bool) (*Descriptor, error) {
 			return nil, err
 		}
 	}
+	if a, ok := root.(*addrExpr); ok {
+		d.net = a.net
+	}
 	if err := root.check(d.paths); err != nil {
 		return nil, err
 	}
@@ -181,7 +184,9 @@ func (d *Descriptor) HasPrivateKeys() bool {
 }
 
 // Threshold returns k and n of the descriptor's multi() or sortedmulti(),
-// at the top or inside sh() or wsh().
+// at the top or inside sh() or wsh(); or of a tr() whose only script is a
+// multi_a() or sortedmulti_a() and whose internal key is BIP-341's
+// unspendable point H (NUMS), so that k signers are needed indeed.
 func (d *Descriptor) Threshold() (k, n int, ok bool) {
 	e := d.root
 	for {
@@ -190,6 +195,11 @@ func (d *Descriptor) Threshold() (k, n int, ok bool) {
 			e = x.inner
 		case *wshExpr:
 			e = x.inner
+		case *trExpr:
+			if x.tree == nil || x.tree.leaf == nil || !x.internal.isNUMS() {
+				return 0, 0, false
+			}
+			e = x.tree.leaf
 		case *multiExpr:
 			return x.k, len(x.keys), true
 		default:

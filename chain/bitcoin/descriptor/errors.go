@@ -9,8 +9,7 @@ import (
 // Sentinels for what callers branch on. Parse errors wrap them.
 var (
 	// ErrUnsupported marks valid BIP-380 syntax that this package does not
-	// implement: tr, rawtr, combo, raw, addr, multi_a, sortedmulti_a and
-	// musig.
+	// implement: combo, musig, and miniscript.
 	ErrUnsupported = errors.New("descriptor: unsupported expression")
 
 	// ErrBadChecksum marks a checksum that is missing where required,

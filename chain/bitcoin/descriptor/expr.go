@@ -37,16 +37,32 @@ type derivation struct {
 	alt   int
 	index uint32
 	out   *Derived
+	leaf  int   // the tapscript leaf being derived (an index into out.Leaves), or -1
+	leafs []int // per out.Keys, the leaf it is in, or -1
 }
 
-// key derives k and records it.
+// key derives k and records it. It returns the key as it goes into a
+// script: 33 or 65 bytes, or the 32-byte x-only key in taproot.
 func (dv *derivation) key(k *Key) ([]byte, error) {
 	dk, err := k.derive(dv.alt, dv.index)
 	if err != nil {
 		return nil, err
 	}
+	if k.tap {
+		dk.XOnly = k.scriptKey(dk.PubKey)
+	}
 	dv.out.Keys = append(dv.out.Keys, dk)
-	return dk.PubKey, nil
+	dv.leafs = append(dv.leafs, dv.leaf)
+	return k.scriptKey(dk.PubKey), nil
+}
+
+// scriptKey is pub as k puts it into a script: x-only (BIP-340) in
+// taproot, else unchanged.
+func (k *Key) scriptKey(pub []byte) []byte {
+	if k.tap && len(pub) == 33 {
+		return pub[1:]
+	}
+	return pub
 }
 
 // pkExpr is BIP-381 pk(KEY): <KEY> OP_CHECKSIG.
@@ -143,23 +159,33 @@ func (e *wshExpr) script(dv *derivation) ([]byte, error) {
 
 // multiExpr is BIP-383 multi(k,KEY_1,...,KEY_n) and sortedmulti(...):
 // OP_k KEY_1 ... KEY_n OP_n OP_CHECKMULTISIG, the keys sorted after
-// derivation for sortedmulti.
+// derivation for sortedmulti; and BIP-387 multi_a(k,KEY_1,...,KEY_n) and
+// sortedmulti_a(...): KEY_1 OP_CHECKSIG KEY_2 OP_CHECKSIGADD ... KEY_n
+// OP_CHECKSIGADD k OP_NUMEQUAL over x-only keys.
 type multiExpr struct {
 	sorted bool
+	tap    bool // multi_a or sortedmulti_a
 	k      int
 	keys   []*Key
 }
 
 func (e *multiExpr) name() string {
+	n := "multi"
 	if e.sorted {
-		return "sortedmulti"
+		n = "sortedmulti"
 	}
-	return "multi"
+	if e.tap {
+		n += "_a"
+	}
+	return n
 }
 
 func (e *multiExpr) appendKeys(dst []*Key) []*Key { return append(dst, e.keys...) }
 
 func (e *multiExpr) size() int {
+	if e.tap {
+		return len(e.keys)*(1+32+1) + len(pushScriptNum(nil, e.k)) + 1
+	}
 	n := numSize(e.k) + numSize(len(e.keys)) + 1
 	for _, k := range e.keys {
 		n += 1 + len(k.pub)
@@ -192,8 +218,20 @@ func (e *multiExpr) script(dv *derivation) ([]byte, error) {
 	}
 	if e.sorted {
 		// BIP-383 sortedmulti(): sorted on the keys as they go into the
-		// script, after derivation.
+		// script, after derivation; BIP-387 sortedmulti_a() likewise, on
+		// the x-only keys.
 		sort.Slice(pubs, func(i, j int) bool { return bytes.Compare(pubs[i], pubs[j]) < 0 })
+	}
+	if e.tap {
+		var s []byte
+		for i, p := range pubs {
+			op := byte(txscript.OP_CHECKSIGADD)
+			if i == 0 {
+				op = txscript.OP_CHECKSIG
+			}
+			s = append(pushData(s, p), op)
+		}
+		return append(pushScriptNum(s, e.k), txscript.OP_NUMEQUAL), nil
 	}
 	s := pushNum(nil, e.k)
 	for _, p := range pubs {
@@ -222,6 +260,21 @@ func pushNum(s []byte, n int) []byte {
 		return append(s, byte(txscript.OP_1-1+n))
 	}
 	return append(s, 1, byte(n))
+}
+
+// pushScriptNum appends n (1..999) as a minimal script number push:
+// OP_n up to 16, else its little-endian bytes with a sign bit to spare.
+func pushScriptNum(s []byte, n int) []byte {
+	if n <= 16 {
+		return append(s, byte(txscript.OP_1-1+n))
+	}
+	if n < 0x80 {
+		return append(s, 1, byte(n))
+	}
+	if n < 0x8000 {
+		return append(s, 2, byte(n), byte(n>>8))
+	}
+	return append(s, 3, byte(n), byte(n>>8), byte(n>>16))
 }
 
 func numSize(n int) int {

@@ -40,6 +40,22 @@ func FuzzParse(f *testing.F) {
 		add(c.Descriptor)
 	}
 	add(testVault(f).String())
+	specs, _ := testAccounts(f)
+	if d, err := NewSortedMultiTaproot(2, specs); err == nil {
+		add(d.String())
+	}
+	for _, tree := range []string{
+		"pk(" + xonlyA + ")",
+		"{pk(" + xonlyA + "),pkh(" + pubC + ")}",
+		"{{pk(" + specs[0].XPub + "/<0;1>/*),multi_a(1," + xonlyA + "," + pubC2 + ")},sortedmulti_a(2," + specs[1].XPub + "/*," + specs[2].XPub + "/*)}",
+		"{pk(" + xonlyA + "),{pk(" + pubC + "),{pk(" + pubC2 + "),pk(" + NUMS + ")}}}",
+		"s:pk(" + xonlyA + ")",
+	} {
+		add("tr(" + NUMS + "," + tree + ")")
+	}
+	add("rawtr(" + xonlyA + ")")
+	add("addr(bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080)")
+	add("raw(5120" + xonlyA + ")")
 	if n == 0 {
 		f.Fatal("empty seed corpus")
 	}

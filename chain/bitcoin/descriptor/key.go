@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -75,6 +76,7 @@ type Key struct {
 	steps      []Step
 	wildcard   Wildcard
 	wildMark   byte // 'h' or '\'' for a hardened wildcard
+	tap        bool // in tr() or a tapscript leaf: used as an x-only key
 	// branches are the extended key after all its steps, one per
 	// multipath alternative (one without a group). Parse fills them, so
 	// that deriving a child costs one step.
@@ -92,11 +94,12 @@ func ParseKey(s string) (*Key, error) {
 	if i := strings.IndexAny(s, ",()"); i >= 0 {
 		return nil, errAt(i, "unexpected %q in a key expression", s[i])
 	}
-	return parseKey(s, 0)
+	return parseKey(s, 0, false)
 }
 
-// parseKey parses key expression s found at offset off.
-func parseKey(s string, off int) (*Key, error) {
+// parseKey parses key expression s found at offset off; xonly allows a
+// 64-digit x-only hex key, as tr() and tapscript do (BIP-386).
+func parseKey(s string, off int, xonly bool) (*Key, error) {
 	k := &Key{off: off}
 	rest, at := s, off
 	if strings.HasPrefix(rest, "[") {
@@ -118,7 +121,7 @@ func parseKey(s string, off int) (*Key, error) {
 		return nil, errAt(at, "key origin with no key after it")
 	}
 	keyText, path, hasPath := strings.Cut(rest, "/")
-	if err := k.decode(keyText, at); err != nil {
+	if err := k.decode(keyText, at, xonly); err != nil {
 		return nil, err
 	}
 	if hasPath {
@@ -175,7 +178,7 @@ func parseOrigin(s string, off int) (*Origin, error) {
 
 // decode reads the key itself: a hex public key, a WIF private key or an
 // extended key (BIP-380 "Key Expressions").
-func (k *Key) decode(s string, at int) error {
+func (k *Key) decode(s string, at int, xonly bool) error {
 	k.text = s
 	switch {
 	case (len(s) == 66 || len(s) == 130) && isHex(s):
@@ -188,7 +191,15 @@ func (k *Key) decode(s string, at int) error {
 		}
 		k.kind, k.pub = hexKey, b
 	case len(s) == 64 && isHex(s):
-		return errAt(at, "x-only public key: only tr() takes those (BIP-386)")
+		if !xonly {
+			return errAt(at, "x-only public key: only tr() takes those (BIP-386)")
+		}
+		b, _ := hex.DecodeString(s)
+		if _, err := schnorr.ParsePubKey(b); err != nil {
+			return errAt(at, "x-only public key %s is not a point on secp256k1", short(s))
+		}
+		// BIP-340: an x-only key stands for the point with even Y.
+		k.kind, k.pub = hexKey, append([]byte{2}, b...)
 	case len(s) == 111:
 		return k.decodeExtended(s, at)
 	default:

@@ -12,10 +12,16 @@ import (
 // master (the origin path, then the derivation steps and child). Without a
 // key origin the key is its own master: the fingerprint is its own
 // (Key.Fingerprint) and the path holds the steps alone.
+//
+// A key of tr() or of a tapscript leaf also has its 32-byte x-only form
+// and the hashes of the leaves that hold it (none for an internal key used
+// only as such), as PSBT_IN_TAP_BIP32_DERIVATION records them (BIP-371).
 type DerivedKey struct {
 	PubKey      []byte // 33 bytes, or 65 for an uncompressed key outside segwit
 	Fingerprint [4]byte
 	Path        []uint32
+	XOnly       []byte   // in taproot: PubKey without its first byte
+	LeafHashes  [][]byte // in taproot: tapleaf hashes of the leaves holding XOnly
 }
 
 // prepare derives the extended key through its steps for every multipath

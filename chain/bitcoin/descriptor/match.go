@@ -7,7 +7,8 @@ import "bytes"
 // returns which key expression of the descriptor it is (an index into
 // Keys) and the multipath branch and child index at which that expression
 // derives exactly this public key with exactly this origin. The claim is
-// only a hint: the key is re-derived and compared.
+// only a hint: the key is re-derived and compared. A key of tr() or a
+// tapscript leaf may also be given in its 32-byte x-only form.
 //
 // It fails closed: ok is false when no key derives pub there, or when the
 // claim fits several places (a key without a multipath group cannot say
@@ -71,7 +72,11 @@ func (d *Descriptor) places(pub []byte, fp [4]byte, path []uint32) []place {
 		}
 		if pub != nil {
 			dk, err := k.derive(alt, index)
-			if err != nil || !bytes.Equal(dk.PubKey, pub) {
+			if err != nil {
+				continue
+			}
+			// A taproot key is claimed by its x-only form (BIP-371).
+			if !bytes.Equal(dk.PubKey, pub) && !(k.tap && len(pub) == 32 && bytes.Equal(k.scriptKey(dk.PubKey), pub)) {
 				continue
 			}
 		}

@@ -12,8 +12,7 @@ const (
 	ctxTop context = 1 << iota // the descriptor's top level
 	ctxSH                      // directly inside sh()
 	ctxWSH                     // inside wsh(), itself at the top or in sh()
-	// BIP-386's tapscript context (for tr() leaves, multi_a) will be
-	// another bit here.
+	ctxTap                     // a leaf of tr()'s script tree (BIP-386)
 )
 
 func (c context) String() string {
@@ -22,6 +21,8 @@ func (c context) String() string {
 		return "at the top level"
 	case ctxSH:
 		return "inside sh()"
+	case ctxTap:
+		return "in a tapscript leaf"
 	default:
 		return "inside wsh()"
 	}
@@ -42,9 +43,10 @@ func init() {
 	fragments = map[string]fragment{
 		// BIP-381: pk() "can be used in any context", pkh() at the top
 		// level or inside sh() or wsh(), sh() "only as a top level
-		// expression".
-		"pk":  {381, ctxTop | ctxSH | ctxWSH, parseKeyCall},
-		"pkh": {381, ctxTop | ctxSH | ctxWSH, parseKeyCall},
+		// expression". BIP-386 lists pkh() as a tapscript leaf too (it is
+		// then miniscript's pkh(), over the x-only key).
+		"pk":  {381, ctxTop | ctxSH | ctxWSH | ctxTap, parseKeyCall},
+		"pkh": {381, ctxTop | ctxSH | ctxWSH | ctxTap, parseKeyCall},
 		"sh":  {381, ctxTop, parseScriptCall},
 		// BIP-382: wpkh() and wsh() "as a top level expression, or inside
 		// of a sh() descriptor".
@@ -54,6 +56,15 @@ func init() {
 		// or wsh() descriptor".
 		"multi":       {383, ctxTop | ctxSH | ctxWSH, parseMulti},
 		"sortedmulti": {383, ctxTop | ctxSH | ctxWSH, parseMulti},
+		// BIP-385: "only top level".
+		"raw":  {385, ctxTop, parseRaw},
+		"addr": {385, ctxTop, parseAddr},
+		// BIP-386: "only top level".
+		"tr":    {386, ctxTop, parseTr},
+		"rawtr": {386, ctxTop, parseKeyCall},
+		// BIP-387: "only allowed in tapscript".
+		"multi_a":       {387, ctxTap, parseMulti},
+		"sortedmulti_a": {387, ctxTap, parseMulti},
 	}
 }
 
@@ -64,14 +75,17 @@ var unsupported = map[string]struct {
 	bip     int
 	allowed context
 }{
-	"combo":         {384, ctxTop},
-	"raw":           {385, ctxTop},
-	"addr":          {385, ctxTop},
-	"tr":            {386, ctxTop},
-	"rawtr":         {386, ctxTop},
-	"multi_a":       {387, 0}, // tapscript only
-	"sortedmulti_a": {387, 0},
-	"musig":         {390, 0}, // a key expression inside tr() and rawtr() only
+	"combo": {384, ctxTop},
+	"musig": {390, 0}, // a key expression inside tr() and rawtr() only
+}
+
+// miniscript are BIP-379 fragments. Where miniscript may appear (inside
+// wsh() and in tapscript leaves) they are refused with ErrUnsupported, as
+// is any name with a wrapper prefix such as "s:pk".
+var miniscript = map[string]bool{
+	"pk_k": true, "pk_h": true, "older": true, "after": true, "sha256": true, "hash256": true,
+	"ripemd160": true, "hash160": true, "andor": true, "and_v": true, "and_b": true, "and_n": true,
+	"or_b": true, "or_c": true, "or_d": true, "or_i": true, "thresh": true,
 }
 
 // parser reads one descriptor body (without the checksum).
@@ -102,10 +116,13 @@ func (p *parser) expect(c byte) error {
 // enclosing function for messages ("" at the top).
 func (p *parser) script(ctx context, parent string) (expr, error) {
 	start := p.pos
-	for p.pos < len(p.s) && isIdentChar(p.s[p.pos]) {
+	for p.pos < len(p.s) && (isIdentChar(p.s[p.pos]) || p.s[p.pos] == ':') {
 		p.pos++
 	}
 	name := p.s[start:p.pos]
+	if ctx&(ctxWSH|ctxTap) != 0 && (miniscript[name] || strings.Contains(name, ":") && p.peek() == '(') {
+		return nil, wrapAt(start, ErrUnsupported, "miniscript %s() (BIP-379) is not supported", short(name))
+	}
 	if p.peek() != '(' {
 		if parent == "" {
 			return nil, errAt(start, "expected a script expression such as wsh(...)")
@@ -151,8 +168,12 @@ func (p *parser) key(fn string, ctx context) (*Key, error) {
 		end++
 	}
 	tok := p.s[start:end]
+	taproot := ctx == ctxTap || fn == "tr" || fn == "rawtr"
 	if end < len(p.s) && p.s[end] == '(' {
 		if tok == "musig" {
+			if taproot {
+				return nil, wrapAt(start, ErrUnsupported, "musig() (BIP-390) is not supported")
+			}
 			return nil, errAt(start, "musig() is only allowed inside tr() and rawtr() (BIP-390)")
 		}
 		// BIP-381 "pk() only accepts key expressions".
@@ -161,10 +182,16 @@ func (p *parser) key(fn string, ctx context) (*Key, error) {
 	if tok == "" {
 		return nil, errAt(start, "%s() is missing a key expression", fn)
 	}
-	k, err := parseKey(tok, start)
+	k, err := parseKey(tok, start, taproot)
 	if err != nil {
 		return nil, err
 	}
+	if taproot && len(k.pub) == 65 {
+		// BIP-386: keys in tr() and its leaves are x-only, from
+		// compressed keys.
+		return nil, errAt(start, "uncompressed public key in %s (BIP-386)", where(fn, ctx))
+	}
+	k.tap = taproot
 	if len(k.pub) == 65 {
 		// BIP-382: "Only keys which are/have compressed public keys can be
 		// contained in a wpkh() expression", and under wsh() "any key
@@ -191,6 +218,8 @@ func parseKeyCall(p *parser, name string, ctx context) (expr, error) {
 		return &pkExpr{k}, nil
 	case "pkh":
 		return &pkhExpr{k}, nil
+	case "rawtr":
+		return &rawtrExpr{k}, nil
 	default:
 		return &wpkhExpr{k}, nil
 	}
@@ -219,4 +248,12 @@ func parseScriptCall(p *parser, name string, ctx context) (expr, error) {
 		return nil, err
 	}
 	return &wshExpr{inner}, nil
+}
+
+// where names the place of a key for messages.
+func where(fn string, ctx context) string {
+	if ctx == ctxTap {
+		return fn + "() in a tapscript leaf"
+	}
+	return fn + "()"
 }

@@ -196,10 +196,12 @@ func TestMultisigKeyLimits(t *testing.T) {
 // TestUnsupportedExpressionsWrapErrUnsupported: valid syntax of other BIPs
 // is refused as unsupported, and where their BIP forbids it, as invalid.
 func TestUnsupportedExpressionsWrapErrUnsupported(t *testing.T) {
-	for _, s := range []string{"tr(" + pubC + ")", "rawtr(" + pubC + ")", "combo(" + pubC + ")", "raw(00)", "addr(bc1q)"} {
+	for _, s := range []string{"combo(" + pubC + ")", "tr(" + pubC + ",pk(musig(" + pubC + "," + pubC2 + ")))", "wsh(and_v(v:pk(" + pubC + "),older(10)))", "tr(" + pubC + ",s:pk(" + pubC + "))"} {
 		if _, err := Parse(s); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", s, err)
 		}
+	}
+	for _, s := range []string{"tr(" + pubC + ")", "rawtr(" + pubC + ")", "combo(" + pubC + ")", "raw(00)", "addr(bc1q)"} {
 		if _, err := Parse("sh(" + s + ")"); err == nil || errors.Is(err, ErrUnsupported) {
 			t.Errorf("sh(%s): %v, want an invalid-descriptor error", s, err)
 		}
