@@ -3,6 +3,8 @@ package psbt
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/btcsuite/btcd/wire/v2"
 )
 
 // Combine is the combiner role (BIP-174 "Combiner"): it merges PSBTs of
@@ -12,8 +14,11 @@ import (
 // BIP-174 lets a combiner pick either value when two PSBTs give different
 // values for one key; Combine refuses instead (ErrConflict), since two
 // signatures by one key, or two previous transactions for one input, mean
-// that someone is not playing straight. PSBTs of different transactions
-// are refused too (ErrConflict).
+// that someone is not playing straight. PSBTs of different versions or of
+// different transactions are refused too (ErrConflict): in version 2 the
+// transaction is the one the BIP-370 fields build, sequences and lock time
+// included, and a merge whose added records would change it is refused,
+// since it would invalidate signatures already made.
 //
 // Order: the records of the first PSBT in their order, then each record
 // that a later PSBT adds, in that PSBT's order. This reproduces the BIP's
@@ -36,10 +41,8 @@ func Combine(ps ...*Packet) (*Packet, error) {
 			acc = m
 			continue
 		}
-		// "PSBTs can be uniquely identified by 0x00 global transaction
-		// typed key-value pair." records puts it first.
-		if !bytes.Equal(m.global[0].value, acc.global[0].value) {
-			return nil, fmt.Errorf("%w: PSBT %d is for transaction %s, PSBT 0 for %s", ErrConflict, n, p.UnsignedTx.TxHash(), ps[0].UnsignedTx.TxHash())
+		if err := sameTx(ps[0], p, n); err != nil {
+			return nil, err
 		}
 		if acc.global, err = merge(acc.global, m.global, "global map"); err != nil {
 			return nil, err
@@ -55,7 +58,32 @@ func Combine(ps ...*Packet) (*Packet, error) {
 			}
 		}
 	}
-	return parseMaps(acc)
+	c, err := parseMaps(acc)
+	if err != nil {
+		return nil, err
+	}
+	// Records added by a later PSBT (a version 2 sequence or required
+	// lock time) must not have changed what was signed.
+	if !equalTx(ps[0].UnsignedTx, c.UnsignedTx) {
+		return nil, fmt.Errorf("%w: the merged records would change the transaction signed (a sequence or required lock time added by a later PSBT)", ErrConflict)
+	}
+	return c, nil
+}
+
+// sameTx refuses to combine p, PSBT n, with first unless both are of one
+// version and one unsigned transaction, lock time and sequences included:
+// that is the data signatures commit to. (BIP-174: "PSBTs can be uniquely
+// identified by 0x00 global transaction typed key-value pair"; BIP-370
+// identifies a version 2 PSBT by the transaction its fields build, and
+// requires every signature to stay valid, so sequences count too.)
+func sameTx(first, p *Packet, n int) error {
+	if p.Version != first.Version {
+		return fmt.Errorf("%w: PSBT %d is version %d, PSBT 0 version %d", ErrConflict, n, p.Version, first.Version)
+	}
+	if !equalTx(first.UnsignedTx, p.UnsignedTx) {
+		return fmt.Errorf("%w: PSBT %d is for transaction %s, PSBT 0 for %s", ErrConflict, n, p.UnsignedTx.TxHash(), first.UnsignedTx.TxHash())
+	}
+	return nil
 }
 
 // merge adds to a the records of b whose keys a lacks, refusing a key that
@@ -94,4 +122,13 @@ func (m *maps) clone() *maps {
 		c.outputs[i] = cl(m.outputs[i])
 	}
 	return c
+}
+
+// equalTx compares two unsigned transactions as serialized.
+func equalTx(a, b *wire.MsgTx) bool {
+	var x, y bytes.Buffer
+	if a.SerializeNoWitness(&x) != nil || b.SerializeNoWitness(&y) != nil {
+		return false
+	}
+	return bytes.Equal(x.Bytes(), y.Bytes())
 }

@@ -39,52 +39,43 @@ func where(at, msg string) string {
 	return at + ": " + msg
 }
 
-// Decode parses a PSBT given as raw bytes (starting "psbt" 0xff) or as
-// base64 text (RFC 4648 with padding; surrounding whitespace is trimmed,
-// none is allowed inside). It is strict: see the package comment.
+// Decode parses a PSBT, version 0 or 2, given as raw bytes (starting
+// "psbt" 0xff) or as base64 text (RFC 4648 with padding; surrounding
+// whitespace is trimmed, none is allowed inside). It is strict: see the
+// package comment.
 func Decode(b []byte) (*Packet, error) {
 	raw, err := unwrap(b)
 	if err != nil {
 		return nil, err
 	}
 	f := framer{b: raw, off: len(magic)}
-	global, err := f.readMap("global map")
+	m := &maps{}
+	if m.global, err = f.readMap("global map"); err != nil {
+		return nil, err
+	}
+	p, nIn, nOut, err := parseGlobal(m.global)
 	if err != nil {
 		return nil, err
 	}
-	p, err := parseGlobal(global)
-	if err != nil {
-		return nil, err
+	for i := 0; i < nIn; i++ {
+		recs, err := f.readMap(fmt.Sprintf("input %d", i))
+		if err != nil {
+			return nil, err
+		}
+		m.inputs = append(m.inputs, recs)
 	}
-	tx := p.UnsignedTx
-	p.Inputs = make([]Input, 0, len(tx.TxIn))
-	for i, txIn := range tx.TxIn {
-		at := fmt.Sprintf("input %d", i)
-		recs, err := f.readMap(at)
+	for i := 0; i < nOut; i++ {
+		recs, err := f.readMap(fmt.Sprintf("output %d", i))
 		if err != nil {
 			return nil, err
 		}
-		in, err := parseInput(recs, txIn, at)
-		if err != nil {
-			return nil, err
-		}
-		p.Inputs = append(p.Inputs, in)
-	}
-	p.Outputs = make([]Output, 0, len(tx.TxOut))
-	for i := range tx.TxOut {
-		at := fmt.Sprintf("output %d", i)
-		recs, err := f.readMap(at)
-		if err != nil {
-			return nil, err
-		}
-		out, err := parseOutput(recs, at)
-		if err != nil {
-			return nil, err
-		}
-		p.Outputs = append(p.Outputs, out)
+		m.outputs = append(m.outputs, recs)
 	}
 	if f.off != len(f.b) {
 		return nil, malformed("", "%d bytes after the last output map", len(f.b)-f.off)
+	}
+	if err := parseBody(p, m); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -270,11 +261,13 @@ func bareKey(k []byte, at, name string) error {
 	return nil
 }
 
-// parseGlobal reads the global map of a version 0 PSBT.
-func parseGlobal(recs []record) (*Packet, error) {
+// parseGlobal reads the global map. It returns the packet so far, whose
+// UnsignedTx has no inputs or outputs yet in version 2, and the numbers of
+// input and output maps that follow.
+func parseGlobal(recs []record) (*Packet, int, int, error) {
 	const at = "global map"
 	if err := checkRecords(recs, at); err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
 	p := &Packet{}
 	// The version decides how everything else is read, so it is read
@@ -284,57 +277,76 @@ func parseGlobal(recs []record) (*Packet, error) {
 		if t, _, _ := keyType(r.key); t != globalVersion {
 			continue
 		}
-		if err := bareKey(r.key, at, "PSBT_GLOBAL_VERSION"); err != nil {
-			return nil, err
-		}
-		if len(r.value) != 4 {
-			return nil, malformed(at, "PSBT_GLOBAL_VERSION value of %d bytes, want 4", len(r.value))
+		if err := fixedSize(r.key, r.value, 4, at, "PSBT_GLOBAL_VERSION"); err != nil {
+			return nil, 0, 0, err
 		}
 		p.Version, p.HasVersion = binary.LittleEndian.Uint32(r.value), true
 	}
-	switch {
-	case p.Version == 2:
-		return nil, fmt.Errorf("%w (PSBT_GLOBAL_VERSION is 2)", ErrVersion2Unsupported)
-	case p.Version != 0:
-		return nil, malformed(at, "unknown PSBT version %d", p.Version)
+	if p.Version != 0 && p.Version != 2 {
+		return nil, 0, 0, malformed(at, "unknown PSBT version %d (PSBT_GLOBAL_VERSION), want 0 or 2", p.Version)
 	}
+	v2 := p.Version == 2
+	var g v2Globals
 	for _, r := range recs {
 		k, v := r.key, r.value
 		t, _, _ := keyType(k)
 		switch t {
 		case globalUnsignedTx:
+			if v2 {
+				return nil, 0, 0, malformed(at, "PSBT_GLOBAL_UNSIGNED_TX is not allowed in a version 2 PSBT (PSBT_GLOBAL_VERSION is 2; BIP-370)")
+			}
 			if err := bareKey(k, at, "PSBT_GLOBAL_UNSIGNED_TX"); err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			tx, err := parseUnsignedTx(v)
 			if err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			p.UnsignedTx = tx
 		case globalXPub:
 			x, err := parseXPub(k, v)
 			if err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			p.XPubs = append(p.XPubs, x)
 		case globalVersion:
 			// Read above.
 		case globalTxVersion, globalFallbackLT, globalInputCount, globalOutputCount, globalTxModifiable:
-			return nil, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
+			if !v2 {
+				return nil, 0, 0, malformed(at, "%s is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", globalName(t))
+			}
+			if err := g.parse(p, t, k, v); err != nil {
+				return nil, 0, 0, err
+			}
 		case typeProprietary:
 			if err := checkProprietary(k, at); err != nil {
-				return nil, err
+				return nil, 0, 0, err
 			}
 			p.Unknowns = append(p.Unknowns, Unknown{k, v})
 		default:
 			p.Unknowns = append(p.Unknowns, Unknown{k, v})
 		}
 	}
+	if v2 {
+		return g.finish(p)
+	}
 	// BIP-174 "Version 0": PSBT_GLOBAL_UNSIGNED_TX is required.
 	if p.UnsignedTx == nil {
-		return nil, malformed(at, "no unsigned transaction (PSBT_GLOBAL_UNSIGNED_TX)")
+		return nil, 0, 0, malformed(at, "no unsigned transaction (PSBT_GLOBAL_UNSIGNED_TX)")
 	}
-	return p, nil
+	return p, len(p.UnsignedTx.TxIn), len(p.UnsignedTx.TxOut), nil
+}
+
+// fixedSize checks a record whose key is its type alone and whose value
+// has size bytes.
+func fixedSize(k, v []byte, size int, at, name string) error {
+	if err := bareKey(k, at, name); err != nil {
+		return err
+	}
+	if len(v) != size {
+		return malformed(at, "%s value of %d bytes, want %d", name, len(v), size)
+	}
+	return nil
 }
 
 // parseUnsignedTx reads PSBT_GLOBAL_UNSIGNED_TX: a transaction in the
@@ -443,99 +455,121 @@ func validPubKey(b []byte) bool {
 	return err == nil
 }
 
-// parseInput reads one input map (BIP-174 per-input types).
-func parseInput(recs []record, txIn *wire.TxIn, at string) (Input, error) {
+// parseInput reads one input map (BIP-174 per-input types). In version 0
+// txIn is the transaction's input; in version 2 it is nil, and parseInput
+// builds it from the map's BIP-370 fields and returns it.
+func parseInput(recs []record, txIn *wire.TxIn, v2 bool, at string) (Input, *wire.TxIn, error) {
 	var in Input
 	if err := checkRecords(recs, at); err != nil {
-		return in, err
+		return in, nil, err
 	}
+	if v2 {
+		var err error
+		if txIn, err = parseInputV2(&in, recs, at); err != nil {
+			return in, nil, err
+		}
+	}
+	err := parseInputFields(&in, recs, txIn, v2, at)
+	return in, txIn, err
+}
+
+// parseInputFields reads the records of an input map other than the
+// BIP-370 transaction fields.
+func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at string) error {
 	for _, r := range recs {
 		k, v := r.key, r.value
 		t, _, _ := keyType(k)
 		switch {
 		case t == inNonWitnessUtxo:
 			if err := bareKey(k, at, "PSBT_IN_NON_WITNESS_UTXO"); err != nil {
-				return in, err
+				return err
 			}
 			tx, err := parseTx(v, true, at+": PSBT_IN_NON_WITNESS_UTXO")
 			if err != nil {
-				return in, err
+				return err
 			}
 			// Bitcoin Core refuses these at decode time too.
 			if tx.TxHash() != txIn.PreviousOutPoint.Hash {
-				return in, malformed(at, "PSBT_IN_NON_WITNESS_UTXO is transaction %s, but the input spends %s", tx.TxHash(), txIn.PreviousOutPoint)
+				return malformed(at, "PSBT_IN_NON_WITNESS_UTXO is transaction %s, but the input spends %s", tx.TxHash(), txIn.PreviousOutPoint)
 			}
 			if int64(txIn.PreviousOutPoint.Index) >= int64(len(tx.TxOut)) {
-				return in, malformed(at, "PSBT_IN_NON_WITNESS_UTXO has %d outputs, but the input spends output %d", len(tx.TxOut), txIn.PreviousOutPoint.Index)
+				return malformed(at, "PSBT_IN_NON_WITNESS_UTXO has %d outputs, but the input spends output %d", len(tx.TxOut), txIn.PreviousOutPoint.Index)
 			}
 			in.NonWitnessUtxo = tx
 		case t == inWitnessUtxo:
 			if err := bareKey(k, at, "PSBT_IN_WITNESS_UTXO"); err != nil {
-				return in, err
+				return err
 			}
 			out, err := parseTxOut(v, at+": PSBT_IN_WITNESS_UTXO")
 			if err != nil {
-				return in, err
+				return err
 			}
 			in.WitnessUtxo = out
 		case t == inPartialSig:
 			pub, err := pubKeyOfKey(k, at, "PSBT_IN_PARTIAL_SIG")
 			if err != nil {
-				return in, err
+				return err
 			}
 			// As Bitcoin Core: strict DER and a defined sighash type
 			// (SCRIPT_VERIFY_DERSIG | SCRIPT_VERIFY_STRICTENC).
 			if !validSignatureEncoding(v) || !definedHashType(v[len(v)-1]) {
-				return in, malformed(at, "PSBT_IN_PARTIAL_SIG by %x is not a strict DER signature with a defined sighash type", pub)
+				return malformed(at, "PSBT_IN_PARTIAL_SIG by %x is not a strict DER signature with a defined sighash type", pub)
 			}
 			in.PartialSigs = append(in.PartialSigs, PartialSig{PubKey: pub, Signature: v})
 		case t == inSighashType:
 			if err := bareKey(k, at, "PSBT_IN_SIGHASH_TYPE"); err != nil {
-				return in, err
+				return err
 			}
 			if len(v) != 4 {
-				return in, malformed(at, "PSBT_IN_SIGHASH_TYPE value of %d bytes, want 4", len(v))
+				return malformed(at, "PSBT_IN_SIGHASH_TYPE value of %d bytes, want 4", len(v))
 			}
 			in.SighashType, in.HasSighashType = binary.LittleEndian.Uint32(v), true
 		case t == inRedeemScript:
 			if err := bareKey(k, at, "PSBT_IN_REDEEM_SCRIPT"); err != nil {
-				return in, err
+				return err
 			}
 			in.RedeemScript = v
 		case t == inWitnessScript:
 			if err := bareKey(k, at, "PSBT_IN_WITNESS_SCRIPT"); err != nil {
-				return in, err
+				return err
 			}
 			in.WitnessScript = v
 		case t == inBip32:
 			d, err := parseDerivation(k, v, at, "PSBT_IN_BIP32_DERIVATION")
 			if err != nil {
-				return in, err
+				return err
 			}
 			in.Bip32Derivations = append(in.Bip32Derivations, d)
 		case t == inFinalScriptSig:
 			if err := bareKey(k, at, "PSBT_IN_FINAL_SCRIPTSIG"); err != nil {
-				return in, err
+				return err
 			}
 			in.FinalScriptSig = v
 		case t == inFinalWitness:
 			if err := bareKey(k, at, "PSBT_IN_FINAL_SCRIPTWITNESS"); err != nil {
-				return in, err
+				return err
 			}
 			if _, err := parseWitness(v, at+": PSBT_IN_FINAL_SCRIPTWITNESS"); err != nil {
-				return in, err
+				return err
 			}
 			in.FinalScriptWitness = v
 		case t >= inPreviousTxid && t <= inRequiredHeightLT:
-			return in, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
+			if !v2 {
+				return malformed(at, "%s is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", inputName(t))
+			}
+			// Read by parseInputV2.
+		case t >= inTapKeySig && t <= inTapMerkleRoot:
+			if err := parseTapInput(in, t, k, v, at); err != nil {
+				return err
+			}
 		default:
 			if err := checkInputField(t, k, v, at); err != nil {
-				return in, err
+				return err
 			}
 			in.Unknowns = append(in.Unknowns, Unknown{k, v})
 		}
 	}
-	return in, nil
+	return nil
 }
 
 func parseDerivation(k, v []byte, at, name string) (Bip32Derivation, error) {
@@ -550,67 +584,117 @@ func parseDerivation(k, v []byte, at, name string) (Bip32Derivation, error) {
 	return Bip32Derivation{PubKey: pub, Fingerprint: fp, Path: path}, nil
 }
 
-// parseOutput reads one output map (BIP-174 per-output types).
-func parseOutput(recs []record, at string) (Output, error) {
+// parseOutput reads one output map (BIP-174 per-output types). In version
+// 2 it also builds the transaction output from PSBT_OUT_AMOUNT and
+// PSBT_OUT_SCRIPT and returns it.
+func parseOutput(recs []record, v2 bool, at string) (Output, *wire.TxOut, error) {
 	var out Output
 	if err := checkRecords(recs, at); err != nil {
-		return out, err
+		return out, nil, err
 	}
+	var txOut *wire.TxOut
+	if v2 {
+		var err error
+		if txOut, err = parseOutputV2(recs, at); err != nil {
+			return out, nil, err
+		}
+	}
+	err := parseOutputFields(&out, recs, v2, at)
+	return out, txOut, err
+}
+
+// parseOutputFields reads the records of an output map other than the
+// BIP-370 transaction fields.
+func parseOutputFields(out *Output, recs []record, v2 bool, at string) error {
 	for _, r := range recs {
 		k, v := r.key, r.value
 		t, _, _ := keyType(k)
 		switch t {
 		case outRedeemScript:
 			if err := bareKey(k, at, "PSBT_OUT_REDEEM_SCRIPT"); err != nil {
-				return out, err
+				return err
 			}
 			out.RedeemScript = v
 		case outWitnessScript:
 			if err := bareKey(k, at, "PSBT_OUT_WITNESS_SCRIPT"); err != nil {
-				return out, err
+				return err
 			}
 			out.WitnessScript = v
 		case outBip32:
 			d, err := parseDerivation(k, v, at, "PSBT_OUT_BIP32_DERIVATION")
 			if err != nil {
-				return out, err
+				return err
 			}
 			out.Bip32Derivations = append(out.Bip32Derivations, d)
 		case outAmount, outScript:
-			return out, malformed(at, "key type %#02x is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", t)
+			if !v2 {
+				return malformed(at, "%s is a version 2 field, not allowed in a version 0 PSBT (BIP-370)", outputName(t))
+			}
+			// Read by parseOutputV2.
+		case outTapInternalKey, outTapTree, outTapBip32:
+			if err := parseTapOutput(out, t, k, v, at); err != nil {
+				return err
+			}
 		default:
 			if err := checkOutputField(t, k, v, at); err != nil {
-				return out, err
+				return err
 			}
 			out.Unknowns = append(out.Unknowns, Unknown{k, v})
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // parseMaps reads a whole PSBT from its records, as Decode does from bytes.
 func parseMaps(m *maps) (*Packet, error) {
-	p, err := parseGlobal(m.global)
+	p, nIn, nOut, err := parseGlobal(m.global)
 	if err != nil {
 		return nil, err
 	}
-	tx := p.UnsignedTx
-	if len(m.inputs) != len(tx.TxIn) || len(m.outputs) != len(tx.TxOut) {
-		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(m.inputs), len(m.outputs), len(tx.TxIn), len(tx.TxOut))
+	if len(m.inputs) != nIn || len(m.outputs) != nOut {
+		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(m.inputs), len(m.outputs), nIn, nOut)
 	}
-	p.Inputs = make([]Input, len(tx.TxIn))
-	for i, recs := range m.inputs {
-		if p.Inputs[i], err = parseInput(recs, tx.TxIn[i], fmt.Sprintf("input %d", i)); err != nil {
-			return nil, err
-		}
-	}
-	p.Outputs = make([]Output, len(tx.TxOut))
-	for i, recs := range m.outputs {
-		if p.Outputs[i], err = parseOutput(recs, fmt.Sprintf("output %d", i)); err != nil {
-			return nil, err
-		}
+	if err := parseBody(p, m); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// parseBody reads the input and output maps into p, whose global map is
+// read. In version 2 it completes p.UnsignedTx from them.
+func parseBody(p *Packet, m *maps) error {
+	v2 := p.Version == 2
+	tx := p.UnsignedTx
+	p.Inputs = make([]Input, len(m.inputs))
+	for i, recs := range m.inputs {
+		var txIn *wire.TxIn
+		if !v2 {
+			txIn = tx.TxIn[i]
+		}
+		in, txIn, err := parseInput(recs, txIn, v2, fmt.Sprintf("input %d", i))
+		if err != nil {
+			return err
+		}
+		p.Inputs[i] = in
+		if v2 {
+			tx.TxIn = append(tx.TxIn, txIn)
+		}
+	}
+	p.Outputs = make([]Output, len(m.outputs))
+	for i, recs := range m.outputs {
+		out, txOut, err := parseOutput(recs, v2, fmt.Sprintf("output %d", i))
+		if err != nil {
+			return err
+		}
+		p.Outputs[i] = out
+		if v2 {
+			tx.TxOut = append(tx.TxOut, txOut)
+		}
+	}
+	if v2 {
+		return finishV2(p)
+	}
+	return nil
 }
 
 // validSignatureEncoding is BIP-66's IsValidSignatureEncoding: a strict

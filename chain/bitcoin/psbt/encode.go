@@ -9,9 +9,9 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
-// Encode writes p in binary: the records this package interprets in
-// key-type order, then the Unknowns in the order they were read (see the
-// package comment). It first runs Validate, so it never writes a PSBT that
+// Encode writes p in binary, in the version it has: the records this
+// package interprets in key-type order, with the Unknowns merged in as the
+// package comment says. It first runs Validate, so it never writes a PSBT that
 // Decode would refuse or read back differently.
 func (p *Packet) Encode() ([]byte, error) {
 	m, err := p.validRecords()
@@ -115,119 +115,162 @@ func (m *maps) equal(o *maps) bool {
 
 // records lays p out as records, in the order Encode writes them. It
 // refuses what records could not carry faithfully: a nil transaction, maps
-// that do not match it, a value set without its presence flag, and an
-// Unknown whose key type belongs to a typed field.
+// that do not match it, a value set without its presence flag, a field of
+// the other version, and an Unknown whose key type belongs to a typed
+// field.
 func (p *Packet) records() (*maps, error) {
 	tx := p.UnsignedTx
 	if tx == nil {
 		return nil, malformed("", "no unsigned transaction")
 	}
-	if err := checkNoNil(tx, "PSBT_GLOBAL_UNSIGNED_TX"); err != nil {
+	if err := checkNoNil(tx, "unsigned transaction"); err != nil {
 		return nil, err
 	}
 	if len(p.Inputs) != len(tx.TxIn) || len(p.Outputs) != len(tx.TxOut) {
 		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(p.Inputs), len(p.Outputs), len(tx.TxIn), len(tx.TxOut))
 	}
-	if !p.HasVersion && p.Version != 0 {
-		return nil, malformed("global map", "Version %d set without HasVersion", p.Version)
-	}
 	m := &maps{inputs: make([][]record, len(p.Inputs)), outputs: make([][]record, len(p.Outputs))}
-
-	// Global map (BIP-174 global types, in key-type order).
-	var txb bytes.Buffer
-	if err := tx.SerializeNoWitness(&txb); err != nil {
-		return nil, malformed("", "unsigned transaction: %v", err)
-	}
-	m.global = append(m.global, record{[]byte{globalUnsignedTx}, txb.Bytes()})
-	for _, x := range p.XPubs {
-		m.global = append(m.global, record{append([]byte{globalXPub}, x.ExtendedKey...), keyOrigin(x.Fingerprint, x.Path)})
-	}
-	if p.HasVersion {
-		m.global = append(m.global, record{[]byte{globalVersion}, binary.LittleEndian.AppendUint32(nil, p.Version)})
-	}
 	var err error
-	if m.global, err = appendUnknowns(m.global, p.Unknowns, "global map", func(t uint64) bool {
-		return t == globalUnsignedTx || t == globalXPub || t == globalVersion
-	}); err != nil {
+	if m.global, err = p.globalRecords(); err != nil {
 		return nil, err
 	}
-
-	// Input maps.
 	for i := range p.Inputs {
-		in := &p.Inputs[i]
-		at := fmt.Sprintf("input %d", i)
-		var recs []record
-		if in.NonWitnessUtxo != nil {
-			if err := checkNoNil(in.NonWitnessUtxo, at+": PSBT_IN_NON_WITNESS_UTXO"); err != nil {
-				return nil, err
-			}
-			var b bytes.Buffer
-			if err := in.NonWitnessUtxo.Serialize(&b); err != nil {
-				return nil, malformed(at, "PSBT_IN_NON_WITNESS_UTXO: %v", err)
-			}
-			recs = append(recs, record{[]byte{inNonWitnessUtxo}, b.Bytes()})
-		}
-		if o := in.WitnessUtxo; o != nil {
-			v := binary.LittleEndian.AppendUint64(nil, uint64(o.Value))
-			v = appendCompact(v, uint64(len(o.PkScript)))
-			recs = append(recs, record{[]byte{inWitnessUtxo}, append(v, o.PkScript...)})
-		}
-		for _, s := range in.PartialSigs {
-			recs = append(recs, record{append([]byte{inPartialSig}, s.PubKey...), s.Signature})
-		}
-		switch {
-		case in.HasSighashType:
-			recs = append(recs, record{[]byte{inSighashType}, binary.LittleEndian.AppendUint32(nil, in.SighashType)})
-		case in.SighashType != 0:
-			return nil, malformed(at, "SighashType %#x set without HasSighashType", in.SighashType)
-		}
-		if in.RedeemScript != nil {
-			recs = append(recs, record{[]byte{inRedeemScript}, in.RedeemScript})
-		}
-		if in.WitnessScript != nil {
-			recs = append(recs, record{[]byte{inWitnessScript}, in.WitnessScript})
-		}
-		for _, d := range in.Bip32Derivations {
-			recs = append(recs, record{append([]byte{inBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
-		}
-		if in.FinalScriptSig != nil {
-			recs = append(recs, record{[]byte{inFinalScriptSig}, in.FinalScriptSig})
-		}
-		if in.FinalScriptWitness != nil {
-			recs = append(recs, record{[]byte{inFinalWitness}, in.FinalScriptWitness})
-		}
-		if recs, err = appendUnknowns(recs, in.Unknowns, at, func(t uint64) bool { return t <= maxTypedInputType }); err != nil {
+		if m.inputs[i], err = p.inputRecords(i); err != nil {
 			return nil, err
 		}
-		m.inputs[i] = recs
 	}
-
-	// Output maps.
 	for i := range p.Outputs {
-		out := &p.Outputs[i]
-		at := fmt.Sprintf("output %d", i)
-		var recs []record
-		if out.RedeemScript != nil {
-			recs = append(recs, record{[]byte{outRedeemScript}, out.RedeemScript})
-		}
-		if out.WitnessScript != nil {
-			recs = append(recs, record{[]byte{outWitnessScript}, out.WitnessScript})
-		}
-		for _, d := range out.Bip32Derivations {
-			recs = append(recs, record{append([]byte{outBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
-		}
-		if recs, err = appendUnknowns(recs, out.Unknowns, at, func(t uint64) bool { return t <= maxTypedOutputType }); err != nil {
+		if m.outputs[i], err = p.outputRecords(i); err != nil {
 			return nil, err
 		}
-		m.outputs[i] = recs
 	}
 	return m, nil
 }
 
-// appendUnknowns adds us after the typed records. An Unknown with a typed
-// key type would be read back into the typed field, out of its place, so
-// it is refused.
-func appendUnknowns(recs []record, us []Unknown, at string, typed func(uint64) bool) ([]record, error) {
+// globalRecords lays out the global map: PSBT_GLOBAL_UNSIGNED_TX in
+// version 0 or the BIP-370 fields in version 2, the xpubs, the version,
+// then the Unknowns.
+func (p *Packet) globalRecords() ([]record, error) {
+	const at = "global map"
+	var recs, v2 []record
+	switch {
+	case p.Version == 0 && !p.HasVersion:
+	case p.Version == 0 || p.Version == 2 && p.HasVersion:
+	case p.Version == 2:
+		return nil, malformed(at, "Version 2 set without HasVersion; a version 2 PSBT must write PSBT_GLOBAL_VERSION")
+	default:
+		return nil, malformed(at, "Version %d, want 0 or 2", p.Version)
+	}
+	if p.Version == 2 {
+		var err error
+		if v2, err = p.v2GlobalRecords(); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := p.checkNoV2Globals(); err != nil {
+			return nil, err
+		}
+		var txb bytes.Buffer
+		if err := p.UnsignedTx.SerializeNoWitness(&txb); err != nil {
+			return nil, malformed(at, "unsigned transaction: %v", err)
+		}
+		recs = append(recs, record{[]byte{globalUnsignedTx}, txb.Bytes()})
+	}
+	for _, x := range p.XPubs {
+		recs = append(recs, record{append([]byte{globalXPub}, x.ExtendedKey...), keyOrigin(x.Fingerprint, x.Path)})
+	}
+	recs = append(recs, v2...)
+	if p.HasVersion {
+		recs = append(recs, record{[]byte{globalVersion}, binary.LittleEndian.AppendUint32(nil, p.Version)})
+	}
+	return mergeUnknowns(recs, p.Unknowns, at, typedGlobal, func(uint64) bool { return false })
+}
+
+// inputRecords lays out input map i.
+func (p *Packet) inputRecords(i int) ([]record, error) {
+	in := &p.Inputs[i]
+	at := fmt.Sprintf("input %d", i)
+	var recs []record
+	if in.NonWitnessUtxo != nil {
+		if err := checkNoNil(in.NonWitnessUtxo, at+": PSBT_IN_NON_WITNESS_UTXO"); err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := in.NonWitnessUtxo.Serialize(&b); err != nil {
+			return nil, malformed(at, "PSBT_IN_NON_WITNESS_UTXO: %v", err)
+		}
+		recs = append(recs, record{[]byte{inNonWitnessUtxo}, b.Bytes()})
+	}
+	if o := in.WitnessUtxo; o != nil {
+		v := binary.LittleEndian.AppendUint64(nil, uint64(o.Value))
+		v = appendCompact(v, uint64(len(o.PkScript)))
+		recs = append(recs, record{[]byte{inWitnessUtxo}, append(v, o.PkScript...)})
+	}
+	for _, s := range in.PartialSigs {
+		recs = append(recs, record{append([]byte{inPartialSig}, s.PubKey...), s.Signature})
+	}
+	switch {
+	case in.HasSighashType:
+		recs = append(recs, record{[]byte{inSighashType}, binary.LittleEndian.AppendUint32(nil, in.SighashType)})
+	case in.SighashType != 0:
+		return nil, malformed(at, "SighashType %#x set without HasSighashType", in.SighashType)
+	}
+	if in.RedeemScript != nil {
+		recs = append(recs, record{[]byte{inRedeemScript}, in.RedeemScript})
+	}
+	if in.WitnessScript != nil {
+		recs = append(recs, record{[]byte{inWitnessScript}, in.WitnessScript})
+	}
+	for _, d := range in.Bip32Derivations {
+		recs = append(recs, record{append([]byte{inBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
+	}
+	if in.FinalScriptSig != nil {
+		recs = append(recs, record{[]byte{inFinalScriptSig}, in.FinalScriptSig})
+	}
+	if in.FinalScriptWitness != nil {
+		recs = append(recs, record{[]byte{inFinalWitness}, in.FinalScriptWitness})
+	}
+	if p.Version == 2 {
+		v2, err := p.v2InputRecords(i)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, v2...)
+	} else if err := p.checkNoV2Input(i); err != nil {
+		return nil, err
+	}
+	recs = append(recs, tapInputRecords(in)...)
+	return mergeUnknowns(recs, in.Unknowns, at, typedInput, definedInput)
+}
+
+// outputRecords lays out output map i.
+func (p *Packet) outputRecords(i int) ([]record, error) {
+	out := &p.Outputs[i]
+	var recs []record
+	if out.RedeemScript != nil {
+		recs = append(recs, record{[]byte{outRedeemScript}, out.RedeemScript})
+	}
+	if out.WitnessScript != nil {
+		recs = append(recs, record{[]byte{outWitnessScript}, out.WitnessScript})
+	}
+	for _, d := range out.Bip32Derivations {
+		recs = append(recs, record{append([]byte{outBip32}, d.PubKey...), keyOrigin(d.Fingerprint, d.Path)})
+	}
+	if p.Version == 2 {
+		recs = append(recs, p.v2OutputRecords(i)...)
+	}
+	recs = append(recs, tapOutputRecords(out)...)
+	return mergeUnknowns(recs, out.Unknowns, fmt.Sprintf("output %d", i), typedOutput, definedOutput)
+}
+
+// mergeUnknowns adds us to the typed records, which stand in key-type
+// order: an Unknown of a type a BIP defines for the map (defined) goes
+// after the typed records of its type or lower, any other after them all;
+// Unknowns keep their order. An Unknown with a typed key type would be
+// read back into the typed field, out of its place, so it is refused.
+func mergeUnknowns(typedRecs []record, us []Unknown, at string, typed, defined func(uint64) bool) ([]record, error) {
+	out := make([]record, 0, len(typedRecs)+len(us))
+	next := 0
 	for _, u := range us {
 		t, _, err := keyType(u.Key)
 		if err != nil {
@@ -236,9 +279,13 @@ func appendUnknowns(recs []record, us []Unknown, at string, typed func(uint64) b
 		if typed(t) {
 			return nil, malformed(at, "unknown record %x has key type %#02x, which has a typed field", u.Key, t)
 		}
-		recs = append(recs, record{u.Key, u.Value})
+		for next < len(typedRecs) && (!defined(t) || typedRecs[next].key[0] <= byte(t)) {
+			out = append(out, typedRecs[next])
+			next++
+		}
+		out = append(out, record{u.Key, u.Value})
 	}
-	return recs, nil
+	return append(out, typedRecs[next:]...), nil
 }
 
 func keyOrigin(fp [4]byte, path []uint32) []byte {

@@ -8,9 +8,9 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 )
 
-// This file checks the records a version 0 Packet keeps in Unknowns but
-// whose format a BIP defines: hash preimages (BIP-174), taproot fields
-// (BIP-371), MuSig2 fields (BIP-373) and proprietary keys. They are not
+// This file checks the records a Packet keeps in Unknowns but whose format
+// a BIP defines: hash preimages (BIP-174), MuSig2 fields (BIP-373) and
+// proprietary keys. They are not
 // interpreted, but a malformed one makes the PSBT invalid (BIP-174: "If
 // any key or value does not match the specified format for that type, the
 // PSBT must be considered invalid"), with the same rules as Bitcoin Core.
@@ -40,37 +40,6 @@ func checkInputField(t uint64, k, v []byte, at string) error {
 		}
 		if !bytes.Equal(h[:], k[1:]) {
 			return malformed(at, "hash preimage of key type %#02x does not hash to its key", t)
-		}
-	case inTapKeySig:
-		if err := bareKey(k, at, "PSBT_IN_TAP_KEY_SIG"); err != nil {
-			return err
-		}
-		if len(v) != 64 && len(v) != 65 {
-			return malformed(at, "PSBT_IN_TAP_KEY_SIG of %d bytes, want 64 or 65", len(v))
-		}
-	case inTapScriptSig:
-		if len(k) != 1+32+32 {
-			return malformed(at, "PSBT_IN_TAP_SCRIPT_SIG key of %d bytes, want 65", len(k))
-		}
-		if len(v) != 64 && len(v) != 65 {
-			return malformed(at, "PSBT_IN_TAP_SCRIPT_SIG of %d bytes, want 64 or 65", len(v))
-		}
-	case inTapLeafScript:
-		// The key holds a BIP-341 control block: 33 + 32m bytes.
-		if len(k) < 34 || (len(k)-2)%32 != 0 {
-			return malformed(at, "PSBT_IN_TAP_LEAF_SCRIPT key of %d bytes is not a control block", len(k))
-		}
-		if len(v) == 0 {
-			return malformed(at, "PSBT_IN_TAP_LEAF_SCRIPT has no leaf version")
-		}
-	case inTapBip32:
-		return checkTapBip32(k, v, at, "PSBT_IN_TAP_BIP32_DERIVATION")
-	case inTapInternalKey, inTapMerkleRoot:
-		if err := bareKey(k, at, "taproot internal key or merkle root"); err != nil {
-			return err
-		}
-		if len(v) != 32 {
-			return malformed(at, "key type %#02x value of %d bytes, want 32", t, len(v))
 		}
 	case inMuSig2Keys:
 		return checkMuSig2Participants(k, v, at, "PSBT_IN_MUSIG2_PARTICIPANT_PUBKEYS")
@@ -102,20 +71,6 @@ func checkInputField(t uint64, k, v []byte, at string) error {
 // interpret.
 func checkOutputField(t uint64, k, v []byte, at string) error {
 	switch t {
-	case outTapInternalKey:
-		if err := bareKey(k, at, "PSBT_OUT_TAP_INTERNAL_KEY"); err != nil {
-			return err
-		}
-		if len(v) != 32 {
-			return malformed(at, "PSBT_OUT_TAP_INTERNAL_KEY value of %d bytes, want 32", len(v))
-		}
-	case outTapTree:
-		if err := bareKey(k, at, "PSBT_OUT_TAP_TREE"); err != nil {
-			return err
-		}
-		return checkTapTree(v, at)
-	case outTapBip32:
-		return checkTapBip32(k, v, at, "PSBT_OUT_TAP_BIP32_DERIVATION")
 	case outMuSig2Keys:
 		return checkMuSig2Participants(k, v, at, "PSBT_OUT_MUSIG2_PARTICIPANT_PUBKEYS")
 	case typeProprietary:
@@ -135,21 +90,6 @@ func checkProprietary(k []byte, at string) error {
 		return malformed(at, "proprietary key %x has no identifier and subtype", k)
 	}
 	return nil
-}
-
-// checkTapBip32 checks <32 byte x-only key> => <compact size n> <32 byte
-// leaf hash>*n <key origin> (BIP-371).
-func checkTapBip32(k, v []byte, at, name string) error {
-	if len(k) != 1+32 {
-		return malformed(at, "%s key of %d bytes, want 33", name, len(k))
-	}
-	n, size, ok := readCompact(v)
-	if !ok || n > uint64(len(v)-size)/32 {
-		return malformed(at, "%s value of %d bytes cannot hold its leaf hashes", name, len(v))
-	}
-	origin := v[size+32*int(n):]
-	_, _, err := parseKeyOrigin(origin, at, name)
-	return err
 }
 
 // checkMuSig2Participants checks <33 byte aggregate key> => <33 byte
@@ -174,58 +114,18 @@ func checkMuSig2Participants(k, v []byte, at, name string) error {
 
 func validCompressedKey(b []byte) bool { return len(b) == 33 && validPubKey(b) }
 
-// Taproot tree limits (BIP-341).
-const (
-	taprootMaxDepth = 128
-	taprootLeafMask = 0xfe
-)
-
-// checkTapTree checks PSBT_OUT_TAP_TREE: one or more {<depth> <leaf
-// version> <compact size scriptlen> <script>} in depth-first order, which
-// must describe a complete binary tree (BIP-371). The completeness check
-// follows Bitcoin Core's TaprootBuilder: open[d] says a node at depth d
-// waits for its sibling.
-func checkTapTree(v []byte, at string) error {
-	if len(v) == 0 {
-		return malformed(at, "PSBT_OUT_TAP_TREE is empty")
-	}
-	c := cursor{b: v}
-	var open []bool
-	for c.ok() && c.left() > 0 {
-		hdr := c.next(2)
-		c.next(c.compact()) // script
-		if !c.ok() {
-			break
-		}
-		depth, leafVersion := int(hdr[0]), hdr[1]
-		if depth > taprootMaxDepth {
-			return malformed(at, "PSBT_OUT_TAP_TREE leaf at depth %d, the limit is %d", depth, taprootMaxDepth)
-		}
-		if leafVersion&^taprootLeafMask != 0 {
-			return malformed(at, "PSBT_OUT_TAP_TREE leaf version %#02x is odd", leafVersion)
-		}
-		// A leaf shallower than an unfinished deeper branch is not a
-		// depth-first walk.
-		if depth+1 < len(open) {
-			return malformed(at, "PSBT_OUT_TAP_TREE leaves are not in depth-first order")
-		}
-		for len(open) > depth && open[depth] {
-			open = open[:depth]
-			if depth == 0 {
-				return malformed(at, "PSBT_OUT_TAP_TREE has more leaves than its depths allow")
-			}
-			depth--
-		}
-		for len(open) <= depth {
-			open = append(open, false)
-		}
-		open[depth] = true
-	}
-	if !c.ok() {
-		return malformed(at, "PSBT_OUT_TAP_TREE is truncated")
-	}
-	if len(open) != 1 || !open[0] {
-		return malformed(at, "PSBT_OUT_TAP_TREE is not a complete tree")
-	}
-	return nil
+// definedInput says a BIP defines input key type t and this package keeps
+// its records in Unknowns: Encode writes them at their key type's place.
+func definedInput(t uint64) bool {
+	return (t >= inRipemd160 && t <= inHash256) || (t >= inMuSig2Keys && t <= inMuSig2PartialSig)
 }
+
+// definedOutput is definedInput for output maps.
+func definedOutput(t uint64) bool { return t == outMuSig2Keys }
+
+// Key types with a typed field, which an Unknown must not use.
+func typedGlobal(t uint64) bool { return t <= globalTxModifiable || t == globalVersion }
+func typedInput(t uint64) bool {
+	return t <= inFinalWitness || (t >= inPreviousTxid && t <= inTapMerkleRoot)
+}
+func typedOutput(t uint64) bool { return t <= outTapBip32 }

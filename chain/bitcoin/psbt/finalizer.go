@@ -164,7 +164,11 @@ func (p *Packet) finalInput(i int, work *wire.MsgTx) (*Input, error) {
 		return nil, fail("btcd's script engine refuses the result: %v", err)
 	}
 
-	out := &Input{NonWitnessUtxo: in.NonWitnessUtxo, WitnessUtxo: in.WitnessUtxo, FinalScriptSig: scriptSig}
+	out := &Input{NonWitnessUtxo: in.NonWitnessUtxo, WitnessUtxo: in.WitnessUtxo, FinalScriptSig: scriptSig,
+		// BIP-370 fields describe the transaction, which is signed:
+		// they stay.
+		HasSequence: in.HasSequence, RequiredTimeLockTime: in.RequiredTimeLockTime, RequiredHeightLockTime: in.RequiredHeightLockTime,
+	}
 	if witness != nil {
 		out.FinalScriptWitness = appendWitness(nil, witness)
 	}
@@ -176,13 +180,12 @@ func (p *Packet) finalInput(i int, work *wire.MsgTx) (*Input, error) {
 	return out, nil
 }
 
-// signingOnly says an input record of type t only serves to produce the
-// final scripts, and goes once they exist: hash preimages (BIP-174),
-// taproot fields (BIP-371: "Finalizers should remove this field") and
-// MuSig2 fields (BIP-373).
+// signingOnly says an input record of type t kept in Unknowns only serves
+// to produce the final scripts, and goes once they exist: hash preimages
+// (BIP-174) and MuSig2 fields (BIP-373). The typed taproot fields are not
+// carried over either.
 func signingOnly(t uint64) bool {
-	return (t >= inRipemd160 && t <= inHash256) || (t >= inTapKeySig && t <= inTapMerkleRoot) ||
-		(t >= inMuSig2Keys && t <= inMuSig2PartialSig)
+	return (t >= inRipemd160 && t <= inHash256) || (t >= inMuSig2Keys && t <= inMuSig2PartialSig)
 }
 
 // pushes is a script of data pushes, minimally encoded (an empty item

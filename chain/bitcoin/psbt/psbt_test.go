@@ -294,10 +294,9 @@ type rpcVectors struct {
 	Valid          []string   `json:"valid"`
 }
 
-// TestCorePSBTVectors runs Bitcoin Core's rpc_psbt.json parse cases. Version
-// 2 PSBTs must be refused with ErrVersion2Unsupported (BIP-370 support is
-// the Bitcoin-vaults issue), every other invalid case refused, every other
-// valid case parsed and re-encoded stably.
+// TestCorePSBTVectors runs Bitcoin Core's rpc_psbt.json parse cases: every
+// invalid case refused, every valid one, version 0 or 2, parsed and
+// re-encoded stably, and byte for byte where Core wrote it.
 func TestCorePSBTVectors(t *testing.T) {
 	var v rpcVectors
 	if err := json.Unmarshal(vectorsFile(t, "psbt-rpc_psbt.json"), &v); err != nil {
@@ -307,21 +306,22 @@ func TestCorePSBTVectors(t *testing.T) {
 		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
 		return err == nil && bytes.Contains(b, []byte{0x01, 0xfb, 0x04, 0x02, 0x00, 0x00, 0x00})
 	}
+	exact := 0
 	for i, s := range v.Valid {
 		t.Run(fmt.Sprintf("valid/%d", i), func(t *testing.T) {
 			p, err := Decode([]byte(s))
-			if isV2(s) {
-				if !errors.Is(err, ErrVersion2Unsupported) {
-					t.Fatalf("v2 PSBT: got %v, want ErrVersion2Unsupported", err)
-				}
-				return
-			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if want := map[bool]uint32{false: 0, true: 2}[isV2(s)]; p.Version != want {
+				t.Fatalf("version %d, want %d", p.Version, want)
 			}
 			b, err := p.Encode()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if raw, _ := base64.StdEncoding.DecodeString(s); bytes.Equal(raw, b) {
+				exact++
 			}
 			q, err := Decode(b)
 			if err != nil {
@@ -333,6 +333,7 @@ func TestCorePSBTVectors(t *testing.T) {
 			}
 		})
 	}
+	t.Logf("%d of %d valid PSBTs re-encode byte for byte", exact, len(v.Valid))
 	all := append([]string{}, v.Invalid...)
 	for _, c := range v.InvalidWithMsg {
 		all = append(all, c[0])
@@ -460,14 +461,26 @@ func FuzzDecode(f *testing.F) {
 	if err := json.Unmarshal(vectorsFile(f, "bip174.json"), &v); err != nil {
 		f.Fatal(err)
 	}
-	n := 0
-	for _, c := range append(append([]hexCase{}, v.Valid...), v.Invalid...) {
+	seeds := append(append([]hexCase{}, v.Valid...), v.Invalid...)
+	v370, v371 := load370(f), load371(f)
+	seeds = append(append(append(seeds, v370.Valid...), v370.Invalid...), hexCasesOf(v370.LockTime)...)
+	seeds = append(append(seeds, v371.Valid...), v371.Invalid...)
+	for _, c := range seeds {
 		b, _ := hex.DecodeString(c.Hex)
 		f.Add(b)
-		n++
 	}
-	if n == 0 {
-		f.Fatal("empty seed corpus")
+	var rpc rpcVectors
+	if err := json.Unmarshal(vectorsFile(f, "psbt-rpc_psbt.json"), &rpc); err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range rpc.Valid {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			f.Add(b)
+			seeds = append(seeds, hexCase{})
+		}
+	}
+	if len(seeds) < 100 {
+		f.Fatalf("seed corpus of %d", len(seeds))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, err := Decode(in)
@@ -485,6 +498,25 @@ func FuzzDecode(f *testing.F) {
 		c, err := q.Encode()
 		if err != nil || !bytes.Equal(b, c) {
 			t.Fatal("decode→encode is not stable")
+		}
+		// Both versions convert, to the same transaction, and back.
+		other, err := p.ToV2()
+		if p.Version == 2 {
+			other, err = p.ToV0()
+		}
+		if err != nil {
+			t.Fatalf("version %d does not convert: %v", p.Version, err)
+		}
+		ob, err := other.Encode()
+		if err != nil {
+			t.Fatalf("converted PSBT does not encode: %v", err)
+		}
+		r, err := Decode(ob)
+		if err != nil {
+			t.Fatalf("converted PSBT does not decode: %v", err)
+		}
+		if !equalTx(r.UnsignedTx, p.UnsignedTx) {
+			t.Fatal("conversion changed the transaction")
 		}
 	})
 }

@@ -165,7 +165,8 @@ func (p *Packet) digest(i int, s *spend, hashType txscript.SigHashType) ([]byte,
 // signs and is refused if the PSBT wants something else. SignInput
 // refuses an input whose script (P2PKH, P2WPKH, P2SH-P2WPKH, or multisig
 // in P2SH, P2WSH or P2SH-P2WSH) does not name the key's compressed public
-// key, and an input that already holds a signature by that key.
+// key, and an input that already holds a signature by that key. In a
+// version 2 PSBT it updates PSBT_GLOBAL_TX_MODIFIABLE as BIP-370 asks.
 func (p *Packet) SignInput(i int, key *btcec.PrivateKey, hashType txscript.SigHashType) (PartialSig, error) {
 	if err := p.checkInput(i); err != nil {
 		return PartialSig{}, err
@@ -205,7 +206,30 @@ func (p *Packet) SignInput(i int, key *btcec.PrivateKey, hashType txscript.SigHa
 		return PartialSig{}, fmt.Errorf("psbt: input %d: own signature does not verify: %w", i, err)
 	}
 	p.Inputs[i].PartialSigs = append(p.Inputs[i].PartialSigs, ps)
+	p.noteSignature(hashType)
 	return ps, nil
+}
+
+// noteSignature updates a version 2 PSBT_GLOBAL_TX_MODIFIABLE after a
+// signature with hashType is added (BIP-370 "Signer"): without
+// ANYONECANPAY inputs are no longer modifiable, without SIGHASH_NONE
+// outputs are not, and SIGHASH_SINGLE sets the Has SIGHASH_SINGLE flag. A
+// PSBT without the field allows no modification, and is left so.
+func (p *Packet) noteSignature(hashType txscript.SigHashType) {
+	if p.Version != 2 || !p.HasTxModifiable {
+		return
+	}
+	if hashType&txscript.SigHashAnyOneCanPay == 0 {
+		p.TxModifiable &^= ModifiableInputs
+	}
+	switch hashType &^ txscript.SigHashAnyOneCanPay {
+	case txscript.SigHashNone:
+	case txscript.SigHashSingle:
+		p.TxModifiable &^= ModifiableOutputs
+		p.TxModifiable |= ModifiableSigSingle
+	default:
+		p.TxModifiable &^= ModifiableOutputs
+	}
 }
 
 // VerifyPartialSig checks a partial signature for input i as the
