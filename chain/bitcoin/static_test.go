@@ -91,6 +91,20 @@ func TestStaticKeyVaultRoundTrip(t *testing.T) {
 	if len(fin.Raw) == 0 {
 		t.Fatal("no final transaction")
 	}
+	if _, err := CheckFinal(f.payload, fin.Raw); err != nil {
+		t.Fatalf("the final transaction does not check: %v", err)
+	}
+	// A flipped bit in a signature: the script engine refuses it before
+	// any node sees it.
+	bad := append([]byte(nil), fin.Raw...)
+	i := bytes.Index(bad, sa[0].Sig[:20])
+	if i < 0 {
+		t.Fatal("signature not found in the final transaction")
+	}
+	bad[i+12] ^= 1
+	if _, err := CheckFinal(f.payload, bad); err == nil || !strings.Contains(err.Error(), "refusing to broadcast") {
+		t.Fatalf("tampered transaction passed: %v", err)
+	}
 }
 
 // A token holding another key than the policy's (a swapped device) is

@@ -7,6 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -168,4 +169,59 @@ func DemoDestination(network string) (string, error) {
 		return "", err
 	}
 	return a.EncodeAddress(), nil
+}
+
+// ScanGap is how many addresses per branch FindCoins derives.
+const ScanGap = 1000
+
+// FindCoins lists every output of the funding transactions that pays the
+// vault, at the branch and index whose script it is (the first ScanGap
+// addresses of each branch are derived).
+func FindCoins(v chain.Vault, funding []*wire.MsgTx) ([]Coin, error) {
+	vi, err := parseVault(v)
+	if err != nil {
+		return nil, err
+	}
+	type place struct {
+		branch int
+		index  uint32
+	}
+	scripts := map[string]place{}
+	for b := 0; b < vi.desc.PathCount(); b++ {
+		for i := uint32(0); i < ScanGap; i++ {
+			d, err := vi.desc.Derive(b, i)
+			if err != nil {
+				return nil, err
+			}
+			scripts[string(d.ScriptPubKey)] = place{b, i}
+			if !vi.desc.IsRange() {
+				break
+			}
+		}
+	}
+	var coins []Coin
+	for t, tx := range funding {
+		for o, out := range tx.TxOut {
+			if p, ok := scripts[string(out.PkScript)]; ok {
+				coins = append(coins, Coin{Tx: t, Vout: uint32(o), Branch: p.branch, Index: p.index})
+			}
+		}
+	}
+	if len(coins) == 0 {
+		return nil, fmt.Errorf("bitcoin: no output of the funding transactions pays vault %q (first %d addresses of each branch)", v.Name, ScanGap)
+	}
+	return coins, nil
+}
+
+// PayTo returns the output script paying addr on net, refusing an address
+// of another network.
+func PayTo(addr string, net *chaincfg.Params) ([]byte, error) {
+	a, err := address.DecodeAddress(addr, net)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: address %q: %v", addr, err)
+	}
+	if !a.IsForNet(net) {
+		return nil, fmt.Errorf("bitcoin: address %q is not for %s", addr, net.Name)
+	}
+	return txscript.PayToAddrScript(a)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -164,8 +165,11 @@ func (e *env) address(args []string) error {
 }
 
 func (e *env) psbt(args []string) error {
+	if len(args) > 0 && args[0] == "build" {
+		return e.psbtBuild(args[1:])
+	}
 	if len(args) == 0 || args[0] != "synth" {
-		return usagef("psbt: want synth")
+		return usagef("psbt: want synth or build")
 	}
 	fs := e.flags("psbt synth")
 	vault := fs.String("vault", "", "vault name")
@@ -275,4 +279,74 @@ func flagsOrEmpty(f []chain.Flag) []chain.Flag {
 		return []chain.Flag{}
 	}
 	return f
+}
+
+// psbtBuild writes an unsigned PSBT spending every vault output of the
+// funding transactions (raw hex files, as a node returns them): amount to
+// an address, the rest less the fee back to the vault's change branch.
+func (e *env) psbtBuild(args []string) error {
+	fs := e.flags("psbt build")
+	vault := fs.String("vault", "", "vault name")
+	to := fs.String("to", "", "destination address")
+	amount := fs.Int64("amount", 0, "amount to send, in satoshi")
+	fee := fs.Int64("fee", 0, "fee, in satoshi")
+	changeIndex := fs.Uint("change-index", 0, "index of the change address on branch 1")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	var funding multi
+	fs.Var(&funding, "funding", "a funding transaction, raw hex (repeatable)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
+		return usagef("psbt build: want --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out FILE")
+	}
+	cv, err := e.chainVault(*vault)
+	if err != nil {
+		return err
+	}
+	var txs []*wire.MsgTx
+	for _, f := range funding {
+		raw, err := readArtifact(f)
+		if err != nil {
+			return err
+		}
+		b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
+		if err != nil {
+			return fmt.Errorf("%s: not a raw transaction in hex: %v", f, err)
+		}
+		tx := wire.NewMsgTx(2)
+		if err := tx.Deserialize(bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("%s: %v", f, err)
+		}
+		txs = append(txs, tx)
+	}
+	coins, err := bitcoin.FindCoins(cv, txs)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, c := range coins {
+		total += txs[c.Tx].TxOut[c.Vout].Value
+	}
+	change := total - *amount - *fee
+	if change < 0 {
+		return fmt.Errorf("the vault's coins hold %d sat, less than %d + %d fee", total, *amount, *fee)
+	}
+	net, err := bitcoin.Network(cv.Network)
+	if err != nil {
+		return err
+	}
+	script, err := bitcoin.PayTo(*to, net)
+	if err != nil {
+		return err
+	}
+	raw, err := bitcoin.BuildPSBT(cv, bitcoin.Spend{Funding: txs, Coins: coins, Outputs: []*wire.TxOut{wire.NewTxOut(*amount, script)},
+		ChangeIndex: uint32(*changeIndex), ChangeAmount: change})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat\n", *out, len(coins), total, *amount, *to, *fee, change)
+	return nil
 }

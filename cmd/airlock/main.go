@@ -60,11 +60,14 @@ A round:
     collect FILE...                 coordinator: verify and store decisions
     status [--json]                 coordinator: every proposal's state
     finalize ID [--out F]           coordinator: assemble, verify, prove
+    broadcast ID --rpc URL [--rpc-cert F] [--tx F]   coordinator: send a
+                                    finalized Bitcoin transaction to a node
 
 Inspection and audit:
     inspect FILE [--json]           any airlock artifact or PSBT as JSON
     address --vault NAME [--change] [--index N]
     psbt synth --vault NAME [--send SAT] [--to ADDR] [--seed N] --out F
+    psbt build --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out F
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
 
@@ -192,6 +195,8 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.audit(args)
 	case "device":
 		return e.device(args)
+	case "broadcast":
+		return e.broadcast(args)
 	case "qr":
 		return e.qr(args)
 	case "media":

@@ -1,18 +1,27 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"filippo.io/age"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airlock-vault/airlock/chain/bitcoin/regtest"
+	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/keys/pkcs11"
 	"github.com/airlock-vault/airlock/keys/pkcs11/softhsmtest"
 )
@@ -44,6 +53,13 @@ func TestScripts(t *testing.T) {
 			"softhsm":  cmdSoftHSM,
 			"hsmdel":   cmdHSMDelete,
 			"replace":  cmdReplace,
+			// A real btcd node in regtest (chain/bitcoin/regtest).
+			"btcd-start":         cmdBtcdStart,
+			"btcd-mine":          cmdBtcdMine,
+			"btcd-coinbase":      cmdBtcdCoinbase,
+			"btcd-confirmations": cmdBtcdConfirmations,
+			"btcd-send":          cmdBtcdSend,
+			"tamper-sig":         cmdTamperSig,
 		},
 	})
 }
@@ -237,4 +253,160 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("replace: %s does not contain %q", args[0], args[1])
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(strings.ReplaceAll(b, args[1], args[2])), 0o600))
+}
+
+// scriptTB lets chain/bitcoin/regtest, written for tests, run inside a
+// script: the few testing.TB methods it calls map onto the script.
+type scriptTB struct {
+	testing.TB // nil: only the methods below are called
+	ts         *testscript.TestScript
+	failed     bool
+}
+
+func (s *scriptTB) Helper()          {}
+func (s *scriptTB) Cleanup(f func()) { s.ts.Defer(f) }
+func (s *scriptTB) Failed() bool     { return s.failed }
+func (s *scriptTB) TempDir() string {
+	d, err := os.MkdirTemp(s.ts.MkAbs("."), "btcd-")
+	s.ts.Check(err)
+	return d
+}
+func (s *scriptTB) Fatal(a ...any)            { s.failed = true; s.ts.Fatalf("%s", fmt.Sprint(a...)) }
+func (s *scriptTB) Fatalf(f string, a ...any) { s.failed = true; s.ts.Fatalf(f, a...) }
+func (s *scriptTB) Errorf(f string, a ...any) { s.failed = true; s.ts.Logf(f, a...) }
+func (s *scriptTB) Logf(f string, a ...any)   { s.ts.Logf(f, a...) }
+func (s *scriptTB) Log(a ...any)              { s.ts.Logf("%s", fmt.Sprint(a...)) }
+
+var (
+	nodesMu sync.Mutex
+	nodes   = map[*testscript.TestScript]*regtest.Node{}
+)
+
+func node(ts *testscript.TestScript) (*regtest.Node, *scriptTB) {
+	nodesMu.Lock()
+	defer nodesMu.Unlock()
+	n := nodes[ts]
+	if n == nil {
+		ts.Fatalf("no btcd node: run btcd-start first")
+	}
+	return n, &scriptTB{ts: ts}
+}
+
+// btcd-start ADDRFILE starts btcd in regtest on 127.0.0.1, mining to the
+// first address in ADDRFILE, and sets $BTCD_RPC to its RPC URL.
+func cmdBtcdStart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: btcd-start ADDRFILE")
+	}
+	var addr string
+	for _, f := range strings.Fields(ts.ReadFile(args[0])) {
+		if strings.HasPrefix(f, "bcrt1") {
+			addr = f
+			break
+		}
+	}
+	if addr == "" {
+		ts.Fatalf("btcd-start: no regtest address in %s", args[0])
+	}
+	n := regtest.Start(&scriptTB{ts: ts}, regtest.Options{MiningAddr: addr, NoTLS: true})
+	nodesMu.Lock()
+	nodes[ts] = n
+	nodesMu.Unlock()
+	ts.Defer(func() { nodesMu.Lock(); delete(nodes, ts); nodesMu.Unlock() })
+	ts.Setenv("BTCD_RPC", n.URL)
+}
+
+// btcd-mine N mines N blocks.
+func cmdBtcdMine(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: btcd-mine N")
+	}
+	n, tb := node(ts)
+	count, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	n.Mine(tb, count)
+}
+
+// btcd-coinbase HEIGHT FILE writes the coinbase of the block at HEIGHT as
+// raw hex.
+func cmdBtcdCoinbase(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: btcd-coinbase HEIGHT FILE")
+	}
+	n, tb := node(ts)
+	h, err := strconv.ParseInt(args[0], 10, 64)
+	ts.Check(err)
+	hash, err := n.RPC.GetBlockHash(context.Background(), h)
+	ts.Check(err)
+	bh, err := chainhash.NewHashFromStr(hash)
+	ts.Check(err)
+	var buf bytes.Buffer
+	ts.Check(n.Coinbase(tb, *bh).Serialize(&buf))
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(hex.EncodeToString(buf.Bytes())+"\n"), 0o644))
+}
+
+// btcd-confirmations TXFILE N checks the transaction in TXFILE (raw hex)
+// has N confirmations.
+func cmdBtcdConfirmations(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: btcd-confirmations TXFILE N")
+	}
+	n, tb := node(ts)
+	tx := readTx(ts, args[0])
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if got := n.Confirmations(tb, tx.TxHash()); got != want {
+		ts.Fatalf("%s has %d confirmations, want %d", tx.TxHash(), got, want)
+	}
+}
+
+// [!] btcd-send TXFILE sends a raw transaction straight to the node,
+// bypassing airlock; with !, the node must refuse it.
+func cmdBtcdSend(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: [!] btcd-send TXFILE")
+	}
+	n, _ := node(ts)
+	tx := readTx(ts, args[0])
+	var buf bytes.Buffer
+	ts.Check(tx.Serialize(&buf))
+	_, err := n.RPC.SendRawTransaction(context.Background(), buf.Bytes())
+	switch {
+	case neg && err == nil:
+		ts.Fatalf("the node accepted %s", tx.TxHash())
+	case neg && !rpc.IsTxRejected(err):
+		ts.Fatalf("the node failed otherwise than by refusing: %v", err)
+	case neg:
+		ts.Logf("the node refused it: %v", err)
+	case err != nil:
+		ts.Fatalf("btcd-send: %v", err)
+	}
+}
+
+func readTx(ts *testscript.TestScript, file string) *wire.MsgTx {
+	b, err := hex.DecodeString(strings.TrimSpace(ts.ReadFile(file)))
+	ts.Check(err)
+	tx := wire.NewMsgTx(2)
+	ts.Check(tx.Deserialize(bytes.NewReader(b)))
+	return tx
+}
+
+// tamper-sig IN OUT flips one bit in the first signature of input 0's
+// witness of the raw transaction IN, writing OUT.
+func cmdTamperSig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: tamper-sig IN OUT")
+	}
+	tx := readTx(ts, args[0])
+	w := tx.TxIn[0].Witness
+	for _, item := range w {
+		if len(item) > 60 && item[0] == 0x30 {
+			item[10] ^= 1
+			var buf bytes.Buffer
+			ts.Check(tx.Serialize(&buf))
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(hex.EncodeToString(buf.Bytes())+"\n"), 0o644))
+			return
+		}
+	}
+	ts.Fatalf("tamper-sig: no signature in input 0's witness")
 }
