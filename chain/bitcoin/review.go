@@ -115,6 +115,8 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 		return nil, fmt.Errorf("bitcoin: %v", err)
 	}
 	a := &analysis{pkt: pkt, vi: vi}
+	a.checkGlobalXPubs()
+	a.checkDerivationFingerprints()
 	tx := pkt.UnsignedTx
 	a.details.TxID = tx.TxHash().String()
 	a.details.Network = vi.net.Name

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +26,9 @@ import (
 func (e *env) inspect(args []string) error {
 	if len(args) > 0 && args[0] == "safe" {
 		return e.inspectSafe(args[1:])
+	}
+	if len(args) > 0 && args[0] == "psbt" {
+		return e.inspectPSBT(args[1:])
 	}
 	fs := e.flags("inspect")
 	fs.Bool("json", true, "print JSON (the only format)")
@@ -349,4 +354,78 @@ func (e *env) psbtBuild(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat\n", *out, len(coins), total, *amount, *to, *fee, change)
 	return nil
+}
+
+// inspectPSBT is the stateless signer-side check of a PSBT against a
+// descriptor: what a station would compute, without a workspace or a
+// policy. Exit 3 when a flag blocks.
+func (e *env) inspectPSBT(args []string) error {
+	fs := e.flags("inspect psbt")
+	desc := fs.String("descriptor", "", "the vault's descriptor, with its checksum")
+	network := fs.String("network", "", "mainnet, testnet3, testnet4, signet or regtest (default: the descriptor's keys say mainnet or a test network; regtest when they are test keys)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *desc == "" {
+		return usagef("inspect psbt: want FILE --descriptor D [--network N] [--json]")
+	}
+	if *network == "" {
+		*network = "regtest"
+		if strings.Contains(*desc, "xpub") {
+			*network = "mainnet"
+		}
+	}
+	raw, err := readArtifact(pos[0])
+	if err != nil {
+		return err
+	}
+	payload, err := decodePSBTText(raw)
+	if err != nil {
+		return err
+	}
+	v, err := bitcoin.VaultFromDescriptor(*desc, *network)
+	if err != nil {
+		if strings.Contains(err.Error(), bitcoin.FlagNetworkMismatch) || strings.Contains(err.Error(), bitcoin.FlagDuplicateFingerprint) {
+			return &refusedError{err.Error()}
+		}
+		return err
+	}
+	r, err := bitcoin.Adapter{}.Review(context.Background(), v, payload)
+	if err != nil {
+		return err
+	}
+	d := r.Details.(bitcoin.Details)
+	if *asJSON {
+		if err := printJSON(e.stdout, map[string]any{
+			"txid": d.TxID, "network": d.Network, "fee": d.Fee, "feeRate": d.FeeRate, "vsize": d.VSize,
+			"inputs": d.Inputs, "outputs": d.Outputs, "flags": flagsOrEmpty(r.Flags),
+		}); err != nil {
+			return err
+		}
+	} else {
+		for _, l := range r.Lines {
+			fmt.Fprintln(e.stdout, l)
+		}
+		for _, f := range r.Flags {
+			fmt.Fprintf(e.stdout, "flag %-5s %s: %s\n", f.Severity, f.Code, f.Message)
+		}
+	}
+	if b := r.Blocking(); len(b) > 0 {
+		return &refusedError{fmt.Sprintf("%d blocking flags (first: %s)", len(b), b[0].Code)}
+	}
+	return nil
+}
+
+// decodePSBTText accepts a PSBT in binary or base64.
+func decodePSBTText(raw []byte) ([]byte, error) {
+	if bytes.HasPrefix(raw, []byte("psbt\xff")) {
+		return raw, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("not a PSBT (binary or base64): %v", err)
+	}
+	return b, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,7 @@ func TestScripts(t *testing.T) {
 			"btcd-confirmations": cmdBtcdConfirmations,
 			"btcd-send":          cmdBtcdSend,
 			"tamper-sig":         cmdTamperSig,
+			"setenv-match":       cmdSetenvMatch,
 		},
 	})
 }
@@ -409,4 +411,19 @@ func cmdTamperSig(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("tamper-sig: no signature in input 0's witness")
+}
+
+// setenv-match FILE REGEXP VAR sets $VAR to the first match of REGEXP in
+// FILE (its first group, if it has one).
+func cmdSetenvMatch(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: setenv-match FILE REGEXP VAR")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	m := re.FindStringSubmatch(ts.ReadFile(args[0]))
+	if m == nil {
+		ts.Fatalf("setenv-match: no match of %s in %s", args[1], args[0])
+	}
+	ts.Setenv(args[2], m[len(m)-1])
 }
