@@ -40,6 +40,9 @@ type Vault struct {
 	Threshold int
 	// Descriptor is the Bitcoin output descriptor (with checksum).
 	Descriptor string
+	// Script is a Bitcoin vault's script type: "p2wsh" (the default when
+	// empty), "p2sh-p2wsh" or "p2sh".
+	Script string
 	// Keys are the signers' chain keys in the chain's own notation (for
 	// Bitcoin, "[fingerprint/path]xpub"), in policy order.
 	Keys []string

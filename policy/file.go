@@ -86,6 +86,9 @@ type FileVault struct {
 	Limits     FileLimits `yaml:"limits" json:"limits"`
 	Rules      FileRules  `yaml:"rules" json:"rules"`
 	Safe       *FileSafe  `yaml:"safe" json:"safe"`
+	// Script is a Bitcoin vault's script type: p2wsh (default),
+	// p2sh-p2wsh or p2sh.
+	Script string `yaml:"script" json:"script"`
 }
 
 // FileSafe describes a Safe vault (chain: ethereum).
@@ -201,7 +204,7 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 	}
 	for _, fv := range f.Vaults {
 		v := Vault{
-			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers,
+			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers, Script: fv.Script,
 			Limits: Limits{MaxFee: fv.Limits.MaxFee, MaxFeeRate: fv.Limits.MaxFeeRate, MaxFeePercent: fv.Limits.MaxFeePercent},
 			Rules:  Rules{MinVendors: fv.Rules.MinVendors, MinKinds: fv.Rules.MinKinds, ForbidSoftware: fv.Rules.ForbidSoftware},
 		}

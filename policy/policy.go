@@ -117,6 +117,9 @@ type Vault struct {
 	Rules Rules `cbor:"7,keyasint,omitempty"`
 	// Safe describes a Safe vault (chain ethereum).
 	Safe *SafeVault `cbor:"8,keyasint,omitempty"`
+	// Script is a Bitcoin vault's script type: p2wsh (default),
+	// p2sh-p2wsh or p2sh.
+	Script string `cbor:"9,keyasint,omitempty"`
 }
 
 // SafeVault is a Safe account: where it lives, its contract version, the
@@ -275,8 +278,8 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 	}
 	cv := chain.Vault{
 		Name: v.Name, Chain: v.Chain, Network: p.Network, Threshold: v.Threshold,
-		Descriptor: v.Descriptor,
-		Limits:     chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
+		Descriptor: v.Descriptor, Script: v.Script,
+		Limits: chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
 	}
 	for _, s := range signers {
 		cv.Keys = append(cv.Keys, s.Device.KeyFor(v.Chain))

@@ -4,10 +4,22 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
 )
+
+// unsignedID is the txid of tx with every scriptSig and witness removed:
+// what the PSBT's unsigned transaction commits to. (A P2SH spend's txid
+// covers its scriptSig, so it is known only once signed.)
+func unsignedID(tx *wire.MsgTx) chainhash.Hash {
+	c := tx.Copy()
+	for _, in := range c.TxIn {
+		in.SignatureScript, in.Witness = nil, nil
+	}
+	return c.TxHash()
+}
 
 // CheckFinal checks, before a transaction leaves for the network, that raw
 // is the proposal's transaction — the same inputs, outputs, version and
@@ -28,7 +40,7 @@ func CheckFinal(payload, raw []byte) (*wire.MsgTx, error) {
 		return nil, fmt.Errorf("bitcoin: final transaction does not re-serialise to its own bytes")
 	}
 	u := pkt.UnsignedTx
-	if tx.TxHash() != u.TxHash() {
+	if unsignedID(tx) != u.TxHash() {
 		return nil, fmt.Errorf("bitcoin: the transaction %s is not the proposal's %s (inputs, outputs, version or lock time differ)", tx.TxHash(), u.TxHash())
 	}
 	prev := make([]*wire.TxOut, len(tx.TxIn))

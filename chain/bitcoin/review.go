@@ -196,6 +196,11 @@ func (a *analysis) reviewInput(i int) (inputInfo, bool) {
 		a.details.Inputs = append(a.details.Inputs, row)
 		return info, true
 	}
+	if len(pin.RedeemScript) > 0 && !bytes.Equal(pin.RedeemScript, d.RedeemScript) {
+		a.flag(FlagForeignInput, chain.Block, "input %d: the PSBT's redeem script is not the vault's", i)
+		a.details.Inputs = append(a.details.Inputs, row)
+		return info, true
+	}
 	info.derived, info.branch, info.index = d, branch, index
 	row.Vault, row.Path = true, fmt.Sprintf("%d/%d", branch, index)
 	a.details.Inputs = append(a.details.Inputs, row)
@@ -312,8 +317,10 @@ func addressOf(script []byte, vi *vaultInfo) string {
 }
 
 // estimateVSize estimates the finalized transaction's virtual size: the
-// unsigned transaction plus, for each vault input, a witness of one empty
-// item, k signatures of at most 73 bytes and the witness script.
+// unsigned transaction plus, for each vault input, one empty item, k
+// signatures of at most 73 bytes and the script — in the witness (P2WSH),
+// the witness and a scriptSig pushing the redeem script (P2SH-P2WSH), or
+// the scriptSig alone (legacy P2SH).
 func estimateVSize(tx *wire.MsgTx, inputs []inputInfo, vi *vaultInfo) int64 {
 	base := int64(tx.SerializeSizeStripped())
 	witness := int64(2) // marker and flag
@@ -323,9 +330,19 @@ func estimateVSize(tx *wire.MsgTx, inputs []inputInfo, vi *vaultInfo) int64 {
 			witness++
 			continue
 		}
-		ws := int64(len(in.derived.WitnessScript))
-		items := int64(k + 2)
-		witness += varIntLen(items) + 1 + int64(k)*(1+73) + varIntLen(ws) + ws
+		ws, rs := int64(len(in.derived.WitnessScript)), int64(len(in.derived.RedeemScript))
+		sigs := 1 + int64(k)*(1+73)
+		switch {
+		case ws > 0:
+			witness += varIntLen(int64(k+2)) + sigs + varIntLen(ws) + ws
+			if rs > 0 {
+				base += 1 + rs // the scriptSig pushes the redeem script
+			}
+		default:
+			witness++
+			push := rs + 2 // OP_PUSHDATA1 and its length
+			base += varIntLen(sigs+push) + sigs + push - 1
+		}
 	}
 	weight := base*4 + witness
 	return (weight + 3) / 4

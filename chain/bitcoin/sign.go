@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin/descriptor"
 	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
 	"github.com/airlock-vault/airlock/keys"
 )
@@ -48,7 +49,7 @@ func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigne
 		if !bytes.Equal(have, pub) {
 			return nil, fmt.Errorf("bitcoin: input %d: the signer's key at %s is %x, but the vault's is %x: wrong device or wrong seed", i, keys.FormatPath(path), have, pub)
 		}
-		digest, err := a.pkt.SigHash(i, info.derived.WitnessScript, txscript.SigHashAll)
+		digest, err := a.pkt.SigHash(i, scriptCode(info.derived), txscript.SigHashAll)
 		if err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
 		}
@@ -101,7 +102,7 @@ func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified,
 		if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 		}
-		digest, err := a.pkt.SigHash(s.Input, info.derived.WitnessScript, txscript.SigHashAll)
+		digest, err := a.pkt.SigHash(s.Input, scriptCode(info.derived), txscript.SigHashAll)
 		if err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 		}
@@ -149,6 +150,9 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 		if len(in.WitnessScript) == 0 {
 			in.WitnessScript = info.derived.WitnessScript
 		}
+		if len(in.RedeemScript) == 0 {
+			in.RedeemScript = info.derived.RedeemScript
+		}
 		prevOuts[i] = info.prevOut
 	}
 	if err := a.pkt.Finalize(); err != nil {
@@ -165,8 +169,8 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 	if err := tx.Serialize(&buf); err != nil {
 		return nil, fmt.Errorf("bitcoin: %v", err)
 	}
-	if tx.TxHash().String() != a.details.TxID {
-		return nil, errors.New("bitcoin: final transaction id differs from the proposal's")
+	if unsignedID(tx) != a.pkt.UnsignedTx.TxHash() {
+		return nil, errors.New("bitcoin: the final transaction is not the proposal's (inputs, outputs, version or lock time differ)")
 	}
 	return &chain.Final{
 		Raw:  buf.Bytes(),
@@ -176,4 +180,13 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 			"raw " + hex.EncodeToString(buf.Bytes()),
 		},
 	}, nil
+}
+
+// scriptCode is what a signature commits to: the witness script of a
+// segwit vault, the redeem script of a legacy P2SH one.
+func scriptCode(d *descriptor.Derived) []byte {
+	if len(d.WitnessScript) > 0 {
+		return d.WitnessScript
+	}
+	return d.RedeemScript
 }

@@ -92,8 +92,12 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 		}
 		in := &pkt.Inputs[i]
 		in.NonWitnessUtxo = s.Funding[c.Tx]
-		in.WitnessUtxo = wire.NewTxOut(prev.Value, prev.PkScript)
-		in.WitnessScript = d.WitnessScript
+		if len(d.WitnessScript) > 0 {
+			// A witness UTXO only for segwit spends (BIP-174): a legacy
+			// signature does not commit to the amount.
+			in.WitnessUtxo = wire.NewTxOut(prev.Value, prev.PkScript)
+		}
+		in.WitnessScript, in.RedeemScript = d.WitnessScript, d.RedeemScript
 		for _, k := range d.Keys {
 			in.Bip32Derivations = append(in.Bip32Derivations, psbt.Bip32Derivation{PubKey: k.PubKey, Fingerprint: k.Fingerprint, Path: k.Path})
 		}
@@ -101,7 +105,7 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 	if change != nil {
 		d, _ := vi.desc.Derive(1, s.ChangeIndex)
 		out := &pkt.Outputs[len(tx.TxOut)-1]
-		out.WitnessScript = d.WitnessScript
+		out.WitnessScript, out.RedeemScript = d.WitnessScript, d.RedeemScript
 		for _, k := range d.Keys {
 			out.Bip32Derivations = append(out.Bip32Derivations, psbt.Bip32Derivation{PubKey: k.PubKey, Fingerprint: k.Fingerprint, Path: k.Path})
 		}

@@ -145,8 +145,12 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 	if err != nil {
 		return v, err
 	}
+	build, err := builder(v.Script)
+	if err != nil {
+		return v, err
+	}
 	if len(v.Keys) == 0 || len(v.Keys) > 15 {
-		return v, fmt.Errorf("bitcoin: %d keys, want 1..15 for wsh(sortedmulti)", len(v.Keys))
+		return v, fmt.Errorf("bitcoin: %d keys, want 1..15", len(v.Keys))
 	}
 	if v.Threshold < 1 || v.Threshold > len(v.Keys) {
 		return v, fmt.Errorf("bitcoin: threshold %d outside 1..%d", v.Threshold, len(v.Keys))
@@ -168,7 +172,7 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 		fps[k.Fingerprint], xpubs[k.ID()] = true, true
 		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub, PubKey: k.Static})
 	}
-	d, err := descriptor.NewSortedMultiWSH(v.Threshold, specs)
+	d, err := build(v.Threshold, specs)
 	if err != nil {
 		return v, fmt.Errorf("bitcoin: %v", err)
 	}
@@ -178,6 +182,26 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 	}
 	v.Descriptor = built
 	return v, nil
+}
+
+// Script types of a vault.
+const (
+	ScriptP2WSH     = "p2wsh"
+	ScriptP2SHP2WSH = "p2sh-p2wsh"
+	ScriptP2SH      = "p2sh"
+)
+
+// builder returns the descriptor builder of a script type.
+func builder(script string) (func(int, []descriptor.KeySpec) (*descriptor.Descriptor, error), error) {
+	switch script {
+	case "", ScriptP2WSH:
+		return descriptor.NewSortedMultiWSH, nil
+	case ScriptP2SHP2WSH:
+		return descriptor.NewSortedMultiShWsh, nil
+	case ScriptP2SH:
+		return descriptor.NewSortedMultiSh, nil
+	}
+	return nil, fmt.Errorf("bitcoin: script type %q: want p2wsh, p2sh-p2wsh or p2sh (taproot vaults are not signed yet)", script)
 }
 
 // vaultInfo is a vault parsed once for a review or a signature.

@@ -17,7 +17,10 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -62,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"btcd-send":          cmdBtcdSend,
 			"tamper-sig":         cmdTamperSig,
 			"setenv-match":       cmdSetenvMatch,
+			"btcd-coinbase-to":   cmdBtcdCoinbaseTo,
 		},
 	})
 }
@@ -168,8 +172,8 @@ func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
 // all and imported everywhere, with vaults ops (2 of 3) and cold (3 of 3).
 // roundtrip.txt performs the same steps one by one.
 func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 0 {
-		ts.Fatalf("usage: quorum")
+	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all") {
+		ts.Fatalf("usage: quorum [all]")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs("pass"), []byte("correct horse battery\n"), 0o600))
 	run := func(args ...string) {
@@ -191,6 +195,10 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		"vaults:\n" +
 		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	if len(args) == 1 {
+		yaml += "  - name: nested\n    chain: bitcoin\n    script: p2sh-p2wsh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
+			"  - name: legacy\n    chain: bitcoin\n    script: p2sh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	}
 	ts.Check(os.WriteFile(ts.MkAbs("policy.yaml"), []byte(yaml), 0o644))
 	run("-C", "coord", "policy", "init", "policy.yaml", "--out", "treasury.policy")
 	for _, who := range []string{"alice", "bob", "carol"} {
@@ -294,23 +302,18 @@ func node(ts *testscript.TestScript) (*regtest.Node, *scriptTB) {
 	return n, &scriptTB{ts: ts}
 }
 
-// btcd-start ADDRFILE starts btcd in regtest on 127.0.0.1, mining to the
-// first address in ADDRFILE, and sets $BTCD_RPC to its RPC URL.
+// btcd-start ADDRFILE... starts btcd in regtest on 127.0.0.1, mining to
+// the first address in each ADDRFILE (btcd picks one at random for each
+// block), and sets $BTCD_RPC to its RPC URL.
 func cmdBtcdStart(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: btcd-start ADDRFILE")
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: btcd-start ADDRFILE...")
 	}
-	var addr string
-	for _, f := range strings.Fields(ts.ReadFile(args[0])) {
-		if strings.HasPrefix(f, "bcrt1") {
-			addr = f
-			break
-		}
+	var addrs []string
+	for _, a := range args {
+		addrs = append(addrs, firstAddress(ts, a))
 	}
-	if addr == "" {
-		ts.Fatalf("btcd-start: no regtest address in %s", args[0])
-	}
-	n := regtest.Start(&scriptTB{ts: ts}, regtest.Options{MiningAddr: addr, NoTLS: true})
+	n := regtest.Start(&scriptTB{ts: ts}, regtest.Options{MiningAddr: addrs[0], MiningAddrs: addrs[1:], NoTLS: true})
 	nodesMu.Lock()
 	nodes[ts] = n
 	nodesMu.Unlock()
@@ -426,4 +429,43 @@ func cmdSetenvMatch(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("setenv-match: no match of %s in %s", args[1], args[0])
 	}
 	ts.Setenv(args[2], m[len(m)-1])
+}
+
+// firstAddress is the first regtest address in a file.
+func firstAddress(ts *testscript.TestScript, file string) string {
+	for _, f := range strings.Fields(ts.ReadFile(file)) {
+		if strings.HasPrefix(f, "bcrt1") || strings.HasPrefix(f, "2") {
+			return f
+		}
+	}
+	ts.Fatalf("no regtest address in %s", file)
+	return ""
+}
+
+// btcd-coinbase-to ADDRFILE FILE writes, as raw hex, the first mature
+// coinbase (blocks 1..100) that pays the address in ADDRFILE.
+func cmdBtcdCoinbaseTo(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: btcd-coinbase-to ADDRFILE FILE")
+	}
+	n, tb := node(ts)
+	addr := firstAddress(ts, args[0])
+	a, err := address.DecodeAddress(addr, &chaincfg.RegressionNetParams)
+	ts.Check(err)
+	script, err := txscript.PayToAddrScript(a)
+	ts.Check(err)
+	for h := int64(1); h <= 100; h++ {
+		hash, err := n.RPC.GetBlockHash(context.Background(), h)
+		ts.Check(err)
+		bh, err := chainhash.NewHashFromStr(hash)
+		ts.Check(err)
+		cb := n.Coinbase(tb, *bh)
+		if bytes.Equal(cb.TxOut[0].PkScript, script) {
+			var buf bytes.Buffer
+			ts.Check(cb.Serialize(&buf))
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(hex.EncodeToString(buf.Bytes())+"\n"), 0o644))
+			return
+		}
+	}
+	ts.Fatalf("no coinbase of blocks 1..100 pays %s", addr)
 }
