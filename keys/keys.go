@@ -52,6 +52,14 @@ type ChainSigner interface {
 	SignECDSA(path []uint32, digest []byte) ([]byte, error)
 }
 
+// SchnorrSigner is a ChainSigner that also makes BIP-340 Schnorr
+// signatures (taproot). A PKCS#11 token cannot: no mechanism exists.
+type SchnorrSigner interface {
+	// SignSchnorr signs a 32-byte digest with the key at path and returns
+	// the 64-byte BIP-340 signature.
+	SignSchnorr(path []uint32, digest []byte) ([]byte, error)
+}
+
 // ErrNoKey is returned when a signer does not hold the requested key.
 var ErrNoKey = errors.New("keys: no such key")
 

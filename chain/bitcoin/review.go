@@ -176,7 +176,7 @@ func (a *analysis) reviewInput(i int) (inputInfo, bool) {
 		a.details.Inputs = append(a.details.Inputs, row)
 		return info, false
 	}
-	if pin.NonWitnessUtxo == nil {
+	if pin.NonWitnessUtxo == nil && !isTaprootScript(prev.PkScript) {
 		a.flag(FlagMissingPrevTx, chain.Warn, "input %d: no previous transaction; its amount rests on witness_utxo alone", i)
 	}
 	info.prevOut = prev
@@ -185,7 +185,7 @@ func (a *analysis) reviewInput(i int) (inputInfo, bool) {
 	if pin.HasSighashType && pin.SighashType != uint32(txscript.SigHashAll) {
 		a.flag(FlagSighashNonstandard, chain.Block, "input %d asks for sighash type %#x; stations sign SIGHASH_ALL only", i, pin.SighashType)
 	}
-	branch, index, d, ok := a.derive(pin.Bip32Derivations)
+	branch, index, d, ok := a.derive(claims(pin.Bip32Derivations, pin.TaprootBip32Derivations))
 	if !ok || !bytes.Equal(d.ScriptPubKey, prev.PkScript) {
 		a.flag(FlagForeignInput, chain.Block, "input %d (%s) does not derive from the vault's descriptor", i, row.Outpoint)
 		a.details.Inputs = append(a.details.Inputs, row)
@@ -238,7 +238,7 @@ func (a *analysis) derive(ds []psbt.Bip32Derivation) (int, uint32, *descriptor.D
 		}
 		match := false
 		for _, k := range derived.Keys {
-			if k.Fingerprint == d.Fingerprint && bytes.Equal(k.PubKey, d.PubKey) && equalPath(k.Path, d.Path) {
+			if k.Fingerprint == d.Fingerprint && sameKey(k, d.PubKey) && equalPath(k.Path, d.Path) {
 				match = true
 			}
 		}
@@ -265,14 +265,15 @@ func (a *analysis) reviewOutput(i int) {
 	txOut := a.pkt.UnsignedTx.TxOut[i]
 	row := Output{Index: i, Address: addressOf(txOut.PkScript, a.vi), Amount: txOut.Value}
 	pout := &a.pkt.Outputs[i]
-	claims := false
-	for _, d := range pout.Bip32Derivations {
+	claimed := false
+	ds := claims(pout.Bip32Derivations, pout.TaprootBip32Derivations)
+	for _, d := range ds {
 		if _, _, ok := a.vi.desc.Match(d.Fingerprint, d.Path); ok {
-			claims = true
+			claimed = true
 		}
 	}
-	if claims {
-		branch, index, d, ok := a.derive(pout.Bip32Derivations)
+	if claimed {
+		branch, index, d, ok := a.derive(ds)
 		if ok && bytes.Equal(d.ScriptPubKey, txOut.PkScript) {
 			row.Change, row.Path = true, fmt.Sprintf("%d/%d", branch, index)
 			if branch != 1 {
@@ -328,6 +329,13 @@ func estimateVSize(tx *wire.MsgTx, inputs []inputInfo, vi *vaultInfo) int64 {
 	for _, in := range inputs {
 		if in.derived == nil {
 			witness++
+			continue
+		}
+		if isTaproot(in.derived) {
+			l, _ := leaf(in.derived)
+			_, n, _ := vi.desc.Threshold()
+			ls, cb := int64(len(l.Script)), int64(len(l.ControlBlock))
+			witness += varIntLen(int64(n+2)) + int64(k)*(1+64) + int64(n-k) + varIntLen(ls) + ls + varIntLen(cb) + cb
 			continue
 		}
 		ws, rs := int64(len(in.derived.WitnessScript)), int64(len(in.derived.RedeemScript))

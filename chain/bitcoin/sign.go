@@ -49,6 +49,14 @@ func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigne
 		if !bytes.Equal(have, pub) {
 			return nil, fmt.Errorf("bitcoin: input %d: the signer's key at %s is %x, but the vault's is %x: wrong device or wrong seed", i, keys.FormatPath(path), have, pub)
 		}
+		if isTaproot(info.derived) {
+			sig, err := signTaproot(a, i, info, path, pub, s)
+			if err != nil {
+				return nil, err
+			}
+			sigs = append(sigs, chain.Signature{Input: i, PubKey: pub, Sig: sig})
+			continue
+		}
 		digest, err := a.pkt.SigHash(i, scriptCode(info.derived), txscript.SigHashAll)
 		if err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
@@ -99,12 +107,25 @@ func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified,
 		if !bytes.Equal(s.PubKey, pub) {
 			return nil, fmt.Errorf("bitcoin: input %d: signature by %x, but the key's pubkey there is %x", s.Input, s.PubKey, pub)
 		}
-		if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
-			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
-		}
-		digest, err := a.pkt.SigHash(s.Input, scriptCode(info.derived), txscript.SigHashAll)
-		if err != nil {
-			return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+		var digest []byte
+		if isTaproot(info.derived) {
+			l, err := leaf(info.derived)
+			if err != nil {
+				return nil, err
+			}
+			if digest, err = a.pkt.TapscriptSigHash(s.Input, l.Script); err != nil {
+				return nil, err
+			}
+			if err := verifySchnorr(pub, digest, s.Sig); err != nil {
+				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+			}
+		} else {
+			if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
+				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+			}
+			if digest, err = a.pkt.SigHash(s.Input, scriptCode(info.derived), txscript.SigHashAll); err != nil {
+				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
+			}
 		}
 		out = append(out, chain.Verified{Input: s.Input, PubKey: pub, Digest: digest, KeyPath: keys.FormatPath(path)})
 	}
@@ -135,6 +156,9 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 		keyNames = append(keyNames, name)
 	}
 	sort.Strings(keyNames)
+	if len(a.inputs) > 0 && isTaproot(a.inputs[0].derived) {
+		return a.assembleTaproot(keyNames, sets, k)
+	}
 	for _, name := range keyNames {
 		if _, err := a.verify(name, sets[name]); err != nil {
 			return nil, err
@@ -165,12 +189,17 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 	if err := psbt.VerifyScripts(tx, prevOuts); err != nil {
 		return nil, fmt.Errorf("bitcoin: final transaction fails script verification: %v", err)
 	}
+	if unsignedID(tx) != a.pkt.UnsignedTx.TxHash() {
+		return nil, errors.New("bitcoin: the final transaction is not the proposal's (inputs, outputs, version or lock time differ)")
+	}
+	return finalOf(tx)
+}
+
+// finalOf serialises a verified transaction as the final result.
+func finalOf(tx *wire.MsgTx) (*chain.Final, error) {
 	var buf bytes.Buffer
 	if err := tx.Serialize(&buf); err != nil {
 		return nil, fmt.Errorf("bitcoin: %v", err)
-	}
-	if unsignedID(tx) != a.pkt.UnsignedTx.TxHash() {
-		return nil, errors.New("bitcoin: the final transaction is not the proposal's (inputs, outputs, version or lock time differ)")
 	}
 	return &chain.Final{
 		Raw:  buf.Bytes(),
@@ -189,4 +218,78 @@ func scriptCode(d *descriptor.Derived) []byte {
 		return d.WitnessScript
 	}
 	return d.RedeemScript
+}
+
+// signTaproot makes the BIP-340 signature of input i for the vault leaf.
+func signTaproot(a *analysis, i int, info inputInfo, path []uint32, pub []byte, s keys.ChainSigner) ([]byte, error) {
+	ss, ok := s.(keys.SchnorrSigner)
+	if !ok {
+		return nil, fmt.Errorf("bitcoin: input %d is a taproot spend and this device cannot make Schnorr signatures", i)
+	}
+	l, err := leaf(info.derived)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := a.pkt.TapscriptSigHash(i, l.Script)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := ss.SignSchnorr(path, digest)
+	if err != nil {
+		return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
+	}
+	if err := verifySchnorr(pub, digest, sig); err != nil {
+		return nil, fmt.Errorf("bitcoin: input %d: own signature: %v", i, err)
+	}
+	return sig, nil
+}
+
+// assembleTaproot builds each input's script-path witness from exactly k
+// approvals (the first k keys, in leaf order, that signed; an absent
+// signer leaves an empty item) and runs btcd's script engine.
+func (a *analysis) assembleTaproot(keyNames []string, sets map[string][]chain.Signature, k int) (*chain.Final, error) {
+	bySigner := make([]map[string][]byte, len(a.inputs))
+	for i := range bySigner {
+		bySigner[i] = map[string][]byte{}
+	}
+	for _, name := range keyNames {
+		if _, err := a.verify(name, sets[name]); err != nil {
+			return nil, err
+		}
+		for _, s := range sets[name] {
+			bySigner[s.Input][string(s.PubKey[1:])] = s.Sig
+		}
+	}
+	tx := a.pkt.UnsignedTx.Copy()
+	prevOuts := make([]*wire.TxOut, len(a.inputs))
+	for i, info := range a.inputs {
+		prevOuts[i] = info.prevOut
+		l, err := leaf(info.derived)
+		if err != nil {
+			return nil, err
+		}
+		order, err := leafKeys(l.Script)
+		if err != nil {
+			return nil, err
+		}
+		use := map[string][]byte{}
+		for _, key := range order {
+			if sig, ok := bySigner[i][string(key)]; ok && len(use) < k {
+				use[string(key)] = sig
+			}
+		}
+		if len(use) < k {
+			return nil, fmt.Errorf("bitcoin: input %d has %d signatures, the vault needs %d", i, len(use), k)
+		}
+		if tx.TxIn[i].Witness, err = taprootWitness(info.derived, use); err != nil {
+			return nil, err
+		}
+	}
+	if err := psbt.VerifyScripts(tx, prevOuts); err != nil {
+		return nil, fmt.Errorf("bitcoin: final transaction fails script verification: %v", err)
+	}
+	if unsignedID(tx) != a.pkt.UnsignedTx.TxHash() {
+		return nil, errors.New("bitcoin: the final transaction is not the proposal's")
+	}
+	return finalOf(tx)
 }

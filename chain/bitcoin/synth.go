@@ -92,6 +92,13 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 		}
 		in := &pkt.Inputs[i]
 		in.NonWitnessUtxo = s.Funding[c.Tx]
+		if isTaproot(d) {
+			in.WitnessUtxo = wire.NewTxOut(prev.Value, prev.PkScript)
+			if err := fillTaprootInput(in, d); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if len(d.WitnessScript) > 0 {
 			// A witness UTXO only for segwit spends (BIP-174): a legacy
 			// signature does not commit to the amount.
@@ -105,6 +112,12 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 	if change != nil {
 		d, _ := vi.desc.Derive(1, s.ChangeIndex)
 		out := &pkt.Outputs[len(tx.TxOut)-1]
+		if isTaproot(d) {
+			if err := fillTaprootOutput(out, d); err != nil {
+				return nil, err
+			}
+			return pkt.Encode()
+		}
 		out.WitnessScript, out.RedeemScript = d.WitnessScript, d.RedeemScript
 		for _, k := range d.Keys {
 			out.Bip32Derivations = append(out.Bip32Derivations, psbt.Bip32Derivation{PubKey: k.PubKey, Fingerprint: k.Fingerprint, Path: k.Path})

@@ -169,6 +169,9 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 		if xpubs[k.ID()] {
 			return v, fmt.Errorf("bitcoin: duplicate key %s", short(k.ID()))
 		}
+		if k.Static != nil && v.Script == ScriptTaproot {
+			return v, fmt.Errorf("bitcoin: key %s is a token's static key, and a PKCS#11 token cannot make the Schnorr signatures a taproot vault needs", short(s))
+		}
 		fps[k.Fingerprint], xpubs[k.ID()] = true, true
 		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub, PubKey: k.Static})
 	}
@@ -200,8 +203,10 @@ func builder(script string) (func(int, []descriptor.KeySpec) (*descriptor.Descri
 		return descriptor.NewSortedMultiShWsh, nil
 	case ScriptP2SH:
 		return descriptor.NewSortedMultiSh, nil
+	case ScriptTaproot:
+		return descriptor.NewSortedMultiTaproot, nil
 	}
-	return nil, fmt.Errorf("bitcoin: script type %q: want p2wsh, p2sh-p2wsh or p2sh (taproot vaults are not signed yet)", script)
+	return nil, fmt.Errorf("bitcoin: script type %q: want p2wsh, p2sh-p2wsh, p2sh or tr", script)
 }
 
 // vaultInfo is a vault parsed once for a review or a signature.

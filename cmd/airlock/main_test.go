@@ -197,7 +197,8 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
 	if len(args) == 1 {
 		yaml += "  - name: nested\n    chain: bitcoin\n    script: p2sh-p2wsh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
-			"  - name: legacy\n    chain: bitcoin\n    script: p2sh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+			"  - name: legacy\n    chain: bitcoin\n    script: p2sh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
+			"  - name: taproot\n    chain: bitcoin\n    script: tr\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
 	}
 	ts.Check(os.WriteFile(ts.MkAbs("policy.yaml"), []byte(yaml), 0o644))
 	run("-C", "coord", "policy", "init", "policy.yaml", "--out", "treasury.policy")

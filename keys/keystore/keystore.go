@@ -35,6 +35,7 @@ import (
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/cosmos/go-bip39"
@@ -382,6 +383,33 @@ func (k *Keystore) SignECDSA(path []uint32, digest []byte) ([]byte, error) {
 	defer priv.Zero()
 	return ecdsa.Sign((*btcec.PrivateKey)(priv), digest).Serialize(), nil
 }
+
+// SignSchnorr signs a 32-byte digest with the key at path (BIP-340,
+// taproot script paths) and verifies the signature.
+func (k *Keystore) SignSchnorr(path []uint32, digest []byte) ([]byte, error) {
+	if len(digest) != 32 {
+		return nil, fmt.Errorf("keystore: digest is %d bytes, want 32", len(digest))
+	}
+	key, err := k.derive(path)
+	if err != nil {
+		return nil, err
+	}
+	priv, err := key.ECPrivKey()
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %v", err)
+	}
+	defer priv.Zero()
+	sig, err := schnorr.Sign((*btcec.PrivateKey)(priv), digest)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %v", err)
+	}
+	if !sig.Verify(digest, priv.PubKey()) {
+		return nil, errors.New("keystore: own Schnorr signature does not verify")
+	}
+	return sig.Serialize(), nil
+}
+
+var _ keys.SchnorrSigner = (*Keystore)(nil)
 
 // Backups: a keystore's secrets as one byte string to split into shares.
 //
