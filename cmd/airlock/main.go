@@ -67,6 +67,9 @@ Inspection and audit:
     inspect FILE [--json]           any airlock artifact or PSBT as JSON
     address --vault NAME [--change] [--index N]
     psbt synth --vault NAME [--send SAT] [--to ADDR] [--seed N] --out F
+    vault export --vault NAME [--format descriptor|coldcard|bsms] [--token HEX]
+    vault import FILE [--network N] [--token HEX]   a descriptor, Coldcard
+                                    file or BSMS record, checked
     psbt build --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out F
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
@@ -197,6 +200,8 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.device(args)
 	case "broadcast":
 		return e.broadcast(args)
+	case "vault":
+		return e.vault(args)
 	case "qr":
 		return e.qr(args)
 	case "media":
