@@ -24,6 +24,7 @@ import (
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin/descriptor"
+	"github.com/airlock-vault/airlock/chain/bitcoin/setup"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/keystore"
 )
@@ -103,7 +104,13 @@ func ParseAccountKey(s string, net *chaincfg.Params) (*AccountKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bitcoin: key %q: %v", short(s), err)
 	}
-	k, err := hdkeychain.NewKeyFromString(m[3])
+	// SLIP-132 keys (Ypub, Zpub, Vpub...) name a script type in their
+	// version bytes; the policy keeps the plain xpub or tpub.
+	xpub := m[3]
+	if conv, err := setup.ConvertSLIP132(xpub); err == nil {
+		xpub = conv
+	}
+	k, err := hdkeychain.NewKeyFromString(xpub)
 	if err != nil {
 		return nil, fmt.Errorf("bitcoin: key %q: %v", short(s), err)
 	}
@@ -116,7 +123,7 @@ func ParseAccountKey(s string, net *chaincfg.Params) (*AccountKey, error) {
 	if int(k.Depth()) != len(path) {
 		return nil, fmt.Errorf("bitcoin: key %q has depth %d but its origin path has %d steps", short(s), k.Depth(), len(path))
 	}
-	return &AccountKey{Fingerprint: fp, Path: path, XPub: m[3], key: k}, nil
+	return &AccountKey{Fingerprint: fp, Path: path, XPub: xpub, key: k}, nil
 }
 
 func short(s string) string {

@@ -2,6 +2,7 @@ package bitcoin
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/address/v2/base58"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
+	"github.com/airlock-vault/airlock/keys"
 )
 
 // rawXPub is the 78-byte serialization a PSBT's global xpub holds.
@@ -88,5 +90,26 @@ func TestVaultFromDescriptor(t *testing.T) {
 	}
 	if _, err := VaultFromDescriptor(f.vault.Descriptor, "mainnet"); err == nil {
 		t.Fatal("test keys accepted for mainnet")
+	}
+}
+
+// A key written in SLIP-132 form (Vpub: testnet P2WSH multisig) is the
+// same key as its tpub.
+func TestParseAccountKeySLIP132(t *testing.T) {
+	s := newSeedSigner(t, 1)
+	tpub := s.accountXPub(t, nil)
+	b := base58.Decode(tpub.String())
+	raw := append([]byte{0x02, 0x57, 0x54, 0x83}, b[4:len(b)-4]...) // Vpub version bytes
+	vpub := encodeXPub(raw)
+	if !strings.HasPrefix(vpub, "Vpub") {
+		t.Fatalf("made %s", vpub)
+	}
+	net, _ := Network("regtest")
+	k, err := ParseAccountKey("["+keys.FormatFingerprint(s.fp)+"/48'/1'/0'/2']"+vpub, net)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.XPub != tpub.String() {
+		t.Fatalf("got %s, want %s", k.XPub, tpub)
 	}
 }
