@@ -172,6 +172,15 @@ type KeyProver interface {
 	VerifyKeyProof(network, key string, digest, sig []byte) error
 }
 
+// ExternalCollector is implemented by adapters whose external devices
+// (Coldcard, Sparrow, Keystone) sign the chain's own format and return it.
+type ExternalCollector interface {
+	// SameTransaction says whether signed is for the transaction payload holds.
+	SameTransaction(payload, signed []byte) (bool, error)
+	// ExternalSignatures takes the signatures by key out of signed.
+	ExternalSignatures(v Vault, payload, signed []byte, key string) ([]Signature, error)
+}
+
 // Registry holds the adapters a build knows.
 type Registry struct{ adapters map[string]Adapter }
 

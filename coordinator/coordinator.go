@@ -12,10 +12,12 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -369,4 +371,102 @@ func parseInt(b []byte) int64 {
 	var n int64
 	fmt.Sscan(string(b), &n)
 	return n
+}
+
+// CollectExternal takes a PSBT an external device signed and returned:
+// it finds the open proposal for that transaction, takes the signatures of
+// every external device of the vault that signed all of its inputs,
+// records each as an approval signed by the coordinator, and verifies it
+// as any approval is verified (the device's key in the policy, every
+// input's digest). Nothing is stored unless it verifies.
+func (c *Coordinator) CollectExternal(signed []byte, id keys.Identity) ([]*proposal.Checked, error) {
+	es, err := c.WS.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	var match *envelope.Envelope
+	var ec chain.ExternalCollector
+	for _, pe := range es {
+		p, err := proposal.Decode(pe)
+		if err != nil {
+			return nil, err
+		}
+		a, err := c.Reg.Lookup(p.Chain)
+		if err != nil {
+			continue
+		}
+		col, ok := a.(chain.ExternalCollector)
+		if !ok {
+			continue
+		}
+		if same, err := col.SameTransaction(p.Payload, signed); err != nil || !same {
+			continue
+		}
+		if _, err := c.WS.Final(pe.ID()); err == nil {
+			continue
+		}
+		if match != nil {
+			return nil, errors.New("coordinator: two open proposals hold this transaction; collect approvals by proposal instead")
+		}
+		match, ec = pe, col
+	}
+	if match == nil {
+		return nil, errors.New("coordinator: no open proposal holds the transaction of this PSBT")
+	}
+	p, pol, polID, err := c.open(match)
+	if err != nil {
+		return nil, err
+	}
+	now := c.Now()
+	if !now.Before(p.ExpiresTime()) {
+		return nil, fmt.Errorf("%w at %v: approvals are no longer accepted", proposal.ErrExpired, p.ExpiresTime())
+	}
+	v, _ := pol.Vault(p.Vault)
+	signers, err := pol.Signers(v)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return nil, err
+	}
+	digest := sha256.Sum256(signed)
+	var out []*proposal.Checked
+	var reasons []string
+	for _, s := range signers {
+		if s.Device.Kind != policy.KindExternal {
+			continue
+		}
+		sigs, err := ec.ExternalSignatures(cv, p.Payload, signed, s.Device.KeyFor(p.Chain))
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("%s/%s: %v", s.Participant.ID, s.Device.ID, err))
+			continue
+		}
+		x := &proposal.External{Format: 1, Proposal: hexID(match), Participant: s.Participant.ID, Device: s.Device.ID,
+			Policy: polID[:], PolicyVersion: pol.Version, Signatures: sigs, Time: now.UTC().Unix(), SignedPSBT: digest[:]}
+		e, err := proposal.SealExternal(x, id)
+		if err != nil {
+			return nil, err
+		}
+		checked, err := proposal.CheckApproval(e, p, match.ID(), pol, polID, c.Reg, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.WS.PutApproval(match.ID(), s.Participant.ID, e); err != nil {
+			return nil, err
+		}
+		if err := c.Log("approval.collected", e.IDHex(), map[string]string{
+			"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": "signed PSBT " + hex.EncodeToString(digest[:8]),
+		}); err != nil {
+			return nil, err
+		}
+		out = append(out, checked)
+	}
+	if len(out) == 0 {
+		if len(reasons) == 0 {
+			return nil, fmt.Errorf("coordinator: vault %q has no external device", v.Name)
+		}
+		return nil, fmt.Errorf("coordinator: the PSBT carries no complete signature set by an external device of vault %q: %s", v.Name, strings.Join(reasons, "; "))
+	}
+	return out, nil
 }

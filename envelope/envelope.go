@@ -48,6 +48,10 @@ const (
 	TypeApproval = "airlock.approval/v1"
 	TypeProof    = "airlock.threshold-proof/v1"
 	TypeManifest = "airlock.manifest/v1"
+	// TypeExternal is a coordinator's record of a signed PSBT returned by
+	// an external device (Coldcard, Sparrow, Keystone), whose chain
+	// signatures are the proof.
+	TypeExternal = "airlock.external-approval/v1"
 )
 
 var knownTypes = map[string]bool{
@@ -56,6 +60,7 @@ var knownTypes = map[string]bool{
 	TypeApproval: true,
 	TypeProof:    true,
 	TypeManifest: true,
+	TypeExternal: true,
 }
 
 // Limits against hostile input.

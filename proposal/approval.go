@@ -123,6 +123,9 @@ func (a *Approval) check() error {
 
 // DecodeApproval reads the approval in an envelope without judging it.
 func DecodeApproval(e *envelope.Envelope) (*Approval, error) {
+	if e.Type == envelope.TypeExternal {
+		return decodeExternal(e)
+	}
 	if e.Type != envelope.TypeApproval {
 		return nil, fmt.Errorf("proposal: envelope holds %s, not an approval", e.Type)
 	}
@@ -168,7 +171,18 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	if len(e.Signatures) != 1 {
 		return nil, fmt.Errorf("proposal: approval carries %d signatures, want 1", len(e.Signatures))
 	}
-	if err := e.Verify(part.Identity); err != nil {
+	external := e.Type == envelope.TypeExternal
+	if external {
+		// Recorded by the coordinator that made the proposal; the device's
+		// chain signatures, checked below, are what count.
+		coord, ok := pol.Coordinator(p.Coordinator)
+		if !ok {
+			return nil, fmt.Errorf("proposal: coordinator %q is not in the policy", p.Coordinator)
+		}
+		if err := e.Verify(coord.Identity); err != nil {
+			return nil, fmt.Errorf("proposal: external approval for %q not recorded by coordinator %q: %w", part.ID, coord.ID, err)
+		}
+	} else if err := e.Verify(part.Identity); err != nil {
 		return nil, fmt.Errorf("proposal: approval by %q: %w", part.ID, err)
 	}
 	if !bytes.Equal(ap.Proposal, pid[:]) {
@@ -194,6 +208,9 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	}
 	if signer.Device.ID != ap.Device {
 		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
+	}
+	if external != (signer.Device.Kind == policy.KindExternal) {
+		return nil, fmt.Errorf("proposal: %q's device %q is of kind %s; only external devices approve through a signed PSBT, and they only so", part.ID, signer.Device.ID, signer.Device.Kind)
 	}
 	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.KeyFor(v.Chain), Device: signer.Device}
 	if ap.Witness != nil {

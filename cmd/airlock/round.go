@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/workspace"
@@ -269,6 +271,7 @@ func (e *env) sign(args []string) error {
 
 func (e *env) collect(args []string) error {
 	fs := e.flags("collect")
+	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -282,10 +285,37 @@ func (e *env) collect(args []string) error {
 	}
 	defer ws.Close()
 	c := e.coordinator(ws, e.logger(ws, nil))
+	var ks *keyring
+	defer func() { ks.Close() }()
 	for _, path := range pos {
 		raw, err := readArtifact(path)
 		if err != nil {
 			return err
+		}
+		if _, envErr := envelope.Decode(raw); envErr != nil {
+			signed, perr := decodePSBTText(raw)
+			if perr != nil || !bytes.HasPrefix(signed, []byte("psbt\xff")) {
+				return fmt.Errorf("%s is neither an airlock approval (%v) nor a signed PSBT", path, envErr)
+			}
+			// A PSBT an external device signed: the coordinator records it
+			// under its own identity.
+			if ks == nil {
+				if ks, err = e.unlock(ws, passFile); err != nil {
+					return err
+				}
+			}
+			checked, err := c.CollectExternal(signed, ks.identity)
+			if err != nil {
+				if errors.Is(err, workspace.ErrDuplicate) {
+					return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
+				}
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			for _, ch := range checked {
+				a := ch.Approval
+				fmt.Fprintf(e.stdout, "collected approval by %s/%s (external device, signed PSBT) for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
+			}
+			continue
 		}
 		checked, err := c.Collect(raw)
 		if err != nil {
