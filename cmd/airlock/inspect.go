@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -173,8 +174,11 @@ func (e *env) psbt(args []string) error {
 	if len(args) > 0 && args[0] == "build" {
 		return e.psbtBuild(args[1:])
 	}
+	if len(args) > 0 && args[0] == "export" {
+		return e.psbtExport(args[1:])
+	}
 	if len(args) == 0 || args[0] != "synth" {
-		return usagef("psbt: want synth or build")
+		return usagef("psbt: want synth, build or export")
 	}
 	fs := e.flags("psbt synth")
 	vault := fs.String("vault", "", "vault name")
@@ -428,4 +432,56 @@ func decodePSBTText(raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("not a PSBT (binary or base64): %v", err)
 	}
 	return b, nil
+}
+
+// psbtExport writes a proposal's PSBT, as the coordinator proposed it, for
+// an external signing device (Coldcard, Sparrow, Keystone); the signed
+// PSBT it returns goes back through 'airlock collect'.
+func (e *env) psbtExport(args []string) error {
+	fs := e.flags("psbt export")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	binary := fs.Bool("binary", false, "write binary instead of base64")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		return usagef("psbt export: want PROPOSAL --out FILE")
+	}
+	ref := pos[0]
+	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
+		env, err := readEnvelope(ref)
+		if err != nil {
+			return err
+		}
+		ref = env.IDHex()
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pe, err := ws.Proposal(ref)
+	if err != nil {
+		return err
+	}
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return err
+	}
+	if p.Chain != "bitcoin" {
+		return fmt.Errorf("proposal %s is a %s proposal, not a PSBT", pe.IDHex()[:16], p.Chain)
+	}
+	data := []byte(b64(p.Payload) + "\n")
+	if *binary {
+		data = p.Payload
+	}
+	if err := workspace.WriteFileAtomic(*out, data, 0o644); err != nil {
+		return err
+	}
+	if err := e.logger(ws, nil)("proposal.exported", pe.IDHex(), map[string]string{"file": filepath.Base(*out), "as": "psbt for an external device"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: the PSBT of proposal %s for an external device; collect the signed PSBT it returns\n", *out, pe.IDHex()[:16])
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,12 +19,14 @@ import (
 	"filippo.io/age"
 
 	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
 	"github.com/airlock-vault/airlock/chain/bitcoin/regtest"
 	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/keys/pkcs11"
@@ -66,6 +69,9 @@ func TestScripts(t *testing.T) {
 			"tamper-sig":         cmdTamperSig,
 			"setenv-match":       cmdSetenvMatch,
 			"btcd-coinbase-to":   cmdBtcdCoinbaseTo,
+			"ext-device":         cmdExtDevice,
+			"ext-sign":           cmdExtSign,
+			"psbt-tamper-sig":    cmdPSBTTamperSig,
 		},
 	})
 }
@@ -469,4 +475,97 @@ func cmdBtcdCoinbaseTo(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no coinbase of blocks 1..100 pays %s", addr)
+}
+
+// extMaster is the BIP-32 master of a stand-in external device (a
+// Coldcard, say): a fixed test seed, outside airlock's keystore.
+func extMaster(ts *testscript.TestScript, seedHex string) (*hdkeychain.ExtendedKey, [4]byte) {
+	seed, err := hex.DecodeString(seedHex)
+	ts.Check(err)
+	m, err := hdkeychain.NewMaster(seed, &chaincfg.RegressionNetParams)
+	ts.Check(err)
+	pub, err := m.ECPubKey()
+	ts.Check(err)
+	var fp [4]byte
+	copy(fp[:], address.Hash160(pub.SerializeCompressed())[:4])
+	return m, fp
+}
+
+// ext-device SEEDHEX ID FILE writes the policy entry of an external device
+// holding SEEDHEX: kind external, its account key at m/48'/1'/0'/2'.
+func cmdExtDevice(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ext-device SEEDHEX ID FILE")
+	}
+	m, fp := extMaster(ts, args[0])
+	k := m
+	for _, i := range []uint32{48, 1, 0, 2} {
+		var err error
+		k, err = k.Derive(i + hdkeychain.HardenedKeyStart)
+		ts.Check(err)
+	}
+	n, err := k.Neuter()
+	ts.Check(err)
+	entry := fmt.Sprintf("      - id: %s\n        kind: external\n        vendor: Coinkite\n        model: Coldcard Q\n        key: \"[%x/48'/1'/0'/2']%s\"\n", args[1], fp, n.String())
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(entry), 0o644))
+}
+
+// ext-sign SEEDHEX IN OUT signs every input of the PSBT IN (base64) that
+// names the device's fingerprint, as the device would, and writes OUT.
+func cmdExtSign(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: ext-sign SEEDHEX IN OUT")
+	}
+	m, fp := extMaster(ts, args[0])
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ts.ReadFile(args[1])))
+	ts.Check(err)
+	p, err := psbt.Decode(raw)
+	ts.Check(err)
+	signed := 0
+	for i := range p.Inputs {
+		for _, d := range p.Inputs[i].Bip32Derivations {
+			if d.Fingerprint != fp {
+				continue
+			}
+			k := m
+			for _, step := range d.Path {
+				k, err = k.Derive(step)
+				ts.Check(err)
+			}
+			priv, err := k.ECPrivKey()
+			ts.Check(err)
+			_, err = p.SignInput(i, priv, txscript.SigHashAll)
+			ts.Check(err)
+			signed++
+		}
+	}
+	if signed == 0 {
+		ts.Fatalf("ext-sign: no input names fingerprint %x", fp)
+	}
+	b64, err := p.B64()
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(b64+"\n"), 0o644))
+}
+
+// psbt-tamper-sig IN OUT flips one bit inside the first partial signature
+// of the PSBT IN (base64), keeping it well-formed DER, and writes OUT.
+func cmdPSBTTamperSig(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: psbt-tamper-sig IN OUT")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(ts.ReadFile(args[0])))
+	ts.Check(err)
+	p, err := psbt.Decode(raw)
+	ts.Check(err)
+	for i := range p.Inputs {
+		if len(p.Inputs[i].PartialSigs) > 0 {
+			sig := p.Inputs[i].PartialSigs[0].Signature
+			sig[len(sig)-10] ^= 1 // inside s, away from the DER header and sighash byte
+			b64, err := p.B64()
+			ts.Check(err)
+			ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(b64+"\n"), 0o644))
+			return
+		}
+	}
+	ts.Fatalf("psbt-tamper-sig: no partial signature")
 }
