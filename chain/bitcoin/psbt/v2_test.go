@@ -313,13 +313,13 @@ func v0Vectors(t *testing.T) map[string][]byte {
 func TestConvertV0V2V0(t *testing.T) {
 	converted := 0
 	for name, raw := range v0Vectors(t) {
+		if p, err := Decode(raw); err == nil && p.Version != 0 {
+			continue // version 2 vectors: TestConvertV2V0V2
+		}
 		t.Run(name, func(t *testing.T) {
 			p, err := Decode(raw)
 			if err != nil {
 				t.Fatal(err)
-			}
-			if p.Version != 0 {
-				t.Skip("version 2")
 			}
 			v2, err := p.ToV2()
 			if err != nil {
@@ -344,14 +344,11 @@ func TestConvertV0V2V0(t *testing.T) {
 			if p.HasVersion || !bytes.Equal(encodeHexBytes(t, p), raw) {
 				// Not written as Core would: the conversion gives the
 				// canonical form, which must be stable.
-				if want := encodeHexBytes(t, p); p.HasVersion {
-					p.HasVersion = false
-					want = encodeHexBytes(t, p)
-					if !bytes.Equal(got, want) {
-						t.Fatalf("v0→v2→v0:\n got %x\nwant %x", got, want)
-					}
+				p.HasVersion = false
+				if want := encodeHexBytes(t, p); !bytes.Equal(got, want) {
+					t.Fatalf("v0→v2→v0 of a non-canonical PSBT:\n got %x\nwant %x (its canonical form)", got, want)
 				}
-				t.Skip("not in canonical form; checked against its canonical form")
+				return
 			}
 			if !bytes.Equal(got, raw) {
 				t.Fatalf("v0→v2→v0 changed bytes:\n got %x\nwant %x", got, raw)
