@@ -38,12 +38,9 @@ func (e *env) broadcast(args []string) error {
 		return usagef("broadcast: want --rpc URL or $AIRLOCK_RPC")
 	}
 	ref := pos[0]
-	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		env, err := readEnvelope(ref)
-		if err != nil {
-			return err
-		}
-		ref = env.IDHex()
+	ref, err = proposalID(ref)
+	if err != nil {
+		return err
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {

@@ -395,3 +395,18 @@ func printJSON(w io.Writer, v any) error {
 }
 
 var _ = time.Second
+
+// proposalID turns a proposal reference into what the workspace looks up:
+// a file holding the proposal becomes its id; an id or a unique prefix is
+// kept as given.
+func proposalID(ref string) (string, error) {
+	fi, err := os.Stat(ref)
+	if err != nil || !fi.Mode().IsRegular() {
+		return ref, nil
+	}
+	env, err := readEnvelope(ref)
+	if err != nil {
+		return "", err
+	}
+	return env.IDHex(), nil
+}

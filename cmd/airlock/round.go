@@ -384,12 +384,9 @@ func (e *env) finalize(args []string) error {
 		return usagef("finalize: want one proposal: its id, a unique prefix, or its file")
 	}
 	ref := pos[0]
-	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		env, err := readEnvelope(ref)
-		if err != nil {
-			return err
-		}
-		ref = env.IDHex()
+	ref, err = proposalID(ref)
+	if err != nil {
+		return err
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
