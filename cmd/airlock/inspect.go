@@ -260,13 +260,21 @@ func (e *env) inspectSafe(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		d := r.Details.(safe.Details)
-		if err := printJSON(e.stdout, map[string]any{
-			"domainHash": d.Hashes.Domain, "messageHash": d.Hashes.Message, "safeTxHash": d.Hashes.SafeTx,
-			"safe": d.Safe, "chainId": d.ChainID, "version": d.Version, "kind": d.Kind, "nonce": d.Nonce,
-			"calls": d.Calls, "refund": d.Refund, "flags": flagsOrEmpty(r.Flags),
-		}); err != nil {
+	d := r.Details.(safe.Details)
+	return e.reportReview(r, *asJSON, map[string]any{
+		"domainHash": d.Hashes.Domain, "messageHash": d.Hashes.Message, "safeTxHash": d.Hashes.SafeTx,
+		"safe": d.Safe, "chainId": d.ChainID, "version": d.Version, "kind": d.Kind, "nonce": d.Nonce,
+		"calls": d.Calls, "refund": d.Refund,
+	})
+}
+
+// reportReview prints a stateless check — the fields of body plus the flags
+// as JSON, or the review's lines and flags for a person — and exits 3 when
+// a flag blocks.
+func (e *env) reportReview(r *chain.Review, asJSON bool, body map[string]any) error {
+	if asJSON {
+		body["flags"] = flagsOrEmpty(r.Flags)
+		if err := printJSON(e.stdout, body); err != nil {
 			return err
 		}
 	} else {
@@ -401,25 +409,10 @@ func (e *env) inspectPSBT(args []string) error {
 		return err
 	}
 	d := r.Details.(bitcoin.Details)
-	if *asJSON {
-		if err := printJSON(e.stdout, map[string]any{
-			"txid": d.TxID, "network": d.Network, "fee": d.Fee, "feeRate": d.FeeRate, "vsize": d.VSize,
-			"inputs": d.Inputs, "outputs": d.Outputs, "flags": flagsOrEmpty(r.Flags),
-		}); err != nil {
-			return err
-		}
-	} else {
-		for _, l := range r.Lines {
-			fmt.Fprintln(e.stdout, l)
-		}
-		for _, f := range r.Flags {
-			fmt.Fprintf(e.stdout, "flag %-5s %s: %s\n", f.Severity, f.Code, f.Message)
-		}
-	}
-	if b := r.Blocking(); len(b) > 0 {
-		return &refusedError{fmt.Sprintf("%d blocking flags (first: %s)", len(b), b[0].Code)}
-	}
-	return nil
+	return e.reportReview(r, *asJSON, map[string]any{
+		"txid": d.TxID, "network": d.Network, "fee": d.Fee, "feeRate": d.FeeRate, "vsize": d.VSize,
+		"inputs": d.Inputs, "outputs": d.Outputs,
+	})
 }
 
 // decodePSBTText accepts a PSBT in binary or base64.
