@@ -108,6 +108,19 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 	return vi, nil
 }
 
+// load parses the vault and reviews the payload for it.
+func load(v chain.Vault, payload []byte) (*vaultInfo, *analysis, error) {
+	vi, err := parseVault(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := analyse(vi, payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vi, a, nil
+}
+
 // PrepareVault checks a Safe vault: the address, chain id and version, the
 // owners (one per signer, no repeats), the pinned contracts and the flag
 // severities.
@@ -121,11 +134,7 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 
 // Review decodes the payload and reports what it does.
 func (Adapter) Review(ctx context.Context, v chain.Vault, payload []byte) (*chain.Review, error) {
-	vi, err := parseVault(v)
-	if err != nil {
-		return nil, err
-	}
-	a, err := analyse(vi, payload)
+	vi, a, err := load(v, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +157,7 @@ const (
 // written as key: EIP-712, v 27/28. It refuses a payload with a blocking
 // flag and a device whose key is not the owner's.
 func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigner) ([]chain.Signature, error) {
-	vi, err := parseVault(v)
-	if err != nil {
-		return nil, err
-	}
-	a, err := analyse(vi, payload)
+	vi, a, err := load(v, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -283,11 +288,7 @@ func Recover(h common.Hash, sig []byte, allowEthSign bool) (common.Address, erro
 // Verify checks that sigs is exactly one signature by owner key over the
 // payload's safeTxHash.
 func (Adapter) Verify(v chain.Vault, payload []byte, key string, sigs []chain.Signature) ([]chain.Verified, error) {
-	vi, err := parseVault(v)
-	if err != nil {
-		return nil, err
-	}
-	a, err := analyse(vi, payload)
+	vi, a, err := load(v, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -312,11 +313,7 @@ func (Adapter) Verify(v chain.Vault, payload []byte, key string, sigs []chain.Si
 // ascending owners), checks the threshold, and returns the execTransaction
 // calldata (or, for a message, the signature bytes isValidSignature takes).
 func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.Signature) (*chain.Final, error) {
-	vi, err := parseVault(v)
-	if err != nil {
-		return nil, err
-	}
-	a, err := analyse(vi, payload)
+	vi, a, err := load(v, payload)
 	if err != nil {
 		return nil, err
 	}
