@@ -164,6 +164,11 @@ func NewWalletPolicy(template string, keyInfo []string) (*WalletPolicy, error) {
 	if i := strings.IndexByte(template, '#'); i >= 0 {
 		return nil, errAt(i, "a template has no checksum")
 	}
+	for i := 0; i < len(template); i++ {
+		if strings.IndexByte(inputCharset, template[i]) < 0 {
+			return nil, errAt(i, "character %q is not in the BIP-380 character set", template[i])
+		}
+	}
 	slots, err := scanKeys(template)
 	if err != nil {
 		return nil, err
