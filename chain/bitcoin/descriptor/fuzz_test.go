@@ -23,6 +23,10 @@ func FuzzParse(f *testing.F) {
 	for _, c := range v.Checksum {
 		add(c.Descriptor)
 	}
+	// The miniscript subset: recovery vaults and near misses.
+	add("wsh(or_d(multi(1," + pubC + "),and_v(v:pkh(" + pubC2 + "),older(144))))")
+	add("tr(" + NUMS + ",{sortedmulti_a(1," + pubC + "),and_v(v:pk(" + pubC2 + "),older(65535))})")
+	add("wsh(or_d(pk(" + pubC + "),and_v(v:multi(1," + pubC2 + "),older(1))))")
 	for _, c := range v.KeyExpressions.Valid {
 		add(c.Key)
 		add("wsh(multi(1," + c.Key + "))")

@@ -90,8 +90,9 @@ var miniscript = map[string]bool{
 
 // parser reads one descriptor body (without the checksum).
 type parser struct {
-	s   string
-	pos int
+	s      string
+	pos    int
+	inMini bool // parsing an argument of a miniscript fragment
 }
 
 func (p *parser) peek() byte {
@@ -120,6 +121,24 @@ func (p *parser) script(ctx context, parent string) (expr, error) {
 		p.pos++
 	}
 	name := p.s[start:p.pos]
+	if ctx&(ctxWSH|ctxTap) != 0 && miniFragments[name] && p.peek() == '(' {
+		p.pos++
+		e, err := p.mini(name, ctx, start)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.expect(')'); err != nil {
+			return nil, err
+		}
+		if m := e.(miniExpr); !p.inMini {
+			if t := m.typ(); t.base != 'B' {
+				return nil, errAt(start, "%s() is of type %c; a script must be of type B (BIP-379)", m.name(), t.base)
+			} else if !t.s {
+				return nil, errAt(start, "%s() has a spending path that needs no signature, so anyone could spend it", m.name())
+			}
+		}
+		return e, nil
+	}
 	if ctx&(ctxWSH|ctxTap) != 0 && (miniscript[name] || strings.Contains(name, ":") && p.peek() == '(') {
 		return nil, wrapAt(start, ErrUnsupported, "miniscript %s() (BIP-379) is not supported", short(name))
 	}

@@ -196,7 +196,7 @@ func TestMultisigKeyLimits(t *testing.T) {
 // TestUnsupportedExpressionsWrapErrUnsupported: valid syntax of other BIPs
 // is refused as unsupported, and where their BIP forbids it, as invalid.
 func TestUnsupportedExpressionsWrapErrUnsupported(t *testing.T) {
-	for _, s := range []string{"combo(" + pubC + ")", "tr(" + pubC + ",pk(musig(" + pubC + "," + pubC2 + ")))", "wsh(and_v(v:pk(" + pubC + "),older(10)))", "tr(" + pubC + ",s:pk(" + pubC + "))"} {
+	for _, s := range []string{"combo(" + pubC + ")", "tr(" + pubC + ",pk(musig(" + pubC + "," + pubC2 + ")))", "wsh(or_i(pk(" + pubC + "),pk(" + pubC2 + ")))", "wsh(and_v(v:pk(" + pubC + "),after(10)))", "tr(" + pubC + ",s:pk(" + pubC + "))"} {
 		if _, err := Parse(s); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", s, err)
 		}
