@@ -134,6 +134,8 @@ func (e *env) key(args []string) error {
 		return e.keyRestore(args[1:])
 	case "verify-backup":
 		return e.keyVerifyBackup(args[1:])
+	case "bsms":
+		return e.keyBSMS(args[1:])
 	}
 	return usagef("key: unknown subcommand %q", args[0])
 }

@@ -74,6 +74,7 @@ func (e *env) policy(args []string) error {
 func (e *env) policyInit(args []string) error {
 	fs := e.flags("policy init")
 	out := fs.String("out", "policy.airlock", "where to write the unsigned policy envelope")
+	bsms := e.bsmsPolicyFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -91,6 +92,9 @@ func (e *env) policyInit(args []string) error {
 	}
 	p, err := f.Genesis(e.reg)
 	if err != nil {
+		return err
+	}
+	if err := e.checkPolicyKeyRecords(p, bsms); err != nil {
 		return err
 	}
 	env, err := policy.Seal(p)

@@ -25,6 +25,8 @@ func (e *env) vault(args []string) error {
 		return e.vaultExport(args[1:])
 	case "import":
 		return e.vaultImport(args[1:])
+	case "key-records":
+		return e.vaultKeyRecords(args[1:])
 	}
 	return usagef("vault: unknown subcommand %q", args[0])
 }
@@ -153,5 +155,5 @@ func (e *env) vaultImport(args []string) error {
 	for _, key := range d.Keys() {
 		fmt.Fprintf(e.stdout, "key %s\n", key.String())
 	}
-	return nil
+	return e.reportOwnKey(d)
 }
