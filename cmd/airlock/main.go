@@ -38,6 +38,8 @@ Keys:
     key backup --threshold K --shares N (--out DIR --recipient R... | --words)
     key restore --share FILE... [--identity F] [--share-passphrase-file F] --name ID
     key verify-backup --share FILE... [--identity F] [--share-passphrase-file F]
+    key bsms --token HEX [--description TEXT] [--out F]   BIP-129 round 1:
+                             the station's signed (and encrypted) key record
 
 Devices:
     key new --pkcs11 MODULE --token LABEL [--pin-file F]   keys on a PKCS#11 token
@@ -46,6 +48,8 @@ Devices:
 
 Policy:
     policy init FILE [--out F]      turn a YAML/JSON policy into version 1
+         [--bsms-key-record F... --token HEX]   every Bitcoin signer's key
+                                    proven by its BSMS key record
     policy sign FILE                co-sign a policy version (in place)
     policy import FILE              adopt a fully signed policy version
     policy show [FILE] [--json]     show a policy and who has signed it
@@ -69,7 +73,10 @@ Inspection and audit:
     psbt synth --vault NAME [--send SAT] [--to ADDR] [--seed N] --out F
     vault export --vault NAME [--format descriptor|coldcard|bsms] [--token HEX]
     vault import FILE [--network N] [--token HEX]   a descriptor, Coldcard
-                                    file or BSMS record, checked
+                                    file or BSMS record, checked (at a
+                                    station: its own key must be in it)
+    vault key-records FILE... [--token HEX] [--network N]   verify BSMS
+                                    key records, print their keys
     psbt build --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out F
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
