@@ -157,3 +157,23 @@ func decodeHex(method, s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// GetBlockHeader returns the 80-byte serialized header of a block
+// (getblockheader with verbose false).
+func (c *Client) GetBlockHeader(ctx context.Context, hash string) ([]byte, error) {
+	if err := checkHash(hash); err != nil {
+		return nil, fmt.Errorf("rpc: getblockheader: %w", err)
+	}
+	var s string
+	if err := c.Call(ctx, "getblockheader", []any{hash, false}, &s); err != nil {
+		return nil, err
+	}
+	b, err := decodeHex("getblockheader", s)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != 80 {
+		return nil, fmt.Errorf("rpc: getblockheader: %d bytes, want 80", len(b))
+	}
+	return b, nil
+}
