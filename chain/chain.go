@@ -51,6 +51,17 @@ type Vault struct {
 	// Account describes a contract-account vault (a Safe); nil for
 	// Bitcoin.
 	Account *Account
+	// Recovery is a Bitcoin vault's time-locked recovery path; nil for
+	// none.
+	Recovery *Recovery
+}
+
+// Recovery is a recovery path: Key (in the chain's notation, like Keys)
+// may spend alone once the vault's coins are After blocks old (a BIP-68
+// relative lock).
+type Recovery struct {
+	Key   string
+	After uint32
 }
 
 // Account is a contract-account vault: a Safe at Address on chain ChainID,

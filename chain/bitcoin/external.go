@@ -51,7 +51,7 @@ func ExternalSignatures(v chain.Vault, payload, signed []byte, key string) ([]ch
 		}
 		var sig []byte
 		if isTaproot(info.derived) {
-			l, err := leaf(info.derived)
+			l, err := leafFor(info.derived, pub)
 			if err != nil {
 				return nil, err
 			}

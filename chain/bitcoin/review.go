@@ -43,6 +43,9 @@ type Input struct {
 	Address  string `json:"address,omitempty"`
 	Path     string `json:"path,omitempty"` // descriptor branch/index, e.g. "0/5"
 	Vault    bool   `json:"vault"`
+	// Depth is how many blocks deep the spent transaction is by the
+	// PSBT's maturity proof (a recovery spend only; 0 when unproven).
+	Depth int `json:"depth,omitempty"`
 }
 
 // Output is a reviewed output.
@@ -66,6 +69,12 @@ type Details struct {
 	VSize   int64    `json:"vsize"`
 	FeeRate float64  `json:"feeRate"` // sat/vB, of the finalized transaction's estimated size
 	Sending int64    `json:"sending"` // to outputs that are not change
+	// For a vault with a recovery path: the path the transaction can
+	// take ("primary" or "recovery"), the lock in blocks, and the tip of
+	// the maturity proof.
+	Path string `json:"spendPath,omitempty"`
+	Lock uint32 `json:"lockBlocks,omitempty"`
+	Tip  string `json:"proofTip,omitempty"`
 }
 
 // inputInfo is what the station proved about one input.
@@ -83,6 +92,8 @@ type analysis struct {
 	inputs  []inputInfo
 	details Details
 	flags   []chain.Flag
+	// pathLine shows a recovery vault's spend path in the review.
+	pathLine string
 }
 
 func (a *analysis) flag(code string, sev chain.Severity, format string, args ...any) {
@@ -132,6 +143,7 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 	for i := range tx.TxOut {
 		a.reviewOutput(i)
 	}
+	a.checkRecovery()
 	var out int64
 	for _, o := range tx.TxOut {
 		out += o.Value
@@ -325,15 +337,18 @@ func addressOf(script []byte, vi *vaultInfo) string {
 func estimateVSize(tx *wire.MsgTx, inputs []inputInfo, vi *vaultInfo) int64 {
 	base := int64(tx.SerializeSizeStripped())
 	witness := int64(2) // marker and flag
-	k, _, _ := vi.desc.Threshold()
+	k, n := vi.threshold()
 	for _, in := range inputs {
 		if in.derived == nil {
 			witness++
 			continue
 		}
 		if isTaproot(in.derived) {
-			l, _ := leaf(in.derived)
-			_, n, _ := vi.desc.Threshold()
+			// The primary path's leaf, the larger witness.
+			l := in.derived.Leaves[0]
+			if vi.rpath != nil {
+				l = in.derived.Leaves[vi.rpath.PrimaryLeaf]
+			}
 			ls, cb := int64(len(l.Script)), int64(len(l.ControlBlock))
 			witness += varIntLen(int64(n+2)) + int64(k)*(1+64) + int64(n-k) + varIntLen(ls) + ls + varIntLen(cb) + cb
 			continue
@@ -368,6 +383,9 @@ func (a *analysis) lines(v chain.Vault) []string {
 		if in.Vault {
 			owner = "vault " + in.Path
 		}
+		if in.Depth > 0 {
+			owner += fmt.Sprintf(", %d blocks deep", in.Depth)
+		}
 		out = append(out, fmt.Sprintf("  input  %d  %s  %s  (%s)", i, in.Outpoint, btc(in.Amount), owner))
 	}
 	for _, o := range d.Outputs {
@@ -378,6 +396,9 @@ func (a *analysis) lines(v chain.Vault) []string {
 		out = append(out, fmt.Sprintf("  output %d  %s  %s  (%s)", o.Index, o.Address, btc(o.Amount), kind))
 	}
 	out = append(out, fmt.Sprintf("  sending %s, fee %s (%.2f sat/vB, ~%d vB)", btc(d.Sending), btc(d.Fee), d.FeeRate, d.VSize))
+	if a.pathLine != "" {
+		out = append(out, a.pathLine)
+	}
 	return out
 }
 

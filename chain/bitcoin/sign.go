@@ -36,6 +36,9 @@ func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigne
 	if s.MasterFingerprint() != ak.Fingerprint {
 		return nil, fmt.Errorf("bitcoin: signer's master fingerprint %s is not the vault key's %s", keys.FormatFingerprint(s.MasterFingerprint()), keys.FormatFingerprint(ak.Fingerprint))
 	}
+	if a.vi.isRecoveryKey(ak) && a.details.Path != PathRecovery {
+		return nil, fmt.Errorf("bitcoin: refusing to sign: this is the vault's recovery key, and the transaction cannot take the recovery path (it needs version 2 and every input's nSequence to hold the %d-block lock)", a.details.Lock)
+	}
 	var sigs []chain.Signature
 	for i, info := range a.inputs {
 		path, pub, ok := pathFor(info, ak)
@@ -66,7 +69,7 @@ func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigne
 			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
 		}
 		sig := append(der, byte(txscript.SigHashAll))
-		if err := psbt.VerifyPartialSig(a.pkt, i, psbt.PartialSig{PubKey: pub, Signature: sig}); err != nil {
+		if err := a.verifyECDSA(i, info, pub, sig); err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: own signature does not verify: %v", i, err)
 		}
 		sigs = append(sigs, chain.Signature{Input: i, PubKey: pub, Sig: sig})
@@ -109,7 +112,7 @@ func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified,
 		}
 		var digest []byte
 		if isTaproot(info.derived) {
-			l, err := leaf(info.derived)
+			l, err := leafFor(info.derived, pub)
 			if err != nil {
 				return nil, err
 			}
@@ -120,7 +123,7 @@ func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified,
 				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 			}
 		} else {
-			if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
+			if err := a.verifyECDSA(s.Input, info, s.PubKey, s.Sig); err != nil {
 				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 			}
 			if digest, err = a.pkt.SigHash(s.Input, scriptCode(info.derived), txscript.SigHashAll); err != nil {
@@ -147,15 +150,18 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 			return nil, fmt.Errorf("bitcoin: refusing to assemble: %s: %s", f.Code, f.Message)
 		}
 	}
-	k, _, _ := a.vi.desc.Threshold()
-	if len(sets) < k {
-		return nil, fmt.Errorf("bitcoin: %d approvals, the vault needs %d", len(sets), k)
-	}
 	keyNames := make([]string, 0, len(sets))
 	for name := range sets {
 		keyNames = append(keyNames, name)
 	}
 	sort.Strings(keyNames)
+	if a.vi.rpath != nil {
+		return a.assembleMiniscript(keyNames, sets)
+	}
+	k, _ := a.vi.threshold()
+	if len(sets) < k {
+		return nil, fmt.Errorf("bitcoin: %d approvals, the vault needs %d", len(sets), k)
+	}
 	if len(a.inputs) > 0 && isTaproot(a.inputs[0].derived) {
 		return a.assembleTaproot(keyNames, sets, k)
 	}
@@ -168,7 +174,6 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 			in.PartialSigs = append(in.PartialSigs, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig})
 		}
 	}
-	prevOuts := make([]*wire.TxOut, len(a.inputs))
 	for i, info := range a.inputs {
 		in := &a.pkt.Inputs[i]
 		if len(in.WitnessScript) == 0 {
@@ -177,17 +182,16 @@ func (Adapter) Assemble(v chain.Vault, payload []byte, sets map[string][]chain.S
 		if len(in.RedeemScript) == 0 {
 			in.RedeemScript = info.derived.RedeemScript
 		}
-		prevOuts[i] = info.prevOut
 	}
 	if err := a.pkt.Finalize(); err != nil {
 		return nil, fmt.Errorf("bitcoin: finalize: %v", err)
 	}
+	// Extract returns tx only once btcd's script engine accepts every
+	// input against the output it spends, the one review read: running
+	// VerifyScripts here again would repeat the same check.
 	tx, err := a.pkt.Extract()
 	if err != nil {
 		return nil, fmt.Errorf("bitcoin: extract: %v", err)
-	}
-	if err := psbt.VerifyScripts(tx, prevOuts); err != nil {
-		return nil, fmt.Errorf("bitcoin: final transaction fails script verification: %v", err)
 	}
 	if unsignedID(tx) != a.pkt.UnsignedTx.TxHash() {
 		return nil, errors.New("bitcoin: the final transaction is not the proposal's (inputs, outputs, version or lock time differ)")
@@ -226,7 +230,7 @@ func signTaproot(a *analysis, i int, info inputInfo, path []uint32, pub []byte, 
 	if !ok {
 		return nil, fmt.Errorf("bitcoin: input %d is a taproot spend and this device cannot make Schnorr signatures", i)
 	}
-	l, err := leaf(info.derived)
+	l, err := leafFor(info.derived, pub)
 	if err != nil {
 		return nil, err
 	}

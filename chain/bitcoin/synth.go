@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin/maturity"
 	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
 )
 
@@ -37,6 +38,20 @@ type Spend struct {
 	Outputs      []*wire.TxOut
 	ChangeIndex  uint32
 	ChangeAmount int64
+	// Recovery makes a recovery spend: every input's nSequence holds the
+	// vault's lock (BIP-68), so the recovery key alone can sign once the
+	// coins are that old. Maturity is the proof of their depth that the
+	// stations check; without it they refuse the recovery path.
+	Recovery bool
+	Maturity *maturity.Proof
+}
+
+// RecoveryLock returns the lock, in blocks, of a vault's recovery path.
+func RecoveryLock(v chain.Vault) (uint32, bool) {
+	if v.Recovery == nil {
+		return 0, false
+	}
+	return v.Recovery.After, true
 }
 
 // Coin names one vault output: funding transaction Tx, output Vout, paid to
@@ -63,7 +78,15 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 			return nil, fmt.Errorf("bitcoin: coin %d:%d does not exist", c.Tx, c.Vout)
 		}
 		h := s.Funding[c.Tx].TxHash()
-		tx.AddTxIn(wire.NewTxIn(wire.NewOutPoint(&h, c.Vout), nil, nil))
+		in := wire.NewTxIn(wire.NewOutPoint(&h, c.Vout), nil, nil)
+		if s.Recovery {
+			if vi.rpath == nil {
+				return nil, fmt.Errorf("bitcoin: vault %q has no recovery path", v.Name)
+			}
+			blocks, _ := vi.rpath.Blocks()
+			in.Sequence = uint32(blocks)
+		}
+		tx.AddTxIn(in)
 	}
 	for _, o := range s.Outputs {
 		tx.AddTxOut(o)
@@ -80,6 +103,11 @@ func BuildPSBT(v chain.Vault, s Spend) ([]byte, error) {
 	pkt, err := psbt.New(tx)
 	if err != nil {
 		return nil, err
+	}
+	if s.Maturity != nil {
+		if err := maturity.Attach(pkt, s.Maturity); err != nil {
+			return nil, err
+		}
 	}
 	for i, c := range s.Coins {
 		d, err := vi.desc.Derive(c.Branch, c.Index)

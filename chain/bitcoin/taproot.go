@@ -51,15 +51,16 @@ func sameKey(k descriptor.DerivedKey, claimed []byte) bool {
 func isTaprootScript(s []byte) bool { return len(s) == 34 && s[0] == txscript.OP_1 && s[1] == 0x20 }
 
 // fillTaprootInput writes the BIP-371 fields a signer needs for a vault
-// input at derivation d.
+// input at derivation d: every leaf, and every key's derivation.
 func fillTaprootInput(in *psbt.Input, d *descriptor.Derived) error {
-	l, err := leaf(d)
-	if err != nil {
-		return err
+	if len(d.Leaves) == 0 {
+		return errors.New("bitcoin: taproot vault without a script path")
 	}
 	in.TaprootInternalKey = d.InternalKey
 	in.TaprootMerkleRoot = d.MerkleRoot
-	in.TaprootLeafScripts = []psbt.TaprootLeafScript{{ControlBlock: l.ControlBlock, Script: l.Script, LeafVersion: l.LeafVersion}}
+	for _, l := range d.Leaves {
+		in.TaprootLeafScripts = append(in.TaprootLeafScripts, psbt.TaprootLeafScript{ControlBlock: l.ControlBlock, Script: l.Script, LeafVersion: l.LeafVersion})
+	}
 	for _, k := range d.Keys {
 		if k.XOnly == nil || len(k.LeafHashes) == 0 {
 			continue
@@ -69,14 +70,16 @@ func fillTaprootInput(in *psbt.Input, d *descriptor.Derived) error {
 	return nil
 }
 
-// fillTaprootOutput marks a change output with its tree and derivations.
+// fillTaprootOutput marks a change output with its tree (the leaves in
+// depth-first order, as BIP-371 lists them) and derivations.
 func fillTaprootOutput(out *psbt.Output, d *descriptor.Derived) error {
-	l, err := leaf(d)
-	if err != nil {
-		return err
+	if len(d.Leaves) == 0 {
+		return errors.New("bitcoin: taproot vault without a script path")
 	}
 	out.TaprootInternalKey = d.InternalKey
-	out.TaprootTree = []psbt.TaprootTreeLeaf{{Depth: uint8(l.Depth), LeafVersion: l.LeafVersion, Script: l.Script}}
+	for _, l := range d.Leaves {
+		out.TaprootTree = append(out.TaprootTree, psbt.TaprootTreeLeaf{Depth: uint8(l.Depth), LeafVersion: l.LeafVersion, Script: l.Script})
+	}
 	for _, k := range d.Keys {
 		if k.XOnly == nil || len(k.LeafHashes) == 0 {
 			continue

@@ -182,9 +182,14 @@ func (Adapter) PrepareVault(v chain.Vault) (chain.Vault, error) {
 		fps[k.Fingerprint], xpubs[k.ID()] = true, true
 		specs = append(specs, descriptor.KeySpec{Fingerprint: k.Fingerprint, Path: k.Path, XPub: k.XPub, PubKey: k.Static})
 	}
-	d, err := build(v.Threshold, specs)
+	var d *descriptor.Descriptor
+	if v.Recovery != nil {
+		d, err = buildRecovery(v, net, specs, fps, xpubs)
+	} else {
+		d, err = build(v.Threshold, specs)
+	}
 	if err != nil {
-		return v, fmt.Errorf("bitcoin: %v", err)
+		return v, fmt.Errorf("bitcoin: %v", strings.TrimPrefix(err.Error(), "bitcoin: "))
 	}
 	built := d.String()
 	if v.Descriptor != "" && v.Descriptor != built {
@@ -220,7 +225,21 @@ func builder(script string) (func(int, []descriptor.KeySpec) (*descriptor.Descri
 type vaultInfo struct {
 	net  *chaincfg.Params
 	desc *descriptor.Descriptor
-	keys []*AccountKey
+	keys []*AccountKey // the signers' keys, then the recovery key
+	// For a vault with a recovery path: its key (also last in keys) and
+	// the path as the descriptor gives it.
+	recovery *AccountKey
+	rpath    *descriptor.RecoveryPath
+}
+
+// threshold is the number of primary signatures the vault needs, and its
+// number of primary keys.
+func (vi *vaultInfo) threshold() (k, n int) {
+	if vi.rpath != nil {
+		return vi.rpath.K, len(vi.rpath.Primary)
+	}
+	k, n, _ = vi.desc.Threshold()
+	return k, n
 }
 
 func parseVault(v chain.Vault) (*vaultInfo, error) {
@@ -239,6 +258,9 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, err
 		}
 		vi.keys = append(vi.keys, k)
+	}
+	if err := vi.parseRecovery(v); err != nil {
+		return nil, err
 	}
 	return vi, nil
 }

@@ -111,25 +111,39 @@ func VaultFromDescriptor(desc, network string) (chain.Vault, error) {
 		return chain.Vault{}, fmt.Errorf("bitcoin: %s: the descriptor's keys are %s keys, not for %s", FlagNetworkMismatch, d.Network(), net.Name)
 	}
 	k, _, ok := d.Threshold()
-	if !ok {
-		return chain.Vault{}, errors.New("bitcoin: the descriptor is not a k-of-n multisig")
+	all := d.Keys()
+	rp, recovery := d.Recovery()
+	if recovery {
+		k, all = rp.K, append(append([]*descriptor.Key(nil), rp.Primary...), rp.Recovery)
+	} else if !ok {
+		return chain.Vault{}, errors.New("bitcoin: the descriptor is not a k-of-n multisig, nor one with a recovery path")
 	}
 	v := chain.Vault{Name: "inspect", Chain: "bitcoin", Network: net.Name, Threshold: k, Descriptor: d.String()}
 	fps := map[[4]byte]bool{}
-	for _, key := range d.Keys() {
+	for i, key := range all {
 		fp := key.Fingerprint()
 		if fps[fp] {
 			return chain.Vault{}, fmt.Errorf("bitcoin: %s: two keys of the descriptor have master fingerprint %s", FlagDuplicateFingerprint, keys.FormatFingerprint(fp))
 		}
 		fps[fp] = true
+		var expr string
 		switch {
 		case key.IsXPub() && key.Origin != nil:
-			v.Keys = append(v.Keys, "["+keys.FormatFingerprint(fp)+strings.TrimPrefix(keys.FormatPath(key.Origin.Path), "m")+"]"+key.ExtendedKey())
+			expr = "[" + keys.FormatFingerprint(fp) + strings.TrimPrefix(keys.FormatPath(key.Origin.Path), "m") + "]" + key.ExtendedKey()
 		case !key.IsExtended() && len(key.PubKey()) == 33:
-			v.Keys = append(v.Keys, StaticKeyExpression(key.PubKey()))
+			expr = StaticKeyExpression(key.PubKey())
 		default:
 			return chain.Vault{}, fmt.Errorf("bitcoin: key %s: a vault key needs an xpub with its origin, or a compressed public key", key)
 		}
+		if recovery && i == len(all)-1 {
+			blocks, ok := rp.Blocks()
+			if !ok {
+				return chain.Vault{}, fmt.Errorf("bitcoin: the recovery lock older(%d) is not a block count of at most 65535", rp.Older)
+			}
+			v.Recovery = &chain.Recovery{Key: expr, After: uint32(blocks)}
+			continue
+		}
+		v.Keys = append(v.Keys, expr)
 	}
 	return v, nil
 }

@@ -2,6 +2,7 @@ package descriptor
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -65,29 +66,96 @@ func newSortedMulti(prefix, suffix string, limit, k int, keys []KeySpec) (*Descr
 	b := []byte(prefix)
 	b = strconv.AppendInt(b, int64(k), 10)
 	for _, ks := range keys {
-		b = append(b, ",["...)
-		b = hex.AppendEncode(b, ks.Fingerprint[:])
-		b = appendPath(b, ks.Path)
-		b = append(b, ']')
-		if ks.XPub == "" {
-			b = hex.AppendEncode(b, ks.PubKey)
-			continue
-		}
-		b = append(b, ks.XPub...)
-		b = append(b, "/<0;1>/*"...)
+		b = appendKeySpec(append(b, ','), ks)
 	}
 	b = append(b, suffix...)
 	d, err := Parse(string(b))
 	if err != nil {
 		return nil, err
 	}
-	for i, key := range d.keys[len(d.keys)-len(keys):] {
-		switch {
-		case keys[i].XPub != "" && !key.IsXPub():
-			return nil, fmt.Errorf("descriptor: key %d is not an extended public key", i+1)
-		case keys[i].XPub == "" && (key.kind != hexKey || len(key.pub) != 33 || len(key.text) != 66):
-			return nil, fmt.Errorf("descriptor: key %d is not a compressed public key", i+1)
+	return d, checkSpecs(d.keys[len(d.keys)-len(keys):], keys)
+}
+
+// appendKeySpec writes [fp/path]xpub/<0;1>/*, or [fp]pubkey for a static
+// key.
+func appendKeySpec(b []byte, ks KeySpec) []byte {
+	b = append(b, '[')
+	b = hex.AppendEncode(b, ks.Fingerprint[:])
+	b = appendPath(b, ks.Path)
+	b = append(b, ']')
+	if ks.XPub == "" {
+		return hex.AppendEncode(b, ks.PubKey)
+	}
+	b = append(b, ks.XPub...)
+	return append(b, "/<0;1>/*"...)
+}
+
+// NewRecovery builds a vault with a time-locked recovery path: k of the
+// keys spend at any time, the recovery key alone once the coins are
+// blocks old (BIP-68, 1..65535 blocks):
+//
+//	wsh(or_d(multi(k,KEYS...),and_v(v:pkh(R),older(N))))         script "wsh"
+//	sh(wsh(or_d(multi(k,KEYS...),and_v(v:pkh(R),older(N)))))     script "sh-wsh"
+//	tr(NUMS,{sortedmulti_a(k,KEYS...),and_v(v:pk(R),older(N))})  script "tr"
+//
+// Miniscript has no sortedmulti, so in wsh the keys stay in the order
+// given (the policy's).
+func NewRecovery(script string, k int, keys []KeySpec, recovery KeySpec, blocks uint32) (*Descriptor, error) {
+	if k < 1 || k > len(keys) {
+		return nil, fmt.Errorf("descriptor: threshold %d outside 1..%d", k, len(keys))
+	}
+	if blocks < 1 || blocks > 0xffff {
+		return nil, fmt.Errorf("descriptor: recovery lock of %d blocks, want 1..65535 (BIP-68)", blocks)
+	}
+	var b []byte
+	switch script {
+	case "wsh", "sh-wsh":
+		if len(keys) > 20 {
+			return nil, fmt.Errorf("descriptor: %d keys, multi() allows at most 20", len(keys))
+		}
+		b = append(b, "wsh(or_d(multi("...)
+	case "tr":
+		b = append(b, "tr("+NUMS+",{sortedmulti_a("...)
+	default:
+		return nil, fmt.Errorf("descriptor: recovery vault script %q: want wsh, sh-wsh or tr", script)
+	}
+	b = strconv.AppendInt(b, int64(k), 10)
+	for _, ks := range keys {
+		b = appendKeySpec(append(b, ','), ks)
+	}
+	if script == "tr" {
+		b = appendKeySpec(append(b, "),and_v(v:pk("...), recovery)
+		b = append(strconv.AppendUint(append(b, "),older("...), uint64(blocks), 10), "))})"...)
+	} else {
+		b = appendKeySpec(append(b, "),and_v(v:pkh("...), recovery)
+		b = append(strconv.AppendUint(append(b, "),older("...), uint64(blocks), 10), "))))"...)
+		if script == "sh-wsh" {
+			b = append(append([]byte("sh("), b...), ')')
 		}
 	}
+	d, err := Parse(string(b))
+	if err != nil {
+		return nil, err
+	}
+	all := append(append([]KeySpec(nil), keys...), recovery)
+	if err := checkSpecs(d.keys[len(d.keys)-len(all):], all); err != nil {
+		return nil, err
+	}
+	if _, ok := d.Recovery(); !ok {
+		return nil, errors.New("descriptor: built recovery vault has no recovery path")
+	}
 	return d, nil
+}
+
+// checkSpecs checks that each parsed key is what its spec says.
+func checkSpecs(parsed []*Key, keys []KeySpec) error {
+	for i, key := range parsed {
+		switch {
+		case keys[i].XPub != "" && !key.IsXPub():
+			return fmt.Errorf("descriptor: key %d is not an extended public key", i+1)
+		case keys[i].XPub == "" && (key.kind != hexKey || len(key.pub) != 33 || len(key.text) != 66):
+			return fmt.Errorf("descriptor: key %d is not a compressed public key", i+1)
+		}
+	}
+	return nil
 }
