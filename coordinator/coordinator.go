@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -219,7 +220,7 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			}
 			if ap.Decision == proposal.Approve {
 				row.Approvals = append(row.Approvals, who)
-				if s, ok := pol.SignerFor(v, who); ok {
+				if s, ok := pol.SignerFor(v, who); ok && !s.Recovery {
 					devs = append(devs, s.Device)
 				}
 			} else {
@@ -231,6 +232,9 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			row.State = "final"
 		case row.Left <= 0:
 			row.State = "expired"
+		case recoveryApproved(pol, v, row.Approvals) && len(devs) < row.Threshold:
+			row.State = "ready"
+			row.Note = "recovery path: the recovery signer approved; the transaction confirms once its coins are old enough"
 		case len(row.Approvals) >= row.Threshold:
 			row.State = "ready"
 			if _, ok := policy.SelectDiverse(v, devs); !ok {
@@ -314,13 +318,34 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		valid = append(valid, counted{s, ae, checked})
 	}
 	if len(valid) < v.Threshold {
-		return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(valid), v.Threshold, v.Name)
+		r, ok, err := pol.RecoverySigner(v)
+		if err != nil {
+			return nil, err
+		}
+		ae, approved := aps[r.Participant.ID]
+		if !ok || !approved {
+			return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(valid), v.Threshold, v.Name)
+		}
+		// The recovery path: the recovery signer alone; the chain adapter
+		// refuses it unless the transaction's locks allow it.
+		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+		if err != nil {
+			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", r.Participant.ID, err)
+		}
+		if checked.Approval.Decision != proposal.Approve {
+			return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q, and the recovery signer rejected it", len(valid), v.Threshold, v.Name)
+		}
+		valid = []counted{{r, ae, checked}}
+		proof.Path, proof.Threshold = "recovery", 1
 	}
 	devs := make([]*policy.Device, len(valid))
 	for i, c := range valid {
 		devs[i] = c.s.Device
 	}
 	pick, ok := policy.SelectDiverse(v, devs)
+	if proof.Path == "recovery" {
+		pick, ok = []int{0}, true
+	}
 	if !ok {
 		vendors, kinds := policy.Diversity(devs)
 		return nil, fmt.Errorf("coordinator: %d approvals for vault %q, but their devices span %d vendors and %d kinds; the vault's rules need %d vendors and %d kinds", len(valid), v.Name, vendors, kinds, v.Rules.MinVendors, v.Rules.MinKinds)
@@ -335,8 +360,8 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 			Participant: s.Participant.ID, Device: s.Device.ID, Approval: aid[:], Envelope: raw, Verified: checked.Verified,
 		})
 	}
-	if len(sets) < v.Threshold {
-		return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(sets), v.Threshold, v.Name)
+	if len(sets) < proof.Threshold {
+		return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(sets), proof.Threshold, v.Name)
 	}
 	cv, err := pol.ChainVault(v)
 	if err != nil {
@@ -469,4 +494,14 @@ func (c *Coordinator) CollectExternal(signed []byte, id keys.Identity) ([]*propo
 		return nil, fmt.Errorf("coordinator: the PSBT carries no complete signature set by an external device of vault %q: %s", v.Name, strings.Join(reasons, "; "))
 	}
 	return out, nil
+}
+
+// recoveryApproved says whether the vault's recovery signer is among the
+// participants who approved.
+func recoveryApproved(pol *policy.Policy, v *policy.Vault, approvals []string) bool {
+	r, ok, err := pol.RecoverySigner(v)
+	if err != nil || !ok {
+		return false
+	}
+	return slices.Contains(approvals, r.Participant.ID)
 }

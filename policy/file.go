@@ -89,6 +89,14 @@ type FileVault struct {
 	// Script is a Bitcoin vault's script type: p2wsh (default),
 	// p2sh-p2wsh or p2sh.
 	Script string `yaml:"script" json:"script"`
+	// Recovery is a Bitcoin vault's time-locked recovery path.
+	Recovery *FileRecovery `yaml:"recovery" json:"recovery"`
+}
+
+// FileRecovery names a vault's recovery signer and its lock in blocks.
+type FileRecovery struct {
+	Signer      string `yaml:"signer" json:"signer"`
+	AfterBlocks uint32 `yaml:"after_blocks" json:"after_blocks"`
 }
 
 // FileSafe describes a Safe vault (chain: ethereum).
@@ -207,6 +215,9 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 			Name: fv.Name, Chain: fv.Chain, Threshold: fv.Threshold, Signers: fv.Signers, Script: fv.Script,
 			Limits: Limits{MaxFee: fv.Limits.MaxFee, MaxFeeRate: fv.Limits.MaxFeeRate, MaxFeePercent: fv.Limits.MaxFeePercent},
 			Rules:  Rules{MinVendors: fv.Rules.MinVendors, MinKinds: fv.Rules.MinKinds, ForbidSoftware: fv.Rules.ForbidSoftware},
+		}
+		if fr := fv.Recovery; fr != nil {
+			v.Recovery = &Recovery{Signer: fr.Signer, After: fr.AfterBlocks}
 		}
 		if fs := fv.Safe; fs != nil {
 			v.Safe = &SafeVault{Address: fs.Address, ChainID: fs.ChainID, Version: fs.Version, AllowEthSign: fs.AllowEthSign, Severities: fs.Severities}

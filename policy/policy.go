@@ -120,6 +120,17 @@ type Vault struct {
 	// Script is a Bitcoin vault's script type: p2wsh (default),
 	// p2sh-p2wsh or p2sh.
 	Script string `cbor:"9,keyasint,omitempty"`
+	// Recovery is a Bitcoin vault's time-locked recovery path (nil:
+	// none).
+	Recovery *Recovery `cbor:"10,keyasint,omitempty"`
+}
+
+// Recovery is a recovery path: the Signer ("participant/device", not one
+// of the vault's signers) may spend alone once the vault's coins are After
+// blocks old (a BIP-68 relative lock, 1..65535 blocks).
+type Recovery struct {
+	Signer string `cbor:"1,keyasint"`
+	After  uint32 `cbor:"2,keyasint"`
 }
 
 // SafeVault is a Safe account: where it lives, its contract version, the
@@ -245,6 +256,23 @@ func (p *Policy) Vault(name string) (*Vault, bool) {
 type Signer struct {
 	Participant *Participant
 	Device      *Device
+	// Recovery marks the vault's recovery signer, who is not one of its
+	// threshold signers.
+	Recovery bool
+}
+
+// RecoverySigner resolves a vault's recovery signer; ok is false for a
+// vault without a recovery path.
+func (p *Policy) RecoverySigner(v *Vault) (s Signer, ok bool, err error) {
+	if v.Recovery == nil {
+		return Signer{}, false, nil
+	}
+	out, err := p.Signers(&Vault{Name: v.Name, Signers: []string{v.Recovery.Signer}})
+	if err != nil {
+		return Signer{}, false, fmt.Errorf("policy: vault %q: recovery %v", v.Name, strings.TrimPrefix(err.Error(), "policy: vault \""+v.Name+"\": "))
+	}
+	out[0].Recovery = true
+	return out[0], true, nil
 }
 
 // Signers resolves a vault's signer references.
@@ -265,7 +293,7 @@ func (p *Policy) Signers(v *Vault) ([]Signer, error) {
 		if dev == nil {
 			return nil, fmt.Errorf("policy: vault %q: participant %q has no device %q", v.Name, pid, did)
 		}
-		out = append(out, Signer{part, dev})
+		out = append(out, Signer{Participant: part, Device: dev})
 	}
 	return out, nil
 }
@@ -283,6 +311,11 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 	}
 	for _, s := range signers {
 		cv.Keys = append(cv.Keys, s.Device.KeyFor(v.Chain))
+	}
+	if r, ok, err := p.RecoverySigner(v); err != nil {
+		return chain.Vault{}, err
+	} else if ok {
+		cv.Recovery = &chain.Recovery{Key: r.Device.KeyFor(v.Chain), After: v.Recovery.After}
 	}
 	if v.Safe != nil {
 		acc := &chain.Account{Address: v.Safe.Address, ChainID: v.Safe.ChainID, Version: v.Safe.Version, AllowEthSign: v.Safe.AllowEthSign}
@@ -310,6 +343,9 @@ func (p *Policy) SignerFor(v *Vault, pid string) (Signer, bool) {
 		if s.Participant.ID == pid {
 			return s, true
 		}
+	}
+	if r, ok, err := p.RecoverySigner(v); err == nil && ok && r.Participant.ID == pid {
+		return r, true
 	}
 	return Signer{}, false
 }
@@ -484,6 +520,9 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 		if err := p.validateRules(v, signers); err != nil {
 			return err
 		}
+		if err := p.validateRecovery(v, seen); err != nil {
+			return err
+		}
 		if v.Limits.MaxFee < 0 || v.Limits.MaxFeeRate < 0 || v.Limits.MaxFeePercent < 0 || v.Limits.MaxFeePercent > 100 {
 			return invalid("vault %q: negative or out-of-range limit", v.Name)
 		}
@@ -502,6 +541,32 @@ func (p *Policy) validateVaults(reg *chain.Registry) error {
 		if v.Descriptor != prepared.Descriptor {
 			return invalid("vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, v.Descriptor, prepared.Descriptor)
 		}
+	}
+	return nil
+}
+
+// validateRecovery checks a vault's recovery path: Bitcoin only, a lock
+// of 1..65535 blocks, a signer with a Bitcoin key who is not one of the
+// vault's threshold signers (signers holds their participant ids).
+func (p *Policy) validateRecovery(v *Vault, signers map[string]bool) error {
+	if v.Recovery == nil {
+		return nil
+	}
+	if v.Chain != "bitcoin" {
+		return invalid("vault %q: a recovery path is for Bitcoin vaults (a Safe has its own modules)", v.Name)
+	}
+	if v.Recovery.After < 1 || v.Recovery.After > 0xffff {
+		return invalid("vault %q: recovery after %d blocks, want 1..65535 (a BIP-68 block-based lock)", v.Name, v.Recovery.After)
+	}
+	r, _, err := p.RecoverySigner(v)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, strings.TrimPrefix(err.Error(), "policy: "))
+	}
+	if signers[r.Participant.ID] {
+		return invalid("vault %q: recovery signer %q is one of the vault's signers; the recovery key must belong to someone else", v.Name, r.Participant.ID)
+	}
+	if r.Device.KeyFor(v.Chain) == "" {
+		return invalid("vault %q: recovery device %s has no %s key", v.Name, v.Recovery.Signer, v.Chain)
 	}
 	return nil
 }

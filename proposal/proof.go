@@ -24,6 +24,9 @@ type Proof struct {
 	Transaction   []byte          `cbor:"9,keyasint" json:"transaction"`
 	Approvals     []ProofApproval `cbor:"10,keyasint" json:"approvals"`
 	Time          int64           `cbor:"11,keyasint" json:"time"`
+	// Path is "recovery" when the vault's recovery signer alone approved
+	// (Threshold is then 1); empty for the threshold path.
+	Path string `cbor:"12,keyasint,omitempty" json:"path,omitempty"`
 }
 
 // ProofApproval is one approval used in an assembly.
