@@ -81,6 +81,9 @@ type Key struct {
 	// multipath alternative (one without a group). Parse fills them, so
 	// that deriving a child costs one step.
 	branches []*hdkeychain.ExtendedKey
+	// nodes are the branches ready for unhardened child derivation, one
+	// per branch, for a key with a "/*" wildcard; see branchNode.
+	nodes []*branchNode
 }
 
 // ParseKey parses one key expression on its own, checking its syntax and

@@ -1,9 +1,12 @@
 package descriptor
 
 import (
+	"crypto/sha512"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
 )
 
@@ -25,8 +28,29 @@ type DerivedKey struct {
 }
 
 // prepare derives the extended key through its steps for every multipath
-// alternative, filling k.branches. Steps before the group are derived once.
+// alternative, filling k.branches and, for an unhardened wildcard, k.nodes.
+// Steps before the group are derived once.
 func (k *Key) prepare() error {
+	k.nodes = nil
+	if err := k.prepareBranches(); err != nil {
+		return err
+	}
+	if k.kind != extKey || k.wildcard != UnhardenedWildcard {
+		return nil
+	}
+	nodes := make([]*branchNode, len(k.branches))
+	for i, b := range k.branches {
+		n, err := newBranchNode(b)
+		if err != nil {
+			return fmt.Errorf("descriptor: deriving %s: %v", short(k.text), err)
+		}
+		nodes[i] = n
+	}
+	k.nodes = nodes
+	return nil
+}
+
+func (k *Key) prepareBranches() error {
 	if k.kind != extKey {
 		return nil
 	}
@@ -98,6 +122,18 @@ func (k *Key) derive(alt int, index uint32) (DerivedKey, error) {
 	}
 	for _, s := range k.steps {
 		dk.Path = append(dk.Path, s.Alternatives[min(b, len(s.Alternatives)-1)])
+	}
+	if k.nodes != nil {
+		if index >= hardened {
+			return dk, fmt.Errorf("descriptor: child index %d is out of range (at most 2147483647)", index)
+		}
+		pub, err := k.nodes[b].child(index)
+		if err != nil {
+			return dk, fmt.Errorf("descriptor: deriving %s: %v", short(k.text), err)
+		}
+		dk.PubKey = pub
+		dk.Path = append(dk.Path, index)
+		return dk, nil
 	}
 	cur := k.branches[b]
 	if k.wildcard != NoWildcard {
@@ -179,4 +215,77 @@ func (k *Key) locate(fp [4]byte, path []uint32) (alt int, index uint32, ok bool)
 		}
 	}
 	return alt, index, true
+}
+
+// branchNode is a branch's extended key made ready for unhardened child
+// derivation: its public key parsed and serialized once, and the HMAC key
+// blocks of its chain code. A child then costs one HMAC-SHA512 and one
+// scalar multiplication, with no point decompression (hdkeychain parses
+// the parent key and the child key on every call). It is read only once
+// made, so concurrent Derive calls may share it.
+type branchNode struct {
+	pub        [33]byte            // serP(K_par)
+	point      btcec.JacobianPoint // K_par, affine (Z = 1)
+	ipad, opad [sha512.BlockSize]byte
+}
+
+func newBranchNode(ext *hdkeychain.ExtendedKey) (*branchNode, error) {
+	pk, err := ext.ECPubKey()
+	if err != nil {
+		return nil, err
+	}
+	cc := ext.ChainCode()
+	if len(cc) != 32 {
+		return nil, fmt.Errorf("chain code of %d bytes", len(cc))
+	}
+	n := &branchNode{}
+	copy(n.pub[:], pk.SerializeCompressed())
+	pk.AsJacobian(&n.point)
+	// RFC 2104: the key, shorter than the block, is padded with zeros.
+	for i := range n.ipad {
+		n.ipad[i], n.opad[i] = 0x36, 0x5c
+	}
+	for i, c := range cc {
+		n.ipad[i] ^= c
+		n.opad[i] ^= c
+	}
+	return n, nil
+}
+
+// child returns the compressed public key of unhardened child i, by
+// BIP-32 "Public parent key → public child key" (CKDpub), which gives the
+// public key of CKDpriv's child too:
+//
+//	I = HMAC-SHA512(Key = c_par, Data = serP(K_par) || ser32(i))
+//	K_i = point(parse256(I_L)) + K_par
+//
+// A child whose I_L is not below n, or whose key is the point at infinity,
+// is invalid (hdkeychain.ErrInvalidChild); so is I_L = 0, as hdkeychain
+// refuses it for public parents.
+func (n *branchNode) child(i uint32) ([]byte, error) {
+	if i >= hardened {
+		return nil, hdkeychain.ErrDeriveHardFromPublic
+	}
+	var inner [sha512.BlockSize + 33 + 4]byte
+	copy(inner[:], n.ipad[:])
+	copy(inner[sha512.BlockSize:], n.pub[:])
+	binary.BigEndian.PutUint32(inner[sha512.BlockSize+33:], i)
+	ih := sha512.Sum512(inner[:])
+	var outer [sha512.BlockSize + sha512.Size]byte
+	copy(outer[:], n.opad[:])
+	copy(outer[sha512.BlockSize:], ih[:])
+	I := sha512.Sum512(outer[:])
+
+	var il btcec.ModNScalar
+	if overflow := il.SetByteSlice(I[:32]); overflow || il.IsZero() {
+		return nil, hdkeychain.ErrInvalidChild
+	}
+	var ilG, sum btcec.JacobianPoint
+	btcec.ScalarBaseMultNonConst(&il, &ilG)
+	btcec.AddNonConst(&ilG, &n.point, &sum)
+	if (sum.X.IsZero() && sum.Y.IsZero()) || sum.Z.IsZero() {
+		return nil, hdkeychain.ErrInvalidChild
+	}
+	sum.ToAffine()
+	return btcec.NewPublicKey(&sum.X, &sum.Y).SerializeCompressed(), nil
 }
