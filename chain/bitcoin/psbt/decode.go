@@ -445,14 +445,20 @@ func pubKeyOfKey(k []byte, at, name string) ([]byte, error) {
 // validPubKey accepts a compressed or uncompressed point on the curve. It
 // refuses the hybrid encodings (0x06, 0x07) that btcec would parse.
 func validPubKey(b []byte) bool {
+	_, ok := parsePubKey(b)
+	return ok
+}
+
+// parsePubKey is validPubKey, returning the parsed key.
+func parsePubKey(b []byte) (*btcec.PublicKey, bool) {
 	switch {
 	case len(b) == 33 && (b[0] == 0x02 || b[0] == 0x03):
 	case len(b) == 65 && b[0] == 0x04:
 	default:
-		return false
+		return nil, false
 	}
-	_, err := btcec.ParsePubKey(b)
-	return err == nil
+	pub, err := btcec.ParsePubKey(b)
+	return pub, err == nil
 }
 
 // parseInput reads one input map (BIP-174 per-input types). In version 0

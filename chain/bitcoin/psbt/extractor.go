@@ -14,7 +14,10 @@ import (
 // final, with the final scriptSigs and witnesses in place. It leaves p
 // unchanged. It returns the transaction only once btcd's script engine
 // accepts every input against the output it spends (VerifyScripts), so it
-// refuses a PSBT that lacks any input's UTXO information.
+// refuses a PSBT that lacks any input's UTXO information. An input that
+// Finalize or FinalizeInput finalized on p is not run again: the engine
+// accepted those very scripts, for the same transaction and spent
+// outputs, before they were stored (see scriptRunID).
 func (p *Packet) Extract() (*wire.MsgTx, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -40,7 +43,13 @@ func (p *Packet) Extract() (*wire.MsgTx, error) {
 		}
 		prevOuts[i] = prev
 	}
-	if err := VerifyScripts(tx, prevOuts); err != nil {
+	txid, spent, c := p.UnsignedTx.TxHash(), spentID(prevOuts), p.verified()
+	skip := make([]bool, len(p.Inputs))
+	for i := range p.Inputs {
+		in := &p.Inputs[i]
+		skip[i] = c.ran(scriptRunID(txid, spent, i, in.FinalScriptSig, in.FinalScriptWitness))
+	}
+	if err := verifyScripts(tx, prevOuts, skip); err != nil {
 		return nil, err
 	}
 	return tx, nil
@@ -63,6 +72,11 @@ func (e *ScriptError) Unwrap() error { return e.Err }
 // on every input of tx against prevOuts[i], the output input i spends. It
 // returns a *ScriptError naming the first input refused.
 func VerifyScripts(tx *wire.MsgTx, prevOuts []*wire.TxOut) error {
+	return verifyScripts(tx, prevOuts, nil)
+}
+
+// verifyScripts is VerifyScripts, leaving out the inputs skip marks.
+func verifyScripts(tx *wire.MsgTx, prevOuts []*wire.TxOut, skip []bool) error {
 	if tx == nil {
 		return errors.New("psbt: no transaction to verify")
 	}
@@ -85,6 +99,9 @@ func VerifyScripts(tx *wire.MsgTx, prevOuts []*wire.TxOut) error {
 	fetcher := txscript.NewMultiPrevOutFetcher(m)
 	hashes := txscript.NewTxSigHashes(tx, fetcher)
 	for i, prev := range prevOuts {
+		if skip != nil && skip[i] {
+			continue
+		}
 		vm, err := txscript.NewEngine(prev.PkScript, tx, i, txscript.StandardVerifyFlags, nil, hashes, prev.Value, fetcher)
 		if err == nil {
 			err = vm.Execute()

@@ -16,12 +16,13 @@ func (p *Packet) Finalize() error {
 		return err
 	}
 	work := shallowTx(p.UnsignedTx)
+	log := p.runLog()
 	finals := make([]*Input, len(p.Inputs))
 	for i := range p.Inputs {
 		if p.Inputs[i].final() {
 			continue
 		}
-		f, err := p.finalInput(i, work)
+		f, err := p.finalInput(i, work, log)
 		if err != nil {
 			return err
 		}
@@ -55,7 +56,7 @@ func (p *Packet) FinalizeInput(i int) error {
 	if p.Inputs[i].final() {
 		return nil
 	}
-	f, err := p.finalInput(i, shallowTx(p.UnsignedTx))
+	f, err := p.finalInput(i, shallowTx(p.UnsignedTx), p.runLog())
 	if err != nil {
 		return err
 	}
@@ -73,8 +74,9 @@ func shallowTx(tx *wire.MsgTx) *wire.MsgTx {
 	return &w
 }
 
-// finalInput builds the final form of input i without changing p.
-func (p *Packet) finalInput(i int, work *wire.MsgTx) (*Input, error) {
+// finalInput builds the final form of input i without changing p, and
+// notes in log the script engine run it passed.
+func (p *Packet) finalInput(i int, work *wire.MsgTx, log *runLog) (*Input, error) {
 	in := &p.Inputs[i]
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("psbt: input %d: cannot finalize: %s", i, fmt.Sprintf(format, args...))
@@ -172,6 +174,7 @@ func (p *Packet) finalInput(i int, work *wire.MsgTx) (*Input, error) {
 	if witness != nil {
 		out.FinalScriptWitness = appendWitness(nil, witness)
 	}
+	log.passed(i, out.FinalScriptSig, out.FinalScriptWitness)
 	for _, u := range in.Unknowns {
 		if t, _, _ := keyType(u.Key); !signingOnly(t) {
 			out.Unknowns = append(out.Unknowns, u)

@@ -191,6 +191,7 @@ type Packet struct {
 	Outputs []Output // one per output of UnsignedTx
 
 	midstate *sigHashCache // see signer.go
+	cache    *verifyCache  // see cache.go
 }
 
 // PSBT_GLOBAL_TX_MODIFIABLE bits (BIP-370).

@@ -41,6 +41,7 @@ type spend struct {
 	code    []byte      // the script code a signature commits to
 	redeem  []byte      // the P2SH redeem script, when nested
 	witness []byte      // the witness script of P2WSH and P2SH-P2WSH
+	keys    *verifyCache // the packet's parsed keys
 }
 
 // resolve applies BIP-174 "Data Signers Check For" to input i and returns
@@ -61,7 +62,7 @@ func (p *Packet) resolve(i int, script []byte) (*spend, error) {
 		return nil, err
 	}
 	in := &p.Inputs[i]
-	s := &spend{prev: prev}
+	s := &spend{prev: prev, keys: p.verified()}
 	inner := prev.PkScript
 	nested := txscript.IsPayToScriptHash(inner)
 	if nested {
@@ -167,7 +168,7 @@ func (s *spend) signers() (int, [][]byte, error) {
 	if s.kind.singleKey() {
 		return 1, nil, nil
 	}
-	return parseMultisig(s.code)
+	return parseMultisig(s.code, s.keys)
 }
 
 // names says whether s's script names pub: as one of the multisig keys, or
@@ -176,7 +177,7 @@ func (s *spend) names(pub []byte) (bool, error) {
 	if s.kind.singleKey() {
 		return bytes.Equal(address.Hash160(pub), s.code[3:23]), nil
 	}
-	_, keys, err := parseMultisig(s.code)
+	_, keys, err := parseMultisig(s.code, s.keys)
 	if err != nil {
 		return false, err
 	}
@@ -191,8 +192,9 @@ func (s *spend) names(pub []byte) (bool, error) {
 // parseMultisig reads a bare multisig script, OP_m <key>... OP_n
 // OP_CHECKMULTISIG, strictly: txscript must class it as multisig, every key
 // must be valid and named once, 1 <= m <= n <= 20, and the script must be
-// exactly the canonical one (minimal pushes).
-func parseMultisig(script []byte) (int, [][]byte, error) {
+// exactly the canonical one (minimal pushes). Keys are parsed through c,
+// which may be nil.
+func parseMultisig(script []byte, c *verifyCache) (int, [][]byte, error) {
 	errNot := errors.New("the script is not a multisig script this package signs (OP_m <keys> OP_n OP_CHECKMULTISIG)")
 	if ok, err := txscript.IsMultisigScript(script); err != nil || !ok {
 		return 0, nil, errNot
@@ -213,7 +215,7 @@ func parseMultisig(script []byte) (int, [][]byte, error) {
 	b := txscript.NewScriptBuilder().AddInt64(int64(m))
 	seen := make(map[string]bool, n)
 	for _, k := range keys {
-		if !validPubKey(k) {
+		if _, ok := c.pubKey(k); !ok {
 			return 0, nil, fmt.Errorf("multisig key %x is not a valid public key", k)
 		}
 		if seen[string(k)] {

@@ -241,7 +241,9 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 	if err := p.checkInput(i); err != nil {
 		return err
 	}
-	if !validPubKey(ps.PubKey) {
+	c := p.verified()
+	pub, ok := c.pubKey(ps.PubKey)
+	if !ok {
 		return fmt.Errorf("psbt: input %d: %x is not a valid public key", i, ps.PubKey)
 	}
 	sig := ps.Signature
@@ -277,12 +279,16 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 	if err != nil {
 		return err
 	}
-	pub, err := btcec.ParsePubKey(ps.PubKey)
-	if err != nil {
-		return fmt.Errorf("psbt: input %d: %v", i, err)
+	// A signature verified on this packet before, by the same key over
+	// the same digest, is not verified twice (the finalizer checks again
+	// what the caller checked).
+	id := sigID(ps.PubKey, digest, sig)
+	if c.seen(id) {
+		return nil
 	}
 	if !parsed.Verify(digest, pub) {
 		return fmt.Errorf("psbt: input %d: the signature by %x does not verify", i, ps.PubKey)
 	}
+	c.add(id)
 	return nil
 }

@@ -1,0 +1,174 @@
+package psbt
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"sync"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+)
+
+// maxCacheEntries bounds each of a Packet's caches. A standard transaction
+// has at most 2,439 inputs, each with at most 20 multisig keys and as
+// many signatures; past the bound a cache stops growing and the work is
+// simply redone.
+const maxCacheEntries = 1 << 16
+
+// verifyCache is what a Packet remembers between the checks made on it:
+// the public keys already parsed, and the signatures already verified.
+// Entries are keyed by the full bytes they stand for (a signature by the
+// SHA-256 of public key, digest and signature), so a changed input never
+// finds a stale entry. It is safe for concurrent use.
+type verifyCache struct {
+	mu      sync.Mutex
+	keys    map[[33]byte]*btcec.PublicKey
+	sigs    map[[32]byte]struct{}
+	scripts map[[32]byte]struct{} // script engine runs passed, by scriptRunID
+}
+
+// cacheInit guards the lazy creation of Packet.cache.
+var cacheInit sync.Mutex
+
+func (p *Packet) verified() *verifyCache {
+	cacheInit.Lock()
+	defer cacheInit.Unlock()
+	if p.cache == nil {
+		p.cache = &verifyCache{}
+	}
+	return p.cache
+}
+
+// pubKey parses b as validPubKey accepts it, remembering compressed keys.
+// A nil cache parses every time.
+func (c *verifyCache) pubKey(b []byte) (*btcec.PublicKey, bool) {
+	if c == nil || len(b) != 33 {
+		return parsePubKey(b)
+	}
+	k := [33]byte(b)
+	c.mu.Lock()
+	pub, ok := c.keys[k]
+	c.mu.Unlock()
+	if ok {
+		return pub, true
+	}
+	pub, ok = parsePubKey(b)
+	if !ok {
+		return nil, false
+	}
+	c.mu.Lock()
+	if c.keys == nil {
+		c.keys = make(map[[33]byte]*btcec.PublicKey)
+	}
+	if len(c.keys) < maxCacheEntries {
+		c.keys[k] = pub
+	}
+	c.mu.Unlock()
+	return pub, true
+}
+
+// sigID names a (public key, digest, signature) triple. Each part is
+// length-prefixed, so no two triples share an encoding.
+func sigID(pub, digest, sig []byte) [32]byte {
+	h := sha256.New()
+	for _, b := range [][]byte{pub, digest, sig} {
+		h.Write([]byte{byte(len(b))})
+		h.Write(b)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// seen reports whether the signature triple id was verified on this
+// packet before.
+func (c *verifyCache) seen(id [32]byte) bool { return c.has(&c.sigs, id) }
+
+// add records that the signature triple id verified.
+func (c *verifyCache) add(id [32]byte) { c.put(&c.sigs, id) }
+
+// ran reports whether the script engine run id passed on this packet.
+func (c *verifyCache) ran(id [32]byte) bool { return c.has(&c.scripts, id) }
+
+// passed records that the script engine run id passed.
+func (c *verifyCache) passed(id [32]byte) { c.put(&c.scripts, id) }
+
+func (c *verifyCache) has(m *map[[32]byte]struct{}, id [32]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := (*m)[id]
+	return ok
+}
+
+func (c *verifyCache) put(m *map[[32]byte]struct{}, id [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *m == nil {
+		*m = make(map[[32]byte]struct{})
+	}
+	if len(*m) < maxCacheEntries {
+		(*m)[id] = struct{}{}
+	}
+}
+
+// spentID names the outputs a transaction's inputs spend, in order.
+func spentID(prevOuts []*wire.TxOut) [32]byte {
+	h := sha256.New()
+	var b [8]byte
+	for _, o := range prevOuts {
+		binary.LittleEndian.PutUint64(b[:], uint64(o.Value))
+		h.Write(b[:])
+		binary.LittleEndian.PutUint64(b[:], uint64(len(o.PkScript)))
+		h.Write(b[:])
+		h.Write(o.PkScript)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// scriptRunID names one run of btcd's script engine with
+// txscript.StandardVerifyFlags on input i: of the transaction whose
+// unsigned form has txid, spending the outputs spent names, with the
+// given scriptSig and serialized witness. The run's result depends on
+// nothing else: no sighash algorithm covers another input's scriptSig or
+// witness, and the engine reads only input i's.
+func scriptRunID(txid chainhash.Hash, spent [32]byte, i int, scriptSig, witness []byte) [32]byte {
+	h := sha256.New()
+	h.Write(txid[:])
+	h.Write(spent[:])
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(i))
+	h.Write(b[:])
+	for _, s := range [][]byte{scriptSig, witness} {
+		binary.LittleEndian.PutUint64(b[:], uint64(len(s)))
+		h.Write(b[:])
+		h.Write(s)
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// runLog records, for Extract, the script engine runs that pass on a
+// packet as it is now: its unsigned transaction and the outputs spent.
+type runLog struct {
+	c     *verifyCache
+	txid  chainhash.Hash
+	spent [32]byte
+}
+
+// runLog returns p's log, or nil when an input's spent output is unknown
+// (such a packet cannot be extracted anyway).
+func (p *Packet) runLog() *runLog {
+	prevOuts := make([]*wire.TxOut, len(p.Inputs))
+	for i := range p.Inputs {
+		prev, err := p.PrevOut(i)
+		if err != nil {
+			return nil
+		}
+		prevOuts[i] = prev
+	}
+	return &runLog{c: p.verified(), txid: p.UnsignedTx.TxHash(), spent: spentID(prevOuts)}
+}
+
+func (l *runLog) passed(i int, scriptSig, witness []byte) {
+	if l != nil {
+		l.c.passed(scriptRunID(l.txid, l.spent, i, scriptSig, witness))
+	}
+}
