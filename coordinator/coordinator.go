@@ -322,8 +322,12 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if err != nil {
 			return nil, err
 		}
-		ae, approved := aps[r.Participant.ID]
-		if !ok || !approved {
+		var ae *envelope.Envelope
+		approved := false
+		if ok {
+			ae, approved = aps[r.Participant.ID]
+		}
+		if !approved {
 			return nil, fmt.Errorf("coordinator: %d of %d approvals for vault %q; the threshold is not met", len(valid), v.Threshold, v.Name)
 		}
 		// The recovery path: the recovery signer alone; the chain adapter

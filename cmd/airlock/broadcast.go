@@ -97,6 +97,9 @@ func (e *env) broadcast(args []string) error {
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	if err := bitcoin.CheckSequenceLocks(ctx, client, tx); err != nil {
+		return withHint(&refusedError{err.Error()}, "the transaction waits a relative lock (a recovery spend); broadcast it once the coins are old enough")
+	}
 	txid, err := client.SendRawTransaction(ctx, raw)
 	if err != nil {
 		if rpc.IsTxRejected(err) {

@@ -13,10 +13,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/chain/bitcoin/maturity"
+	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
@@ -309,16 +312,29 @@ func (e *env) psbtBuild(args []string) error {
 	fee := fs.Int64("fee", 0, "fee, in satoshi")
 	changeIndex := fs.Uint("change-index", 0, "index of the change address on branch 1")
 	out := fs.String("out", "", "where to write the PSBT (base64)")
+	recovery := fs.Bool("recovery", false, "spend through the vault's recovery path: every input waits the lock (nSequence), with a maturity proof from the node")
+	rpcURL := fs.String("rpc", "", "with --recovery: the node's JSON-RPC URL (or $AIRLOCK_RPC), for the maturity proof")
+	cert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	var funding multi
 	fs.Var(&funding, "funding", "a funding transaction, raw hex (repeatable)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *vault == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
-		return usagef("psbt build: want --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out FILE")
+		return usagef("psbt build: want --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out FILE [--recovery --rpc URL]")
+	}
+	if *rpcURL == "" {
+		*rpcURL = os.Getenv("AIRLOCK_RPC")
+	}
+	if *recovery && *rpcURL == "" {
+		return withHint(usagef("psbt build --recovery: want --rpc URL or $AIRLOCK_RPC"), "the stations need a proof from a node that the coins are old enough")
 	}
 	cv, err := e.chainVault(*vault)
 	if err != nil {
 		return err
+	}
+	lock, hasRecovery := bitcoin.RecoveryLock(cv)
+	if *recovery && !hasRecovery {
+		return fmt.Errorf("vault %q has no recovery path", *vault)
 	}
 	var txs []*wire.MsgTx
 	for _, f := range funding {
@@ -356,15 +372,52 @@ func (e *env) psbtBuild(args []string) error {
 	if err != nil {
 		return err
 	}
-	raw, err := bitcoin.BuildPSBT(cv, bitcoin.Spend{Funding: txs, Coins: coins, Outputs: []*wire.TxOut{wire.NewTxOut(*amount, script)},
-		ChangeIndex: uint32(*changeIndex), ChangeAmount: change})
+	spend := bitcoin.Spend{Funding: txs, Coins: coins, Outputs: []*wire.TxOut{wire.NewTxOut(*amount, script)},
+		ChangeIndex: uint32(*changeIndex), ChangeAmount: change, Recovery: *recovery}
+	if *recovery {
+		var opts []rpc.Option
+		if *cert != "" {
+			opts = append(opts, rpc.WithCAFile(*cert))
+		}
+		client, err := rpc.New(*rpcURL, opts...)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		var ids []chainhash.Hash
+		for _, c := range coins {
+			ids = append(ids, txs[c.Tx].TxHash())
+		}
+		if spend.Maturity, err = maturity.Build(ctx, client, ids); err != nil {
+			return err
+		}
+		v, err := spend.Maturity.Verify(net)
+		if err != nil {
+			return fmt.Errorf("the node's own maturity proof does not verify: %v", err)
+		}
+		for _, id := range ids {
+			d := v.Depth[id]
+			state := "matured"
+			if uint32(d) < lock {
+				state = fmt.Sprintf("matures in %d more blocks", lock-uint32(d))
+			}
+			fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", id, d, lock, state)
+		}
+	}
+	raw, err := bitcoin.BuildPSBT(cv, spend)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+	if err := workspace.WriteFileAtomic(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat\n", *out, len(coins), total, *amount, *to, *fee, change)
+	path := ""
+	if *recovery {
+		path = fmt.Sprintf(", recovery path (nSequence %d)", lock)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat%s\n", *out, len(coins), total, *amount, *to, *fee, change, path)
 	return nil
 }
 

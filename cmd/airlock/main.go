@@ -78,6 +78,8 @@ Inspection and audit:
     vault key-records FILE... [--token HEX] [--network N]   verify BSMS
                                     key records, print their keys
     psbt build --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out F
+               [--recovery --rpc URL]   a recovery-path spend, with the
+                                    node's proof that the coins are old enough
     audit verify | log | checkpoint | prove N [--out F]
     audit check-proof FILE --identity ed25519:KEY
 

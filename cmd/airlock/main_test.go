@@ -178,8 +178,12 @@ func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
 // all and imported everywhere, with vaults ops (2 of 3) and cold (3 of 3).
 // roundtrip.txt performs the same steps one by one.
 func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all") {
-		ts.Fatalf("usage: quorum [all]")
+	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery") {
+		ts.Fatalf("usage: quorum [all|recovery]")
+	}
+	people := []string{"alice", "bob", "carol"}
+	if len(args) == 1 && args[0] == "recovery" {
+		people = append(people, "dave")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs("pass"), []byte("correct horse battery\n"), 0o600))
 	run := func(args ...string) {
@@ -191,27 +195,29 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 	run("-C", "coord", "key", "new", "--role", "coordinator", "--name", "coord", "--passphrase-file", "pass", "--work-factor", wf)
 	run("-C", "coord", "key", "show", "--yaml")
 	entries := map[string]string{"coord": ts.ReadFile("stdout")}
-	for _, who := range []string{"alice", "bob", "carol"} {
+	for _, who := range people {
 		run("-C", who, "key", "new", "--name", who, "--passphrase-file", "pass", "--work-factor", wf)
 		run("-C", who, "key", "show", "--yaml")
 		entries[who] = ts.ReadFile("stdout")
 	}
 	yaml := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" + entries["coord"] +
-		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] +
+		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] + entries["dave"] +
 		"vaults:\n" +
 		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
-	if len(args) == 1 {
+	if len(args) == 1 && args[0] == "recovery" {
+		yaml += "  - name: vault\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n    recovery:\n      signer: dave/keystore\n      after_blocks: 110\n"
+	} else if len(args) == 1 {
 		yaml += "  - name: nested\n    chain: bitcoin\n    script: p2sh-p2wsh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
 			"  - name: legacy\n    chain: bitcoin\n    script: p2sh\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
 			"  - name: taproot\n    chain: bitcoin\n    script: tr\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
 	}
 	ts.Check(os.WriteFile(ts.MkAbs("policy.yaml"), []byte(yaml), 0o644))
 	run("-C", "coord", "policy", "init", "policy.yaml", "--out", "treasury.policy")
-	for _, who := range []string{"alice", "bob", "carol"} {
+	for _, who := range people {
 		run("-C", who, "policy", "sign", "treasury.policy", "--passphrase-file", "pass")
 	}
-	for _, who := range []string{"coord", "alice", "bob", "carol"} {
+	for _, who := range append([]string{"coord"}, people...) {
 		run("-C", who, "policy", "import", "treasury.policy")
 	}
 }

@@ -110,6 +110,9 @@ func (e *env) policyInit(args []string) error {
 	fmt.Fprintf(e.stdout, "wrote %s: policy %s version 1, id %s\n", *out, p.Name, env.IDHex())
 	for _, v := range p.Vaults {
 		fmt.Fprintf(e.stdout, "vault %s: %d of %d, %s\n", v.Name, v.Threshold, len(v.Signers), v.Descriptor)
+		if r := v.Recovery; r != nil {
+			fmt.Fprintf(e.stdout, "vault %s: recovery by %s alone after %d blocks\n", v.Name, r.Signer, r.After)
+		}
 	}
 	fmt.Fprintf(e.stdout, "every participant must now sign it: airlock policy sign %s\n", *out)
 	return nil
@@ -328,6 +331,9 @@ func (e *env) policyShow(args []string) error {
 	}
 	for _, v := range p.Vaults {
 		fmt.Fprintf(w, "vault %s on %s: %d of %v\n    %s\n", v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor)
+		if r := v.Recovery; r != nil {
+			fmt.Fprintf(w, "    recovery: %s alone, once the coins are %d blocks old\n", r.Signer, r.After)
+		}
 	}
 	state := "INCOMPLETE"
 	if st.Complete {

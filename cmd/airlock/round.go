@@ -430,7 +430,11 @@ func (e *env) finalize(args []string) error {
 	for _, a := range f.Proof.Approvals {
 		who = append(who, a.Participant+"/"+a.Device)
 	}
-	fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
+	if f.Proof.Path == "recovery" {
+		fmt.Fprintf(e.stdout, "recovery path taken under policy version %d, approved by the recovery signer %s alone\n", f.Proof.PolicyVersion, strings.Join(who, ", "))
+	} else {
+		fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
+	}
 	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out, kind, proofPath)
 	return nil
 }
