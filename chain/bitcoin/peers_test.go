@@ -705,3 +705,43 @@ func TestAirlockSignsPeerPSBT(t *testing.T) {
 		}
 	}
 }
+
+// @bitcoinerlab/descriptors, whose miniscript is its own, derives the same
+// addresses as airlock from recovery vaults: the or_d/and_v/older
+// miniscript in wsh and sh(wsh), and the two-leaf taproot tree.
+func TestPeersDeriveRecoveryAddresses(t *testing.T) {
+	indexes := []uint32{0, 1, 7, 1000}
+	type want struct {
+		desc  string
+		addrs []string
+	}
+	var ops []map[string]any
+	var wants []want
+	for _, script := range []string{ScriptP2WSH, ScriptP2SHP2WSH, ScriptTaproot} {
+		v, _ := recoveryVault(t, script, 144)
+		for branch := range 2 {
+			w := want{desc: v.Descriptor}
+			for _, i := range indexes {
+				a, err := Address(v, branch, i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.addrs = append(w.addrs, a)
+			}
+			wants = append(wants, w)
+			ops = append(ops, map[string]any{"op": "derive", "descriptor": v.Descriptor, "network": "regtest", "indexes": indexes, "change": branch == 1})
+		}
+	}
+	res := runBTCPeer(t, ops)
+	for n, w := range wants {
+		r := peerOK(t, fmt.Sprintf("derive %s", w.desc[:16]), res[n])
+		if len(r.Addresses) != len(indexes) {
+			t.Fatalf("%d addresses for %d indexes", len(r.Addresses), len(indexes))
+		}
+		for j := range indexes {
+			if r.Addresses[j] != w.addrs[j] {
+				t.Errorf("%s index %d: @bitcoinerlab/descriptors %s, airlock %s", w.desc[:24], indexes[j], r.Addresses[j], w.addrs[j])
+			}
+		}
+	}
+}

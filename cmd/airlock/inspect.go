@@ -462,10 +462,17 @@ func (e *env) inspectPSBT(args []string) error {
 		return err
 	}
 	d := r.Details.(bitcoin.Details)
-	return e.reportReview(r, *asJSON, map[string]any{
+	out := map[string]any{
 		"txid": d.TxID, "network": d.Network, "fee": d.Fee, "feeRate": d.FeeRate, "vsize": d.VSize,
 		"inputs": d.Inputs, "outputs": d.Outputs,
-	})
+	}
+	if d.Path != "" {
+		out["spendPath"], out["lockBlocks"] = d.Path, d.Lock
+		if d.Tip != "" {
+			out["proofTip"] = d.Tip
+		}
+	}
+	return e.reportReview(r, *asJSON, out)
 }
 
 // decodePSBTText accepts a PSBT in binary or base64.
