@@ -147,11 +147,16 @@ func (e *env) vaultImport(args []string) error {
 		return errors.New("vault import: nothing describes a vault")
 	}
 	k, n, _ := d.Threshold()
+	paths := ""
+	if rp, ok := d.Recovery(); ok {
+		k, n = rp.K, len(rp.Primary)
+		paths = fmt.Sprintf(", or the recovery key %s alone after older(%d)", rp.Recovery.String(), rp.Older)
+	}
 	addr, err := d.Address(0, 0, net)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: %d of %d\ndescriptor %s\nfirst address %s\n", kind, k, n, d.String(), addr)
+	fmt.Fprintf(e.stdout, "%s: %d of %d%s\ndescriptor %s\nfirst address %s\n", kind, k, n, paths, d.String(), addr)
 	for _, key := range d.Keys() {
 		fmt.Fprintf(e.stdout, "key %s\n", key.String())
 	}
