@@ -327,8 +327,16 @@ func (e *env) reportOwnKey(d *descriptor.Descriptor) error {
 	if err != nil {
 		return fmt.Errorf("the workspace's key %q: %w", ws.Config.Key, err)
 	}
+	signers := d.Keys()
+	if rp, ok := d.Recovery(); ok {
+		if sameKeyOrigin(rp.Recovery, own) {
+			fmt.Fprintf(e.stdout, "this station's key is the vault's recovery key (alone after older(%d))\n", rp.Older)
+			return nil
+		}
+		signers = rp.Primary
+	}
 	var pos []string
-	for i, k := range d.Keys() {
+	for i, k := range signers {
 		if sameKeyOrigin(k, own) {
 			pos = append(pos, fmt.Sprint(i+1))
 		}
@@ -336,6 +344,6 @@ func (e *env) reportOwnKey(d *descriptor.Descriptor) error {
 	if len(pos) == 0 {
 		return &refusedError{fmt.Sprintf("the vault does not hold this station's key %s: do not register it", ws.Config.Key)}
 	}
-	fmt.Fprintf(e.stdout, "this station's key is signer %s of %d\n", strings.Join(pos, ","), len(d.Keys()))
+	fmt.Fprintf(e.stdout, "this station's key is signer %s of %d\n", strings.Join(pos, ","), len(signers))
 	return nil
 }
