@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -251,4 +252,41 @@ func TestRecoveryVaultRefusals(t *testing.T) {
 		t.Fatalf("VaultFromDescriptor: %+v %v", sv, err)
 	}
 	_ = psbt.MaxSize
+}
+
+// TestRecoveryKeyOnToken: a token's static key (no BIP-32, ECDSA only) is
+// a wsh vault's recovery key; it signs the matured recovery spend alone.
+// Taproot refuses it (no Schnorr on PKCS#11).
+func TestRecoveryKeyOnToken(t *testing.T) {
+	st := staticSigner{priv: btcec.PrivKeyFromScalar(new(btcec.ModNScalar).SetInt(777))}
+	v := chain.Vault{Name: "ops", Chain: "bitcoin", Network: "regtest", Threshold: 2}
+	for i := byte(1); i <= 3; i++ {
+		v.Keys = append(v.Keys, newSeedSigner(t, i).keyExpr())
+	}
+	v.Recovery = &chain.Recovery{Key: StaticKeyExpression(st.pub()), After: 6}
+	tr := v
+	tr.Script = ScriptTaproot
+	if _, err := (Adapter{}).PrepareVault(tr); err == nil || !strings.Contains(err.Error(), "Schnorr") {
+		t.Fatalf("taproot with a token recovery key: %v", err)
+	}
+	v, err := Adapter{}.PrepareVault(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	funding, _, err := Synthetic(v, 3, "", 1_000, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := recoveryPSBT(t, v, funding, true, mineProof(t, funding, 6))
+	sigs, err := Adapter{}.Sign(v, payload, v.Recovery.Key, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := Adapter{}.Assemble(v, payload, map[string][]chain.Signature{v.Recovery.Key: sigs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckFinal(payload, fin.Raw); err != nil {
+		t.Fatal(err)
+	}
 }
