@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"sync"
 
-	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 )
@@ -17,13 +16,14 @@ import (
 const maxCacheEntries = 1 << 16
 
 // verifyCache is what a Packet remembers between the checks made on it:
-// the public keys already parsed, and the signatures already verified.
+// the public keys found valid, the signatures verified and the script
+// engine runs passed.
 // Entries are keyed by the full bytes they stand for (a signature by the
 // SHA-256 of public key, digest and signature), so a changed input never
 // finds a stale entry. It is safe for concurrent use.
 type verifyCache struct {
 	mu      sync.Mutex
-	keys    map[[33]byte]*btcec.PublicKey
+	keys    map[[33]byte]struct{}
 	sigs    map[[32]byte]struct{}
 	scripts map[[32]byte]struct{} // script engine runs passed, by scriptRunID
 }
@@ -40,32 +40,32 @@ func (p *Packet) verified() *verifyCache {
 	return p.cache
 }
 
-// pubKey parses b as validPubKey accepts it, remembering compressed keys.
-// A nil cache parses every time.
-func (c *verifyCache) pubKey(b []byte) (*btcec.PublicKey, bool) {
+// valid is validPubKey, remembering the compressed keys it accepts (a
+// point decompression is most of the cost of a check). A nil cache checks
+// every time.
+func (c *verifyCache) valid(b []byte) bool {
 	if c == nil || len(b) != 33 {
-		return parsePubKey(b)
+		return validPubKey(b)
 	}
 	k := [33]byte(b)
 	c.mu.Lock()
-	pub, ok := c.keys[k]
+	_, ok := c.keys[k]
 	c.mu.Unlock()
 	if ok {
-		return pub, true
+		return true
 	}
-	pub, ok = parsePubKey(b)
-	if !ok {
-		return nil, false
+	if !validPubKey(b) {
+		return false
 	}
 	c.mu.Lock()
 	if c.keys == nil {
-		c.keys = make(map[[33]byte]*btcec.PublicKey)
+		c.keys = make(map[[33]byte]struct{})
 	}
 	if len(c.keys) < maxCacheEntries {
-		c.keys[k] = pub
+		c.keys[k] = struct{}{}
 	}
 	c.mu.Unlock()
-	return pub, true
+	return true
 }
 
 // sigID names a (public key, digest, signature) triple. Each part is

@@ -1,6 +1,7 @@
 package psbt
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -77,5 +78,83 @@ func TestVerifyPartialSigRechecksChangedDigest(t *testing.T) {
 	p.UnsignedTx.LockTime++
 	if err := VerifyPartialSig(p, idx, s); err == nil {
 		t.Fatal("a signature was accepted after the transaction it signs changed")
+	}
+}
+
+// TestValidateByMapAgreesWithValidRecords: Validate checks a version 0
+// packet one map at a time; it must accept and refuse exactly what the
+// whole-packet check does, on Core's valid vectors as read and after an
+// in-memory edit that cannot be written or read back.
+func TestValidateByMapAgreesWithValidRecords(t *testing.T) {
+	var v rpcVectors
+	if err := json.Unmarshal(vectorsFile(t, "psbt-rpc_psbt.json"), &v); err != nil {
+		t.Fatal(err)
+	}
+	edits := map[string]func(p *Packet) bool{
+		"as read": func(*Packet) bool { return true },
+		"invalid derivation key": func(p *Packet) bool {
+			for i := range p.Inputs {
+				if ds := p.Inputs[i].Bip32Derivations; len(ds) > 0 {
+					ds[0].PubKey = append([]byte{0x05}, ds[0].PubKey[1:]...)
+					return true
+				}
+			}
+			return false
+		},
+		"signature not DER": func(p *Packet) bool {
+			for i := range p.Inputs {
+				if ss := p.Inputs[i].PartialSigs; len(ss) > 0 {
+					ss[0].Signature = []byte{0x30, 0x01, 0x01}
+					return true
+				}
+			}
+			return false
+		},
+		"sighash type without its flag": func(p *Packet) bool {
+			if len(p.Inputs) == 0 {
+				return false
+			}
+			p.Inputs[0].SighashType, p.Inputs[0].HasSighashType = 1, false
+			return true
+		},
+		"version 2 field": func(p *Packet) bool {
+			if len(p.Outputs) == 0 {
+				return false
+			}
+			p.Inputs[len(p.Inputs)-1].HasSequence = true
+			return true
+		},
+	}
+	checked, refused := 0, map[string]int{}
+	for i, s := range v.Valid {
+		for name, edit := range edits {
+			p, err := Decode([]byte(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Version != 0 || len(p.Inputs) == 0 || !edit(p) {
+				continue
+			}
+			_, whole := p.validRecords()
+			byMap := p.Validate()
+			if (whole == nil) != (byMap == nil) {
+				t.Errorf("valid/%d %s: whole-packet check %v, map by map %v", i, name, whole, byMap)
+			}
+			if name == "as read" && byMap != nil {
+				t.Errorf("valid/%d: %v", i, byMap)
+			}
+			if byMap != nil {
+				refused[name]++
+			}
+			checked++
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no version 0 vector checked")
+	}
+	for name := range edits {
+		if name != "as read" && refused[name] == 0 {
+			t.Errorf("no packet refused after edit %q", name)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func Combine(ps ...*Packet) (*Packet, error) {
 			}
 		}
 	}
-	c, err := parseMaps(acc)
+	c, err := parseMaps(acc, nil)
 	if err != nil {
 		return nil, err
 	}

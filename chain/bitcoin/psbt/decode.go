@@ -48,6 +48,12 @@ func Decode(b []byte) (*Packet, error) {
 	if err != nil {
 		return nil, err
 	}
+	if bytes.HasPrefix(b, magic) {
+		// The packet's fields are slices of raw: it must not share
+		// memory with the caller's b. (Base64 was decoded into a new
+		// buffer already.)
+		raw = bytes.Clone(raw)
+	}
 	f := framer{b: raw, off: len(magic)}
 	m := &maps{}
 	if m.global, err = f.readMap("global map"); err != nil {
@@ -157,7 +163,9 @@ func keyType(key []byte) (uint64, int, error) {
 }
 
 // framer splits a PSBT into maps of records, bounding every length by the
-// bytes that remain before copying them.
+// bytes that remain. Keys and values are slices of b, capped at their
+// length so that appending to one never writes over the next: one buffer
+// holds them all, where a copy each would cost an allocation each.
 type framer struct {
 	b   []byte
 	off int
@@ -179,8 +187,9 @@ func (f *framer) take(at, what string, n uint64) ([]byte, error) {
 	if n > uint64(len(f.b)-f.off) {
 		return nil, malformed(at, "%s of %d bytes runs past the end", what, n)
 	}
-	b := bytes.Clone(f.b[f.off : f.off+int(n)])
-	f.off += int(n)
+	end := f.off + int(n)
+	b := f.b[f.off:end:end]
+	f.off = end
 	return b, nil
 }
 
@@ -431,12 +440,12 @@ func parseKeyOrigin(v []byte, at, name string) ([4]byte, []uint32, error) {
 
 // pubKeyOfKey reads the public key that a PSBT_IN_PARTIAL_SIG or
 // PSBT_*_BIP32_DERIVATION key carries after its type byte.
-func pubKeyOfKey(k []byte, at, name string) ([]byte, error) {
+func pubKeyOfKey(k []byte, at, name string, keys *verifyCache) ([]byte, error) {
 	pub := k[1:]
 	if len(pub) != 33 && len(pub) != 65 {
 		return nil, malformed(at, "%s key of %d bytes, want 34 or 66", name, len(k))
 	}
-	if !validPubKey(pub) {
+	if !keys.valid(pub) {
 		return nil, malformed(at, "%s key holds an invalid public key %x", name, pub)
 	}
 	return pub, nil
@@ -445,26 +454,21 @@ func pubKeyOfKey(k []byte, at, name string) ([]byte, error) {
 // validPubKey accepts a compressed or uncompressed point on the curve. It
 // refuses the hybrid encodings (0x06, 0x07) that btcec would parse.
 func validPubKey(b []byte) bool {
-	_, ok := parsePubKey(b)
-	return ok
-}
-
-// parsePubKey is validPubKey, returning the parsed key.
-func parsePubKey(b []byte) (*btcec.PublicKey, bool) {
 	switch {
 	case len(b) == 33 && (b[0] == 0x02 || b[0] == 0x03):
 	case len(b) == 65 && b[0] == 0x04:
 	default:
-		return nil, false
+		return false
 	}
-	pub, err := btcec.ParsePubKey(b)
-	return pub, err == nil
+	_, err := btcec.ParsePubKey(b)
+	return err == nil
 }
 
 // parseInput reads one input map (BIP-174 per-input types). In version 0
 // txIn is the transaction's input; in version 2 it is nil, and parseInput
-// builds it from the map's BIP-370 fields and returns it.
-func parseInput(recs []record, txIn *wire.TxIn, v2 bool, at string) (Input, *wire.TxIn, error) {
+// builds it from the map's BIP-370 fields and returns it. Public keys are
+// checked through keys, which may be nil.
+func parseInput(recs []record, txIn *wire.TxIn, v2 bool, at string, keys *verifyCache) (Input, *wire.TxIn, error) {
 	var in Input
 	if err := checkRecords(recs, at); err != nil {
 		return in, nil, err
@@ -475,13 +479,13 @@ func parseInput(recs []record, txIn *wire.TxIn, v2 bool, at string) (Input, *wir
 			return in, nil, err
 		}
 	}
-	err := parseInputFields(&in, recs, txIn, v2, at)
+	err := parseInputFields(&in, recs, txIn, v2, at, keys)
 	return in, txIn, err
 }
 
 // parseInputFields reads the records of an input map other than the
 // BIP-370 transaction fields.
-func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at string) error {
+func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at string, keys *verifyCache) error {
 	for _, r := range recs {
 		k, v := r.key, r.value
 		t, _, _ := keyType(k)
@@ -512,7 +516,7 @@ func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at str
 			}
 			in.WitnessUtxo = out
 		case t == inPartialSig:
-			pub, err := pubKeyOfKey(k, at, "PSBT_IN_PARTIAL_SIG")
+			pub, err := pubKeyOfKey(k, at, "PSBT_IN_PARTIAL_SIG", keys)
 			if err != nil {
 				return err
 			}
@@ -541,7 +545,7 @@ func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at str
 			}
 			in.WitnessScript = v
 		case t == inBip32:
-			d, err := parseDerivation(k, v, at, "PSBT_IN_BIP32_DERIVATION")
+			d, err := parseDerivation(k, v, at, "PSBT_IN_BIP32_DERIVATION", keys)
 			if err != nil {
 				return err
 			}
@@ -578,8 +582,8 @@ func parseInputFields(in *Input, recs []record, txIn *wire.TxIn, v2 bool, at str
 	return nil
 }
 
-func parseDerivation(k, v []byte, at, name string) (Bip32Derivation, error) {
-	pub, err := pubKeyOfKey(k, at, name)
+func parseDerivation(k, v []byte, at, name string, keys *verifyCache) (Bip32Derivation, error) {
+	pub, err := pubKeyOfKey(k, at, name, keys)
 	if err != nil {
 		return Bip32Derivation{}, err
 	}
@@ -593,7 +597,7 @@ func parseDerivation(k, v []byte, at, name string) (Bip32Derivation, error) {
 // parseOutput reads one output map (BIP-174 per-output types). In version
 // 2 it also builds the transaction output from PSBT_OUT_AMOUNT and
 // PSBT_OUT_SCRIPT and returns it.
-func parseOutput(recs []record, v2 bool, at string) (Output, *wire.TxOut, error) {
+func parseOutput(recs []record, v2 bool, at string, keys *verifyCache) (Output, *wire.TxOut, error) {
 	var out Output
 	if err := checkRecords(recs, at); err != nil {
 		return out, nil, err
@@ -605,13 +609,13 @@ func parseOutput(recs []record, v2 bool, at string) (Output, *wire.TxOut, error)
 			return out, nil, err
 		}
 	}
-	err := parseOutputFields(&out, recs, v2, at)
+	err := parseOutputFields(&out, recs, v2, at, keys)
 	return out, txOut, err
 }
 
 // parseOutputFields reads the records of an output map other than the
 // BIP-370 transaction fields.
-func parseOutputFields(out *Output, recs []record, v2 bool, at string) error {
+func parseOutputFields(out *Output, recs []record, v2 bool, at string, keys *verifyCache) error {
 	for _, r := range recs {
 		k, v := r.key, r.value
 		t, _, _ := keyType(k)
@@ -627,7 +631,7 @@ func parseOutputFields(out *Output, recs []record, v2 bool, at string) error {
 			}
 			out.WitnessScript = v
 		case outBip32:
-			d, err := parseDerivation(k, v, at, "PSBT_OUT_BIP32_DERIVATION")
+			d, err := parseDerivation(k, v, at, "PSBT_OUT_BIP32_DERIVATION", keys)
 			if err != nil {
 				return err
 			}
@@ -652,10 +656,14 @@ func parseOutputFields(out *Output, recs []record, v2 bool, at string) error {
 }
 
 // parseMaps reads a whole PSBT from its records, as Decode does from bytes.
-func parseMaps(m *maps) (*Packet, error) {
+// The packet checks keys through c when it is not nil.
+func parseMaps(m *maps, c *verifyCache) (*Packet, error) {
 	p, nIn, nOut, err := parseGlobal(m.global)
 	if err != nil {
 		return nil, err
+	}
+	if c != nil {
+		p.cache = c
 	}
 	if len(m.inputs) != nIn || len(m.outputs) != nOut {
 		return nil, malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(m.inputs), len(m.outputs), nIn, nOut)
@@ -671,13 +679,14 @@ func parseMaps(m *maps) (*Packet, error) {
 func parseBody(p *Packet, m *maps) error {
 	v2 := p.Version == 2
 	tx := p.UnsignedTx
+	keys := p.verified()
 	p.Inputs = make([]Input, len(m.inputs))
 	for i, recs := range m.inputs {
 		var txIn *wire.TxIn
 		if !v2 {
 			txIn = tx.TxIn[i]
 		}
-		in, txIn, err := parseInput(recs, txIn, v2, fmt.Sprintf("input %d", i))
+		in, txIn, err := parseInput(recs, txIn, v2, fmt.Sprintf("input %d", i), keys)
 		if err != nil {
 			return err
 		}
@@ -688,7 +697,7 @@ func parseBody(p *Packet, m *maps) error {
 	}
 	p.Outputs = make([]Output, len(m.outputs))
 	for i, recs := range m.outputs {
-		out, txOut, err := parseOutput(recs, v2, fmt.Sprintf("output %d", i))
+		out, txOut, err := parseOutput(recs, v2, fmt.Sprintf("output %d", i), keys)
 		if err != nil {
 			return err
 		}

@@ -71,7 +71,7 @@ func (p *Packet) validRecords() (*maps, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := parseMaps(m)
+	q, err := parseMaps(m, p.verified())
 	if err != nil {
 		return nil, err
 	}
@@ -85,18 +85,93 @@ func (p *Packet) validRecords() (*maps, error) {
 	return m, nil
 }
 
-func (m *maps) equal(o *maps) bool {
-	eq := func(a, b []record) bool {
-		if len(a) != len(b) {
+// validateByMap is validRecords for a version 0 packet, one map at a time:
+// in version 0 each input and output map is read on its own against the
+// unsigned transaction, so no more than one map's records and parse are
+// held at once, where validRecords holds two copies of the whole packet.
+func (p *Packet) validateByMap() error {
+	tx := p.UnsignedTx
+	if tx == nil {
+		return malformed("", "no unsigned transaction")
+	}
+	if err := checkNoNil(tx, "unsigned transaction"); err != nil {
+		return err
+	}
+	if len(p.Inputs) != len(tx.TxIn) || len(p.Outputs) != len(tx.TxOut) {
+		return malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(p.Inputs), len(p.Outputs), len(tx.TxIn), len(tx.TxOut))
+	}
+	global, err := p.globalRecords()
+	if err != nil {
+		return err
+	}
+	q, nIn, nOut, err := parseGlobal(global)
+	if err != nil {
+		return err
+	}
+	if q.Version != 0 {
+		_, err := p.validRecords()
+		return err
+	}
+	if len(p.Inputs) != nIn || len(p.Outputs) != nOut {
+		return malformed("", "%d input and %d output maps for a transaction with %d inputs and %d outputs", len(p.Inputs), len(p.Outputs), nIn, nOut)
+	}
+	errBack := malformed("", "the packet does not read back as written")
+	back, err := q.globalRecords()
+	if err != nil {
+		return err
+	}
+	if !equalRecords(global, back) {
+		return errBack
+	}
+	keys := p.verified()
+	q.Inputs, q.Outputs = make([]Input, 1), make([]Output, 1)
+	for i := range p.Inputs {
+		recs, err := p.inputRecords(i)
+		if err != nil {
+			return err
+		}
+		if q.Inputs[0], _, err = parseInput(recs, q.UnsignedTx.TxIn[i], false, fmt.Sprintf("input %d", i), keys); err != nil {
+			return err
+		}
+		if back, err = q.inputRecords(0); err != nil {
+			return err
+		}
+		if !equalRecords(recs, back) {
+			return errBack
+		}
+	}
+	for i := range p.Outputs {
+		recs, err := p.outputRecords(i)
+		if err != nil {
+			return err
+		}
+		if q.Outputs[0], _, err = parseOutput(recs, false, fmt.Sprintf("output %d", i), keys); err != nil {
+			return err
+		}
+		if back, err = q.outputRecords(0); err != nil {
+			return err
+		}
+		if !equalRecords(recs, back) {
+			return errBack
+		}
+	}
+	return nil
+}
+
+func equalRecords(a, b []record) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !bytes.Equal(a[i].key, b[i].key) || !bytes.Equal(a[i].value, b[i].value) {
 			return false
 		}
-		for i := range a {
-			if !bytes.Equal(a[i].key, b[i].key) || !bytes.Equal(a[i].value, b[i].value) {
-				return false
-			}
-		}
-		return true
 	}
+	return true
+}
+
+func (m *maps) equal(o *maps) bool {
+	eq := equalRecords
 	if !eq(m.global, o.global) || len(m.inputs) != len(o.inputs) || len(m.outputs) != len(o.outputs) {
 		return false
 	}

@@ -376,6 +376,9 @@ const (
 // that Encode would write it and Decode read it back unchanged. Encode and
 // Combine call it; callers that build or edit a Packet can call it early.
 func (p *Packet) Validate() error {
+	if p.Version == 0 {
+		return p.validateByMap()
+	}
 	_, err := p.validRecords()
 	return err
 }

@@ -215,7 +215,7 @@ func parseMultisig(script []byte, c *verifyCache) (int, [][]byte, error) {
 	b := txscript.NewScriptBuilder().AddInt64(int64(m))
 	seen := make(map[string]bool, n)
 	for _, k := range keys {
-		if _, ok := c.pubKey(k); !ok {
+		if !c.valid(k) {
 			return 0, nil, fmt.Errorf("multisig key %x is not a valid public key", k)
 		}
 		if seen[string(k)] {

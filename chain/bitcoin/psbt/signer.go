@@ -242,8 +242,7 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 		return err
 	}
 	c := p.verified()
-	pub, ok := c.pubKey(ps.PubKey)
-	if !ok {
+	if !c.valid(ps.PubKey) {
 		return fmt.Errorf("psbt: input %d: %x is not a valid public key", i, ps.PubKey)
 	}
 	sig := ps.Signature
@@ -285,6 +284,10 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 	id := sigID(ps.PubKey, digest, sig)
 	if c.seen(id) {
 		return nil
+	}
+	pub, err := btcec.ParsePubKey(ps.PubKey)
+	if err != nil {
+		return fmt.Errorf("psbt: input %d: %v", i, err)
 	}
 	if !parsed.Verify(digest, pub) {
 		return fmt.Errorf("psbt: input %d: the signature by %x does not verify", i, ps.PubKey)

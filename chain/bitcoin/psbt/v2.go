@@ -358,7 +358,7 @@ func (p *Packet) Copy() (*Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	return parseMaps(m.clone())
+	return parseMaps(m.clone(), nil)
 }
 
 // ToV2 returns p as a version 2 PSBT (BIP-370 "Backwards Compatibility"):
