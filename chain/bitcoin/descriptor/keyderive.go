@@ -101,6 +101,16 @@ func (k *Key) child(cur *hdkeychain.ExtendedKey, i uint32) (*hdkeychain.Extended
 // multipath group) and child index (ignored without a wildcard).
 func (k *Key) derive(alt int, index uint32) (DerivedKey, error) {
 	dk := DerivedKey{Fingerprint: k.Fingerprint()}
+	n := len(k.steps)
+	if k.wildcard != NoWildcard {
+		n++
+	}
+	if k.Origin != nil {
+		n += len(k.Origin.Path)
+	}
+	if n > 0 && k.kind == extKey {
+		dk.Path = make([]uint32, 0, n)
+	}
 	if k.Origin != nil {
 		dk.Path = append(dk.Path, k.Origin.Path...)
 	}
