@@ -17,7 +17,7 @@ func (p *Packet) Finalize() error {
 	}
 	work := shallowTx(p.UnsignedTx)
 	log := p.runLog()
-	finals := make([]*Input, len(p.Inputs))
+	finals := make([]*finalScripts, len(p.Inputs))
 	for i := range p.Inputs {
 		if p.Inputs[i].final() {
 			continue
@@ -30,10 +30,27 @@ func (p *Packet) Finalize() error {
 	}
 	for i, f := range finals {
 		if f != nil {
-			p.Inputs[i] = *f
+			p.Inputs[i].finalize(f)
 		}
 	}
 	return nil
+}
+
+// finalScripts is what finalizing an input makes: its final scriptSig
+// and serialized witness, and the unknown records it keeps.
+type finalScripts struct {
+	scriptSig, witness []byte
+	unknowns           []Unknown
+}
+
+// finalize replaces in by its final form (BIP-174 "Input Finalizer"): the
+// UTXOs, the final scripts and the unknown records kept. BIP-370 fields
+// describe the transaction, which is signed: they stay.
+func (in *Input) finalize(f *finalScripts) {
+	*in = Input{NonWitnessUtxo: in.NonWitnessUtxo, WitnessUtxo: in.WitnessUtxo,
+		FinalScriptSig: f.scriptSig, FinalScriptWitness: f.witness, Unknowns: f.unknowns,
+		HasSequence: in.HasSequence, RequiredTimeLockTime: in.RequiredTimeLockTime, RequiredHeightLockTime: in.RequiredHeightLockTime,
+	}
 }
 
 // FinalizeInput finalizes input i alone; an input already final is left
@@ -60,7 +77,7 @@ func (p *Packet) FinalizeInput(i int) error {
 	if err != nil {
 		return err
 	}
-	p.Inputs[i] = *f
+	p.Inputs[i].finalize(f)
 	return nil
 }
 
@@ -76,7 +93,7 @@ func shallowTx(tx *wire.MsgTx) *wire.MsgTx {
 
 // finalInput builds the final form of input i without changing p, and
 // notes in log the script engine run it passed.
-func (p *Packet) finalInput(i int, work *wire.MsgTx, log *runLog) (*Input, error) {
+func (p *Packet) finalInput(i int, work *wire.MsgTx, log *runLog) (*finalScripts, error) {
 	in := &p.Inputs[i]
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("psbt: input %d: cannot finalize: %s", i, fmt.Sprintf(format, args...))
@@ -166,18 +183,14 @@ func (p *Packet) finalInput(i int, work *wire.MsgTx, log *runLog) (*Input, error
 		return nil, fail("btcd's script engine refuses the result: %v", err)
 	}
 
-	out := &Input{NonWitnessUtxo: in.NonWitnessUtxo, WitnessUtxo: in.WitnessUtxo, FinalScriptSig: scriptSig,
-		// BIP-370 fields describe the transaction, which is signed:
-		// they stay.
-		HasSequence: in.HasSequence, RequiredTimeLockTime: in.RequiredTimeLockTime, RequiredHeightLockTime: in.RequiredHeightLockTime,
-	}
+	out := &finalScripts{scriptSig: scriptSig}
 	if witness != nil {
-		out.FinalScriptWitness = appendWitness(nil, witness)
+		out.witness = appendWitness(nil, witness)
 	}
-	log.passed(i, out.FinalScriptSig, out.FinalScriptWitness)
+	log.passed(i, out.scriptSig, out.witness)
 	for _, u := range in.Unknowns {
 		if t, _, _ := keyType(u.Key); !signingOnly(t) {
-			out.Unknowns = append(out.Unknowns, u)
+			out.unknowns = append(out.unknowns, u)
 		}
 	}
 	return out, nil
