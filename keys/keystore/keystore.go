@@ -30,6 +30,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"filippo.io/age"
 	"github.com/btcsuite/btcd/address/v2"
@@ -78,7 +79,18 @@ type Keystore struct {
 	identity ed25519.PrivateKey
 	master   *hdkeychain.ExtendedKey
 	fp       [4]byte
+
+	// parents caches the parent node of keys signed with (a path less
+	// its last step: the account's branch node, 48'/1'/0'/2'/0), so that
+	// signing many inputs derives one level each instead of six from the
+	// master. The nodes are as secret as the master the keystore already
+	// holds in memory. Bounded by maxParents.
+	mu      sync.Mutex
+	parents map[string]*hdkeychain.ExtendedKey
 }
+
+// maxParents bounds the parent-node cache; a station uses a handful.
+const maxParents = 64
 
 var _ keys.ChainSigner = (*Keystore)(nil)
 
@@ -344,14 +356,47 @@ func (k *Keystore) derive(path []uint32) (*hdkeychain.ExtendedKey, error) {
 	if len(path) > 32 {
 		return nil, fmt.Errorf("keystore: path deeper than 32 levels")
 	}
-	key := k.master
-	for _, i := range path {
-		var err error
-		if key, err = key.Derive(i); err != nil {
-			return nil, fmt.Errorf("keystore: derive %s: %v", keys.FormatPath(path), err)
-		}
+	if len(path) == 0 {
+		return k.master, nil
+	}
+	parent, err := k.parent(path[:len(path)-1])
+	if err != nil {
+		return nil, fmt.Errorf("keystore: derive %s: %v", keys.FormatPath(path), err)
+	}
+	key, err := parent.Derive(path[len(path)-1])
+	if err != nil {
+		return nil, fmt.Errorf("keystore: derive %s: %v", keys.FormatPath(path), err)
 	}
 	return key, nil
+}
+
+// parent returns the node at path, from the cache or derived from the
+// master and cached.
+func (k *Keystore) parent(path []uint32) (*hdkeychain.ExtendedKey, error) {
+	id := keys.FormatPath(path)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if n, ok := k.parents[id]; ok {
+		return n, nil
+	}
+	n := k.master
+	for _, i := range path {
+		var err error
+		if n, err = n.Derive(i); err != nil {
+			return nil, err
+		}
+	}
+	// Memoize the node's public key now, under the lock: hdkeychain
+	// computes it lazily on first use, which concurrent signers would
+	// race on.
+	if _, err := n.ECPubKey(); err != nil {
+		return nil, err
+	}
+	if k.parents == nil || len(k.parents) >= maxParents {
+		k.parents = map[string]*hdkeychain.ExtendedKey{}
+	}
+	k.parents[id] = n
+	return n, nil
 }
 
 // PublicKey returns the compressed public key at path.

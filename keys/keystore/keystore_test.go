@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -173,5 +174,55 @@ func TestBackupSecretRestoresSameKeys(t *testing.T) {
 	}
 	if _, err := FromBackup(secret[:10]); err == nil {
 		t.Fatal("truncated backup accepted")
+	}
+}
+
+// TestDeriveCacheMatchesMaster: keys derived through the parent-node cache
+// are the ones derived from the master, for many paths and from many
+// goroutines at once (run with -race), and the cache stays bounded.
+func TestDeriveCacheMatchesMaster(t *testing.T) {
+	secret := make([]byte, 66)
+	secret[0], secret[1] = 1, 4 // version 1, regtest
+	for i := 2; i < len(secret); i++ {
+		secret[i] = byte(i)
+	}
+	ks, err := FromBackup(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := ks.AccountPath()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 100 {
+				path := append(append([]uint32{}, base...), uint32(g%2), uint32(i*7+g))
+				if g == 3 {
+					path = []uint32{keys.HardenedOffset + uint32(i)} // many parents: the bound
+				}
+				got, err := ks.PublicKey(path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n := ks.master
+				for _, step := range path {
+					if n, err = n.Derive(step); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				pub, _ := n.ECPubKey()
+				if !bytes.Equal(got, pub.SerializeCompressed()) {
+					t.Errorf("path %v: cached derivation differs", path)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if len(ks.parents) > maxParents {
+		t.Fatalf("%d cached parents, the bound is %d", len(ks.parents), maxParents)
 	}
 }
