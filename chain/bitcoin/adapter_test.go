@@ -3,7 +3,9 @@ package bitcoin
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/btcsuite/btcd/address/v2"
@@ -18,10 +20,14 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 )
 
-// seedSigner is a keys.ChainSigner over a fixed test seed.
+// seedSigner is a keys.ChainSigner over a fixed test seed. Like
+// keys/keystore.Keystore it keeps the parent node of the keys it derives,
+// so that signing many inputs costs one derivation each.
 type seedSigner struct {
-	master *hdkeychain.ExtendedKey
-	fp     [4]byte
+	master  *hdkeychain.ExtendedKey
+	fp      [4]byte
+	mu      sync.Mutex
+	parents map[string]*hdkeychain.ExtendedKey
 }
 
 func newSeedSigner(t testing.TB, seed byte) *seedSigner {
@@ -37,10 +43,25 @@ func newSeedSigner(t testing.TB, seed byte) *seedSigner {
 }
 
 func (s *seedSigner) derive(path []uint32) *hdkeychain.ExtendedKey {
-	k := s.master
-	for _, i := range path {
-		k, _ = k.Derive(i)
+	if len(path) == 0 {
+		return s.master
 	}
+	id := fmt.Sprint(path[:len(path)-1])
+	s.mu.Lock()
+	parent, ok := s.parents[id]
+	if !ok {
+		parent = s.master
+		for _, i := range path[:len(path)-1] {
+			parent, _ = parent.Derive(i)
+		}
+		_, _ = parent.ECPubKey() // memoized under the lock
+		if s.parents == nil {
+			s.parents = map[string]*hdkeychain.ExtendedKey{}
+		}
+		s.parents[id] = parent
+	}
+	s.mu.Unlock()
+	k, _ := parent.Derive(path[len(path)-1])
 	return k
 }
 

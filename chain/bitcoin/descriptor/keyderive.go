@@ -1,10 +1,12 @@
 package descriptor
 
 import (
+	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil/v2/hdkeychain"
@@ -234,6 +236,7 @@ func (k *Key) locate(fp [4]byte, path []uint32) (alt int, index uint32, ok bool)
 // the parent key and the child key on every call). It is read only once
 // made, so concurrent Derive calls may share it.
 type branchNode struct {
+	id         [32]byte            // SHA-256(serP(K_par) || c_par), for the child cache
 	pub        [33]byte            // serP(K_par)
 	point      btcec.JacobianPoint // K_par, affine (Z = 1)
 	ipad, opad [sha512.BlockSize]byte
@@ -250,6 +253,7 @@ func newBranchNode(ext *hdkeychain.ExtendedKey) (*branchNode, error) {
 	}
 	n := &branchNode{}
 	copy(n.pub[:], pk.SerializeCompressed())
+	n.id = sha256.Sum256(append(n.pub[:], cc...))
 	pk.AsJacobian(&n.point)
 	// RFC 2104: the key, shorter than the block, is padded with zeros.
 	for i := range n.ipad {
@@ -276,6 +280,54 @@ func (n *branchNode) child(i uint32) ([]byte, error) {
 	if i >= hardened {
 		return nil, hdkeychain.ErrDeriveHardFromPublic
 	}
+	id := childID{n.id, i}
+	children.Lock()
+	pub, ok := children.m[id]
+	children.Unlock()
+	if ok {
+		return append([]byte(nil), pub[:]...), nil
+	}
+	out, err := n.derive(i)
+	if err != nil {
+		return nil, err
+	}
+	children.Lock()
+	if children.m == nil || len(children.m) >= maxChildCache {
+		children.m = make(map[childID][33]byte)
+	}
+	children.m[id] = [33]byte(out)
+	children.Unlock()
+	return out, nil
+}
+
+// The child cache: a process derives the same vault keys over and over
+// (a station's review and its signature, a coordinator's check of each
+// approval and its assembly each derive every input's keys). Children
+// are public keys, a function of the parent's key and chain code and the
+// index, so the cache holds nothing secret and cannot be wrong; it is
+// bounded, and emptied when full.
+type childID struct {
+	parent [32]byte
+	index  uint32
+}
+
+const maxChildCache = 1 << 15
+
+var children struct {
+	sync.Mutex
+	m map[childID][33]byte
+}
+
+// PurgeDerivationCache empties the process's cache of derived child keys,
+// so that a benchmark measures derivation from cold.
+func PurgeDerivationCache() {
+	children.Lock()
+	children.m = nil
+	children.Unlock()
+}
+
+// derive computes child i (see child).
+func (n *branchNode) derive(i uint32) ([]byte, error) {
 	var inner [sha512.BlockSize + 33 + 4]byte
 	copy(inner[:], n.ipad[:])
 	copy(inner[sha512.BlockSize:], n.pub[:])

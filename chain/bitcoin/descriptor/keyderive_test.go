@@ -76,3 +76,36 @@ func BenchmarkDeriveChild(b *testing.B) {
 		}
 	}
 }
+
+// TestChildCache: a cached child is the derived one, a caller changing
+// the returned slice does not change the cache, and purging works.
+func TestChildCache(t *testing.T) {
+	d := mustParse(t, "wsh(multi(1,"+tv2XPub+"/<0;1>/*))")
+	PurgeDerivationCache()
+	cold, err := d.Derive(1, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte(nil), cold.Keys[0].PubKey...)
+	cold.Keys[0].PubKey[5] ^= 0xff
+	warm, err := d.Derive(1, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(warm.Keys[0].PubKey, want) {
+		t.Fatal("the cache returned another key, or one a caller changed")
+	}
+	children.Lock()
+	n := len(children.m)
+	children.Unlock()
+	if n == 0 {
+		t.Fatal("nothing cached")
+	}
+	PurgeDerivationCache()
+	children.Lock()
+	n = len(children.m)
+	children.Unlock()
+	if n != 0 {
+		t.Fatal("purge left entries")
+	}
+}

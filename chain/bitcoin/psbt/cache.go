@@ -16,14 +16,13 @@ import (
 const maxCacheEntries = 1 << 16
 
 // verifyCache is what a Packet remembers between the checks made on it:
-// the public keys found valid, the signatures verified and the script
-// engine runs passed.
+// the signatures verified and the script engine runs passed (the public
+// keys found valid are the process's, validKeys).
 // Entries are keyed by the full bytes they stand for (a signature by the
 // SHA-256 of public key, digest and signature), so a changed input never
 // finds a stale entry. It is safe for concurrent use.
 type verifyCache struct {
 	mu      sync.Mutex
-	keys    map[[33]byte]struct{}
 	sigs    map[[32]byte]struct{}
 	scripts map[[32]byte]struct{} // script engine runs passed, by scriptRunID
 }
@@ -44,28 +43,45 @@ func (p *Packet) verified() *verifyCache {
 // point decompression is most of the cost of a check). A nil cache checks
 // every time.
 func (c *verifyCache) valid(b []byte) bool {
-	if c == nil || len(b) != 33 {
+	if len(b) != 33 {
 		return validPubKey(b)
 	}
 	k := [33]byte(b)
-	c.mu.Lock()
-	_, ok := c.keys[k]
-	c.mu.Unlock()
+	validKeys.Lock()
+	_, ok := validKeys.m[k]
+	validKeys.Unlock()
 	if ok {
 		return true
 	}
 	if !validPubKey(b) {
 		return false
 	}
-	c.mu.Lock()
-	if c.keys == nil {
-		c.keys = make(map[[33]byte]struct{})
+	validKeys.Lock()
+	if validKeys.m == nil || len(validKeys.m) >= maxCacheEntries {
+		validKeys.m = make(map[[33]byte]struct{})
 	}
-	if len(c.keys) < maxCacheEntries {
-		c.keys[k] = struct{}{}
-	}
-	c.mu.Unlock()
+	validKeys.m[k] = struct{}{}
+	validKeys.Unlock()
 	return true
+}
+
+// validKeys is the process's set of compressed public keys found valid
+// (on the curve). Validity is a property of the 33 bytes alone, so every
+// packet shares it: a station decodes the same PSBT for its review and
+// its signature, a coordinator for each approval's check and the
+// assembly, and each decode would otherwise decompress every key again.
+// Bounded, and emptied when full.
+var validKeys struct {
+	sync.Mutex
+	m map[[33]byte]struct{}
+}
+
+// PurgeKeyCache empties the process's set of keys found valid, so that a
+// benchmark measures decoding from cold.
+func PurgeKeyCache() {
+	validKeys.Lock()
+	validKeys.m = nil
+	validKeys.Unlock()
 }
 
 // sigID names a (public key, digest, signature) triple. Each part is
