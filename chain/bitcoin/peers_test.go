@@ -745,3 +745,81 @@ func TestPeersDeriveRecoveryAddresses(t *testing.T) {
 		}
 	}
 }
+
+// bitcoinjs-lib and @scure/btc-signer sign a recovery vault's PSBT (its
+// witness script is miniscript, not a bare multisig) as the two primary
+// signers, and bitcoinjs-lib alone as the recovery key once the lock
+// holds; airlock
+// takes their signatures back as external devices' and assembles either
+// path through btcd's script engine.
+func TestPeersSignRecoveryPSBT(t *testing.T) {
+	const lock = 10
+	v, s := recoveryVault(t, ScriptP2WSH, lock)
+	funding, _, err := Synthetic(v, 7, "", 1_000, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coins, err := FindCoins(v, []*wire.MsgTx{funding})
+	if err != nil || len(coins) != 1 {
+		t.Fatalf("coins %v %v", coins, err)
+	}
+	path := accountPaths([]string{fmt.Sprintf("%d/%d", coins[0].Branch, coins[0].Index)})
+	for _, c := range []struct {
+		name     string
+		recovery bool
+		signers  map[string]int // lib -> signer
+	}{
+		{"primary", false, map[string]int{"bitcoinjs": 0, "scure": 1}},
+		// @scure/btc-signer 2.4.1 signs only keys it finds pushed in the
+		// script, not the recovery branch's pkh() (it signs 0 inputs).
+		{"recovery by bitcoinjs", true, map[string]int{"bitcoinjs": 3}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			payload := recoveryPSBT(t, v, funding, c.recovery, mineProof(t, funding, lock))
+			p, err := psbt.Decode(payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ops []map[string]any
+			var libs []string
+			for lib, i := range c.signers {
+				ops = append(ops, signOp(lib, s[i], b64(t, p), path))
+				libs = append(libs, lib)
+			}
+			res := runBTCPeer(t, ops)
+			sets := map[string][]chain.Signature{}
+			for j, lib := range libs {
+				r := peerOK(t, lib+" sign", res[j])
+				if r.Signed != 1 {
+					t.Fatalf("%s signed %d inputs", lib, r.Signed)
+				}
+				signed, err := base64.StdEncoding.DecodeString(r.PSBT)
+				if err != nil {
+					t.Fatal(err)
+				}
+				i := c.signers[lib]
+				key := rkeyOr(v, i)
+				sigs, err := Adapter{}.ExternalSignatures(v, payload, signed, key)
+				if err != nil {
+					t.Fatalf("%s: %v", lib, err)
+				}
+				sets[key] = sigs
+			}
+			fin, err := Adapter{}.Assemble(v, payload, sets)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := CheckFinal(payload, fin.Raw); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// rkeyOr is vault key i, or the recovery key for i == 3.
+func rkeyOr(v chain.Vault, i int) string {
+	if i == 3 {
+		return v.Recovery.Key
+	}
+	return v.Keys[i]
+}
