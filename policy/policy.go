@@ -267,35 +267,40 @@ func (p *Policy) RecoverySigner(v *Vault) (s Signer, ok bool, err error) {
 	if v.Recovery == nil {
 		return Signer{}, false, nil
 	}
-	out, err := p.Signers(&Vault{Name: v.Name, Signers: []string{v.Recovery.Signer}})
-	if err != nil {
-		return Signer{}, false, fmt.Errorf("policy: vault %q: recovery %v", v.Name, strings.TrimPrefix(err.Error(), "policy: vault \""+v.Name+"\": "))
+	if s, err = p.resolveSigner(v, "recovery signer", v.Recovery.Signer); err != nil {
+		return Signer{}, false, err
 	}
-	out[0].Recovery = true
-	return out[0], true, nil
+	s.Recovery = true
+	return s, true, nil
 }
 
 // Signers resolves a vault's signer references.
 func (p *Policy) Signers(v *Vault) ([]Signer, error) {
 	var out []Signer
 	for _, ref := range v.Signers {
-		pid, did, _ := strings.Cut(ref, "/")
-		part, ok := p.Participant(pid)
-		if !ok {
-			return nil, fmt.Errorf("policy: vault %q: signer %q is not a participant", v.Name, pid)
+		s, err := p.resolveSigner(v, "signer", ref)
+		if err != nil {
+			return nil, err
 		}
-		var dev *Device
-		for i := range part.Devices {
-			if part.Devices[i].ID == did {
-				dev = &part.Devices[i]
-			}
-		}
-		if dev == nil {
-			return nil, fmt.Errorf("policy: vault %q: participant %q has no device %q", v.Name, pid, did)
-		}
-		out = append(out, Signer{Participant: part, Device: dev})
+		out = append(out, s)
 	}
 	return out, nil
+}
+
+// resolveSigner resolves one "participant/device" reference of vault v;
+// role names it in errors.
+func (p *Policy) resolveSigner(v *Vault, role, ref string) (Signer, error) {
+	pid, did, _ := strings.Cut(ref, "/")
+	part, ok := p.Participant(pid)
+	if !ok {
+		return Signer{}, fmt.Errorf("policy: vault %q: %s %q is not a participant", v.Name, role, pid)
+	}
+	for i := range part.Devices {
+		if part.Devices[i].ID == did {
+			return Signer{Participant: part, Device: &part.Devices[i]}, nil
+		}
+	}
+	return Signer{}, fmt.Errorf("policy: vault %q: participant %q has no device %q", v.Name, pid, did)
 }
 
 // ChainVault is the adapter's view of a vault.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -165,41 +163,6 @@ func (a *analysis) checkRecovery() {
 			a.flag(FlagRecoveryImmature, chain.Block, "input %d (%s) is %d blocks deep at tip %s; the %d-block lock matures in %d more blocks", i, in.PreviousOutPoint, depth, short(v.Tip.String()), lock, lock-uint32(depth))
 		}
 	}
-}
-
-// verifyECDSA checks a SIGHASH_ALL signature by pub at a vault input
-// whose script the station derived: through the PSBT layer for a
-// multisig script, which it knows, and here, with the same rules (strict
-// DER, SIGHASH_ALL, low S), for a miniscript one.
-func (a *analysis) verifyECDSA(i int, info inputInfo, pub, sig []byte) error {
-	if a.vi.rpath == nil {
-		return psbt.VerifyPartialSig(a.pkt, i, psbt.PartialSig{PubKey: pub, Signature: sig})
-	}
-	if len(sig) < 9 || sig[len(sig)-1] != byte(txscript.SigHashAll) {
-		return fmt.Errorf("bitcoin: input %d: the signature by %x is not SIGHASH_ALL", i, pub)
-	}
-	parsed, err := ecdsa.ParseDERSignature(sig[:len(sig)-1])
-	if err != nil {
-		return fmt.Errorf("bitcoin: input %d: the signature by %x: %v", i, pub, err)
-	}
-	if s := parsed.S(); s.IsOverHalfOrder() {
-		return fmt.Errorf("bitcoin: input %d: the signature by %x has a high S (BIP-146 LOW_S)", i, pub)
-	}
-	if !bytes.Equal(parsed.Serialize(), sig[:len(sig)-1]) {
-		return fmt.Errorf("bitcoin: input %d: the signature by %x is not strict DER", i, pub)
-	}
-	key, err := btcec.ParsePubKey(pub)
-	if err != nil {
-		return fmt.Errorf("bitcoin: input %d: %v", i, err)
-	}
-	digest, err := a.pkt.SigHash(i, scriptCode(info.derived), txscript.SigHashAll)
-	if err != nil {
-		return fmt.Errorf("bitcoin: input %d: %v", i, err)
-	}
-	if !parsed.Verify(digest, key) {
-		return fmt.Errorf("bitcoin: input %d: the signature by %x does not verify", i, pub)
-	}
-	return nil
 }
 
 // leafFor is the tapscript leaf holding key pub (33 bytes) at a vault

@@ -69,7 +69,7 @@ func (Adapter) Sign(v chain.Vault, payload []byte, key string, s keys.ChainSigne
 			return nil, fmt.Errorf("bitcoin: input %d: %v", i, err)
 		}
 		sig := append(der, byte(txscript.SigHashAll))
-		if err := a.verifyECDSA(i, info, pub, sig); err != nil {
+		if err := psbt.VerifyPartialSig(a.pkt, i, psbt.PartialSig{PubKey: pub, Signature: sig}); err != nil {
 			return nil, fmt.Errorf("bitcoin: input %d: own signature does not verify: %v", i, err)
 		}
 		sigs = append(sigs, chain.Signature{Input: i, PubKey: pub, Sig: sig})
@@ -123,7 +123,7 @@ func (a *analysis) verify(key string, sigs []chain.Signature) ([]chain.Verified,
 				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 			}
 		} else {
-			if err := a.verifyECDSA(s.Input, info, s.PubKey, s.Sig); err != nil {
+			if err := psbt.VerifyPartialSig(a.pkt, s.Input, psbt.PartialSig{PubKey: s.PubKey, Signature: s.Sig}); err != nil {
 				return nil, fmt.Errorf("bitcoin: input %d: %v", s.Input, err)
 			}
 			if digest, err = a.pkt.SigHash(s.Input, scriptCode(info.derived), txscript.SigHashAll); err != nil {

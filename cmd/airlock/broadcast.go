@@ -86,11 +86,7 @@ func (e *env) broadcast(args []string) error {
 	if err != nil {
 		return &refusedError{err.Error()}
 	}
-	var opts []rpc.Option
-	if *cert != "" {
-		opts = append(opts, rpc.WithCAFile(*cert))
-	}
-	client, err := rpc.New(*rpcURL, opts...)
+	client, err := dialNode(*rpcURL, *cert)
 	if err != nil {
 		return err
 	}
@@ -115,4 +111,14 @@ func (e *env) broadcast(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", txid, client.URL())
 	return nil
+}
+
+// dialNode is a JSON-RPC client for the node at url, trusting the TLS
+// certificate in the file cert when one is named (btcd's rpc.cert).
+func dialNode(url, cert string) (*rpc.Client, error) {
+	var opts []rpc.Option
+	if cert != "" {
+		opts = append(opts, rpc.WithCAFile(cert))
+	}
+	return rpc.New(url, opts...)
 }

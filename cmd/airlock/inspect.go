@@ -19,7 +19,6 @@ import (
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
 	"github.com/airlock-vault/airlock/chain/bitcoin/maturity"
-	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
@@ -375,11 +374,7 @@ func (e *env) psbtBuild(args []string) error {
 	spend := bitcoin.Spend{Funding: txs, Coins: coins, Outputs: []*wire.TxOut{wire.NewTxOut(*amount, script)},
 		ChangeIndex: uint32(*changeIndex), ChangeAmount: change, Recovery: *recovery}
 	if *recovery {
-		var opts []rpc.Option
-		if *cert != "" {
-			opts = append(opts, rpc.WithCAFile(*cert))
-		}
-		client, err := rpc.New(*rpcURL, opts...)
+		client, err := dialNode(*rpcURL, *cert)
 		if err != nil {
 			return err
 		}

@@ -37,10 +37,10 @@ func (k spendKind) singleKey() bool {
 // spend is what an input spends and how, once checked.
 type spend struct {
 	kind    spendKind
-	prev    *wire.TxOut // the spent output
-	code    []byte      // the script code a signature commits to
-	redeem  []byte      // the P2SH redeem script, when nested
-	witness []byte      // the witness script of P2WSH and P2SH-P2WSH
+	prev    *wire.TxOut  // the spent output
+	code    []byte       // the script code a signature commits to
+	redeem  []byte       // the P2SH redeem script, when nested
+	witness []byte       // the witness script of P2WSH and P2SH-P2WSH
 	keys    *verifyCache // the packet's parsed keys
 }
 
@@ -171,22 +171,30 @@ func (s *spend) signers() (int, [][]byte, error) {
 	return parseMultisig(s.code, s.keys)
 }
 
-// names says whether s's script names pub: as one of the multisig keys, or
-// as the key hash of a single-key spend.
+// names says whether s's script names pub: as one of the multisig keys,
+// as the key hash of a single-key spend, or, in any other script (a
+// miniscript such as a recovery vault's), as a pushed key or a pushed
+// HASH160 of it (pkh()).
 func (s *spend) names(pub []byte) (bool, error) {
 	if s.kind.singleKey() {
 		return bytes.Equal(address.Hash160(pub), s.code[3:23]), nil
 	}
-	_, keys, err := parseMultisig(s.code, s.keys)
-	if err != nil {
-		return false, err
+	if _, keys, err := parseMultisig(s.code, s.keys); err == nil {
+		for _, k := range keys {
+			if bytes.Equal(k, pub) {
+				return true, nil
+			}
+		}
+		return false, nil
 	}
-	for _, k := range keys {
-		if bytes.Equal(k, pub) {
+	hash := address.Hash160(pub)
+	tok := txscript.MakeScriptTokenizer(0, s.code)
+	for tok.Next() {
+		if d := tok.Data(); bytes.Equal(d, pub) || bytes.Equal(d, hash) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, tok.Err()
 }
 
 // parseMultisig reads a bare multisig script, OP_m <key>... OP_n
