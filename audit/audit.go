@@ -37,16 +37,12 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -85,18 +81,50 @@ var (
 	ErrNoCheckpoint = errors.New("audit: no checkpoint")
 )
 
-// Log is an open audit log.
-type Log struct {
-	mu      sync.Mutex
-	dir     string
-	origin  string
-	signer  note.Signer // nil when the identity key is not at hand
-	lock    *os.File
-	entries *os.File
-	hashes  *os.File
-	size    int64
-	offsets []int64 // record offsets in entries
+// Store is where a log keeps its records, its stored hashes (in
+// tlog.StoredHashIndex order) and its signed checkpoints. A Store is used
+// by one Log at a time; the SQL store implements it inside the database
+// transaction that also changes the state the entries describe, so an
+// entry and its state change commit together or not at all.
+type Store interface {
+	tlog.HashReader
+	// Size is the number of records.
+	Size() (int64, error)
+	// Record returns record i.
+	Record(i int64) ([]byte, error)
+	// Append stores record i (i == Size()) with the stored hashes
+	// tlog.StoredHashes computed for it.
+	Append(i int64, rec []byte, hashes []tlog.Hash) error
+	// AddCheckpoint stores a signed checkpoint of size entries.
+	AddCheckpoint(size int64, note []byte) error
+	// LatestCheckpoint returns the newest checkpoint, or ErrNoCheckpoint.
+	LatestCheckpoint() ([]byte, error)
 }
+
+// Log is an audit log over a Store.
+type Log struct {
+	mu     sync.Mutex
+	origin string
+	signer note.Signer // nil when the identity key is not at hand
+	st     Store
+}
+
+// New returns the log named origin kept in st. key may be nil: the log
+// then records events but cannot sign checkpoints.
+func New(st Store, origin string, key crypto.Signer) (*Log, error) {
+	l := &Log{origin: origin, st: st}
+	if key != nil {
+		s, err := Signer(origin, key)
+		if err != nil {
+			return nil, fmt.Errorf("audit: %v", err)
+		}
+		l.signer = s
+	}
+	return l, nil
+}
+
+// Origin is the log's name in its checkpoints.
+func (l *Log) Origin() string { return l.origin }
 
 type record struct {
 	Time    string            `json:"time"`
@@ -193,106 +221,30 @@ func VerifierKey(origin string, pub ed25519.PublicKey) (string, error) {
 	return k, nil
 }
 
-// Open opens (creating if missing) the log in dir. key may be nil: the log
-// then records events but cannot sign checkpoints.
-func Open(dir, origin string, key crypto.Signer) (*Log, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	l := &Log{dir: dir, origin: origin}
-	if key != nil {
-		s, err := Signer(origin, key)
-		if err != nil {
-			return nil, fmt.Errorf("audit: %v", err)
-		}
-		l.signer = s
-	}
-	var err error
-	if l.lock, err = os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	if err := syscall.Flock(int(l.lock.Fd()), syscall.LOCK_EX); err != nil {
-		l.lock.Close()
-		return nil, fmt.Errorf("audit: lock: %v", err)
-	}
-	if l.entries, err = os.OpenFile(filepath.Join(dir, "entries"), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	if l.hashes, err = os.OpenFile(filepath.Join(dir, "hashes"), os.O_CREATE|os.O_RDWR, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	if err := l.scan(); err != nil {
-		l.Close()
-		return nil, err
-	}
-	return l, nil
-}
-
-// scan indexes the records and checks the hashes file's length.
-func (l *Log) scan() error {
-	data, err := io.ReadAll(io.NewSectionReader(l.entries, 0, 1<<40))
-	if err != nil {
-		return fmt.Errorf("audit: %v", err)
-	}
-	for off := int64(0); off < int64(len(data)); {
-		if int64(len(data))-off < 4 {
-			return fmt.Errorf("%w: torn record header at byte %d of %s", ErrTampered, off, l.entries.Name())
-		}
-		n := int64(binary.BigEndian.Uint32(data[off:]))
-		if n == 0 || n > MaxRecord || off+4+n > int64(len(data)) {
-			return fmt.Errorf("%w: torn or oversize record at byte %d of %s", ErrTampered, off, l.entries.Name())
-		}
-		l.offsets = append(l.offsets, off)
-		off += 4 + n
-	}
-	l.size = int64(len(l.offsets))
-	fi, err := l.hashes.Stat()
-	if err != nil {
-		return fmt.Errorf("audit: %v", err)
-	}
-	if want := tlog.StoredHashCount(l.size) * tlog.HashSize; fi.Size() != want {
-		return fmt.Errorf("%w: hashes file holds %d bytes, %d entries need %d", ErrTampered, fi.Size(), l.size, want)
-	}
-	return nil
-}
-
-// Close releases the log.
+// Close closes the store when it is an io.Closer.
 func (l *Log) Close() error {
-	for _, f := range []*os.File{l.entries, l.hashes} {
-		if f != nil {
-			f.Close()
-		}
-	}
-	if l.lock != nil {
-		syscall.Flock(int(l.lock.Fd()), syscall.LOCK_UN)
-		l.lock.Close()
+	if c, ok := l.st.(io.Closer); ok {
+		return c.Close()
 	}
 	return nil
 }
 
-// Size is the number of entries.
+// Size is the number of entries (0 when the store cannot be read; Verify
+// reports why).
 func (l *Log) Size() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.size
+	n, _ := l.st.Size()
+	return n
 }
 
 // ReadHashes implements tlog.HashReader over the stored hashes.
-func (l *Log) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	for i, idx := range indexes {
-		if _, err := l.hashes.ReadAt(out[i][:], idx*tlog.HashSize); err != nil {
-			return nil, fmt.Errorf("audit: read hash %d: %v", idx, err)
-		}
-	}
-	return out, nil
-}
+func (l *Log) ReadHashes(indexes []int64) ([]tlog.Hash, error) { return l.st.ReadHashes(indexes) }
 
-// Append durably stores one event and returns its index. The record is
-// synced before the hashes, and the hashes before Append returns; a crash
-// in between leaves a hashes file that Open reports.
+// Append stores one event and returns its index. The record and its
+// stored hashes go to the Store in one call; whether that is durable on
+// return is the Store's promise (the SQL store commits them with the
+// state change in one transaction).
 func (l *Log) Append(e Event) (int64, error) {
 	rec, err := encode(e)
 	if err != nil {
@@ -300,58 +252,38 @@ func (l *Log) Append(e Event) (int64, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := l.size
-	hs, err := tlog.StoredHashes(n, rec, l)
+	n, err := l.st.Size()
+	if err != nil {
+		return 0, err
+	}
+	hs, err := tlog.StoredHashes(n, rec, l.st)
 	if err != nil {
 		return 0, fmt.Errorf("audit: %v", err)
 	}
-	end, err := l.entries.Seek(0, io.SeekEnd)
-	if err != nil {
-		return 0, fmt.Errorf("audit: %v", err)
+	if err := l.st.Append(n, rec, hs); err != nil {
+		return 0, err
 	}
-	buf := make([]byte, 4+len(rec))
-	binary.BigEndian.PutUint32(buf, uint32(len(rec)))
-	copy(buf[4:], rec)
-	if _, err := l.entries.WriteAt(buf, end); err != nil {
-		l.entries.Truncate(end)
-		return 0, fmt.Errorf("audit: %v", err)
-	}
-	if err := l.entries.Sync(); err != nil {
-		return 0, fmt.Errorf("audit: %v", err)
-	}
-	hb := make([]byte, 0, len(hs)*tlog.HashSize)
-	for _, h := range hs {
-		hb = append(hb, h[:]...)
-	}
-	if _, err := l.hashes.WriteAt(hb, tlog.StoredHashIndex(0, n)*tlog.HashSize); err != nil {
-		return 0, fmt.Errorf("audit: %v", err)
-	}
-	if err := l.hashes.Sync(); err != nil {
-		return 0, fmt.Errorf("audit: %v", err)
-	}
-	l.offsets = append(l.offsets, end)
-	l.size++
 	return n, nil
 }
 
-func (l *Log) raw(i int64) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := l.entries.ReadAt(hdr[:], l.offsets[i]); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-	if _, err := l.entries.ReadAt(b, l.offsets[i]+4); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	return b, nil
-}
+// Encode renders an event as its one canonical record.
+func Encode(e Event) ([]byte, error) { return encode(e) }
+
+// Decode parses a record, refusing any that is not in canonical form.
+func Decode(rec []byte) (Event, error) { return decode(rec) }
+
+func (l *Log) raw(i int64) ([]byte, error) { return l.st.Record(i) }
 
 // Entry returns entry i.
 func (l *Log) Entry(i int64) (Entry, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if i < 0 || i >= l.size {
-		return Entry{}, fmt.Errorf("audit: no entry %d in a log of %d", i, l.size)
+	size, err := l.st.Size()
+	if err != nil {
+		return Entry{}, err
+	}
+	if i < 0 || i >= size {
+		return Entry{}, fmt.Errorf("audit: no entry %d in a log of %d", i, size)
 	}
 	b, err := l.raw(i)
 	if err != nil {
@@ -384,55 +316,33 @@ func (l *Log) Checkpoint() ([]byte, error) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	root, err := tlog.TreeHash(l.size, l)
+	size, err := l.st.Size()
+	if err != nil {
+		return nil, err
+	}
+	root, err := tlog.TreeHash(size, l.st)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %v", err)
 	}
-	body := log.Checkpoint{Origin: l.origin, Size: uint64(l.size), Hash: root[:]}.Marshal()
+	body := log.Checkpoint{Origin: l.origin, Size: uint64(size), Hash: root[:]}.Marshal()
 	signed, err := note.Sign(&note.Note{Text: string(body)}, l.signer)
 	if err != nil {
 		return nil, fmt.Errorf("audit: sign checkpoint: %v", err)
 	}
-	f, err := os.OpenFile(filepath.Join(l.dir, "checkpoints"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
+	if len(signed) > maxCheckpoint {
+		return nil, fmt.Errorf("audit: checkpoint of %d bytes exceeds %d", len(signed), maxCheckpoint)
 	}
-	defer f.Close()
-	buf := make([]byte, 4+len(signed))
-	binary.BigEndian.PutUint32(buf, uint32(len(signed)))
-	copy(buf[4:], signed)
-	if _, err := f.Write(buf); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
+	if err := l.st.AddCheckpoint(size, signed); err != nil {
+		return nil, err
 	}
 	return signed, nil
 }
 
+// maxCheckpoint bounds a stored checkpoint note.
+const maxCheckpoint = 1 << 16
+
 // LatestCheckpoint returns the last stored checkpoint.
-func (l *Log) LatestCheckpoint() ([]byte, error) {
-	data, err := os.ReadFile(filepath.Join(l.dir, "checkpoints"))
-	if errors.Is(err, os.ErrNotExist) || len(data) == 0 {
-		return nil, ErrNoCheckpoint
-	}
-	if err != nil {
-		return nil, fmt.Errorf("audit: %v", err)
-	}
-	var last []byte
-	for off := 0; off < len(data); {
-		if len(data)-off < 4 {
-			return nil, fmt.Errorf("%w: torn checkpoint", ErrTampered)
-		}
-		n := int(binary.BigEndian.Uint32(data[off:]))
-		if n > 1<<16 || off+4+n > len(data) {
-			return nil, fmt.Errorf("%w: torn checkpoint", ErrTampered)
-		}
-		last = data[off+4 : off+4+n]
-		off += 4 + n
-	}
-	return last, nil
-}
+func (l *Log) LatestCheckpoint() ([]byte, error) { return l.st.LatestCheckpoint() }
 
 // openCheckpoint verifies a signed checkpoint with pub under origin.
 func openCheckpoint(cp []byte, origin string, pub ed25519.PublicKey) (*log.Checkpoint, error) {
@@ -469,7 +379,11 @@ func (l *Log) Verify(pub ed25519.PublicKey) (Report, error) {
 		}
 		return out, nil
 	})
-	for i := int64(0); i < l.size; i++ {
+	size, err := l.st.Size()
+	if err != nil {
+		return rep, err
+	}
+	for i := int64(0); i < size; i++ {
 		b, err := l.raw(i)
 		if err != nil {
 			return rep, err
@@ -491,7 +405,7 @@ func (l *Log) Verify(pub ed25519.PublicKey) (Report, error) {
 		idx = append(idx, k)
 	}
 	sort.Slice(idx, func(a, b int) bool { return idx[a] < idx[b] })
-	stored, err := l.ReadHashes(idx)
+	stored, err := l.st.ReadHashes(idx)
 	if err != nil {
 		return rep, err
 	}
@@ -509,9 +423,9 @@ func (l *Log) Verify(pub ed25519.PublicKey) (Report, error) {
 	if err != nil {
 		return rep, err
 	}
-	rep.Entries, rep.CheckpointSize = l.size, int64(c.Size)
-	if rep.CheckpointSize > l.size {
-		return rep, fmt.Errorf("%w: checkpoint covers %d entries, the log holds %d: entries were removed", ErrTampered, c.Size, l.size)
+	rep.Entries, rep.CheckpointSize = size, int64(c.Size)
+	if rep.CheckpointSize > size {
+		return rep, fmt.Errorf("%w: checkpoint covers %d entries, the log holds %d: entries were removed", ErrTampered, c.Size, size)
 	}
 	root, err := tlog.TreeHash(rep.CheckpointSize, reader)
 	if err != nil {

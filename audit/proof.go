@@ -150,8 +150,12 @@ func VerifyProof(b []byte, pub ed25519.PublicKey) (Entry, error) {
 func (l *Log) ConsistencyProof(from, to int64) (tlog.TreeProof, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if from < 1 || from > to || to > l.size {
-		return nil, fmt.Errorf("audit: no consistency proof from %d to %d in a log of %d", from, to, l.size)
+	size, err := l.st.Size()
+	if err != nil {
+		return nil, err
+	}
+	if from < 1 || from > to || to > size {
+		return nil, fmt.Errorf("audit: no consistency proof from %d to %d in a log of %d", from, to, size)
 	}
 	p, err := tlog.ProveTree(to, from, l)
 	if err != nil {

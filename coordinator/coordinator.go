@@ -11,9 +11,11 @@
 package coordinator
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -26,19 +28,20 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// Logger records an audit event.
-type Logger func(kind, subject string, detail map[string]string) error
-
-// Coordinator is a coordinator workspace with what it needs to work.
+// Coordinator is a coordinator workspace with what it needs to work. Its
+// clock is the workspace's (injected through workspace.Options), and every
+// state change it makes is one store transaction with its audit entry.
 type Coordinator struct {
 	WS  *workspace.Workspace
 	Reg *chain.Registry
-	Now func() time.Time
-	Log Logger
 }
+
+// Now is the coordinator's clock.
+func (c *Coordinator) Now() time.Time { return c.WS.Now() }
 
 // ProposeParams are the choices for a new proposal.
 type ProposeParams struct {
@@ -91,19 +94,30 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := c.WS.PutProposal(e); err != nil {
+	raw, err := e.Encode()
+	if err != nil {
 		return nil, nil, err
 	}
-	err = c.Log("proposal.created", e.IDHex(), map[string]string{
-		"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
-		"expires": p.ExpiresTime().Format(time.RFC3339),
+	err = c.WS.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), map[string]string{
+			"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
+			"expires": p.ExpiresTime().Format(time.RFC3339),
+		})); err != nil {
+			return err
+		}
+		return tx.PutProposal(store.Proposal{ID: e.ID(), Envelope: raw, State: "open"})
 	})
-	return e, rv, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return e, rv, nil
 }
 
 // Collect verifies a station's decision and stores it. A second decision
-// by the same participant on the same proposal is refused.
-func (c *Coordinator) Collect(raw []byte) (*proposal.Checked, error) {
+// by the same participant on the same proposal is refused. extra, when
+// set, runs in the same transaction (an import records the transfer
+// there).
+func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.Tx) error) (*proposal.Checked, error) {
 	e, err := envelope.Decode(raw)
 	if err != nil {
 		return nil, err
@@ -127,27 +141,59 @@ func (c *Coordinator) Collect(raw []byte) (*proposal.Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.WS.PutApproval(pe.ID(), checked.Participant.ID, e); err != nil {
-		return nil, err
-	}
-	if w := checked.Witnessed; w != nil {
-		// Who witnessed which checkpoint, and the largest each has seen:
-		// the next export to them proves consistency from there.
-		rec := fmt.Sprintf("%x %d", w.Root[:], ap.Witness.Time)
-		if err := c.WS.PutWitness(fmt.Sprintf("size:%012d:%s", w.Size, checked.Participant.ID), []byte(rec)); err != nil {
-			return nil, err
-		}
-		if prev := c.WS.Witness("last:" + checked.Participant.ID); prev == nil || parseInt(prev) < w.Size {
-			if err := c.WS.PutWitness("last:"+checked.Participant.ID, []byte(fmt.Sprint(w.Size))); err != nil {
-				return nil, err
-			}
-		}
-	}
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
 	}
-	return checked, c.Log("approval.collected", e.IDHex(), detail)
+	err = c.WS.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Final(pe.ID()); err == nil {
+			return fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+		}
+		if prev, ok := mustDecisions(tx, pe.ID())[checked.Participant.ID]; ok {
+			if pv, err := envelope.Decode(prev.Envelope); err == nil && pv.ID() == e.ID() {
+				return fmt.Errorf("%w: this approval by %q was already collected", store.ErrDuplicate, checked.Participant.ID)
+			}
+			return fmt.Errorf("%w: %q already decided on proposal %s", store.ErrDuplicate, checked.Participant.ID, pe.IDHex()[:8])
+		}
+		if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), detail)); err != nil {
+			return err
+		}
+		if err := tx.PutDecision(store.Decision{Proposal: pe.ID(), Participant: checked.Participant.ID, Envelope: raw}); err != nil {
+			return err
+		}
+		if w := checked.Witnessed; w != nil {
+			// Who witnessed which checkpoint, and the largest each has
+			// seen: the next export to them proves consistency from there.
+			rec := fmt.Sprintf("%x %d", w.Root[:], ap.Witness.Time)
+			if err := tx.PutWitness(fmt.Sprintf("size:%012d:%s", w.Size, checked.Participant.ID), []byte(rec)); err != nil {
+				return err
+			}
+			prev, err := tx.Witness("last:" + checked.Participant.ID)
+			if err != nil {
+				return err
+			}
+			if prev == nil || parseInt(prev) < w.Size {
+				if err := tx.PutWitness("last:"+checked.Participant.ID, []byte(fmt.Sprint(w.Size))); err != nil {
+					return err
+				}
+			}
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return checked, nil
+}
+
+// mustDecisions reads a proposal's decisions (none on a read error; the
+// write that follows fails on the same error).
+func mustDecisions(r store.Reader, id [32]byte) map[string]store.Decision {
+	ds, _ := r.Decisions(id)
+	return ds
 }
 
 // open decodes a stored proposal and finds the policy version it cites.
@@ -255,6 +301,42 @@ type Finalized struct {
 	Final *chain.Final
 	Proof *proposal.Proof
 	Env   *envelope.Envelope
+	// Again is set when the proposal was finalized before: the stored
+	// transaction and proof are given back, nothing new is signed.
+	Again bool
+}
+
+// Stored returns a finalized proposal's kept outputs: the final
+// transaction and its threshold proof, exactly as first made.
+func (c *Coordinator) Stored(ctx context.Context, pid [32]byte) (*Finalized, error) {
+	var f *Finalized
+	err := c.WS.View(ctx, func(r store.Reader) error {
+		raw, err := r.Final(pid)
+		if err != nil {
+			return err
+		}
+		env, err := envelope.Decode(raw)
+		if err != nil {
+			return err
+		}
+		proof, err := proposal.DecodeProof(env)
+		if err != nil {
+			return err
+		}
+		f = &Finalized{Proof: proof, Env: env, Final: &chain.Final{TxID: proof.TxID, Raw: proof.Transaction}, Again: true}
+		if a, err := r.Artifact(pid); err == nil && a.Kind == "final" {
+			var fin chain.Final
+			if err := json.Unmarshal(a.Data, &fin); err != nil {
+				return fmt.Errorf("coordinator: stored final transaction: %v", err)
+			}
+			if fin.TxID != proof.TxID || !bytes.Equal(fin.Raw, proof.Transaction) {
+				return fmt.Errorf("%w: the stored final transaction is not the one its proof signs", store.ErrDisagree)
+			}
+			f.Final = &fin
+		}
+		return nil
+	})
+	return f, err
 }
 
 // Finalize assembles the final transaction once the vault's threshold of
@@ -272,7 +354,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		return nil, err
 	}
 	if _, err := c.WS.Final(pe.ID()); err == nil {
-		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+		return c.Stored(ctx, pe.ID())
 	}
 	now := c.Now()
 	if !now.Before(p.ExpiresTime()) {
@@ -380,15 +462,42 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	if err != nil {
 		return nil, err
 	}
-	if err := c.WS.PutFinal(pe.ID(), env); err != nil {
+	proofRaw, err := env.Encode()
+	if err != nil {
+		return nil, err
+	}
+	finalJSON, err := json.Marshal(final)
+	if err != nil {
 		return nil, err
 	}
 	var who []string
 	for _, ap := range proof.Approvals {
 		who = append(who, ap.Participant)
 	}
-	err = c.Log("proposal.finalized", pe.IDHex(), map[string]string{"txid": final.TxID, "approvals": fmt.Sprint(who), "proof": env.IDHex()})
-	return &Finalized{Final: final, Proof: proof, Env: env}, err
+	// The transaction and the proof are kept in the transaction that marks
+	// the proposal final: a failed file write afterwards loses nothing.
+	err = c.WS.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Final(pe.ID()); err == nil {
+			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
+		}
+		if _, err := tx.Log(c.WS.Event("proposal.finalized", pe.IDHex(), map[string]string{"txid": final.TxID, "approvals": fmt.Sprint(who), "proof": env.IDHex()})); err != nil {
+			return err
+		}
+		if err := tx.PutFinal(pe.ID(), proofRaw); err != nil {
+			return err
+		}
+		if err := tx.SetProposalState(pe.ID(), "finalized"); err != nil {
+			return err
+		}
+		if err := tx.PutArtifact(store.Artifact{ID: env.ID(), Kind: "proof", Data: proofRaw}); err != nil {
+			return err
+		}
+		return tx.PutArtifact(store.Artifact{ID: pe.ID(), Kind: "final", Data: finalJSON})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Finalized{Final: final, Proof: proof, Env: env}, nil
 }
 
 func hexID(e *envelope.Envelope) []byte {
@@ -408,7 +517,7 @@ func parseInt(b []byte) int64 {
 // records each as an approval signed by the coordinator, and verifies it
 // as any approval is verified (the device's key in the policy, every
 // input's digest). Nothing is stored unless it verifies.
-func (c *Coordinator) CollectExternal(signed []byte, id keys.Identity) ([]*proposal.Checked, error) {
+func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id keys.Identity) ([]*proposal.Checked, error) {
 	es, err := c.WS.Proposals()
 	if err != nil {
 		return nil, err
@@ -481,12 +590,19 @@ func (c *Coordinator) CollectExternal(signed []byte, id keys.Identity) ([]*propo
 		if err != nil {
 			return nil, err
 		}
-		if err := c.WS.PutApproval(match.ID(), s.Participant.ID, e); err != nil {
+		raw, err := e.Encode()
+		if err != nil {
 			return nil, err
 		}
-		if err := c.Log("approval.collected", e.IDHex(), map[string]string{
-			"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": "signed PSBT " + hex.EncodeToString(digest[:8]),
-		}); err != nil {
+		err = c.WS.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), map[string]string{
+				"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": "signed PSBT " + hex.EncodeToString(digest[:8]),
+			})); err != nil {
+				return err
+			}
+			return tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw})
+		})
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, checked)

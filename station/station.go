@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -25,6 +26,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -40,15 +42,12 @@ func (r *Refusal) Error() string {
 	return fmt.Sprintf("station: refused for %d reasons: %v", len(r.Reasons), r.Reasons)
 }
 
-// Logger records an audit event.
-type Logger func(kind, subject string, detail map[string]string) error
-
-// Station is a signer station's workspace with what it needs to work.
+// Station is a signer station's workspace with what it needs to work. Its
+// clock is the workspace's; its decision, the claims it makes and their
+// audit entry are one store transaction.
 type Station struct {
 	WS  *workspace.Workspace
 	Reg *chain.Registry
-	Now func() time.Time
-	Log Logger
 	// Custody, when set, gives the station's transfer record and its
 	// cosignature of the latest coordinator checkpoint it checked, to be
 	// signed into each decision.
@@ -71,6 +70,9 @@ type Result struct {
 	Signer    policy.Signer
 	Digest    [32]byte // SHA-256 of the review as JSON: what the person saw
 }
+
+// Now is the station's clock.
+func (s *Station) Now() time.Time { return s.WS.Now() }
 
 // MaySign reports whether nothing stands against signing.
 func (r *Result) MaySign() bool { return len(r.Refusals) == 0 && len(r.Conflicts) == 0 }
@@ -213,19 +215,71 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	if err != nil {
 		return nil, res, err
 	}
-	if _, err := s.WS.Decide(res.ID, res.Review.Spends, d.Approve, d.Override != "", env); err != nil {
+	decision, err := env.Encode()
+	if err != nil {
 		return nil, res, err
 	}
 	kind := "approval.created"
 	detail := map[string]string{"proposal": hex.EncodeToString(res.ID[:]), "txid": res.Review.TxID}
 	if !d.Approve {
 		kind, detail["reason"] = "rejection.created", d.Reason
+	} else if len(res.Review.Spends) > 0 {
+		detail["claims"] = strings.Join(res.Review.Spends, " ")
 	}
 	if d.Override != "" {
 		detail["override"] = d.Override
 	}
-	if err := s.Log(kind, env.IDHex(), detail); err != nil {
+	// The decision, its claims and its entry commit together; the claims
+	// are checked again inside the transaction.
+	err = s.WS.Update(ctx, func(tx store.Tx) error {
+		if _, ok := mustDecisions(tx, res.ID)[s.WS.Config.Name]; ok {
+			return fmt.Errorf("%w: this station already decided on proposal %x", store.ErrDuplicate, res.ID[:4])
+		}
+		if d.Approve {
+			conflicts, err := workspace.Conflicts(tx, res.ID, res.Review.Spends)
+			if err != nil {
+				return err
+			}
+			if len(conflicts) > 0 && d.Override == "" {
+				return workspace.ErrConflict
+			}
+		}
+		if _, err := tx.Log(s.WS.Event(kind, env.IDHex(), detail)); err != nil {
+			return err
+		}
+		if err := tx.PutDecision(store.Decision{Proposal: res.ID, Participant: s.WS.Config.Name, Envelope: decision}); err != nil {
+			return err
+		}
+		// The station keeps the proposal it decided on.
+		if _, err := tx.Proposal(res.ID); err != nil {
+			pe, err := envelope.Decode(raw)
+			if err != nil {
+				return err
+			}
+			held, err := pe.Encode()
+			if err != nil {
+				return err
+			}
+			if err := tx.PutProposal(store.Proposal{ID: res.ID, Envelope: held, State: "held"}); err != nil {
+				return err
+			}
+		}
+		if d.Approve {
+			for _, sp := range res.Review.Spends {
+				if err := tx.PutClaim(sp, res.ID); err != nil {
+					return err
+				}
+			}
+		}
+		return tx.PutArtifact(store.Artifact{ID: env.ID(), Kind: "approval", Data: decision})
+	})
+	if err != nil {
 		return nil, res, err
 	}
 	return env, res, nil
+}
+
+func mustDecisions(r store.Reader, id [32]byte) map[string]store.Decision {
+	ds, _ := r.Decisions(id)
+	return ds
 }

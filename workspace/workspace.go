@@ -3,18 +3,29 @@
 //
 //	DIR/airlock.json   role, name, network and public keys (no secrets)
 //	DIR/keystore.age   the age-encrypted keystore (package keystore)
-//	DIR/state.db       bbolt: policy versions, proposals, approvals, final
-//	                   transactions and the station's double-sign records
-//	DIR/audit/         the append-only Merkle audit log (package audit)
+//	DIR/state.db       the store (package store, SQLite): policy versions,
+//	                   proposals, decisions, claims, final transactions,
+//	                   kept outputs, and the audit log with its checkpoints
+//	DIR/head           the log's size and root after the last change
+//	DIR/lock           held by the process working in the folder
 //
-// Every change to state.db is one bbolt transaction, so a refused or
-// interrupted command leaves the store as it was.
+// Every change is one store transaction that carries its own audit entry.
+// Opening a workspace checks that the store is there and intact, that its
+// log has not shrunk or forked since the last change (DIR/head), and that
+// every decision, claim and finalization in the state has its entry and
+// every such entry its row: a deleted row, a deleted or rolled-back log, a
+// missing or replaced store is refused, never silently restarted.
+//
+// A first-release workspace (a bbolt state.db and an audit/ folder) is
+// migrated on first open: its log is verified, copied entry by entry (the
+// same tree, the same checkpoints) and its state copied, and the old files
+// are kept in DIR/legacy-v1.
 package workspace
 
 import (
 	"bytes"
-	"encoding/binary"
-	"encoding/hex"
+	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,11 +35,9 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
-	"github.com/airlock-vault/airlock/chain"
-	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/store/sqlstore"
 )
 
 // Roles.
@@ -36,6 +45,10 @@ const (
 	Station     = "station"
 	Coordinator = "coordinator"
 )
+
+// Format is the airlock.json format this release writes: 2, a SQL store.
+// Format 1 (bbolt and an audit folder) is migrated on open.
+const Format = 2
 
 // Config is DIR/airlock.json: everything public about the workspace.
 type Config struct {
@@ -55,6 +68,9 @@ type Config struct {
 	// Token is set when the workspace's keys live on a PKCS#11 token
 	// instead of in keystore.age.
 	Token *Token `json:"token,omitempty"`
+	// Drill marks a rehearsal workspace: only there may the clock be
+	// overridden (AIRLOCK_NOW) and the log take back-dated entries.
+	Drill bool `json:"drill,omitempty"`
 }
 
 // Token says where a workspace's keys live on a PKCS#11 token. The keys
@@ -74,99 +90,219 @@ type Token struct {
 // Origin names this workspace in manifests: "station/alice".
 func (c Config) Origin() string { return c.Role + "/" + c.Name }
 
-var (
-	bPolicy    = []byte("policy")    // big-endian version → policy envelope
-	bProposals = []byte("proposals") // proposal id → envelope
-	bApprovals = []byte("approvals") // proposal id || participant → approval envelope
-	bSpends    = []byte("spends")    // resource → proposal id (stations)
-	bDecisions = []byte("decisions") // proposal id → own approval envelope (stations)
-	bFinal     = []byte("final")     // proposal id → proof envelope
-	bChannels  = []byte("channels")  // "out:"/"in:" + peer → last sequence number
-	bWitness   = []byte("witness")   // stations: origin → last coordinator checkpoint seen; coordinators: "size:" + participant → cosignature record
-	bHealth    = []byte("health")    // stations: device id → latest device check (CBOR)
-	buckets    = [][]byte{bPolicy, bProposals, bApprovals, bSpends, bDecisions, bFinal, bChannels, bWitness, bHealth}
-)
+// LogOrigin names this workspace's audit log: "airlock/station/alice".
+func (c Config) LogOrigin() string { return "airlock/" + c.Origin() }
 
 // Errors callers branch on.
 var (
 	ErrNotWorkspace = errors.New("workspace: not an airlock workspace")
-	ErrDuplicate    = errors.New("workspace: duplicate")
+	ErrDuplicate    = store.ErrDuplicate
 	ErrConflict     = errors.New("workspace: conflicting proposal")
-	ErrNotFound     = errors.New("workspace: not found")
+	ErrNotFound     = store.ErrNotFound
+	ErrStoreMissing = errors.New("workspace: the store is missing")
+	ErrRolledBack   = errors.New("workspace: the store was rolled back")
 )
 
 // Workspace is an open workspace.
 type Workspace struct {
 	Dir    string
 	Config Config
-	db     *bolt.DB
+	Store  store.Store
+	// Now is the clock every entry is dated by.
+	Now  func() time.Time
+	lock *lockFile
 }
 
+// Options are the choices for Open and Init.
+type Options struct {
+	// Now overrides the clock (drill workspaces only; see Config.Drill).
+	Now func() time.Time
+	// LockWait bounds the wait for another process's lock (default
+	// DefaultLockWait).
+	LockWait time.Duration
+}
+
+// DefaultLockWait is how long a command waits for another one working in
+// the same workspace.
+const DefaultLockWait = 10 * time.Second
+
+func (o Options) now() func() time.Time {
+	if o.Now != nil {
+		return o.Now
+	}
+	return time.Now
+}
+
+func (w *Workspace) path(name string) string { return filepath.Join(w.Dir, name) }
+
 // Init creates a workspace in dir (created if missing; it must hold no
-// workspace yet).
-func Init(dir string, cfg Config) (*Workspace, error) {
+// workspace yet). Its log's first entry records the workspace's identity.
+func Init(dir string, cfg Config, o Options) (*Workspace, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("workspace: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "airlock.json")); err == nil {
 		return nil, fmt.Errorf("workspace: %s already holds a workspace", dir)
 	}
-	cfg.Format = 1
-	b, err := json.MarshalIndent(cfg, "", "  ")
+	if fi, err := os.Stat(filepath.Join(dir, "state.db")); err == nil && fi.Size() > 0 {
+		return nil, fmt.Errorf("workspace: %s holds a state.db but no airlock.json: restore airlock.json, or remove state.db if it is left from an interrupted 'key new'", dir)
+	}
+	lock, err := acquire(dir, o.LockWait)
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "airlock.json"), append(b, '\n'), 0o600); err != nil {
+	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), lock: lock}
+	w.Config.Format = Format
+	os.Remove(w.path("state.db"))
+	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{Create: true})
+	if err != nil {
+		lock.release()
 		return nil, err
 	}
-	return Open(dir)
+	w.Store = db
+	err = w.Update(context.Background(), func(tx store.Tx) error {
+		if _, err := tx.Log(w.Event("workspace.created", "", map[string]string{"role": cfg.Role, "name": cfg.Name, "identity": cfg.Identity, "drill": fmt.Sprint(cfg.Drill)})); err != nil {
+			return err
+		}
+		if cfg.Drill {
+			return tx.SetMeta("clock", "drill")
+		}
+		return nil
+	})
+	if err == nil {
+		err = w.saveConfig()
+	}
+	if err != nil {
+		w.Close()
+		os.Remove(w.path("state.db"))
+		os.Remove(w.path("head"))
+		return nil, err
+	}
+	return w, nil
 }
 
-// Open opens the workspace in dir.
-func Open(dir string) (*Workspace, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "airlock.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s has no airlock.json", ErrNotWorkspace, dir)
+// Open opens the workspace in dir, migrating a first-release one.
+func Open(dir string, o Options) (*Workspace, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := acquire(dir, o.LockWait)
+	if err != nil {
+		return nil, err
+	}
+	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), lock: lock}
+	if cfg.Format == 1 {
+		if err := w.migrate(); err != nil {
+			lock.release()
+			return nil, err
+		}
+	}
+	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{})
+	if errors.Is(err, store.ErrNotFound) {
+		lock.release()
+		return nil, fmt.Errorf("%w: %s: %v; a station's record of what it signed lives there: restore state.db from a backup, or re-initialise it with 'airlock store reinit --acknowledge REASON' (logged and signed)", ErrStoreMissing, dir, err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("workspace: %v", err)
+		lock.release()
+		return nil, fmt.Errorf("workspace: %s: %w; nothing was changed", dir, err)
+	}
+	w.Store = db
+	if err := w.check(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func readConfig(dir string) (Config, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "airlock.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("%w: %s has no airlock.json", ErrNotWorkspace, dir)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("workspace: %v", err)
 	}
 	var cfg Config
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
-		return nil, fmt.Errorf("workspace: %s/airlock.json: %v", dir, err)
+		return Config{}, fmt.Errorf("workspace: %s/airlock.json: %v", dir, err)
 	}
-	if cfg.Format != 1 || (cfg.Role != Station && cfg.Role != Coordinator) {
-		return nil, fmt.Errorf("workspace: %s/airlock.json: unknown format or role", dir)
+	if (cfg.Format != 1 && cfg.Format != Format) || (cfg.Role != Station && cfg.Role != Coordinator) {
+		return Config{}, fmt.Errorf("workspace: %s/airlock.json: unknown format %d or role %q", dir, cfg.Format, cfg.Role)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		return nil, fmt.Errorf("workspace: open state: %v (is another airlock running here?)", err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range buckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("workspace: %v", err)
-	}
-	return &Workspace{Dir: dir, Config: cfg, db: db}, nil
+	return cfg, nil
 }
 
-// Close closes the store.
-func (w *Workspace) Close() error { return w.db.Close() }
+// Close closes the store and releases the folder.
+func (w *Workspace) Close() error {
+	var err error
+	if w.Store != nil {
+		err = w.Store.Close()
+	}
+	if w.lock != nil {
+		w.lock.release()
+		w.lock = nil
+	}
+	return err
+}
 
 // KeystorePath is where the workspace's keystore lives.
-func (w *Workspace) KeystorePath() string { return filepath.Join(w.Dir, "keystore.age") }
+func (w *Workspace) KeystorePath() string { return w.path("keystore.age") }
 
-// AuditDir is where the workspace's audit log lives.
-func (w *Workspace) AuditDir() string { return filepath.Join(w.Dir, "audit") }
+// Event dates an audit event by the workspace's clock.
+func (w *Workspace) Event(kind, subject string, detail map[string]string) audit.Event {
+	return audit.Event{Time: w.Now().UTC(), Kind: kind, Subject: subject, Detail: detail}
+}
+
+// Update runs fn in one store transaction, then records the log's new
+// head in DIR/head.
+func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := w.Store.Update(ctx, fn); err != nil {
+		return err
+	}
+	return w.writeHead(ctx)
+}
+
+// View runs fn in a read-only transaction.
+func (w *Workspace) View(ctx context.Context, fn func(store.Reader) error) error {
+	return w.Store.View(ctx, fn)
+}
+
+// Log records an event that changes no state (a review, an export).
+func (w *Workspace) Log(ctx context.Context, kind, subject string, detail map[string]string) error {
+	return w.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Log(w.Event(kind, subject, detail))
+		return err
+	})
+}
+
+// Checkpoint signs a checkpoint of the log with the identity key.
+func (w *Workspace) Checkpoint(ctx context.Context, key crypto.Signer) ([]byte, error) {
+	var cp []byte
+	err := w.Store.Update(ctx, func(tx store.Tx) error {
+		l, err := audit.New(tx.AuditWriter(), w.Config.LogOrigin(), key)
+		if err != nil {
+			return err
+		}
+		cp, err = l.Checkpoint()
+		return err
+	})
+	return cp, err
+}
+
+// AuditLog runs fn with the log, read-only, and key (nil: no checkpoint
+// can be signed).
+func (w *Workspace) AuditLog(ctx context.Context, fn func(*audit.Log) error) error {
+	return w.View(ctx, func(r store.Reader) error {
+		l, err := audit.New(r.Audit(), w.Config.LogOrigin(), nil)
+		if err != nil {
+			return err
+		}
+		return fn(l)
+	})
+}
 
 // SetDevice records the station's device id.
 func (w *Workspace) SetDevice(id string) error {
@@ -190,267 +326,7 @@ func (w *Workspace) saveConfig() error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(w.Dir, "airlock.json"), append(b, '\n'), 0o600)
-}
-
-// AddPolicy stores a complete policy version after checking that it
-// follows the stored chain. Storing the same version again is a no-op.
-func (w *Workspace) AddPolicy(e *envelope.Envelope, reg *chain.Registry) (*policy.Policy, error) {
-	versions, err := w.Policies()
-	if err != nil {
-		return nil, err
-	}
-	p, err := policy.Open(e)
-	if err != nil {
-		return nil, err
-	}
-	for _, v := range versions {
-		if v.ID() == e.ID() {
-			return p, nil
-		}
-		if held, err := policy.Open(v); err == nil && held.Version == p.Version {
-			return nil, fmt.Errorf("%w: this workspace already holds %s version %d with id %s, this one is %s: two different versions with one number (a fork); refused", policy.ErrBrokenChain, p.Name, p.Version, v.IDHex()[:16], e.IDHex()[:16])
-		}
-	}
-	if _, err := policy.Verify(append(versions, e), reg); err != nil {
-		return nil, err
-	}
-	raw, err := e.Encode()
-	if err != nil {
-		return nil, err
-	}
-	err = w.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bPolicy).Put(be64(p.Version), raw)
-	})
-	return p, err
-}
-
-// Policies returns the stored policy versions, oldest first.
-func (w *Workspace) Policies() ([]*envelope.Envelope, error) {
-	return w.list(bPolicy)
-}
-
-// Policy verifies the stored chain and returns its newest version and id.
-func (w *Workspace) Policy(reg *chain.Registry) (*policy.Policy, [32]byte, error) {
-	versions, err := w.Policies()
-	if err != nil {
-		return nil, [32]byte{}, err
-	}
-	if len(versions) == 0 {
-		return nil, [32]byte{}, fmt.Errorf("%w: no policy in %s", ErrNotFound, w.Dir)
-	}
-	chainOut, err := policy.Verify(versions, reg)
-	if err != nil {
-		return nil, [32]byte{}, err
-	}
-	return chainOut[len(chainOut)-1], versions[len(versions)-1].ID(), nil
-}
-
-// PutProposal stores a proposal envelope under its id.
-func (w *Workspace) PutProposal(e *envelope.Envelope) error {
-	raw, err := e.Encode()
-	if err != nil {
-		return err
-	}
-	id := e.ID()
-	return w.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bProposals).Put(id[:], raw)
-	})
-}
-
-// Proposal finds a stored proposal by id or unique hex prefix (at least 4
-// digits).
-func (w *Workspace) Proposal(ref string) (*envelope.Envelope, error) {
-	ref = strings.ToLower(ref)
-	if len(ref) < 4 {
-		return nil, fmt.Errorf("workspace: proposal reference %q is shorter than 4 hex digits", ref)
-	}
-	var found []byte
-	n := 0
-	err := w.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bProposals).ForEach(func(k, v []byte) error {
-			if strings.HasPrefix(hex.EncodeToString(k), ref) {
-				found, n = bytes.Clone(v), n+1
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	switch n {
-	case 0:
-		return nil, fmt.Errorf("%w: no proposal %s", ErrNotFound, ref)
-	case 1:
-		return envelope.Decode(found)
-	}
-	return nil, fmt.Errorf("workspace: %d proposals start with %s", n, ref)
-}
-
-// Proposals lists stored proposals, in id order.
-func (w *Workspace) Proposals() ([]*envelope.Envelope, error) {
-	return w.list(bProposals)
-}
-
-// list decodes every envelope in a bucket, in key order.
-func (w *Workspace) list(bucket []byte) ([]*envelope.Envelope, error) {
-	var out []*envelope.Envelope
-	err := w.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			e, err := envelope.Decode(v)
-			if err != nil {
-				return fmt.Errorf("workspace: stored %s %x: %w", bucket, k, err)
-			}
-			out = append(out, e)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// PutApproval stores a collected approval. A second decision by the same
-// participant on the same proposal is refused with ErrDuplicate.
-func (w *Workspace) PutApproval(proposalID [32]byte, participant string, e *envelope.Envelope) error {
-	raw, err := e.Encode()
-	if err != nil {
-		return err
-	}
-	key := append(proposalID[:], []byte(participant)...)
-	return w.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bApprovals)
-		if prev := b.Get(key); prev != nil {
-			pe, err := envelope.Decode(prev)
-			if err == nil && pe.ID() == e.ID() {
-				return fmt.Errorf("%w: this approval by %q was already collected", ErrDuplicate, participant)
-			}
-			return fmt.Errorf("%w: %q already decided on proposal %x", ErrDuplicate, participant, proposalID[:4])
-		}
-		return b.Put(key, raw)
-	})
-}
-
-// Approvals returns the approvals stored for a proposal, by participant.
-func (w *Workspace) Approvals(proposalID [32]byte) (map[string]*envelope.Envelope, error) {
-	out := map[string]*envelope.Envelope{}
-	err := w.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bApprovals).Cursor()
-		for k, v := c.Seek(proposalID[:]); k != nil && bytes.HasPrefix(k, proposalID[:]); k, v = c.Next() {
-			e, err := envelope.Decode(v)
-			if err != nil {
-				return err
-			}
-			out[string(k[32:])] = e
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Conflict is a resource another proposal already spends.
-type Conflict struct {
-	Resource string
-	Proposal [32]byte
-}
-
-// Decide records a station's decision on a proposal in one transaction:
-// for an approval, it claims every resource the transaction spends. If any
-// resource is already claimed by a different proposal, nothing is written
-// and the conflicts are returned with ErrConflict — unless override is set.
-// Deciding twice on one proposal is refused with ErrDuplicate.
-func (w *Workspace) Decide(proposalID [32]byte, spends []string, approve, override bool, e *envelope.Envelope) ([]Conflict, error) {
-	raw, err := e.Encode()
-	if err != nil {
-		return nil, err
-	}
-	var conflicts []Conflict
-	err = w.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bDecisions).Get(proposalID[:]) != nil {
-			return fmt.Errorf("%w: this station already decided on proposal %x", ErrDuplicate, proposalID[:4])
-		}
-		sb := tx.Bucket(bSpends)
-		if approve {
-			for _, s := range spends {
-				if prev := sb.Get([]byte(s)); prev != nil && !bytes.Equal(prev, proposalID[:]) {
-					var c Conflict
-					c.Resource = s
-					copy(c.Proposal[:], prev)
-					conflicts = append(conflicts, c)
-				}
-			}
-			if len(conflicts) > 0 && !override {
-				return ErrConflict
-			}
-			for _, s := range spends {
-				if err := sb.Put([]byte(s), proposalID[:]); err != nil {
-					return err
-				}
-			}
-		}
-		return tx.Bucket(bDecisions).Put(proposalID[:], raw)
-	})
-	return conflicts, err
-}
-
-// Decision returns the station's own decision on a proposal, if any.
-func (w *Workspace) Decision(proposalID [32]byte) (*envelope.Envelope, error) {
-	var raw []byte
-	w.db.View(func(tx *bolt.Tx) error {
-		raw = bytes.Clone(tx.Bucket(bDecisions).Get(proposalID[:]))
-		return nil
-	})
-	if raw == nil {
-		return nil, ErrNotFound
-	}
-	return envelope.Decode(raw)
-}
-
-// PutFinal records the threshold proof of a finalized proposal. A proposal
-// is finalized once.
-func (w *Workspace) PutFinal(proposalID [32]byte, proof *envelope.Envelope) error {
-	raw, err := proof.Encode()
-	if err != nil {
-		return err
-	}
-	return w.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bFinal)
-		if b.Get(proposalID[:]) != nil {
-			return fmt.Errorf("%w: proposal %x is already finalized", ErrDuplicate, proposalID[:4])
-		}
-		return b.Put(proposalID[:], raw)
-	})
-}
-
-// PutHealth records a device's latest health check, replacing the last.
-func (w *Workspace) PutHealth(device string, record []byte) error {
-	return w.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bHealth).Put([]byte(device), record)
-	})
-}
-
-// Health returns a device's latest health check, or ErrNotFound.
-func (w *Workspace) Health(device string) ([]byte, error) {
-	var raw []byte
-	w.db.View(func(tx *bolt.Tx) error {
-		raw = bytes.Clone(tx.Bucket(bHealth).Get([]byte(device)))
-		return nil
-	})
-	if raw == nil {
-		return nil, ErrNotFound
-	}
-	return raw, nil
-}
-
-// Final returns a proposal's threshold proof, if finalized.
-func (w *Workspace) Final(proposalID [32]byte) (*envelope.Envelope, error) {
-	var raw []byte
-	w.db.View(func(tx *bolt.Tx) error {
-		raw = bytes.Clone(tx.Bucket(bFinal).Get(proposalID[:]))
-		return nil
-	})
-	if raw == nil {
-		return nil, ErrNotFound
-	}
-	return envelope.Decode(raw)
+	return WriteFileAtomic(w.path("airlock.json"), append(b, '\n'), 0o600)
 }
 
 // SortedKeys returns a map's keys in order.
@@ -463,22 +339,13 @@ func SortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-func be64(v uint64) []byte {
-	b := make([]byte, 8)
-	for i := 7; i >= 0; i-- {
-		b[i] = byte(v)
-		v >>= 8
-	}
-	return b
-}
-
 // WriteFileAtomic writes data to path through a synced temporary file and a
 // rename, so readers see the old file or the new one, never half of one.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("workspace: %v", err)
+		return fmt.Errorf("workspace: cannot write %s: %v", path, unwrapPath(err))
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
@@ -488,11 +355,11 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return fmt.Errorf("workspace: %v", err)
+		return fmt.Errorf("workspace: cannot write %s: %v", path, unwrapPath(err))
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("workspace: %v", err)
+		return fmt.Errorf("workspace: cannot write %s: %v", path, unwrapPath(err))
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("workspace: %v", err)
@@ -507,91 +374,13 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
-// Conflicts lists the resources in spends that a different proposal the
-// station approved already spends.
-func (w *Workspace) Conflicts(proposalID [32]byte, spends []string) ([]Conflict, error) {
-	var out []Conflict
-	err := w.db.View(func(tx *bolt.Tx) error {
-		sb := tx.Bucket(bSpends)
-		for _, s := range spends {
-			if prev := sb.Get([]byte(s)); prev != nil && !bytes.Equal(prev, proposalID[:]) {
-				c := Conflict{Resource: s}
-				copy(c.Proposal[:], prev)
-				out = append(out, c)
-			}
-		}
-		return nil
-	})
-	return out, err
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
-// NextSequence reserves the next sequence number on the channel to peer.
-func (w *Workspace) NextSequence(peer string) (uint64, error) {
-	var n uint64
-	err := w.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bChannels)
-		key := []byte("out:" + peer)
-		if v := b.Get(key); v != nil {
-			n = binary.BigEndian.Uint64(v)
-		}
-		n++
-		return b.Put(key, be64(n))
-	})
-	return n, err
-}
-
-// ErrReplay is returned by Receive for a sequence number already seen.
-var ErrReplay = errors.New("workspace: replayed sequence number")
-
-// LastReceived is the last sequence number received from peer (0: none).
-func (w *Workspace) LastReceived(peer string) uint64 {
-	var n uint64
-	w.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bChannels).Get([]byte("in:" + peer)); v != nil {
-			n = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	})
-	return n
-}
-
-// Receive records sequence number seq from peer, after the transfer it
-// numbers has been kept. A number at or below the last one is a replay.
-func (w *Workspace) Receive(peer string, seq uint64) error {
-	return w.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bChannels)
-		key := []byte("in:" + peer)
-		if v := b.Get(key); v != nil && seq <= binary.BigEndian.Uint64(v) {
-			return fmt.Errorf("%w: %d from %s, last was %d", ErrReplay, seq, peer, binary.BigEndian.Uint64(v))
-		}
-		return b.Put(key, be64(seq))
-	})
-}
-
-// PutWitness stores a witness record under key.
-func (w *Workspace) PutWitness(key string, value []byte) error {
-	return w.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bWitness).Put([]byte(key), value) })
-}
-
-// Witness returns the witness record under key, or nil.
-func (w *Workspace) Witness(key string) []byte {
-	var v []byte
-	w.db.View(func(tx *bolt.Tx) error {
-		v = bytes.Clone(tx.Bucket(bWitness).Get([]byte(key)))
-		return nil
-	})
-	return v
-}
-
-// Witnesses returns every witness record whose key starts with prefix.
-func (w *Workspace) Witnesses(prefix string) map[string][]byte {
-	out := map[string][]byte{}
-	w.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bWitness).Cursor()
-		for k, v := c.Seek([]byte(prefix)); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {
-			out[string(k)] = bytes.Clone(v)
-		}
-		return nil
-	})
-	return out
-}
+// HexID is a lower-case hex id or prefix.
+func HexID(ref string) string { return strings.ToLower(ref) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -47,17 +48,20 @@ func (e *env) auditVerify(args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := e.openLog(ws, nil)
+	var rep audit.Report
+	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
+		rep, err = l.Verify(pub)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	rep, err := l.Verify(pub)
-	if err != nil {
+	if err := ws.VerifyState(context.Background()); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
 	fmt.Fprintf(e.stdout, "latest checkpoint: size %d, root %x, signature by %s verifies\n", rep.CheckpointSize, rep.Root[:], ws.Config.Identity)
+	fmt.Fprintln(e.stdout, "state and log agree: every proposal, decision, claim and finalization has its entry, and every such entry its row")
 	if ws.Config.Role == workspace.Coordinator {
 		witnessed := map[string][]string{}
 		for k := range ws.Witnesses("size:") {
@@ -82,13 +86,16 @@ func (e *env) auditLog(args []string) error {
 	if _, err := parse(e.flags("audit log"), args); err != nil {
 		return err
 	}
-	ws, l, err := e.openWithLog()
+	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	defer l.Close()
-	entries, err := l.Entries()
+	var entries []audit.Entry
+	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
+		entries, err = l.Entries()
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -122,12 +129,7 @@ func (e *env) auditCheckpoint(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	l, err := e.openLog(ws, ks)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	cp, err := l.Checkpoint()
+	cp, err := ws.Checkpoint(context.Background(), ks.identity)
 	if err != nil {
 		return err
 	}
@@ -149,13 +151,16 @@ func (e *env) auditProve(args []string) error {
 	if err != nil || n < 0 {
 		return usagef("audit prove: %q is not an entry index", pos[0])
 	}
-	ws, l, err := e.openWithLog()
+	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	defer l.Close()
-	proof, err := l.Prove(n)
+	var proof []byte
+	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
+		proof, err = l.Prove(n)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -210,19 +215,4 @@ func (e *env) auditCheckProof(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "proof verified: entry %d (%s %s at %s) is in the log signed by %s\n", en.Index, en.Event.Kind, en.Event.Subject, en.Event.Time.Format(time.RFC3339), *identity)
 	return nil
-}
-
-// openWithLog opens the workspace and its audit log, without the identity
-// key (no checkpoint can be signed).
-func (e *env) openWithLog() (*workspace.Workspace, *audit.Log, error) {
-	ws, err := e.open()
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := e.openLog(ws, nil)
-	if err != nil {
-		ws.Close()
-		return nil, nil, err
-	}
-	return ws, l, nil
 }

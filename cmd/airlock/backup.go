@@ -273,7 +273,7 @@ func (e *env) keyRestore(args []string) error {
 		os.Remove(filepath.Join(e.dir, "keystore.age"))
 		return err
 	}
-	ws, err := workspace.Init(e.dir, cfg)
+	ws, err := e.initWS(cfg)
 	if err != nil {
 		os.Remove(filepath.Join(e.dir, "keystore.age"))
 		return err

@@ -312,7 +312,7 @@ func (e *env) checkPolicyKeyRecords(p *policy.Policy, b *bsmsFlags) error {
 // station's key, compared exactly (BIP-129 round 2: a Signer checks its
 // KEY is in the descriptor). Outside a workspace it says nothing.
 func (e *env) reportOwnKey(d *descriptor.Descriptor) error {
-	ws, err := workspace.Open(e.dir)
+	ws, err := workspace.Open(e.dir, e.wsOptions())
 	if errors.Is(err, workspace.ErrNotWorkspace) {
 		return nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -142,17 +144,27 @@ func (e *env) deviceCheck(args []string) error {
 	if !pass {
 		detail["result"], detail["failed"] = "fail", strings.Join(failed, ",")
 	}
+	var raw []byte
 	if health != nil && pass {
 		detail["key"], detail["signature"] = health.Key, hex.EncodeToString(health.Signature)
-		raw, err := envelope.Marshal(health)
-		if err != nil {
-			return err
-		}
-		if err := ws.PutHealth(ws.Config.Device, raw); err != nil {
+		if raw, err = envelope.Marshal(health); err != nil {
 			return err
 		}
 	}
-	if err := e.logger(ws, ks)("device.checked", ws.Config.Device, detail); err != nil {
+	// The health record and its entry commit together.
+	err = ws.Update(context.Background(), func(tx store.Tx) error {
+		if _, err := tx.Log(ws.Event("device.checked", ws.Config.Device, detail)); err != nil {
+			return err
+		}
+		if raw != nil {
+			return tx.PutHealth(ws.Config.Device, raw)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
 	if *asJSON {

@@ -64,7 +64,7 @@ func (e *env) inspect(args []string) error {
 // network is the workspace's network, for rendering addresses; nil outside
 // a workspace.
 func (e *env) network() *bitcoinNet {
-	ws, err := workspace.Open(e.dir)
+	ws, err := workspace.Open(e.dir, e.wsOptions())
 	if err != nil {
 		return nil
 	}

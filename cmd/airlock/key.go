@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/policy"
@@ -69,11 +69,35 @@ func (e *env) passphrase(file string, confirm bool) ([]byte, error) {
 
 // open opens the workspace the command runs in.
 func (e *env) open() (*workspace.Workspace, error) {
-	ws, err := workspace.Open(e.dir)
+	ws, err := workspace.Open(e.dir, e.wsOptions())
 	if errors.Is(err, workspace.ErrNotWorkspace) {
 		return nil, withHint(err, "run 'airlock key new' to create one, or pass -C DIR")
 	}
-	return ws, err
+	if err != nil {
+		return nil, err
+	}
+	if e.clockSet && !ws.Config.Drill {
+		ws.Close()
+		return nil, errClockOverride()
+	}
+	return ws, nil
+}
+
+func (e *env) wsOptions() workspace.Options {
+	return workspace.Options{Now: e.now, LockWait: e.lockWait}
+}
+
+// initWS creates the workspace the command runs in.
+func (e *env) initWS(cfg workspace.Config) (*workspace.Workspace, error) {
+	if e.clockSet && !cfg.Drill {
+		return nil, errClockOverride()
+	}
+	return workspace.Init(e.dir, cfg, e.wsOptions())
+}
+
+func errClockOverride() error {
+	return withHint(errors.New("AIRLOCK_NOW is honoured only in drill workspaces: a station or coordinator never dates its log by an overridden clock"),
+		"unset AIRLOCK_NOW, or rehearse in workspaces made with 'airlock key new --drill'")
 }
 
 // openRole opens the workspace and checks its role.
@@ -89,35 +113,28 @@ func (e *env) openRole(role string) (*workspace.Workspace, error) {
 	return ws, nil
 }
 
-// logger returns an audit logger for ws. Checkpoints are signed when the
-// identity key is at hand (ks not nil).
+// logger returns an audit logger for ws, for events that change no state.
+// A checkpoint is signed when the identity key is at hand (ks not nil).
 func (e *env) logger(ws *workspace.Workspace, ks *keyring) func(kind, subject string, detail map[string]string) error {
 	return func(kind, subject string, detail map[string]string) error {
-		l, err := e.openLog(ws, ks)
-		if err != nil {
+		if err := ws.Log(context.Background(), kind, subject, detail); err != nil {
 			return err
 		}
-		defer l.Close()
-		if _, err := l.Append(audit.Event{Time: e.now().UTC(), Kind: kind, Subject: subject, Detail: detail}); err != nil {
-			return err
-		}
-		if ks != nil {
-			_, err = l.Checkpoint()
-		}
-		return err
+		return e.checkpoint(ws, ks)
 	}
 }
 
-func (e *env) openLog(ws *workspace.Workspace, ks *keyring) (*audit.Log, error) {
+// checkpoint signs a checkpoint of ws's log when the identity key is at
+// hand.
+func (e *env) checkpoint(ws *workspace.Workspace, ks *keyring) error {
 	if ks == nil {
-		return audit.Open(ws.AuditDir(), origin(ws), nil)
+		return nil
 	}
-	return audit.Open(ws.AuditDir(), origin(ws), ks.identity)
+	_, err := ws.Checkpoint(context.Background(), ks.identity)
+	return err
 }
 
-func origin(ws *workspace.Workspace) string {
-	return "airlock/" + ws.Config.Role + "/" + ws.Config.Name
-}
+func origin(ws *workspace.Workspace) string { return ws.Config.LogOrigin() }
 
 func (e *env) key(args []string) error {
 	if len(args) == 0 {
@@ -151,6 +168,7 @@ func (e *env) keyNew(args []string) error {
 	network := fs.String("network", "regtest", "mainnet, testnet3, testnet4, signet or regtest")
 	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
 	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor (log2 N)")
+	drill := fs.Bool("drill", false, "a rehearsal workspace: AIRLOCK_NOW may set its clock")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -176,7 +194,7 @@ func (e *env) keyNew(args []string) error {
 		if *device == "" {
 			*device = "hsm"
 		}
-		return e.keyNewToken(*role, *name, *device, net, *module, *token, *pinFile)
+		return e.keyNewToken(*role, *name, *device, net, *module, *token, *pinFile, *drill)
 	}
 	if *device == "" {
 		*device = "keystore"
@@ -195,7 +213,7 @@ func (e *env) keyNew(args []string) error {
 		return err
 	}
 	cfg := workspace.Config{Role: *role, Name: *name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
-		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey))}
+		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)), Drill: *drill}
 	if ks.HasChainKeys() {
 		if cfg.Key, err = ks.KeyExpression(); err != nil {
 			return err
@@ -205,7 +223,7 @@ func (e *env) keyNew(args []string) error {
 		}
 		cfg.Device = *device
 	}
-	ws, err := workspace.Init(e.dir, cfg)
+	ws, err := e.initWS(cfg)
 	if err != nil {
 		os.Remove(filepath.Join(e.dir, "keystore.age"))
 		return err

@@ -188,7 +188,7 @@ func yamlString(s string) string {
 // token and never leave it: an Ed25519 identity and, at a station, a
 // secp256k1 chain key (static: a token has no BIP-32). On any failure the
 // keys made so far are destroyed and no workspace is written.
-func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, module, label, pinFile string) (err error) {
+func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, module, label, pinFile string, drill bool) (err error) {
 	abs, err := filepath.Abs(module)
 	if err != nil {
 		return err
@@ -228,7 +228,7 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 	if err != nil {
 		return err
 	}
-	cfg := workspace.Config{Role: role, Name: name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
+	cfg := workspace.Config{Role: role, Name: name, Network: net.Name, Created: e.now().UTC().Truncate(1e9), Drill: drill,
 		Identity: policy.EncodeIdentity(pub), Token: t}
 	k := &keyring{identity: id, token: nil}
 	if role == workspace.Station {
@@ -250,7 +250,7 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
 	}
-	ws, err := workspace.Init(e.dir, cfg)
+	ws, err := e.initWS(cfg)
 	if err != nil {
 		return err
 	}

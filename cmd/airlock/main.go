@@ -33,7 +33,7 @@ Workspace (default: $AIRLOCK_WORKSPACE, else the current folder):
 
 Keys:
     key new [--role station|coordinator] [--name NAME] [--device ID]
-            [--network NET] [--passphrase-file F] [--work-factor N]
+            [--network NET] [--passphrase-file F] [--work-factor N] [--drill]
     key show [--yaml]        print the public keys and the policy entry
     key backup --threshold K --shares N (--out DIR --recipient R... | --words)
     key restore --share FILE... [--identity F] [--share-passphrase-file F] --name ID
@@ -95,6 +95,14 @@ Across the gap by camera:
     qr write FILE|ID --out DIR|FILE.gif [--extra N]     PNG frames or a GIF
     qr read IMAGES|DIRS... --out FILE                   frames in any order
 
+Kept outputs and recovery:
+    export ID --out F               write again what was made: a finalized
+                                    proposal's transaction and proof, a
+                                    station's decision, a kept manifest
+    store reinit --acknowledge R    replace a missing store (logged, signed;
+                                    a station forgets what it approved)
+    store accept --acknowledge R    take a restored (rolled-back) store
+
     demo                            the whole round trip in a temporary folder
 
 Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal;
@@ -135,6 +143,10 @@ type env struct {
 	stdin  io.Reader
 	now    func() time.Time
 	reg    *chain.Registry
+	// clockSet: AIRLOCK_NOW overrides the clock (drill workspaces only).
+	clockSet bool
+	// lockWait bounds the wait for another command in the workspace.
+	lockWait time.Duration
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -172,6 +184,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		e.now = func() time.Time { return t }
+		e.clockSet = true
 	}
 	err := dispatch(e, args[0], args[1:])
 	return report(stderr, err)
@@ -223,6 +236,8 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.reconcile(args)
 	case "demo":
 		return e.demo(args)
+	case "store":
+		return e.store(args)
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return nil

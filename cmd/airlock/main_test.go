@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -25,6 +26,7 @@ import (
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/rogpeppe/go-internal/testscript"
+	_ "modernc.org/sqlite"
 
 	"github.com/airlock-vault/airlock/chain/bitcoin/psbt"
 	"github.com/airlock-vault/airlock/chain/bitcoin/regtest"
@@ -60,6 +62,8 @@ func TestScripts(t *testing.T) {
 			"softhsm":  cmdSoftHSM,
 			"hsmdel":   cmdHSMDelete,
 			"replace":  cmdReplace,
+			"sql":      cmdSQL,
+			"truncate": cmdTruncate,
 			// A real btcd node in regtest (chain/bitcoin/regtest).
 			"btcd-start":         cmdBtcdStart,
 			"btcd-mine":          cmdBtcdMine,
@@ -178,8 +182,13 @@ func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
 // all and imported everywhere, with vaults ops (2 of 3) and cold (3 of 3).
 // roundtrip.txt performs the same steps one by one.
 func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
+	var drill []string
+	if len(args) > 0 && args[len(args)-1] == "drill" {
+		// Drill workspaces: the only ones where AIRLOCK_NOW sets the clock.
+		drill, args = []string{"--drill"}, args[:len(args)-1]
+	}
 	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery") {
-		ts.Fatalf("usage: quorum [all|recovery]")
+		ts.Fatalf("usage: quorum [all|recovery] [drill]")
 	}
 	people := []string{"alice", "bob", "carol"}
 	if len(args) == 1 && args[0] == "recovery" {
@@ -192,11 +201,11 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	wf := ts.Getenv("AIRLOCK_TEST_WORK_FACTOR")
-	run("-C", "coord", "key", "new", "--role", "coordinator", "--name", "coord", "--passphrase-file", "pass", "--work-factor", wf)
+	run(append([]string{"-C", "coord", "key", "new", "--role", "coordinator", "--name", "coord", "--passphrase-file", "pass", "--work-factor", wf}, drill...)...)
 	run("-C", "coord", "key", "show", "--yaml")
 	entries := map[string]string{"coord": ts.ReadFile("stdout")}
 	for _, who := range people {
-		run("-C", who, "key", "new", "--name", who, "--passphrase-file", "pass", "--work-factor", wf)
+		run(append([]string{"-C", who, "key", "new", "--name", who, "--passphrase-file", "pass", "--work-factor", wf}, drill...)...)
 		run("-C", who, "key", "show", "--yaml")
 		entries[who] = ts.ReadFile("stdout")
 	}
@@ -574,4 +583,30 @@ func cmdPSBTTamperSig(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("psbt-tamper-sig: no partial signature")
+}
+
+// sql DB STATEMENT runs one SQL statement on a workspace's state.db, as an
+// attacker (or a careless hand) with write access to the disk would.
+func cmdSQL(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: sql DB STATEMENT")
+	}
+	db, err := sql.Open("sqlite", ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer db.Close()
+	res, err := db.Exec(args[1])
+	ts.Check(err)
+	if n, _ := res.RowsAffected(); n == 0 {
+		ts.Fatalf("sql: %q changed nothing", args[1])
+	}
+}
+
+// truncate FILE N cuts FILE to N bytes.
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE N")
+	}
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	ts.Check(os.Truncate(ts.MkAbs(args[0]), n))
 }

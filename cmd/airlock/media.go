@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/transport/media"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -90,10 +92,14 @@ func (e *env) export(args []string) error {
 	dir := fs.String("media", "", "the removable media folder (on the allowlist)")
 	to := fs.String("to", "", "the receiving station (participant id) or coordinator")
 	purpose := fs.String("purpose", "", "why it travels (default: by kind)")
+	out := fs.String("out", "", "write a kept output (decision, proof, final transaction, manifest) to this file")
 	passFile := e.secretFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if len(pos) == 1 && *out != "" && *dir == "" && *to == "" {
+		return e.exportStored(pos[0], *out)
 	}
 	if len(pos) != 1 || *dir == "" || *to == "" {
 		return usagef("export: want ID|FILE --media DIR --to NAME")
@@ -139,14 +145,10 @@ func (e *env) export(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	seq, err := ws.NextSequence(dest)
-	if err != nil {
-		return err
-	}
 	digest := sha256.Sum256(raw)
 	id := a.ID()
 	m := &media.Manifest{Format: 1, Digest: digest[:], Kind: a.Type, Artifact: id[:], Origin: ws.Config.Origin(),
-		Destination: dest, Purpose: *purpose, Sequence: seq, Time: e.now().UTC().Unix(), Policy: polID[:]}
+		Destination: dest, Purpose: *purpose, Time: e.now().UTC().Unix(), Policy: polID[:]}
 	if m.Purpose == "" {
 		m.Purpose = map[string]string{envelope.TypeProposal: "review and sign", envelope.TypePolicy: "adopt policy version", envelope.TypeApproval: "collect"}[a.Type]
 	}
@@ -160,32 +162,61 @@ func (e *env) export(args []string) error {
 			}
 		}
 	}
-	log := e.logger(ws, ks)
-	if ws.Config.Role == workspace.Coordinator {
-		// Carry the latest checkpoint and a proof that it extends the last
-		// one this station witnessed.
-		if err := e.attachCheckpoint(ws, ks, m, *to); err != nil {
+	// The sequence number, the checkpoint, the signed manifest and the
+	// entry that records them are one transaction; the manifest is kept,
+	// so a failed write to the media can be redone with 'export ID --out'.
+	var menv *envelope.Envelope
+	var base string
+	err = ws.Update(context.Background(), func(tx store.Tx) error {
+		last, err := tx.Sequence("out:" + dest)
+		if err != nil {
 			return err
 		}
-	}
-	menv, err := media.Seal(m, ks.identity)
+		m.Sequence = last + 1
+		if ws.Config.Role == workspace.Coordinator {
+			// Carry the latest checkpoint and a proof that it extends the
+			// last one this station witnessed.
+			if err := attachCheckpoint(ws, tx, ks, m, *to); err != nil {
+				return err
+			}
+		}
+		if menv, err = media.Seal(m, ks.identity); err != nil {
+			return err
+		}
+		mraw, err := menv.Encode()
+		if err != nil {
+			return err
+		}
+		base = fmt.Sprintf("%04d-%s-%s.%s-to-%s", m.Sequence, media.ShortKind(a.Type), a.IDHex()[:16], ws.Config.Name, *to)
+		if _, err := tx.Log(ws.Event("transfer.exported", a.IDHex(), map[string]string{"peer": dest, "sequence": strconv.FormatUint(m.Sequence, 10),
+			"kind": a.Type, "digest": hex.EncodeToString(digest[:]), "file": base + ".airlock", "purpose": m.Purpose, "manifest": menv.IDHex()})); err != nil {
+			return err
+		}
+		if err := tx.SetSequence("out:"+dest, m.Sequence); err != nil {
+			return err
+		}
+		if ws.Config.Role == workspace.Coordinator {
+			if err := tx.PutWitness(fmt.Sprintf("sent:%s:%012d", *to, mustSize(tx)-1), []byte{1}); err != nil {
+				return err
+			}
+		}
+		return tx.PutArtifact(store.Artifact{ID: menv.ID(), Kind: "manifest", Name: base + ".manifest", Data: mraw})
+	})
 	if err != nil {
 		return err
 	}
-	base := fmt.Sprintf("%04d-%s-%s.%s-to-%s", seq, media.ShortKind(a.Type), a.IDHex()[:16], ws.Config.Name, *to)
-	if err := workspace.WriteFileAtomic(filepath.Join(real, base+".airlock"), raw, 0o644); err != nil {
+	if err := e.checkpoint(ws, ks); err != nil {
 		return err
+	}
+	hint := fmt.Sprintf("the transfer is recorded; write it again with 'airlock export %s --out FILE' (the manifest) and 'airlock export %s --out FILE' (the artifact)", menv.IDHex()[:16], a.IDHex()[:16])
+	if err := workspace.WriteFileAtomic(filepath.Join(real, base+".airlock"), raw, 0o644); err != nil {
+		return withHint(err, hint)
 	}
 	if err := writeEnvelope(filepath.Join(real, base+".manifest"), menv); err != nil {
 		os.Remove(filepath.Join(real, base+".airlock"))
-		return err
+		return withHint(err, hint)
 	}
-	err = log("transfer.exported", a.IDHex(), map[string]string{"peer": dest, "sequence": strconv.FormatUint(seq, 10),
-		"kind": a.Type, "digest": hex.EncodeToString(digest[:]), "file": base + ".airlock", "purpose": m.Purpose})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "exported %s %s to %s as transfer %d on %s\n", media.ShortKind(a.Type), a.IDHex()[:16], dest, seq, real)
+	fmt.Fprintf(e.stdout, "exported %s %s to %s as transfer %d on %s\n", media.ShortKind(a.Type), a.IDHex()[:16], dest, m.Sequence, real)
 	return nil
 }
 
@@ -221,12 +252,18 @@ func (e *env) reviewPayload(pol *policy.Policy, p *proposal.Proposal) (string, e
 	return rv.TxID, nil
 }
 
-func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keyring, m *media.Manifest, station string) error {
-	l, err := e.openLog(ws, ks)
+func mustSize(tx store.Tx) int64 {
+	n, _ := tx.Audit().Size()
+	return n
+}
+
+// attachCheckpoint signs a checkpoint of the log as it stands before the
+// export's own entry, and proves it extends each one sent to the station.
+func attachCheckpoint(ws *workspace.Workspace, tx store.Tx, ks *keyring, m *media.Manifest, station string) error {
+	l, err := audit.New(tx.AuditWriter(), ws.Config.LogOrigin(), ks.identity)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
 	cp, err := l.Checkpoint()
 	if err != nil {
 		return err
@@ -235,7 +272,11 @@ func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keyring, m *media.Ma
 	// Prove consistency from every checkpoint recently sent to this station:
 	// whichever it last saw, one proof starts there.
 	var froms []int64
-	for k := range ws.Witnesses("sent:" + station + ":") {
+	sent, err := tx.Witnesses("sent:" + station + ":")
+	if err != nil {
+		return err
+	}
+	for k := range sent {
 		n, _ := strconv.ParseInt(k[strings.LastIndexByte(k, ':')+1:], 10, 64)
 		froms = append(froms, n)
 	}
@@ -257,7 +298,7 @@ func (e *env) attachCheckpoint(ws *workspace.Workspace, ks *keyring, m *media.Ma
 		}
 		m.Proofs = append(m.Proofs, p)
 	}
-	return ws.PutWitness(fmt.Sprintf("sent:%s:%012d", station, l.Size()), []byte{1})
+	return nil
 }
 
 func (e *env) importMedia(args []string) error {
@@ -348,35 +389,56 @@ func (e *env) importOne(ws *workspace.Workspace, pol *policy.Policy, manifestPat
 		gap = fmt.Sprintf("%d..%d", last+1, m.Sequence-1)
 		fmt.Fprintf(e.stderr, "airlock: warning: transfers %s from %s never arrived (a gap)\n", gap, m.Origin)
 	}
-	if len(m.Checkpoint) > 0 {
-		if err := witness(ws, pol, m); err != nil {
-			return err
-		}
-	}
-	log := e.logger(ws, nil)
-	switch a.Type {
-	case envelope.TypeProposal:
-		if err := ws.PutProposal(a); err != nil {
-			return err
-		}
-	case envelope.TypePolicy:
-		if _, err := ws.AddPolicy(a, e.reg); err != nil {
-			return err
-		}
-	case envelope.TypeApproval:
-		if _, err := e.coordinator(ws, log).Collect(raw); err != nil {
-			return err
-		}
-	}
-	if err := ws.Receive(m.Origin, m.Sequence); err != nil {
-		return err
-	}
 	detail := map[string]string{"peer": m.Origin, "sequence": strconv.FormatUint(m.Sequence, 10), "kind": m.Kind,
 		"digest": hex.EncodeToString(m.Digest), "purpose": m.Purpose}
 	if gap != "" {
 		detail["gap"] = gap
 	}
-	if err := log("transfer.imported", a.IDHex(), detail); err != nil {
+	// What the import changes, its sequence number, the sender's checkpoint
+	// it witnessed and its entry commit together.
+	record := func(tx store.Tx) error {
+		n, err := tx.Sequence("in:" + m.Origin)
+		if err != nil {
+			return err
+		}
+		if m.Sequence <= n {
+			return fmt.Errorf("%w: transfer %d from %s, %d already received", media.ErrReplay, m.Sequence, m.Origin, n)
+		}
+		if err := tx.SetSequence("in:"+m.Origin, m.Sequence); err != nil {
+			return err
+		}
+		if len(m.Checkpoint) > 0 {
+			return witness(tx, pol, m)
+		}
+		return nil
+	}
+	ctx := context.Background()
+	switch a.Type {
+	case envelope.TypeProposal:
+		err = ws.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Log(ws.Event("transfer.imported", a.IDHex(), detail)); err != nil {
+				return err
+			}
+			if _, err := tx.Proposal(a.ID()); err != nil {
+				if err := tx.PutProposal(store.Proposal{ID: a.ID(), Envelope: raw, State: "held"}); err != nil {
+					return err
+				}
+			}
+			return record(tx)
+		})
+	case envelope.TypePolicy:
+		_, err = ws.AddPolicy(a, e.reg, func(*policy.Policy) (string, map[string]string) { return "transfer.imported", detail }, record)
+	case envelope.TypeApproval:
+		_, err = e.coordinator(ws).Collect(ctx, raw, func(tx store.Tx) error {
+			if _, err := tx.Log(ws.Event("transfer.imported", a.IDHex(), detail)); err != nil {
+				return err
+			}
+			return record(tx)
+		})
+	default:
+		err = fmt.Errorf("%w: a %s does not come to a %s", media.ErrDirection, m.Kind, ws.Config.Role)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "imported %s %s from %s (transfer %d, %s)\n", media.ShortKind(a.Type), a.IDHex()[:16], m.Origin, m.Sequence, m.Purpose)
@@ -384,8 +446,9 @@ func (e *env) importOne(ws *workspace.Workspace, pol *policy.Policy, manifestPat
 }
 
 // witness checks the sender's checkpoint against the last one this station
-// saw and keeps it: a log that shrank or forked stops the import.
-func witness(ws *workspace.Workspace, pol *policy.Policy, m *media.Manifest) error {
+// saw and keeps it: a log that shrank or forked stops the import. A stored
+// checkpoint that cannot be read stops it too (never taken as "none").
+func witness(tx store.Tx, pol *policy.Policy, m *media.Manifest) error {
 	pub, err := media.SenderKey(pol, m.Origin)
 	if err != nil {
 		return err
@@ -395,7 +458,11 @@ func witness(ws *workspace.Workspace, pol *policy.Policy, m *media.Manifest) err
 	if err != nil {
 		return err
 	}
-	if prev := ws.Witness("seen:" + m.Origin); prev != nil {
+	prev, err := tx.Witness("seen:" + m.Origin)
+	if err != nil {
+		return err
+	}
+	if prev != nil {
 		old, err := audit.OpenCheckpoint(prev, origin, ed25519.PublicKey(pub))
 		if err != nil {
 			return err
@@ -423,7 +490,7 @@ func witness(ws *workspace.Workspace, pol *policy.Policy, m *media.Manifest) err
 			return fmt.Errorf("%s's audit log: %w; refusing to go on", m.Origin, err)
 		}
 	}
-	return ws.PutWitness("seen:"+m.Origin, m.Checkpoint)
+	return tx.PutWitness("seen:"+m.Origin, m.Checkpoint)
 }
 
 // custody gives a station's transfer record and its cosignature of the
@@ -464,12 +531,7 @@ func (e *env) custody(ws *workspace.Workspace) func(keys.Identity) ([]proposal.T
 
 // transfers reads the workspace's transfer record from its audit log.
 func (e *env) transfers(ws *workspace.Workspace) ([]proposal.Transfer, error) {
-	l, err := e.openLog(ws, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer l.Close()
-	entries, err := l.Entries()
+	entries, err := logEntries(ws)
 	if err != nil {
 		return nil, err
 	}
@@ -491,13 +553,12 @@ func (e *env) auditTransfers(args []string) error {
 	if _, err := parse(e.flags("audit transfers"), args); err != nil {
 		return err
 	}
-	ws, l, err := e.openWithLog()
+	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	defer l.Close()
-	entries, err := l.Entries()
+	entries, err := logEntries(ws)
 	if err != nil {
 		return err
 	}
@@ -623,4 +684,14 @@ func (e *env) reconcile(args []string) error {
 		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
 	}
 	return nil
+}
+
+// logEntries reads every entry of ws's audit log.
+func logEntries(ws *workspace.Workspace) ([]audit.Entry, error) {
+	var out []audit.Entry
+	err := ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
+		out, err = l.Entries()
+		return err
+	})
+	return out, err
 }

@@ -246,13 +246,13 @@ func (e *env) policyImport(args []string) error {
 	} else if c, ok := p.Coordinator(ws.Config.Name); !ok || policy.EncodeIdentity(c.Identity) != ws.Config.Identity {
 		return fmt.Errorf("policy %s does not list this coordinator (%q with its identity key); not imported", p.Name, ws.Config.Name)
 	}
-	if _, err := ws.AddPolicy(env, e.reg); err != nil {
-		if errors.Is(err, policy.ErrIncomplete) {
-			return withHint(err, "every participant must run 'airlock policy sign' on it first")
-		}
-		return err
+	_, err = ws.AddPolicy(env, e.reg, func(p *policy.Policy) (string, map[string]string) {
+		return "policy.imported", map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}
+	})
+	if errors.Is(err, policy.ErrIncomplete) {
+		return withHint(err, "every participant must run 'airlock policy sign' on it first")
 	}
-	if err := e.logger(ws, nil)("policy.imported", env.IDHex(), map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}); err != nil {
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "imported policy %s version %d (%s)\n", p.Name, p.Version, env.IDHex()[:16])
@@ -273,7 +273,7 @@ func (e *env) policyShow(args []string) error {
 		if env, err = readEnvelope(pos[0]); err != nil {
 			return err
 		}
-		if ws, err := workspace.Open(e.dir); err == nil {
+		if ws, err := workspace.Open(e.dir, e.wsOptions()); err == nil {
 			if have, _, err := ws.Policy(e.reg); err == nil {
 				if p, err := policy.Open(env); err == nil && p.Version == have.Version+1 {
 					prev = have

@@ -16,15 +16,16 @@ import (
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-func (e *env) coordinator(ws *workspace.Workspace, log func(string, string, map[string]string) error) *coordinator.Coordinator {
-	return &coordinator.Coordinator{WS: ws, Reg: e.reg, Now: e.now, Log: log}
+func (e *env) coordinator(ws *workspace.Workspace) *coordinator.Coordinator {
+	return &coordinator.Coordinator{WS: ws, Reg: e.reg}
 }
 
-func (e *env) station(ws *workspace.Workspace, log func(string, string, map[string]string) error) *station.Station {
-	return &station.Station{WS: ws, Reg: e.reg, Now: e.now, Log: log}
+func (e *env) station(ws *workspace.Workspace) *station.Station {
+	return &station.Station{WS: ws, Reg: e.reg}
 }
 
 func (e *env) propose(args []string) error {
@@ -69,7 +70,7 @@ func (e *env) propose(args []string) error {
 	}
 	defer ks.Close()
 	log := e.logger(ws, ks)
-	env, rv, err := e.coordinator(ws, log).Propose(context.Background(), coordinator.ProposeParams{
+	env, rv, err := e.coordinator(ws).Propose(context.Background(), coordinator.ProposeParams{
 		Vault: *vault, Payload: payload, Intent: *intent, Lifetime: *lifetime, Force: *force,
 	}, ks.identity)
 	if errors.Is(err, coordinator.ErrBlocked) {
@@ -114,7 +115,7 @@ func (e *env) review(args []string) error {
 		return err
 	}
 	log := e.logger(ws, nil)
-	res, err := e.station(ws, log).Review(context.Background(), raw)
+	res, err := e.station(ws).Review(context.Background(), raw)
 	if err != nil {
 		var ref *station.Refusal
 		if errors.As(err, &ref) {
@@ -245,20 +246,31 @@ func (e *env) sign(args []string) error {
 	if ks.chain == nil {
 		return errors.New("this workspace holds no chain key to sign with")
 	}
-	st := e.station(ws, e.logger(ws, ks))
+	st := e.station(ws)
 	st.Custody = e.custody(ws)
 	if st.Health, err = e.lastHealth(ws); err != nil {
 		return err
 	}
 	env, res, err := st.Sign(context.Background(), raw, d, ks.identity, ks.chain)
+	if res != nil && err != nil {
+		if _, derr := ws.Decision(res.ID); derr == nil {
+			return withHint(err, fmt.Sprintf("its decision is kept: 'airlock -C %s export %s --out FILE' writes it again", ws.Dir, hex.EncodeToString(res.ID[:8])))
+		}
+	}
+	if errors.Is(err, store.ErrDuplicate) && res != nil {
+		return withHint(err, fmt.Sprintf("the decision is kept: 'airlock -C %s export %s --out FILE' writes it again", ws.Dir, hex.EncodeToString(res.ID[:8])))
+	}
 	if err != nil {
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
 	if *out == "" {
 		*out = hex.EncodeToString(res.ID[:8]) + "." + ws.Config.Name + ".approval"
 	}
 	if err := writeEnvelope(*out, env); err != nil {
-		return err
+		return withHint(err, fmt.Sprintf("the decision is recorded and kept: 'airlock -C %s export %s --out FILE' writes it again", ws.Dir, hex.EncodeToString(res.ID[:8])))
 	}
 	what := "approved"
 	if !*approve {
@@ -284,7 +296,7 @@ func (e *env) collect(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	c := e.coordinator(ws, e.logger(ws, nil))
+	c := e.coordinator(ws)
 	var ks *keyring
 	defer func() { ks.Close() }()
 	for _, path := range pos {
@@ -304,7 +316,7 @@ func (e *env) collect(args []string) error {
 					return err
 				}
 			}
-			checked, err := c.CollectExternal(signed, ks.identity)
+			checked, err := c.CollectExternal(context.Background(), signed, ks.identity)
 			if err != nil {
 				if errors.Is(err, workspace.ErrDuplicate) {
 					return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
@@ -317,7 +329,7 @@ func (e *env) collect(args []string) error {
 			}
 			continue
 		}
-		checked, err := c.Collect(raw)
+		checked, err := c.Collect(context.Background(), raw, nil)
 		if err != nil {
 			if errors.Is(err, workspace.ErrDuplicate) {
 				return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
@@ -345,7 +357,7 @@ func (e *env) status(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	rows, err := e.coordinator(ws, nil).Status(context.Background())
+	rows, err := e.coordinator(ws).Status(context.Background())
 	if err != nil {
 		return err
 	}
@@ -398,30 +410,44 @@ func (e *env) finalize(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	f, err := e.coordinator(ws, e.logger(ws, ks)).Finalize(context.Background(), ref, ks.identity)
+	f, err := e.coordinator(ws).Finalize(context.Background(), ref, ks.identity)
 	if err != nil {
 		return err
 	}
-	if *out == "" {
-		*out = f.Final.TxID[:16] + ".tx"
-	}
-	if err := workspace.WriteFileAtomic(*out, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
+	if err := e.checkpoint(ws, ks); err != nil {
 		return err
+	}
+	if f.Again {
+		fmt.Fprintf(e.stdout, "proposal %s was finalized before: giving back the stored transaction and threshold proof (nothing new signed)\n", hex.EncodeToString(f.Proof.Proposal[:8]))
+	}
+	return e.writeFinal(f, *out)
+}
+
+// writeFinal writes a finalized proposal's outputs: OUT (the transaction),
+// OUT's .proof and, where the chain needs one, .unsigned.json.
+func (e *env) writeFinal(f *coordinator.Finalized, out string) error {
+	if out == "" {
+		out = f.Final.TxID[:16] + ".tx"
+	}
+	hint := fmt.Sprintf("nothing is lost: 'airlock export %s --out FILE' writes them again", hex.EncodeToString(f.Proof.Proposal[:8]))
+	out2 := &out
+	if err := workspace.WriteFileAtomic(*out2, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
+		return withHint(err, hint)
 	}
 	kind := f.Final.RawKind
 	if kind == "" {
 		kind = "raw transaction hex"
 	}
 	if f.Final.Unsigned != nil {
-		unsigned := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".unsigned.json"
+		unsigned := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
 		if err := workspace.WriteFileAtomic(unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
-			return err
+			return withHint(err, hint)
 		}
 		kind += "; " + unsigned + ": the unsigned transaction any account may send"
 	}
-	proofPath := strings.TrimSuffix(*out, filepath.Ext(*out)) + ".proof"
+	proofPath := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".proof"
 	if err := writeEnvelope(proofPath, f.Env); err != nil {
-		return err
+		return withHint(err, hint)
 	}
 	for _, l := range f.Final.Lines {
 		fmt.Fprintln(e.stdout, l)
@@ -435,7 +461,7 @@ func (e *env) finalize(args []string) error {
 	} else {
 		fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
 	}
-	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out, kind, proofPath)
+	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out2, kind, proofPath)
 	return nil
 }
 

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// exportStored writes an output the workspace kept, at any later time: at
+// a coordinator a finalized proposal's transaction and threshold proof, at
+// a station its decision on a proposal, anywhere a kept decision, proof or
+// manifest by its own id.
+func (e *env) exportStored(ref, out string) error {
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ctx := context.Background()
+	if pe, err := ws.Proposal(ref); err == nil {
+		if ws.Config.Role == workspace.Coordinator {
+			f, err := e.coordinator(ws).Stored(ctx, pe.ID())
+			if errors.Is(err, store.ErrNotFound) {
+				return withHint(fmt.Errorf("proposal %s is not finalized: it has no transaction yet", pe.IDHex()[:16]), "run 'airlock finalize' once the threshold is met")
+			}
+			if err != nil {
+				return err
+			}
+			if err := ws.Log(ctx, "output.written", pe.IDHex(), map[string]string{"what": "final transaction and proof", "file": out}); err != nil {
+				return err
+			}
+			return e.writeFinal(f, out)
+		}
+		d, err := ws.Decision(pe.ID())
+		if err != nil {
+			return withHint(fmt.Errorf("this station has not decided on proposal %s", pe.IDHex()[:16]), "review and sign it first")
+		}
+		return e.writeKept(ws, d, "decision", out)
+	}
+	var found []store.Artifact
+	err = ws.View(ctx, func(r store.Reader) (err error) {
+		found, err = r.FindArtifacts(ref)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(ref) < 4:
+		return usagef("export: %q is shorter than 4 hex digits", ref)
+	case len(found) == 0:
+		return withHint(fmt.Errorf("this workspace keeps no proposal or output %s", ref), "'airlock audit log' lists what was made, with ids")
+	case len(found) > 1:
+		return fmt.Errorf("%d kept outputs start with %s: give more digits", len(found), ref)
+	}
+	a := found[0]
+	if a.Kind == "final" {
+		return fmt.Errorf("output %s is a final transaction: export its proposal instead", ref)
+	}
+	env, err := envelope.Decode(a.Data)
+	if err != nil {
+		return fmt.Errorf("%w: kept %s %x: %v", store.ErrCorrupt, a.Kind, a.ID[:8], err)
+	}
+	return e.writeKept(ws, env, a.Kind, out)
+}
+
+func (e *env) writeKept(ws *workspace.Workspace, env *envelope.Envelope, kind, out string) error {
+	if err := ws.Log(context.Background(), "output.written", env.IDHex(), map[string]string{"what": kind, "file": out}); err != nil {
+		return err
+	}
+	if err := writeEnvelope(out, env); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: the kept %s %s\n", out, kind, env.IDHex()[:16])
+	return nil
+}
+
+// store runs the two acknowledged recoveries of a workspace's store.
+func (e *env) store(args []string) error {
+	if len(args) == 0 || (args[0] != "reinit" && args[0] != "accept") {
+		return usagef("store: want reinit or accept")
+	}
+	fs := e.flags("store " + args[0])
+	ack := fs.String("acknowledge", "", "why: recorded in the log and signed")
+	secrets := e.secretFlags(fs)
+	if pos, err := parse(fs, args[1:]); err != nil {
+		return err
+	} else if len(pos) > 0 || *ack == "" {
+		return usagef("store %s: want --acknowledge REASON", args[0])
+	}
+	stub, err := workspace.Stub(e.dir)
+	if err != nil {
+		return err
+	}
+	if e.clockSet && !stub.Config.Drill {
+		return errClockOverride()
+	}
+	ks, err := e.unlock(stub, secrets)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	var ws *workspace.Workspace
+	if args[0] == "reinit" {
+		ws, err = workspace.Reinit(e.dir, *ack, ks.identity, e.wsOptions())
+	} else {
+		ws, err = workspace.Accept(e.dir, *ack, ks.identity, e.wsOptions())
+	}
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	h, err := ws.CurrentHead(context.Background())
+	if err != nil {
+		return err
+	}
+	if args[0] == "reinit" {
+		fmt.Fprintf(e.stdout, "re-initialised the store of %s: a new log, its first entry records why (%q)\n", e.dir, *ack)
+		if ws.Config.Role == workspace.Station {
+			fmt.Fprintln(e.stdout, "warning: this station no longer remembers what it approved; check every proposal against the coordinator's record before signing")
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "accepted the store of %s as it is (%d entries); the log records why (%q)\n", e.dir, h.Size, *ack)
+	}
+	return nil
+}

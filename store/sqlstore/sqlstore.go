@@ -1,0 +1,173 @@
+// Package sqlstore keeps a workspace's state and audit log in one SQL
+// database: SQLite by default (modernc.org/sqlite, pure Go), with WAL,
+// synchronous=FULL and a bounded busy timeout, so a committed transaction
+// survives a power cut and a second writer waits a little, then gets
+// store.ErrLocked instead of hanging.
+//
+// One schema, versioned migrations (github.com/pressly/goose/v3) embedded
+// in the binary; statements use $N placeholders, which SQLite and
+// PostgreSQL both read.
+//
+// A state change and its audit entry are one transaction (package store):
+// the log's records, its stored hashes (golang.org/x/mod/sumdb/tlog) and
+// its checkpoints are tables beside the state.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/airlock-vault/airlock/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// BusyTimeout bounds how long a writer waits for another one.
+const BusyTimeout = 5 * time.Second
+
+// Options are the choices for Open.
+type Options struct {
+	// Create makes the database when it does not exist. Without it, a
+	// missing or empty file is refused: an empty store must never stand in
+	// for one that was deleted.
+	Create bool
+	// BusyTimeout overrides the package's BusyTimeout (tests).
+	BusyTimeout time.Duration
+}
+
+// DB is an open store.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens the SQLite store at path.
+func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && !o.Create:
+		return nil, fmt.Errorf("%w: %s is missing", store.ErrNotFound, path)
+	case err == nil && fi.Size() == 0 && !o.Create:
+		return nil, fmt.Errorf("%w: %s is empty", store.ErrCorrupt, path)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("sqlstore: %v", err)
+	}
+	existed := err == nil && fi.Size() > 0
+	busy := o.BusyTimeout
+	if busy == 0 {
+		busy = BusyTimeout
+	}
+	dsn := fmt.Sprintf("file:%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate", path, busy.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %v", err)
+	}
+	// One connection: SQLite has one writer anyway, and every read then
+	// sees the last commit.
+	db.SetMaxOpenConns(1)
+	s := &DB{db: db, path: path}
+	if err := s.check(ctx, existed); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// check verifies the file is an intact airlock store and migrates it to
+// the current schema.
+func (s *DB) check(ctx context.Context, existed bool) error {
+	var res string
+	if err := s.db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+		return s.mapErr(err)
+	}
+	if res != "ok" {
+		return fmt.Errorf("%w: %s: %s", store.ErrCorrupt, s.path, res)
+	}
+	if existed {
+		var n int
+		err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'").Scan(&n)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: %s holds no airlock schema", store.ErrCorrupt, s.path)
+		}
+	}
+	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, sub)
+	if err != nil {
+		return fmt.Errorf("sqlstore: migrations: %v", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlstore: migrate %s: %w", s.path, s.mapErr(err))
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error { return s.db.Close() }
+
+// Path is the database file.
+func (s *DB) Path() string { return s.path }
+
+// View implements store.Store.
+func (s *DB) View(ctx context.Context, fn func(store.Reader) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer tx.Rollback()
+	return s.mapErr(fn(newTx(ctx, tx, false)))
+}
+
+// Update implements store.Store.
+func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer tx.Rollback()
+	if err := fn(newTx(ctx, tx, true)); err != nil {
+		return s.mapErr(err)
+	}
+	return s.mapErr(tx.Commit())
+}
+
+// mapErr turns SQLite's result codes into the store's errors.
+func (s *DB) mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return fmt.Errorf("%w: %s: another process holds it (waited %v)", store.ErrLocked, s.path, BusyTimeout)
+	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
+		return fmt.Errorf("%w: %s: %v", store.ErrCorrupt, s.path, err)
+	case sqlite3.SQLITE_FULL:
+		return fmt.Errorf("%w: %s: nothing was written", store.ErrFull, s.path)
+	case sqlite3.SQLITE_IOERR:
+		return fmt.Errorf("sqlstore: %s: read or write error, nothing was changed: %v", s.path, err)
+	}
+	return fmt.Errorf("sqlstore: %s: %v", s.path, strings.TrimPrefix(err.Error(), "sqlite: "))
+}

@@ -1,0 +1,611 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/store"
+)
+
+// tx is one transaction: the store.Tx, and the audit.Store its log is
+// read and appended through.
+type tx struct {
+	ctx      context.Context
+	tx       *sql.Tx
+	writable bool
+	entry    int64 // the entry logged in this transaction, -1 before
+	size     int64 // cached log size, -1 unknown
+	pending  audit.Event
+}
+
+var (
+	_ store.Tx    = (*tx)(nil)
+	_ audit.Store = (*logTx)(nil)
+)
+
+func newTx(ctx context.Context, t *sql.Tx, writable bool) *tx {
+	return &tx{ctx: ctx, tx: t, writable: writable, entry: -1, size: -1}
+}
+
+func (t *tx) exec(q string, args ...any) error {
+	if !t.writable {
+		return errors.New("sqlstore: write in a read-only transaction")
+	}
+	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	return err
+}
+
+// logged refuses a state change before its entry.
+func (t *tx) logged(what string) error {
+	if t.entry < 0 {
+		return fmt.Errorf("%w: %s", store.ErrUnlogged, what)
+	}
+	return nil
+}
+
+func id32(b []byte) (out [32]byte, err error) {
+	if len(b) != 32 {
+		return out, fmt.Errorf("%w: stored id of %d bytes", store.ErrCorrupt, len(b))
+	}
+	copy(out[:], b)
+	return out, nil
+}
+
+func (t *tx) Policies() ([][]byte, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT envelope FROM policies ORDER BY version")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) proposals(where string, args ...any) ([]store.Proposal, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, envelope, state, entry FROM proposals "+where+" ORDER BY hexid", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Proposal
+	for rows.Next() {
+		var p store.Proposal
+		var id []byte
+		if err := rows.Scan(&id, &p.Envelope, &p.State, &p.Entry); err != nil {
+			return nil, err
+		}
+		if p.ID, err = id32(id); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Proposal(id [32]byte) (store.Proposal, error) {
+	ps, err := t.proposals("WHERE id = $1", id[:])
+	if err != nil {
+		return store.Proposal{}, err
+	}
+	if len(ps) == 0 {
+		return store.Proposal{}, fmt.Errorf("%w: no proposal %x", store.ErrNotFound, id[:8])
+	}
+	return ps[0], nil
+}
+
+// hexPrefix checks a hex prefix so it can go into LIKE safely.
+func hexPrefix(p string) (string, error) {
+	p = strings.ToLower(p)
+	if _, err := hex.DecodeString(p + strings.Repeat("0", len(p)%2)); err != nil || len(p) > 64 {
+		return "", fmt.Errorf("sqlstore: %q is not a hex id prefix", p)
+	}
+	return p + "%", nil
+}
+
+func (t *tx) FindProposals(prefix string) ([]store.Proposal, error) {
+	like, err := hexPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return t.proposals("WHERE hexid LIKE $1", like)
+}
+
+func (t *tx) Proposals() ([]store.Proposal, error) { return t.proposals("") }
+
+func (t *tx) Decisions(proposal [32]byte) (map[string]store.Decision, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT participant, envelope, entry FROM decisions WHERE proposal = $1", proposal[:])
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]store.Decision{}
+	for rows.Next() {
+		d := store.Decision{Proposal: proposal}
+		if err := rows.Scan(&d.Participant, &d.Envelope, &d.Entry); err != nil {
+			return nil, err
+		}
+		out[d.Participant] = d
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Claim(resource string) (store.Claim, error) {
+	c := store.Claim{Resource: resource}
+	var p []byte
+	err := t.tx.QueryRowContext(t.ctx, "SELECT proposal, entry FROM claims WHERE resource = $1", resource).Scan(&p, &c.Entry)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("%w: no claim on %s", store.ErrNotFound, resource)
+	}
+	if err != nil {
+		return c, err
+	}
+	c.Proposal, err = id32(p)
+	return c, err
+}
+
+func (t *tx) Claims() ([]store.Claim, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT resource, proposal, entry FROM claims ORDER BY resource")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Claim
+	for rows.Next() {
+		var c store.Claim
+		var p []byte
+		if err := rows.Scan(&c.Resource, &p, &c.Entry); err != nil {
+			return nil, err
+		}
+		if c.Proposal, err = id32(p); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) blob(q string, args ...any) ([]byte, error) {
+	var b []byte
+	err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return b, err
+}
+
+func (t *tx) Final(proposal [32]byte) ([]byte, error) {
+	b, err := t.blob("SELECT proof FROM finals WHERE proposal = $1", proposal[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: proposal %x is not finalized", store.ErrNotFound, proposal[:8])
+	}
+	return b, err
+}
+
+func (t *tx) artifacts(where string, args ...any) ([]store.Artifact, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, kind, name, data, entry FROM artifacts "+where+" ORDER BY hexid", args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Artifact
+	for rows.Next() {
+		var a store.Artifact
+		var id []byte
+		if err := rows.Scan(&id, &a.Kind, &a.Name, &a.Data, &a.Entry); err != nil {
+			return nil, err
+		}
+		if a.ID, err = id32(id); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Artifact(id [32]byte) (store.Artifact, error) {
+	as, err := t.artifacts("WHERE id = $1", id[:])
+	if err != nil {
+		return store.Artifact{}, err
+	}
+	if len(as) == 0 {
+		return store.Artifact{}, fmt.Errorf("%w: no artifact %x", store.ErrNotFound, id[:8])
+	}
+	return as[0], nil
+}
+
+func (t *tx) FindArtifacts(prefix string) ([]store.Artifact, error) {
+	like, err := hexPrefix(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return t.artifacts("WHERE hexid LIKE $1", like)
+}
+
+func (t *tx) Sequence(channel string) (uint64, error) {
+	var n int64
+	err := t.tx.QueryRowContext(t.ctx, "SELECT n FROM sequences WHERE channel = $1", channel).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return uint64(n), err
+}
+
+func (t *tx) Witness(key string) ([]byte, error) {
+	b, err := t.blob("SELECT value FROM witnesses WHERE key = $1", key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
+
+func (t *tx) Witnesses(prefix string) (map[string][]byte, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT key, value FROM witnesses WHERE substr(key, 1, $1) = $2", len(prefix), prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Health(device string) ([]byte, error) {
+	b, err := t.blob("SELECT record FROM health WHERE device = $1", device)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no health record for device %q", store.ErrNotFound, device)
+	}
+	return b, err
+}
+
+func (t *tx) Meta(key string) (string, error) {
+	var v string
+	err := t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+func (t *tx) EntriesOfKind(kind string) ([]int64, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT idx FROM audit_entries WHERE kind = $1 ORDER BY idx", kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// Log implements store.Tx: the event's record and stored hashes are
+// appended in this transaction. An event dated before the log's last entry
+// is refused unless the store is a drill's (meta "clock" = "drill").
+func (t *tx) Log(ev audit.Event) (int64, error) {
+	if !t.writable {
+		return 0, errors.New("sqlstore: log in a read-only transaction")
+	}
+	var last sql.NullInt64
+	if err := t.tx.QueryRowContext(t.ctx, "SELECT time FROM audit_entries ORDER BY idx DESC LIMIT 1").Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	if last.Valid && ev.Time.Unix() < last.Int64 {
+		clock, err := t.Meta("clock")
+		if err != nil {
+			return 0, err
+		}
+		if clock != "drill" {
+			return 0, fmt.Errorf("%w: the clock reads %s, before the log's last entry at %s; fix the clock (only a drill workspace may go back in time)",
+				store.ErrBackdated, ev.Time.UTC().Format("2006-01-02T15:04:05Z"), unixUTC(last.Int64))
+		}
+	}
+	l, err := audit.New(&logTx{t}, "", nil)
+	if err != nil {
+		return 0, err
+	}
+	t.pending = ev
+	i, err := l.Append(ev)
+	t.pending = audit.Event{}
+	if err != nil {
+		return 0, err
+	}
+	t.entry = i
+	return i, nil
+}
+
+func (t *tx) AuditWriter() audit.Store { return &logTx{t} }
+func (t *tx) Audit() audit.Store       { return &logTx{t} }
+
+func (t *tx) PutPolicy(version uint64, id [32]byte, env []byte) error {
+	if err := t.logged("policy"); err != nil {
+		return err
+	}
+	var n int
+	if err := t.tx.QueryRowContext(t.ctx, "SELECT COUNT(*) FROM policies WHERE version = $1 OR id = $2", int64(version), id[:]).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: policy version %d", store.ErrDuplicate, version)
+	}
+	return t.exec("INSERT INTO policies (version, id, envelope, entry) VALUES ($1, $2, $3, $4)", int64(version), id[:], env, t.entry)
+}
+
+func (t *tx) PutProposal(p store.Proposal) error {
+	if err := t.logged("proposal"); err != nil {
+		return err
+	}
+	if _, err := t.Proposal(p.ID); err == nil {
+		return fmt.Errorf("%w: proposal %x is already held", store.ErrDuplicate, p.ID[:8])
+	}
+	return t.exec("INSERT INTO proposals (id, hexid, envelope, state, entry) VALUES ($1, $2, $3, $4, $5)", p.ID[:], hex.EncodeToString(p.ID[:]), p.Envelope, p.State, t.entry)
+}
+
+func (t *tx) SetProposalState(id [32]byte, state string) error {
+	if err := t.logged("proposal state"); err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(t.ctx, "UPDATE proposals SET state = $1 WHERE id = $2", state, id[:])
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("%w: no proposal %x", store.ErrNotFound, id[:8])
+	}
+	return nil
+}
+
+func (t *tx) PutDecision(d store.Decision) error {
+	if err := t.logged("decision"); err != nil {
+		return err
+	}
+	ds, err := t.Decisions(d.Proposal)
+	if err != nil {
+		return err
+	}
+	if _, ok := ds[d.Participant]; ok {
+		return fmt.Errorf("%w: %q already decided on proposal %x", store.ErrDuplicate, d.Participant, d.Proposal[:4])
+	}
+	return t.exec("INSERT INTO decisions (proposal, participant, envelope, entry) VALUES ($1, $2, $3, $4)", d.Proposal[:], d.Participant, d.Envelope, t.entry)
+}
+
+func (t *tx) PutClaim(resource string, proposal [32]byte) error {
+	if err := t.logged("claim"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO claims (resource, proposal, entry) VALUES ($1, $2, $3) ON CONFLICT (resource) DO UPDATE SET proposal = excluded.proposal, entry = excluded.entry", resource, proposal[:], t.entry)
+}
+
+func (t *tx) ReleaseClaim(resource string) error {
+	if err := t.logged("release"); err != nil {
+		return err
+	}
+	return t.exec("DELETE FROM claims WHERE resource = $1", resource)
+}
+
+func (t *tx) PutFinal(proposal [32]byte, proof []byte) error {
+	if err := t.logged("final"); err != nil {
+		return err
+	}
+	if _, err := t.Final(proposal); err == nil {
+		return fmt.Errorf("%w: proposal %x is already finalized", store.ErrDuplicate, proposal[:4])
+	}
+	return t.exec("INSERT INTO finals (proposal, proof, entry) VALUES ($1, $2, $3)", proposal[:], proof, t.entry)
+}
+
+func (t *tx) PutArtifact(a store.Artifact) error {
+	if err := t.logged("artifact"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO artifacts (id, hexid, kind, name, data, entry) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+		a.ID[:], hex.EncodeToString(a.ID[:]), a.Kind, a.Name, a.Data, t.entry)
+}
+
+func (t *tx) SetSequence(channel string, n uint64) error {
+	if err := t.logged("sequence"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO sequences (channel, n, entry) VALUES ($1, $2, $3) ON CONFLICT (channel) DO UPDATE SET n = excluded.n, entry = excluded.entry", channel, int64(n), t.entry)
+}
+
+func (t *tx) PutWitness(key string, value []byte) error {
+	if err := t.logged("witness"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO witnesses (key, value, entry) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, entry = excluded.entry", key, value, t.entry)
+}
+
+func (t *tx) PutHealth(device string, record []byte) error {
+	if err := t.logged("health"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO health (device, record, entry) VALUES ($1, $2, $3) ON CONFLICT (device) DO UPDATE SET record = excluded.record, entry = excluded.entry", device, record, t.entry)
+}
+
+func (t *tx) SetMeta(key, value string) error {
+	if err := t.logged("setting"); err != nil {
+		return err
+	}
+	return t.exec("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value)
+}
+
+// logTx is the audit.Store of a transaction.
+type logTx struct{ t *tx }
+
+func (l *logTx) Size() (int64, error) {
+	if l.t.size >= 0 {
+		return l.t.size, nil
+	}
+	var n sql.NullInt64
+	if err := l.t.tx.QueryRowContext(l.t.ctx, "SELECT MAX(idx) FROM audit_entries").Scan(&n); err != nil {
+		return 0, err
+	}
+	l.t.size = 0
+	if n.Valid {
+		l.t.size = n.Int64 + 1
+	}
+	return l.t.size, nil
+}
+
+func (l *logTx) Record(i int64) ([]byte, error) {
+	b, err := l.t.blob("SELECT record FROM audit_entries WHERE idx = $1", i)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: audit entry %d is missing", audit.ErrTampered, i)
+	}
+	return b, err
+}
+
+func (l *logTx) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	q.WriteString("SELECT idx, hash FROM audit_hashes WHERE idx IN (")
+	args := make([]any, len(indexes))
+	for i, x := range indexes {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		fmt.Fprintf(&q, "$%d", i+1)
+		args[i] = x
+	}
+	q.WriteByte(')')
+	rows, err := l.t.tx.QueryContext(l.t.ctx, q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := map[int64][]byte{}
+	for rows.Next() {
+		var i int64
+		var h []byte
+		if err := rows.Scan(&i, &h); err != nil {
+			return nil, err
+		}
+		got[i] = h
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i, x := range indexes {
+		h, ok := got[x]
+		if !ok || len(h) != tlog.HashSize {
+			return nil, fmt.Errorf("%w: stored hash %d is missing", audit.ErrTampered, x)
+		}
+		copy(out[i][:], h)
+	}
+	return out, nil
+}
+
+func (l *logTx) Append(i int64, rec []byte, hashes []tlog.Hash) error {
+	n, err := l.Size()
+	if err != nil {
+		return err
+	}
+	if i != n {
+		return fmt.Errorf("sqlstore: append at %d to a log of %d", i, n)
+	}
+	ev := l.t.pending
+	if ev.Kind == "" {
+		if ev, err = audit.Decode(rec); err != nil {
+			return err
+		}
+	}
+	if err := l.t.exec("INSERT INTO audit_entries (idx, kind, subject, time, record) VALUES ($1, $2, $3, $4, $5)", i, ev.Kind, ev.Subject, ev.Time.Unix(), rec); err != nil {
+		return err
+	}
+	base := tlog.StoredHashIndex(0, i)
+	for k, h := range hashes {
+		if err := l.t.exec("INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)", base+int64(k), h[:]); err != nil {
+			return err
+		}
+	}
+	l.t.size = n + 1
+	return nil
+}
+
+func (l *logTx) AddCheckpoint(size int64, note []byte) error {
+	return l.t.exec("INSERT INTO audit_checkpoints (size, note) VALUES ($1, $2)", size, note)
+}
+
+func (l *logTx) LatestCheckpoint() ([]byte, error) {
+	b, err := l.t.blob("SELECT note FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, audit.ErrNoCheckpoint
+	}
+	return b, err
+}
+
+// Checkpoints implements store.Reader.
+func (t *tx) Checkpoints() ([][]byte, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT note FROM audit_checkpoints ORDER BY seq")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func unixUTC(s int64) string { return time.Unix(s, 0).UTC().Format("2006-01-02T15:04:05Z") }
+
+// StateTables are the tables whose rows StateEntries reports.
+var StateTables = []string{"policies", "proposals", "decisions", "claims", "finals", "artifacts"}
+
+// StateEntries implements store.Reader.
+func (t *tx) StateEntries() (map[string][]int64, error) {
+	out := map[string][]int64{}
+	for _, table := range StateTables {
+		rows, err := t.tx.QueryContext(t.ctx, "SELECT entry FROM "+table+" ORDER BY entry")
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var e int64
+			if err := rows.Scan(&e); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[table] = append(out[table], e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
