@@ -186,6 +186,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		e.now = func() time.Time { return t }
 		e.clockSet = true
 	}
+	if v := os.Getenv("AIRLOCK_LOCK_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(stderr, "airlock: error: AIRLOCK_LOCK_WAIT=%q is not a positive duration\n", v)
+			return exitUsage
+		}
+		e.lockWait = d
+	}
 	err := dispatch(e, args[0], args[1:])
 	return report(stderr, err)
 }
