@@ -37,7 +37,7 @@ func parseHead(b []byte) (Head, error) {
 		return Head{}, errors.New("malformed")
 	}
 	n, err := strconv.ParseInt(lines[1], 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != lines[1] {
 		return Head{}, errors.New("malformed size")
 	}
 	root, err := base64.StdEncoding.Strict().DecodeString(lines[2])

@@ -49,8 +49,9 @@ type Options struct {
 
 // DB is an open store.
 type DB struct {
-	db   *sql.DB
-	path string
+	db      *sql.DB
+	path    string // the SQLite file, or the PostgreSQL server for messages
+	dialect string // "sqlite" or "postgres"
 }
 
 var _ store.Store = (*DB)(nil)
@@ -79,7 +80,7 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	// One connection: SQLite has one writer anyway, and every read then
 	// sees the last commit.
 	db.SetMaxOpenConns(1)
-	s := &DB{db: db, path: path}
+	s := &DB{db: db, path: path, dialect: "sqlite"}
 	if err := s.check(ctx, existed); err != nil {
 		db.Close()
 		return nil, err
@@ -107,11 +108,20 @@ func (s *DB) check(ctx context.Context, existed bool) error {
 			return fmt.Errorf("%w: %s holds no airlock schema", store.ErrCorrupt, s.path)
 		}
 	}
-	sub, err := fs.Sub(migrations, "migrations/sqlite")
+	return s.migrate(ctx)
+}
+
+// migrate brings the schema to the newest version.
+func (s *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+s.dialect)
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.db, sub)
+	dialect := goose.DialectSQLite3
+	if s.dialect == "postgres" {
+		dialect = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(dialect, s.db, sub)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %v", err)
 	}
@@ -137,23 +147,36 @@ func (s *DB) View(ctx context.Context, fn func(store.Reader) error) error {
 	return s.mapErr(fn(newTx(ctx, tx, false)))
 }
 
-// Update implements store.Store.
+// Update implements store.Store. On PostgreSQL every writer first takes
+// one transaction-scoped advisory lock, so replicas append to the one log
+// in turn and never interleave two entries' hashes.
 func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.mapErr(err)
 	}
 	defer tx.Rollback()
+	if s.dialect == "postgres" {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryKey); err != nil {
+			return s.mapErr(err)
+		}
+	}
 	if err := fn(newTx(ctx, tx, true)); err != nil {
 		return s.mapErr(err)
 	}
 	return s.mapErr(tx.Commit())
 }
 
-// mapErr turns SQLite's result codes into the store's errors.
+// advisoryKey names airlock's writer lock among a server's advisory locks.
+const advisoryKey = 0x6169726c6f636b // "airlock"
+
+// mapErr turns the drivers' result codes into the store's errors.
 func (s *DB) mapErr(err error) error {
 	if err == nil {
 		return nil
+	}
+	if s.dialect == "postgres" {
+		return mapPG(s.path, err)
 	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
