@@ -18,11 +18,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
@@ -89,6 +88,9 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	if b := rv.Blocking(); len(b) > 0 && !prm.Force {
 		return nil, rv, fmt.Errorf("%w: %s: %s", ErrBlocked, b[0].Code, b[0].Message)
+	}
+	if err := c.flagLive(ctx, rv); err != nil {
+		return nil, nil, err
 	}
 	e, err := proposal.Seal(p, id)
 	if err != nil {
@@ -161,6 +163,10 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 		if err := tx.PutDecision(store.Decision{Proposal: pe.ID(), Participant: checked.Participant.ID, Envelope: raw}); err != nil {
 			return err
 		}
+		v, _ := pol.Vault(p.Vault)
+		if err := c.recount(tx, pe, pol, v); err != nil {
+			return err
+		}
 		if w := checked.Witnessed; w != nil {
 			// Who witnessed which checkpoint, and the largest each has
 			// seen: the next export to them proves consistency from there.
@@ -216,84 +222,6 @@ func (c *Coordinator) open(pe *envelope.Envelope) (*proposal.Proposal, *policy.P
 		}
 	}
 	return nil, nil, [32]byte{}, fmt.Errorf("%w: %x is not a policy version this workspace holds", proposal.ErrWrongPolicy, p.Policy[:8])
-}
-
-// Row is one proposal's state.
-type Row struct {
-	ID        string            `json:"id"`
-	Vault     string            `json:"vault"`
-	TxID      string            `json:"txid"`
-	Threshold int               `json:"threshold"`
-	Approvals []string          `json:"approvals"`
-	Rejects   map[string]string `json:"rejections"`
-	Expires   time.Time         `json:"expires"`
-	Left      time.Duration     `json:"-"`
-	State     string            `json:"state"` // open, ready, expired, final
-	Note      string            `json:"note,omitempty"`
-}
-
-// Status lists every proposal with its approvals, rejections and time left.
-func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
-	es, err := c.WS.Proposals()
-	if err != nil {
-		return nil, err
-	}
-	now := c.Now()
-	var rows []Row
-	for _, pe := range es {
-		p, pol, _, err := c.open(pe)
-		if err != nil {
-			return nil, err
-		}
-		v, _ := pol.Vault(p.Vault)
-		row := Row{ID: pe.IDHex(), Vault: p.Vault, Threshold: v.Threshold, Rejects: map[string]string{}, Expires: p.ExpiresTime(), Left: p.ExpiresTime().Sub(now).Truncate(time.Second)}
-		if a, err := c.Reg.Lookup(p.Chain); err == nil {
-			if cv, err := pol.ChainVault(v); err == nil {
-				if rv, err := a.Review(ctx, cv, p.Payload); err == nil {
-					row.TxID = rv.TxID
-				}
-			}
-		}
-		aps, err := c.WS.Approvals(pe.ID())
-		if err != nil {
-			return nil, err
-		}
-		var devs []*policy.Device
-		for _, who := range workspace.SortedKeys(aps) {
-			ap, err := proposal.DecodeApproval(aps[who])
-			if err != nil {
-				return nil, err
-			}
-			if ap.Decision == proposal.Approve {
-				row.Approvals = append(row.Approvals, who)
-				if s, ok := pol.SignerFor(v, who); ok && !s.Recovery {
-					devs = append(devs, s.Device)
-				}
-			} else {
-				row.Rejects[who] = ap.Reason
-			}
-		}
-		switch _, ferr := c.WS.Final(pe.ID()); {
-		case ferr == nil:
-			row.State = "final"
-		case row.Left <= 0:
-			row.State = "expired"
-		case recoveryApproved(pol, v, row.Approvals) && len(devs) < row.Threshold:
-			row.State = "ready"
-			row.Note = "recovery path: the recovery signer approved; the transaction confirms once its coins are old enough"
-		case len(row.Approvals) >= row.Threshold:
-			row.State = "ready"
-			if _, ok := policy.SelectDiverse(v, devs); !ok {
-				row.State = "open"
-				row.Note = fmt.Sprintf("%d approvals, but the vault's device rules are not met (%d vendors, %d kinds needed)", len(row.Approvals), v.Rules.MinVendors, v.Rules.MinKinds)
-			}
-		default:
-			row.State = "open"
-		}
-		rows = append(rows, row)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Expires.Before(rows[j].Expires) })
-	return rows, nil
 }
 
 // Finalized is an assembled transaction with its signed proof.
@@ -355,6 +283,18 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	}
 	if _, err := c.WS.Final(pe.ID()); err == nil {
 		return c.Stored(ctx, pe.ID())
+	}
+	if err := c.ExpireDue(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.WS.View(ctx, func(r store.Reader) error {
+		st, err := stored(r, pe.ID())
+		if err == nil && st.End() {
+			return fmt.Errorf("%w: cannot finalize: the proposal is %s", proposal.ErrTransition, st)
+		}
+		return err
+	}); err != nil {
+		return nil, err
 	}
 	now := c.Now()
 	if !now.Before(p.ExpiresTime()) {
@@ -480,13 +420,19 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
 		}
-		if _, err := tx.Log(c.WS.Event("proposal.finalized", pe.IDHex(), map[string]string{"txid": final.TxID, "approvals": fmt.Sprint(who), "proof": env.IDHex()})); err != nil {
+		if err := c.recount(tx, pe, pol, v); err != nil {
 			return err
+		}
+		// The step's own entry ("proposal.finalized") is the one the final
+		// row, the proof and the transaction cite.
+		st, err := c.advance(tx, pe, proposal.StepFinalize, map[string]string{"txid": final.TxID, "approvals": fmt.Sprint(who), "proof": env.IDHex()})
+		if err != nil {
+			return err
+		}
+		if st != proposal.StateFinalized {
+			return fmt.Errorf("coordinator: proposal %s is %s, not finalized", pe.IDHex()[:12], st)
 		}
 		if err := tx.PutFinal(pe.ID(), proofRaw); err != nil {
-			return err
-		}
-		if err := tx.SetProposalState(pe.ID(), "finalized"); err != nil {
 			return err
 		}
 		if err := tx.PutArtifact(store.Artifact{ID: env.ID(), Kind: "proof", Data: proofRaw}); err != nil {
@@ -600,7 +546,10 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 			})); err != nil {
 				return err
 			}
-			return tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw})
+			if err := tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw}); err != nil {
+				return err
+			}
+			return c.recount(tx, match, pol, v)
 		})
 		if err != nil {
 			return nil, err
@@ -616,12 +565,24 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 	return out, nil
 }
 
-// recoveryApproved says whether the vault's recovery signer is among the
-// participants who approved.
-func recoveryApproved(pol *policy.Policy, v *policy.Vault, approvals []string) bool {
-	r, ok, err := pol.RecoverySigner(v)
-	if err != nil || !ok {
-		return false
+// review has the chain adapter decode a proposal's payload.
+func (c *Coordinator) review(ctx context.Context, p *proposal.Proposal, pol *policy.Policy) (*chain.Review, error) {
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
 	}
-	return slices.Contains(approvals, r.Participant.ID)
+	cv, err := proposal.ChainVault(p, pol)
+	if err != nil {
+		return nil, err
+	}
+	return a.Review(ctx, cv, p.Payload)
+}
+
+// entry reads and decodes audit entry i.
+func entry(r store.Reader, i int64) (audit.Event, error) {
+	rec, err := r.Audit().Record(i)
+	if err != nil {
+		return audit.Event{}, err
+	}
+	return audit.Decode(rec)
 }

@@ -52,6 +52,9 @@ const (
 	// an external device (Coldcard, Sparrow, Keystone), whose chain
 	// signatures are the proof.
 	TypeExternal = "airlock.external-approval/v1"
+	// TypeRelease is a coordinator's signed notice that a proposal ended
+	// unfinalized (withdrawn, rejected, expired): stations free its claims.
+	TypeRelease = "airlock.release/v1"
 )
 
 var knownTypes = map[string]bool{
@@ -61,6 +64,7 @@ var knownTypes = map[string]bool{
 	TypeProof:    true,
 	TypeManifest: true,
 	TypeExternal: true,
+	TypeRelease:  true,
 }
 
 // Limits against hostile input.

@@ -128,6 +128,11 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	if _, err := s.WS.Decision(res.ID); err == nil {
 		res.Refusals = append(res.Refusals, "this station has already decided on this proposal")
 	}
+	if released, err := s.released(ctx, res.ID); err != nil {
+		return nil, err
+	} else if released {
+		res.Refusals = append(res.Refusals, "the coordinator released this proposal (withdrawn, rejected or expired): it has ended")
+	}
 	res.Conflicts, err = s.conflicts(res.ID, rv.Spends)
 	if err != nil {
 		return nil, err
@@ -282,4 +287,86 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 func mustDecisions(r store.Reader, id [32]byte) map[string]store.Decision {
 	ds, _ := r.Decisions(id)
 	return ds
+}
+
+// Released is what ApplyRelease did.
+type Released struct {
+	Release *proposal.Release
+	ID      [32]byte
+	Claims  []string // the resources freed
+	Again   bool     // the release was applied before
+}
+
+// ApplyRelease verifies a coordinator's release of a proposal (withdrawn,
+// rejected, expired) against the station's own policy and frees the
+// claims the station made for it, in one logged transaction. The station
+// then refuses to sign that proposal: it has ended.
+func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store.Tx) error) (*Released, error) {
+	e, err := envelope.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	pol, _, err := s.WS.Policy(s.Reg)
+	if err != nil {
+		return nil, err
+	}
+	r, err := proposal.OpenRelease(e, pol)
+	if err != nil {
+		return nil, err
+	}
+	out := &Released{Release: r}
+	copy(out.ID[:], r.Proposal)
+	err = s.WS.Update(ctx, func(tx store.Tx) error {
+		p, perr := tx.Proposal(out.ID)
+		out.Again = perr == nil && p.State == "released"
+		claims, err := tx.Claims()
+		if err != nil {
+			return err
+		}
+		for _, c := range claims {
+			if c.Proposal == out.ID {
+				out.Claims = append(out.Claims, c.Resource)
+			}
+		}
+		detail := map[string]string{"proposal": hex.EncodeToString(r.Proposal), "state": string(r.State), "reason": r.Reason,
+			"coordinator": r.Coordinator, "released": strings.Join(out.Claims, " ")}
+		if _, err := tx.Log(s.WS.Event("claims.released", e.IDHex(), detail)); err != nil {
+			return err
+		}
+		for _, res := range out.Claims {
+			if err := tx.ReleaseClaim(res); err != nil {
+				return err
+			}
+		}
+		if perr == nil {
+			if err := tx.SetProposalState(out.ID, "released"); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutArtifact(store.Artifact{ID: e.ID(), Kind: "release", Data: raw}); err != nil {
+			return err
+		}
+		if extra != nil {
+			return extra(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// released reports whether a release of the proposal was applied here.
+func (s *Station) released(ctx context.Context, id [32]byte) (bool, error) {
+	var yes bool
+	err := s.WS.View(ctx, func(r store.Reader) error {
+		p, err := r.Proposal(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		yes = err == nil && p.State == "released"
+		return err
+	})
+	return yes, err
 }

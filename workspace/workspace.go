@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -111,7 +112,14 @@ type Workspace struct {
 	// Now is the clock every entry is dated by.
 	Now  func() time.Time
 	lock *lockFile
+	// inTx is set while a transaction runs: a workspace is used by one
+	// goroutine at a time, and a transaction started inside another would
+	// wait forever for the one connection, so it is refused instead.
+	inTx atomic.Bool
 }
+
+// ErrNested is returned for a transaction started inside another.
+var ErrNested = errors.New("workspace: a transaction inside a transaction (use the one the callback was given)")
 
 // Options are the choices for Open and Init.
 type Options struct {
@@ -259,7 +267,12 @@ func (w *Workspace) Event(kind, subject string, detail map[string]string) audit.
 // Update runs fn in one store transaction, then records the log's new
 // head in DIR/head.
 func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
-	if err := w.Store.Update(ctx, fn); err != nil {
+	if !w.inTx.CompareAndSwap(false, true) {
+		return ErrNested
+	}
+	err := w.Store.Update(ctx, fn)
+	w.inTx.Store(false)
+	if err != nil {
 		return err
 	}
 	return w.writeHead(ctx)
@@ -267,6 +280,10 @@ func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
 
 // View runs fn in a read-only transaction.
 func (w *Workspace) View(ctx context.Context, fn func(store.Reader) error) error {
+	if !w.inTx.CompareAndSwap(false, true) {
+		return ErrNested
+	}
+	defer w.inTx.Store(false)
 	return w.Store.View(ctx, fn)
 }
 
@@ -280,6 +297,10 @@ func (w *Workspace) Log(ctx context.Context, kind, subject string, detail map[st
 
 // Checkpoint signs a checkpoint of the log with the identity key.
 func (w *Workspace) Checkpoint(ctx context.Context, key crypto.Signer) ([]byte, error) {
+	if !w.inTx.CompareAndSwap(false, true) {
+		return nil, ErrNested
+	}
+	defer w.inTx.Store(false)
 	var cp []byte
 	err := w.Store.Update(ctx, func(tx store.Tx) error {
 		l, err := audit.New(tx.AuditWriter(), w.Config.LogOrigin(), key)

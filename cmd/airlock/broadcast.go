@@ -106,7 +106,7 @@ func (e *env) broadcast(args []string) error {
 	if txid != tx.TxHash().String() {
 		return fmt.Errorf("the node answered txid %s for transaction %s", txid, tx.TxHash())
 	}
-	if err := e.logger(ws, nil)("transaction.broadcast", pe.IDHex(), map[string]string{"txid": txid, "node": client.URL()}); err != nil {
+	if err := e.coordinator(ws).MarkBroadcast(context.Background(), pe.ID(), txid, client.URL()); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", txid, client.URL())

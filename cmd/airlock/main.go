@@ -63,6 +63,12 @@ A round:
          [--override-conflict --reason R]
     collect FILE...                 coordinator: verify and store decisions
     status [--json]                 coordinator: every proposal's state
+                                    (open, approved, finalized, broadcast,
+                                    rejected, withdrawn, expired)
+    withdraw ID --reason R [--out F]   coordinator: end a proposal, signed
+    release ID [--out F]            coordinator: the signed release of a
+                                    withdrawn, rejected or expired proposal
+    release FILE                    station: verify it, free the claims
     finalize ID [--out F]           coordinator: assemble, verify, prove
     broadcast ID --rpc URL [--rpc-cert F] [--tx F]   coordinator: send a
                                     finalized Bitcoin transaction to a node
@@ -246,6 +252,10 @@ func dispatch(e *env, cmd string, args []string) error {
 		return e.demo(args)
 	case "store":
 		return e.store(args)
+	case "withdraw":
+		return e.withdraw(args)
+	case "release":
+		return e.release(args)
 	case "help":
 		fmt.Fprint(e.stdout, usage)
 		return nil

@@ -150,7 +150,8 @@ func (e *env) export(args []string) error {
 	m := &media.Manifest{Format: 1, Digest: digest[:], Kind: a.Type, Artifact: id[:], Origin: ws.Config.Origin(),
 		Destination: dest, Purpose: *purpose, Time: e.now().UTC().Unix(), Policy: polID[:]}
 	if m.Purpose == "" {
-		m.Purpose = map[string]string{envelope.TypeProposal: "review and sign", envelope.TypePolicy: "adopt policy version", envelope.TypeApproval: "collect"}[a.Type]
+		m.Purpose = map[string]string{envelope.TypeProposal: "review and sign", envelope.TypePolicy: "adopt policy version", envelope.TypeApproval: "collect",
+			envelope.TypeRelease: "free the claims of an ended proposal"}[a.Type]
 	}
 	if a.Type == envelope.TypeProposal {
 		if p, err := proposal.Decode(a); err == nil {
@@ -227,6 +228,19 @@ func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.E
 		return readEnvelope(ref)
 	}
 	pe, err := ws.Proposal(ref)
+	if errors.Is(err, workspace.ErrNotFound) {
+		// A kept output: a release, a decision, a proof.
+		var found []store.Artifact
+		if verr := ws.View(context.Background(), func(r store.Reader) (err error) {
+			found, err = r.FindArtifacts(ref)
+			return err
+		}); verr != nil {
+			return nil, verr
+		}
+		if len(found) == 1 && found[0].Kind != "final" {
+			return envelope.Decode(found[0].Data)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -428,6 +442,13 @@ func (e *env) importOne(ws *workspace.Workspace, pol *policy.Policy, manifestPat
 		})
 	case envelope.TypePolicy:
 		_, err = ws.AddPolicy(a, e.reg, func(*policy.Policy) (string, map[string]string) { return "transfer.imported", detail }, record)
+	case envelope.TypeRelease:
+		_, err = e.station(ws).ApplyRelease(ctx, raw, func(tx store.Tx) error {
+			if _, err := tx.Log(ws.Event("transfer.imported", a.IDHex(), detail)); err != nil {
+				return err
+			}
+			return record(tx)
+		})
 	case envelope.TypeApproval:
 		_, err = e.coordinator(ws).Collect(ctx, raw, func(tx store.Tx) error {
 			if _, err := tx.Log(ws.Event("transfer.imported", a.IDHex(), detail)); err != nil {

@@ -91,6 +91,11 @@ func (e *env) propose(args []string) error {
 	p, _ := proposal.Decode(env)
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
 	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	for _, f := range rv.Flags {
+		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
+			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
+		}
+	}
 	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", *out)
 	return nil
 }
@@ -368,17 +373,27 @@ func (e *env) status(args []string) error {
 		fmt.Fprintln(e.stdout, "no proposals")
 	}
 	for _, r := range rows {
-		left := "expired"
-		if r.Left > 0 {
-			left = r.Left.String() + " left"
+		// A countdown only while stations may still sign.
+		when := ""
+		switch {
+		case r.Left > 0:
+			when = "  " + r.Left.String() + " left"
+		case r.State == proposal.StateExpired:
+			when = "  expired " + r.Expires.Format(time.RFC3339)
 		}
-		fmt.Fprintf(e.stdout, "%s  vault %s  %s  %d/%d approvals (%s)  %s\n", r.ID[:16], r.Vault, r.State, len(r.Approvals), r.Threshold, list(r.Approvals), left)
+		fmt.Fprintf(e.stdout, "%s  vault %s  %s  %s approvals (%s)%s\n", r.ID[:16], r.Vault, r.State, r.Decisions, list(r.Approvals), when)
 		fmt.Fprintf(e.stdout, "    txid %s\n", r.TxID)
 		if r.Note != "" {
 			fmt.Fprintf(e.stdout, "    %s\n", r.Note)
 		}
 		for _, who := range workspace.SortedKeys(r.Rejects) {
 			fmt.Fprintf(e.stdout, "    rejected by %s: %q\n", who, r.Rejects[who])
+		}
+		for _, d := range r.Duplicates {
+			fmt.Fprintf(e.stdout, "    warning: proposal %s is live for the same transaction; withdraw one of them\n", d[:16])
+		}
+		if r.State.Releases() {
+			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE' gives the signed release that frees the stations' claims\n", r.ID[:16])
 		}
 	}
 	return nil

@@ -85,7 +85,7 @@ var (
 func Accepts(role, kind string) bool {
 	switch role {
 	case "station":
-		return kind == envelope.TypeProposal || kind == envelope.TypePolicy
+		return kind == envelope.TypeProposal || kind == envelope.TypePolicy || kind == envelope.TypeRelease
 	case "coordinator":
 		return kind == envelope.TypeApproval
 	}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// withdraw ends a proposal at the coordinator, with a reason, and writes
+// the signed release for the stations.
+func (e *env) withdraw(args []string) error {
+	fs := e.flags("withdraw")
+	reason := fs.String("reason", "", "why (recorded, signed, shown to the stations)")
+	out := fs.String("out", "", "where to write the release (default: ID.release)")
+	secrets := e.secretFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || strings.TrimSpace(*reason) == "" {
+		return usagef("withdraw: want ID --reason R")
+	}
+	ref, err := proposalID(pos[0])
+	if err != nil {
+		return err
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ks, err := e.unlock(ws, secrets)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	rel, err := e.coordinator(ws).Withdraw(context.Background(), ref, *reason, ks.identity)
+	if err != nil {
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "withdrew proposal %s: %q\n", ref, *reason)
+	return e.writeRelease(rel, *out)
+}
+
+// release gives a withdrawn, rejected or expired proposal's signed release
+// (at a coordinator), or applies one (at a station).
+func (e *env) release(args []string) error {
+	fs := e.flags("release")
+	out := fs.String("out", "", "coordinator: where to write the release (default: ID.release)")
+	secrets := e.secretFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("release: want a proposal id (coordinator) or a release file (station)")
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ctx := context.Background()
+	if ws.Config.Role == workspace.Station {
+		raw, err := readArtifact(pos[0])
+		if err != nil {
+			return err
+		}
+		r, err := e.station(ws).ApplyRelease(ctx, raw, nil)
+		if err != nil {
+			return err
+		}
+		what := "freed nothing (this station claimed nothing for it)"
+		if len(r.Claims) > 0 {
+			what = fmt.Sprintf("freed %d claims: %s", len(r.Claims), strings.Join(r.Claims, ", "))
+		}
+		fmt.Fprintf(e.stdout, "release of proposal %s verified (%s by %s: %q); %s\n", hex.EncodeToString(r.ID[:8]), r.Release.State, r.Release.Coordinator, r.Release.Reason, what)
+		return nil
+	}
+	ref, err := proposalID(pos[0])
+	if err != nil {
+		return err
+	}
+	ks, err := e.unlock(ws, secrets)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	rel, err := e.coordinator(ws).Release(ctx, ref, ks.identity)
+	if err != nil {
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
+		return err
+	}
+	return e.writeRelease(rel, *out)
+}
+
+func (e *env) writeRelease(rel *envelope.Envelope, out string) error {
+	if out == "" {
+		out = rel.IDHex()[:16] + ".release"
+	}
+	if err := writeEnvelope(out, rel); err != nil {
+		return withHint(err, fmt.Sprintf("the release is kept: 'airlock export %s --out FILE' writes it again", rel.IDHex()[:16]))
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: carry it to each station ('airlock release %s' there frees what it claimed)\n", out, out)
+	return nil
+}
