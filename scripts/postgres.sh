@@ -17,7 +17,13 @@ start)
   fi
   dir=$(mktemp -d /tmp/airlock-pg.XXXXXX)
   chmod 755 "$dir"
-  port=${AIRLOCK_TEST_POSTGRES_PORT:-55432}
+  # The first free port from 55432 (another cluster may hold one).
+  port=${AIRLOCK_TEST_POSTGRES_PORT:-}
+  if [ -z "$port" ]; then
+    for p in $(seq 55432 55531); do
+      if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+    done
+  fi
   run() { if [ "$(id -u)" -eq 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }
   if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir"; fi
   run "'$bin/initdb' -D '$dir/data' -A trust -U airlock --no-sync" >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
