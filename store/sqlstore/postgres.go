@@ -16,7 +16,7 @@ import (
 // shared by its replicas), creating or migrating the schema. dsn is a
 // libpq URL or key=value string; give search_path to keep several stores
 // in one database.
-func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
+func OpenPostgres(ctx context.Context, dsn string, o Options) (*DB, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: %v", err)
@@ -30,6 +30,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o.GroupCommit {
+		s.group = newCommitter(s)
 	}
 	return s, nil
 }

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -45,6 +46,11 @@ type Options struct {
 	Create bool
 	// BusyTimeout overrides the package's BusyTimeout (tests).
 	BusyTimeout time.Duration
+	// GroupCommit runs concurrent Updates in shared database transactions
+	// (one fsync for many), each in its own savepoint: a failing one rolls
+	// back alone, and every caller returns only once its changes are
+	// durable. For a service with many writers; a CLI gains nothing.
+	GroupCommit bool
 }
 
 // DB is an open store.
@@ -52,6 +58,49 @@ type DB struct {
 	db      *sql.DB
 	path    string // the SQLite file, or the PostgreSQL server for messages
 	dialect string // "sqlite" or "postgres"
+	group   *committer
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+// maxStmts bounds the prepared statements kept.
+const maxStmts = 512
+
+// cached returns q prepared on the database, if it was.
+func (s *DB) cached(q string) *sql.Stmt {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stmts[q]
+}
+
+// warm prepares on the database the statements a finished transaction
+// had to prepare for itself (a transaction holds the one connection, so
+// it cannot prepare on the database while it runs).
+func (s *DB) warm(ctx context.Context, qs []string) {
+	for _, q := range qs {
+		s.mu.Lock()
+		_, ok := s.stmts[q]
+		full := len(s.stmts) >= maxStmts
+		s.mu.Unlock()
+		if ok || full {
+			continue
+		}
+		st, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		s.mu.Lock()
+		if s.stmts == nil {
+			s.stmts = map[string]*sql.Stmt{}
+		}
+		if _, ok := s.stmts[q]; ok {
+			st.Close()
+		} else {
+			s.stmts[q] = st
+		}
+		s.mu.Unlock()
+	}
 }
 
 var _ store.Store = (*DB)(nil)
@@ -84,6 +133,9 @@ func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	if err := s.check(ctx, existed); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if o.GroupCommit {
+		s.group = newCommitter(s)
 	}
 	return s, nil
 }
@@ -131,8 +183,19 @@ func (s *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database.
-func (s *DB) Close() error { return s.db.Close() }
+// Close closes the database (after the committer's last batch).
+func (s *DB) Close() error {
+	if s.group != nil {
+		s.group.stop()
+	}
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.stmts = nil
+	s.mu.Unlock()
+	return s.db.Close()
+}
 
 // Path is the database file.
 func (s *DB) Path() string { return s.path }
@@ -143,14 +206,20 @@ func (s *DB) View(ctx context.Context, fn func(store.Reader) error) error {
 	if err != nil {
 		return s.mapErr(err)
 	}
-	defer tx.Rollback()
-	return s.mapErr(fn(newTx(ctx, tx, false)))
+	t := newTx(ctx, s, tx, false)
+	err = fn(t)
+	tx.Rollback()
+	s.warm(ctx, t.misses)
+	return s.mapErr(err)
 }
 
 // Update implements store.Store. On PostgreSQL every writer first takes
 // one transaction-scoped advisory lock, so replicas append to the one log
 // in turn and never interleave two entries' hashes.
 func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.group != nil {
+		return s.group.do(ctx, fn)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.mapErr(err)
@@ -161,10 +230,15 @@ func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 			return s.mapErr(err)
 		}
 	}
-	if err := fn(newTx(ctx, tx, true)); err != nil {
+	t := newTx(ctx, s, tx, true)
+	if err := fn(t); err != nil {
+		tx.Rollback()
+		s.warm(ctx, t.misses)
 		return s.mapErr(err)
 	}
-	return s.mapErr(tx.Commit())
+	err = tx.Commit()
+	s.warm(ctx, t.misses)
+	return s.mapErr(err)
 }
 
 // advisoryKey names airlock's writer lock among a server's advisory locks.

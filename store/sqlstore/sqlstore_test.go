@@ -25,6 +25,16 @@ func TestSQLiteConformance(t *testing.T) {
 	})
 }
 
+func TestSQLiteGroupCommitConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"), sqlstore.Options{Create: true, GroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
 // TestPostgresConformance runs the suite on a real PostgreSQL server, one
 // fresh schema per test. ./scripts/test starts one on 127.0.0.1 and sets
 // AIRLOCK_TEST_POSTGRES; without it the test fails, it never skips.
@@ -38,20 +48,28 @@ func TestPostgresConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	storetest.Run(t, func(t *testing.T) store.Store {
-		var b [6]byte
-		rand.Read(b[:])
-		schema := "storetest_" + hex.EncodeToString(b[:])
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
+	for _, group := range []bool{false, true} {
+		name := "one-commit-per-update"
+		if group {
+			name = "group-commit"
 		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-		db, err := sqlstore.OpenPostgres(context.Background(), dsn+sep(dsn)+"search_path="+schema)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	})
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store {
+				var b [6]byte
+				rand.Read(b[:])
+				schema := "storetest_" + hex.EncodeToString(b[:])
+				if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+				db, err := sqlstore.OpenPostgres(context.Background(), dsn+sep(dsn)+"search_path="+schema, sqlstore.Options{GroupCommit: group})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			})
+		})
+	}
 }
 
 func sep(dsn string) string {

@@ -19,11 +19,13 @@ import (
 // read and appended through.
 type tx struct {
 	ctx      context.Context
+	db       *DB
 	tx       *sql.Tx
 	writable bool
 	entry    int64 // the entry logged in this transaction, -1 before
 	size     int64 // cached log size, -1 unknown
 	pending  audit.Event
+	misses   []string // statements prepared for this transaction only
 }
 
 var (
@@ -31,15 +33,49 @@ var (
 	_ audit.Store = (*logTx)(nil)
 )
 
-func newTx(ctx context.Context, t *sql.Tx, writable bool) *tx {
-	return &tx{ctx: ctx, tx: t, writable: writable, entry: -1, size: -1}
+func newTx(ctx context.Context, db *DB, t *sql.Tx, writable bool) *tx {
+	return &tx{ctx: ctx, db: db, tx: t, writable: writable, entry: -1, size: -1}
+}
+
+// stmt is q prepared once per database and bound to this transaction:
+// parsing SQL costs more than running it.
+func (t *tx) stmt(q string) (*sql.Stmt, error) {
+	if st := t.db.cached(q); st != nil {
+		return t.tx.StmtContext(t.ctx, st), nil
+	}
+	t.misses = append(t.misses, q)
+	return t.tx.PrepareContext(t.ctx, q)
+}
+
+func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+func (t *tx) queryRow(q string, args ...any) *sql.Row {
+	st, err := t.stmt(q)
+	if err != nil {
+		return t.queryRow(q, args...)
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
+
+func (t *tx) execResult(q string, args ...any) (sql.Result, error) {
+	if !t.writable {
+		return nil, errors.New("sqlstore: write in a read-only transaction")
+	}
+	st, err := t.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
 }
 
 func (t *tx) exec(q string, args ...any) error {
-	if !t.writable {
-		return errors.New("sqlstore: write in a read-only transaction")
-	}
-	_, err := t.tx.ExecContext(t.ctx, q, args...)
+	_, err := t.execResult(q, args...)
 	return err
 }
 
@@ -60,7 +96,7 @@ func id32(b []byte) (out [32]byte, err error) {
 }
 
 func (t *tx) Policies() ([][]byte, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT envelope FROM policies ORDER BY version")
+	rows, err := t.query("SELECT envelope FROM policies ORDER BY version")
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +113,7 @@ func (t *tx) Policies() ([][]byte, error) {
 }
 
 func (t *tx) proposals(where string, args ...any) ([]store.Proposal, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, envelope, state, entry FROM proposals "+where+" ORDER BY hexid", args...)
+	rows, err := t.query("SELECT id, envelope, state, entry FROM proposals "+where+" ORDER BY hexid", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +164,7 @@ func (t *tx) FindProposals(prefix string) ([]store.Proposal, error) {
 func (t *tx) Proposals() ([]store.Proposal, error) { return t.proposals("") }
 
 func (t *tx) Decisions(proposal [32]byte) (map[string]store.Decision, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT participant, envelope, entry FROM decisions WHERE proposal = $1", proposal[:])
+	rows, err := t.query("SELECT participant, envelope, entry FROM decisions WHERE proposal = $1", proposal[:])
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +183,7 @@ func (t *tx) Decisions(proposal [32]byte) (map[string]store.Decision, error) {
 func (t *tx) Claim(resource string) (store.Claim, error) {
 	c := store.Claim{Resource: resource}
 	var p []byte
-	err := t.tx.QueryRowContext(t.ctx, "SELECT proposal, entry FROM claims WHERE resource = $1", resource).Scan(&p, &c.Entry)
+	err := t.queryRow("SELECT proposal, entry FROM claims WHERE resource = $1", resource).Scan(&p, &c.Entry)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("%w: no claim on %s", store.ErrNotFound, resource)
 	}
@@ -159,7 +195,7 @@ func (t *tx) Claim(resource string) (store.Claim, error) {
 }
 
 func (t *tx) Claims() ([]store.Claim, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT resource, proposal, entry FROM claims ORDER BY resource")
+	rows, err := t.query("SELECT resource, proposal, entry FROM claims ORDER BY resource")
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +217,7 @@ func (t *tx) Claims() ([]store.Claim, error) {
 
 func (t *tx) blob(q string, args ...any) ([]byte, error) {
 	var b []byte
-	err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&b)
+	err := t.queryRow(q, args...).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -197,7 +233,7 @@ func (t *tx) Final(proposal [32]byte) ([]byte, error) {
 }
 
 func (t *tx) artifacts(where string, args ...any) ([]store.Artifact, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, kind, name, data, entry FROM artifacts "+where+" ORDER BY hexid", args...)
+	rows, err := t.query("SELECT id, kind, name, data, entry FROM artifacts "+where+" ORDER BY hexid", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +274,7 @@ func (t *tx) FindArtifacts(prefix string) ([]store.Artifact, error) {
 
 func (t *tx) Sequence(channel string) (uint64, error) {
 	var n int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT n FROM sequences WHERE channel = $1", channel).Scan(&n)
+	err := t.queryRow("SELECT n FROM sequences WHERE channel = $1", channel).Scan(&n)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -254,7 +290,7 @@ func (t *tx) Witness(key string) ([]byte, error) {
 }
 
 func (t *tx) Witnesses(prefix string) (map[string][]byte, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT key, value FROM witnesses WHERE substr(key, 1, $1) = $2", len(prefix), prefix)
+	rows, err := t.query("SELECT key, value FROM witnesses WHERE substr(key, 1, $1) = $2", len(prefix), prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +317,7 @@ func (t *tx) Health(device string) ([]byte, error) {
 
 func (t *tx) Meta(key string) (string, error) {
 	var v string
-	err := t.tx.QueryRowContext(t.ctx, "SELECT value FROM meta WHERE key = $1", key).Scan(&v)
+	err := t.queryRow("SELECT value FROM meta WHERE key = $1", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -289,7 +325,7 @@ func (t *tx) Meta(key string) (string, error) {
 }
 
 func (t *tx) EntriesOfKind(kind string) ([]int64, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT idx FROM audit_entries WHERE kind = $1 ORDER BY idx", kind)
+	rows, err := t.query("SELECT idx FROM audit_entries WHERE kind = $1 ORDER BY idx", kind)
 	if err != nil {
 		return nil, err
 	}
@@ -313,8 +349,14 @@ func (t *tx) Log(ev audit.Event) (int64, error) {
 		return 0, errors.New("sqlstore: log in a read-only transaction")
 	}
 	var last sql.NullInt64
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT time FROM audit_entries ORDER BY idx DESC LIMIT 1").Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var lastIdx int64
+	switch err := t.queryRow("SELECT idx, time FROM audit_entries ORDER BY idx DESC LIMIT 1").Scan(&lastIdx, &last); {
+	case errors.Is(err, sql.ErrNoRows):
+		t.size = 0
+	case err != nil:
 		return 0, err
+	default:
+		t.size = lastIdx + 1
 	}
 	if last.Valid && ev.Time.Unix() < last.Int64 {
 		clock, err := t.Meta("clock")
@@ -347,31 +389,23 @@ func (t *tx) PutPolicy(version uint64, id [32]byte, env []byte) error {
 	if err := t.logged("policy"); err != nil {
 		return err
 	}
-	var n int
-	if err := t.tx.QueryRowContext(t.ctx, "SELECT COUNT(*) FROM policies WHERE version = $1 OR id = $2", int64(version), id[:]).Scan(&n); err != nil {
-		return err
-	}
-	if n > 0 {
-		return fmt.Errorf("%w: policy version %d", store.ErrDuplicate, version)
-	}
-	return t.exec("INSERT INTO policies (version, id, envelope, entry) VALUES ($1, $2, $3, $4)", int64(version), id[:], env, t.entry)
+	return t.insertOnce(fmt.Sprintf("policy version %d", version),
+		"INSERT INTO policies (version, id, envelope, entry) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", int64(version), id[:], env, t.entry)
 }
 
 func (t *tx) PutProposal(p store.Proposal) error {
 	if err := t.logged("proposal"); err != nil {
 		return err
 	}
-	if _, err := t.Proposal(p.ID); err == nil {
-		return fmt.Errorf("%w: proposal %x is already held", store.ErrDuplicate, p.ID[:8])
-	}
-	return t.exec("INSERT INTO proposals (id, hexid, envelope, state, entry) VALUES ($1, $2, $3, $4, $5)", p.ID[:], hex.EncodeToString(p.ID[:]), p.Envelope, p.State, t.entry)
+	return t.insertOnce(fmt.Sprintf("proposal %x is already held", p.ID[:8]),
+		"INSERT INTO proposals (id, hexid, envelope, state, entry) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", p.ID[:], hex.EncodeToString(p.ID[:]), p.Envelope, p.State, t.entry)
 }
 
 func (t *tx) SetProposalState(id [32]byte, state string) error {
 	if err := t.logged("proposal state"); err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(t.ctx, "UPDATE proposals SET state = $1 WHERE id = $2", state, id[:])
+	res, err := t.execResult("UPDATE proposals SET state = $1 WHERE id = $2", state, id[:])
 	if err != nil {
 		return err
 	}
@@ -385,14 +419,8 @@ func (t *tx) PutDecision(d store.Decision) error {
 	if err := t.logged("decision"); err != nil {
 		return err
 	}
-	ds, err := t.Decisions(d.Proposal)
-	if err != nil {
-		return err
-	}
-	if _, ok := ds[d.Participant]; ok {
-		return fmt.Errorf("%w: %q already decided on proposal %x", store.ErrDuplicate, d.Participant, d.Proposal[:4])
-	}
-	return t.exec("INSERT INTO decisions (proposal, participant, envelope, entry) VALUES ($1, $2, $3, $4)", d.Proposal[:], d.Participant, d.Envelope, t.entry)
+	return t.insertOnce(fmt.Sprintf("%q already decided on proposal %x", d.Participant, d.Proposal[:4]),
+		"INSERT INTO decisions (proposal, participant, envelope, entry) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", d.Proposal[:], d.Participant, d.Envelope, t.entry)
 }
 
 func (t *tx) PutClaim(resource string, proposal [32]byte) error {
@@ -413,10 +441,8 @@ func (t *tx) PutFinal(proposal [32]byte, proof []byte) error {
 	if err := t.logged("final"); err != nil {
 		return err
 	}
-	if _, err := t.Final(proposal); err == nil {
-		return fmt.Errorf("%w: proposal %x is already finalized", store.ErrDuplicate, proposal[:4])
-	}
-	return t.exec("INSERT INTO finals (proposal, proof, entry) VALUES ($1, $2, $3)", proposal[:], proof, t.entry)
+	return t.insertOnce(fmt.Sprintf("proposal %x is already finalized", proposal[:4]),
+		"INSERT INTO finals (proposal, proof, entry) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", proposal[:], proof, t.entry)
 }
 
 func (t *tx) PutArtifact(a store.Artifact) error {
@@ -463,7 +489,7 @@ func (l *logTx) Size() (int64, error) {
 		return l.t.size, nil
 	}
 	var n sql.NullInt64
-	if err := l.t.tx.QueryRowContext(l.t.ctx, "SELECT MAX(idx) FROM audit_entries").Scan(&n); err != nil {
+	if err := l.t.queryRow("SELECT MAX(idx) FROM audit_entries").Scan(&n); err != nil {
 		return 0, err
 	}
 	l.t.size = 0
@@ -497,7 +523,7 @@ func (l *logTx) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 		args[i] = x
 	}
 	q.WriteByte(')')
-	rows, err := l.t.tx.QueryContext(l.t.ctx, q.String(), args...)
+	rows, err := l.t.query(q.String(), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -541,11 +567,20 @@ func (l *logTx) Append(i int64, rec []byte, hashes []tlog.Hash) error {
 	if err := l.t.exec("INSERT INTO audit_entries (idx, kind, subject, time, record) VALUES ($1, $2, $3, $4, $5)", i, ev.Kind, ev.Subject, ev.Time.Unix(), rec); err != nil {
 		return err
 	}
+	// The entry's stored hashes in one statement.
 	base := tlog.StoredHashIndex(0, i)
+	var q strings.Builder
+	q.WriteString("INSERT INTO audit_hashes (idx, hash) VALUES ")
+	args := make([]any, 0, 2*len(hashes))
 	for k, h := range hashes {
-		if err := l.t.exec("INSERT INTO audit_hashes (idx, hash) VALUES ($1, $2)", base+int64(k), h[:]); err != nil {
-			return err
+		if k > 0 {
+			q.WriteByte(',')
 		}
+		fmt.Fprintf(&q, "($%d, $%d)", 2*k+1, 2*k+2)
+		args = append(args, base+int64(k), h[:])
+	}
+	if err := l.t.exec(q.String(), args...); err != nil {
+		return err
 	}
 	l.t.size = n + 1
 	return nil
@@ -565,7 +600,7 @@ func (l *logTx) LatestCheckpoint() ([]byte, error) {
 
 // Checkpoints implements store.Reader.
 func (t *tx) Checkpoints() ([][]byte, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT note FROM audit_checkpoints ORDER BY seq")
+	rows, err := t.query("SELECT note FROM audit_checkpoints ORDER BY seq")
 	if err != nil {
 		return nil, err
 	}
@@ -590,7 +625,7 @@ var StateTables = []string{"policies", "proposals", "decisions", "claims", "fina
 func (t *tx) StateEntries() (map[string][]int64, error) {
 	out := map[string][]int64{}
 	for _, table := range StateTables {
-		rows, err := t.tx.QueryContext(t.ctx, "SELECT entry FROM "+table+" ORDER BY entry")
+		rows, err := t.query("SELECT entry FROM " + table + " ORDER BY entry")
 		if err != nil {
 			return nil, err
 		}
@@ -608,4 +643,21 @@ func (t *tx) StateEntries() (map[string][]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// insertOnce runs an INSERT … ON CONFLICT DO NOTHING and reports a row
+// that was already there as store.ErrDuplicate.
+func (t *tx) insertOnce(what, q string, args ...any) error {
+	res, err := t.execResult(q, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s", store.ErrDuplicate, what)
+	}
+	return nil
 }

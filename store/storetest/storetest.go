@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BackdatedEntryIsRefusedOutsideADrill", testBackdated},
 		{"LogVerifiesAndProvesThroughTheStore", testLog},
 		{"ConcurrentWritersEachLandWhole", testConcurrent},
+		{"AFailingWriterRollsBackAlone", testFailingWriter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -487,6 +488,55 @@ func testConcurrent(t *testing.T, s store.Store) {
 		entries, err := l.Entries()
 		if err != nil || len(entries) != writers*each {
 			t.Fatalf("entries %d %v", len(entries), err)
+		}
+		return nil
+	})
+}
+
+func testFailingWriter(t *testing.T, s store.Store) {
+	const writers = 16
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	boom := errors.New("boom")
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			p := id(fmt.Sprint("w", w))
+			errs[w] = s.Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.Log(audit.Event{Time: t0, Kind: "proposal.created", Subject: fmt.Sprintf("%x", p)}); err != nil {
+					return err
+				}
+				if err := tx.PutProposal(store.Proposal{ID: p, Envelope: p[:], State: "open"}); err != nil {
+					return err
+				}
+				if w%2 == 1 {
+					return boom
+				}
+				return nil
+			})
+		}(w)
+	}
+	wg.Wait()
+	for w, err := range errs {
+		if (w%2 == 1) != errors.Is(err, boom) || (w%2 == 0 && err != nil) {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+	}
+	if n := size(t, s); n != writers/2 {
+		t.Fatalf("%d entries after %d successful writers", n, writers/2)
+	}
+	s.View(ctx, func(r store.Reader) error {
+		for w := 0; w < writers; w++ {
+			_, err := r.Proposal(id(fmt.Sprint("w", w)))
+			if (err == nil) != (w%2 == 0) {
+				t.Errorf("writer %d's proposal: %v", w, err)
+			}
+		}
+		l, _ := audit.New(r.Audit(), origin, nil)
+		es, err := l.Entries()
+		if err != nil || len(es) != writers/2 {
+			t.Fatalf("entries %d %v", len(es), err)
 		}
 		return nil
 	})
