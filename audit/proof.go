@@ -87,35 +87,59 @@ func parseProof(b []byte) (*proof, error) {
 	if !ok || len(cp) == 0 {
 		return nil, errors.New("audit: proof has no checkpoint")
 	}
-	lines := strings.Split(string(head), "\n")
-	if len(lines) < 4 || lines[0] != proofHeader {
+	p := &proof{cp: cp}
+	// One line at a time, without copying: the header, origin, index and
+	// entry lines in that order, then hash lines.
+	line := func() ([]byte, bool) {
+		if len(head) == 0 {
+			return nil, false
+		}
+		l, rest, _ := bytes.Cut(head, []byte{'\n'})
+		head = rest
+		return l, true
+	}
+	if l, ok := line(); !ok || string(l) != proofHeader {
 		return nil, errors.New("audit: not an airlock audit proof")
 	}
-	p := &proof{cp: cp}
-	var ok1, ok2 bool
-	if p.origin, ok1 = strings.CutPrefix(lines[1], "origin "); !ok1 || p.origin == "" {
+	l, _ := line()
+	origin, ok1 := bytes.CutPrefix(l, []byte("origin "))
+	if !ok1 || len(origin) == 0 {
 		return nil, errors.New("audit: proof: bad origin line")
 	}
-	idx, ok2 := strings.CutPrefix(lines[2], "index ")
-	n, err := strconv.ParseInt(idx, 10, 64)
-	if !ok2 || err != nil || n < 0 || strconv.FormatInt(n, 10) != idx {
+	p.origin = string(origin)
+	l, _ = line()
+	idx, ok2 := bytes.CutPrefix(l, []byte("index "))
+	n, err := strconv.ParseInt(string(idx), 10, 64)
+	if !ok2 || err != nil || n < 0 || strconv.FormatInt(n, 10) != string(idx) {
 		return nil, errors.New("audit: proof: bad index line")
 	}
 	p.index = n
-	entry, ok3 := strings.CutPrefix(lines[3], "entry ")
-	if p.record, err = base64.StdEncoding.Strict().DecodeString(entry); !ok3 || err != nil || len(p.record) == 0 || len(p.record) > MaxRecord {
+	l, _ = line()
+	entry, ok3 := bytes.CutPrefix(l, []byte("entry "))
+	enc := base64.StdEncoding.Strict()
+	p.record = make([]byte, enc.DecodedLen(len(entry)))
+	m, err := enc.Decode(p.record, entry)
+	if !ok3 || err != nil || m == 0 || m > MaxRecord {
 		return nil, errors.New("audit: proof: bad entry line")
 	}
-	for _, l := range lines[4:] {
-		hs, ok := strings.CutPrefix(l, "hash ")
-		raw, err := base64.StdEncoding.Strict().DecodeString(hs)
-		if !ok || err != nil || len(raw) != tlog.HashSize {
+	p.record = p.record[:m]
+	for {
+		l, ok := line()
+		if !ok {
+			break
+		}
+		hs, ok := bytes.CutPrefix(l, []byte("hash "))
+		var h tlog.Hash
+		if !ok || len(hs) != 44 {
+			return nil, fmt.Errorf("audit: proof: bad hash line %q", l)
+		}
+		if k, err := enc.Decode(h[:], hs); err != nil || k != tlog.HashSize {
 			return nil, fmt.Errorf("audit: proof: bad hash line %q", l)
 		}
 		if len(p.hashes) == maxProofHashes {
 			return nil, fmt.Errorf("audit: proof: more than %d hashes", maxProofHashes)
 		}
-		p.hashes = append(p.hashes, tlog.Hash(raw))
+		p.hashes = append(p.hashes, h)
 	}
 	return p, nil
 }

@@ -1,6 +1,8 @@
 package sqlstore_test
 
 import (
+	"crypto/ed25519"
+	"math/rand/v2"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -106,4 +108,142 @@ func BenchmarkTransitionGroupCommit(b *testing.B) {
 	b.ReportMetric(rate, "transitions/s")
 	b.ReportMetric(ref, "fsync-appends/s")
 	b.ReportMetric(rate/ref, "x-fsync")
+}
+
+// proofEntries is the log size of the inclusion-proof benchmark: 1,000,000
+// unless AIRLOCK_BENCH_PROOF_ENTRIES says otherwise (CI's one-pass smoke
+// run uses fewer).
+func proofEntries() int64 {
+	if v := os.Getenv("AIRLOCK_BENCH_PROOF_ENTRIES"); v != "" {
+		var n int64
+		fmt.Sscan(v, &n)
+		if n > 0 {
+			return n
+		}
+	}
+	return 1_000_000
+}
+
+var benchKey = ed25519.NewKeyFromSeed(make([]byte, 32))
+
+const benchOrigin = "airlock/coordinator/bench"
+
+// bigLog returns a store holding a log of n entries and a checkpoint of
+// it, written through the store's own Log (in batches of 20,000 entries a
+// transaction), kept in the temporary folder across runs of the same size.
+func bigLog(b *testing.B, n int64) *sqlstore.DB {
+	b.Helper()
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("airlock-proof-bench-%d.db", n))
+	ctx := context.Background()
+	if db, err := sqlstore.Open(ctx, path, sqlstore.Options{}); err == nil {
+		var size int64
+		db.View(ctx, func(r store.Reader) (err error) {
+			size, err = r.Audit().Size()
+			return err
+		})
+		if _, err := latest(db); size == n && err == nil {
+			return db
+		}
+		db.Close()
+	}
+	os.Remove(path)
+	db, err := sqlstore.Open(ctx, path, sqlstore.Options{Create: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for done := int64(0); done < n; {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			for k := 0; k < 20_000 && done < n; k++ {
+				if _, err := tx.Log(audit.Event{Time: time.Unix(1_800_000_000, 0), Kind: "proposal.reviewed", Subject: fmt.Sprintf("%064x", done),
+					Detail: map[string]string{"n": fmt.Sprint(done)}}); err != nil {
+					return err
+				}
+				done++
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		l, err := audit.New(tx.AuditWriter(), benchOrigin, benchKey)
+		if err != nil {
+			return err
+		}
+		_, err = l.Checkpoint()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func latest(db *sqlstore.DB) ([]byte, error) {
+	var cp []byte
+	err := db.View(context.Background(), func(r store.Reader) (err error) {
+		cp, err = r.Audit().LatestCheckpoint()
+		return err
+	})
+	return cp, err
+}
+
+// BenchmarkInclusionProof1M measures, on a log of 1,000,000 entries kept
+// in the SQLite store, building an inclusion proof of a random entry
+// against the latest checkpoint (Prover.Prove: the record, the proof
+// hashes, the text) and checking one (Verifier.Verify: parse, the
+// checkpoint's signature once per checkpoint, tlog.CheckRecord). The
+// cold-verify sub-benchmark checks the signature every time, as a
+// one-off check by an outsider does.
+func BenchmarkInclusionProof1M(b *testing.B) {
+	n := proofEntries()
+	db := bigLog(b, n)
+	defer db.Close()
+	pub := benchKey.Public().(ed25519.PublicKey)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(1, 2))
+	var proofs [][]byte
+	err := db.View(ctx, func(rd store.Reader) error {
+		p, err := audit.NewProver(rd.Audit(), benchOrigin)
+		if err != nil {
+			return err
+		}
+		b.Run("prove", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := p.Prove(r.Int64N(n)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "µs/proof")
+		})
+		for i := 0; i < 64; i++ {
+			pr, err := p.Prove(r.Int64N(n))
+			if err != nil {
+				return err
+			}
+			proofs = append(proofs, pr)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("verify", func(b *testing.B) {
+		v := audit.NewVerifier(pub)
+		for i := 0; i < b.N; i++ {
+			if _, err := v.Verify(proofs[i%len(proofs)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "µs/proof")
+	})
+	b.Run("verify-cold", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := audit.VerifyProof(proofs[i%len(proofs)], pub); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "µs/proof")
+	})
 }

@@ -26,6 +26,7 @@ type tx struct {
 	size     int64 // cached log size, -1 unknown
 	pending  audit.Event
 	misses   []string // statements prepared for this transaction only
+	local    map[string]*sql.Stmt
 }
 
 var (
@@ -40,11 +41,24 @@ func newTx(ctx context.Context, db *DB, t *sql.Tx, writable bool) *tx {
 // stmt is q prepared once per database and bound to this transaction:
 // parsing SQL costs more than running it.
 func (t *tx) stmt(q string) (*sql.Stmt, error) {
-	if st := t.db.cached(q); st != nil {
-		return t.tx.StmtContext(t.ctx, st), nil
+	if st, ok := t.local[q]; ok {
+		return st, nil
 	}
-	t.misses = append(t.misses, q)
-	return t.tx.PrepareContext(t.ctx, q)
+	var st *sql.Stmt
+	if shared := t.db.cached(q); shared != nil {
+		st = t.tx.StmtContext(t.ctx, shared)
+	} else {
+		t.misses = append(t.misses, q)
+		var err error
+		if st, err = t.tx.PrepareContext(t.ctx, q); err != nil {
+			return nil, err
+		}
+	}
+	if t.local == nil {
+		t.local = map[string]*sql.Stmt{}
+	}
+	t.local[q] = st
+	return st, nil
 }
 
 func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
@@ -660,4 +674,28 @@ func (t *tx) insertOnce(what, q string, args ...any) error {
 		return fmt.Errorf("%w: %s", store.ErrDuplicate, what)
 	}
 	return nil
+}
+
+// ScanHashes implements audit.HashScanner: the first n stored hashes in
+// index order, in one sequential scan.
+func (l *logTx) ScanHashes(n int64, fn func(idx int64, h tlog.Hash) error) error {
+	rows, err := l.t.query("SELECT idx, hash FROM audit_hashes WHERE idx < $1 ORDER BY idx", n)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		var h []byte
+		if err := rows.Scan(&i, &h); err != nil {
+			return err
+		}
+		if len(h) != tlog.HashSize {
+			return fmt.Errorf("%w: stored hash %d has %d bytes", audit.ErrTampered, i, len(h))
+		}
+		if err := fn(i, tlog.Hash(h)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
