@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/internal/failpoint"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/store/sqlstore"
 )
@@ -275,6 +276,7 @@ func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	failpoint.Hit("workspace.after-commit")
 	return w.writeHead(ctx)
 }
 
@@ -301,6 +303,7 @@ func (w *Workspace) Checkpoint(ctx context.Context, key crypto.Signer) ([]byte, 
 		return nil, ErrNested
 	}
 	defer w.inTx.Store(false)
+	failpoint.Hit("workspace.before-checkpoint")
 	var cp []byte
 	err := w.Store.Update(ctx, func(tx store.Tx) error {
 		l, err := audit.New(tx.AuditWriter(), w.Config.LogOrigin(), key)
@@ -363,6 +366,7 @@ func SortedKeys[V any](m map[string]V) []string {
 // WriteFileAtomic writes data to path through a synced temporary file and a
 // rename, so readers see the old file or the new one, never half of one.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	failpoint.Hit("output.before-write")
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {

@@ -25,7 +25,8 @@ func (e *env) exportStored(ref, out string) error {
 		if ws.Config.Role == workspace.Coordinator {
 			f, err := e.coordinator(ws).Stored(ctx, pe.ID())
 			if errors.Is(err, store.ErrNotFound) {
-				return withHint(fmt.Errorf("proposal %s is not finalized: it has no transaction yet", pe.IDHex()[:16]), "run 'airlock finalize' once the threshold is met")
+				// Not finalized: the proposal itself.
+				return e.writeKept(ws, pe, "proposal", out)
 			}
 			if err != nil {
 				return err

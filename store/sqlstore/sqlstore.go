@@ -29,6 +29,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/airlock-vault/airlock/internal/failpoint"
 	"github.com/airlock-vault/airlock/store"
 )
 
@@ -256,6 +257,7 @@ func (s *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
 		s.warm(ctx, t.misses)
 		return s.mapErr(err)
 	}
+	failpoint.Hit("store.before-commit")
 	err = tx.Commit()
 	s.warm(ctx, t.misses)
 	return s.mapErr(err)
