@@ -317,8 +317,11 @@ func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store
 	out := &Released{Release: r}
 	copy(out.ID[:], r.Proposal)
 	err = s.WS.Update(ctx, func(tx store.Tx) error {
-		p, perr := tx.Proposal(out.ID)
-		out.Again = perr == nil && p.State == "released"
+		prev, err := tx.Witness(releasedKey(out.ID))
+		if err != nil {
+			return err
+		}
+		out.Again = prev != nil
 		claims, err := tx.Claims()
 		if err != nil {
 			return err
@@ -338,10 +341,10 @@ func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store
 				return err
 			}
 		}
-		if perr == nil {
-			if err := tx.SetProposalState(out.ID, "released"); err != nil {
-				return err
-			}
+		// Remembered whether or not the station holds the proposal: it
+		// will never sign it.
+		if err := tx.PutWitness(releasedKey(out.ID), []byte(e.IDHex())); err != nil {
+			return err
 		}
 		if err := tx.PutArtifact(store.Artifact{ID: e.ID(), Kind: "release", Data: raw}); err != nil {
 			return err
@@ -361,12 +364,13 @@ func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store
 func (s *Station) released(ctx context.Context, id [32]byte) (bool, error) {
 	var yes bool
 	err := s.WS.View(ctx, func(r store.Reader) error {
-		p, err := r.Proposal(id)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		yes = err == nil && p.State == "released"
+		v, err := r.Witness(releasedKey(id))
+		yes = v != nil
 		return err
 	})
 	return yes, err
 }
+
+// releasedKey records, among a station's witness records, the release it
+// applied for a proposal.
+func releasedKey(id [32]byte) string { return "released:" + hex.EncodeToString(id[:]) }

@@ -1,12 +1,9 @@
 package workspace_test
 
 import (
-	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,58 +16,16 @@ import (
 	"github.com/airlock-vault/airlock/chain/bitcoin"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/internal/testws"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// fixtureTime is when testdata/v1-workspaces.tar.gz was written by the
-// first release (make-v1-workspaces.sh): its proposal is open then.
-var fixtureTime = time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
+var fixtureTime = testws.Time
 
-// untar unpacks testdata/v1-workspaces.tar.gz: a coordinator and three
-// stations written by the first release (bbolt state.db, audit/ folder),
-// with one proposal approved by alice, rejected by bob (both collected)
-// and approved by carol (carol.approval, not yet collected).
-func untar(t *testing.T) string {
-	t.Helper()
-	f, err := os.Open("testdata/v1-workspaces.tar.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	gz, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	tr := tar.NewReader(gz)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.Clean(h.Name))
-		switch h.Typeflag {
-		case tar.TypeDir:
-			os.MkdirAll(p, 0o700)
-		case tar.TypeReg:
-			os.MkdirAll(filepath.Dir(p), 0o700)
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return dir
-}
+func untar(t *testing.T) string { return testws.V1(t) }
 
 func open(t *testing.T, dir string) *workspace.Workspace {
 	t.Helper()
