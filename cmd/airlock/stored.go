@@ -15,6 +15,10 @@ import (
 // a station its decision on a proposal, anywhere a kept decision, proof or
 // manifest by its own id.
 func (e *env) exportStored(ref, out string) error {
+	ref, err := proposalID(ref)
+	if err != nil {
+		return err
+	}
 	ws, err := e.open()
 	if err != nil {
 		return err
