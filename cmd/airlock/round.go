@@ -17,6 +17,7 @@ import (
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -252,7 +253,7 @@ func (e *env) sign(args []string) error {
 		return errors.New("this workspace holds no chain key to sign with")
 	}
 	st := e.station(ws)
-	st.Custody = e.custody(ws)
+	st.Custody = (&transfer.Gap{WS: ws, Reg: e.reg}).Custody
 	if st.Health, err = e.lastHealth(ws); err != nil {
 		return err
 	}

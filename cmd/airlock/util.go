@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 type bitcoinNet = chaincfg.Params
@@ -15,4 +14,3 @@ func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-type tlogHash = tlog.Hash
