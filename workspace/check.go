@@ -180,6 +180,9 @@ func CrossCheck(r store.Reader) error {
 			}
 		}
 	}
+	if err := checkClaims(r); err != nil {
+		return err
+	}
 	for kind, table := range entryKinds {
 		idx, err := r.EntriesOfKind(kind)
 		if err != nil {
@@ -268,4 +271,76 @@ func migratedAt(r store.Reader) int64 {
 		return -2
 	}
 	return n
+}
+
+// DeriveClaims rebuilds a station's double-sign claims from its log alone:
+// the claims a migration carried over, then every approval's claims in
+// order (a later approval of the same resource, an override, replaces the
+// claim) and every applied release's.
+func DeriveClaims(r store.Reader) (map[string][32]byte, error) {
+	out := map[string][32]byte{}
+	size, err := r.Audit().Size()
+	if err != nil {
+		return nil, err
+	}
+	for i := int64(0); i < size; i++ {
+		rec, err := r.Audit().Record(i)
+		if err != nil {
+			return nil, err
+		}
+		ev, err := audit.Decode(rec)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
+		}
+		switch ev.Kind {
+		case "workspace.migrated", "approval.created":
+			if ev.Kind == "workspace.migrated" {
+				for _, c := range strings.Fields(ev.Detail["claims"]) {
+					res, pid, ok := strings.Cut(c, "=")
+					id, err := hex.DecodeString(pid)
+					if !ok || err != nil || len(id) != 32 {
+						return nil, fmt.Errorf("%w: entry %d: malformed claim %q", audit.ErrTampered, i, c)
+					}
+					out[res] = [32]byte(id)
+				}
+				continue
+			}
+			id, err := hex.DecodeString(ev.Detail["proposal"])
+			if err != nil || len(id) != 32 {
+				return nil, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
+			}
+			for _, res := range strings.Fields(ev.Detail["claims"]) {
+				out[res] = [32]byte(id)
+			}
+		case "claims.released":
+			for _, res := range strings.Fields(ev.Detail["released"]) {
+				delete(out, res)
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkClaims compares a station's claims with those its log derives: a
+// claim deleted behind the log's back would let the station sign a second,
+// conflicting spend of a coin it approved.
+func checkClaims(r store.Reader) error {
+	stored, err := r.Claims()
+	if err != nil {
+		return err
+	}
+	derived, err := DeriveClaims(r)
+	if err != nil {
+		return err
+	}
+	for _, c := range stored {
+		if p, ok := derived[c.Resource]; !ok || p != c.Proposal {
+			return fmt.Errorf("%w: the claim on %s is not one the log made", store.ErrDisagree, c.Resource)
+		}
+		delete(derived, c.Resource)
+	}
+	for res := range derived {
+		return fmt.Errorf("%w: the log records a claim on %s that the state lost: a station's record of what it approved was edited; restore state.db from a backup", store.ErrDisagree, res)
+	}
+	return nil
 }

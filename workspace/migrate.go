@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -112,8 +113,15 @@ func (w *Workspace) migrate() error {
 		if err != nil {
 			return err
 		}
+		claims, err := boltClaims(old)
+		if err != nil {
+			return err
+		}
 		ev := w.Event("workspace.migrated", "", map[string]string{"from": "bbolt state.db and audit/ (format 1)", "entries": strconv.Itoa(len(recs)),
 			"root": base64.StdEncoding.EncodeToString(h.Root[:]), "kept_in": LegacyDir})
+		if claims != "" {
+			ev.Detail["claims"] = claims
+		}
 		if n := len(recs); n > 0 {
 			if last, err := audit.Decode(recs[n-1]); err == nil && ev.Time.Before(last.Time) {
 				ev.Time = last.Time
@@ -279,4 +287,24 @@ func key32(k []byte) ([32]byte, error) {
 	}
 	copy(id[:], k)
 	return id, nil
+}
+
+// boltClaims lists a first-release station's claims as "resource=proposal"
+// words, for the migration's entry: the log then derives every claim.
+func boltClaims(db *bolt.DB) (string, error) {
+	var out []string
+	err := db.View(func(b *bolt.Tx) error {
+		bk := b.Bucket([]byte("spends"))
+		if bk == nil {
+			return nil
+		}
+		return bk.ForEach(func(k, v []byte) error {
+			if len(v) != 32 || strings.ContainsAny(string(k), " =") {
+				return fmt.Errorf("malformed claim %q", k)
+			}
+			out = append(out, string(k)+"="+hex.EncodeToString(v))
+			return nil
+		})
+	})
+	return strings.Join(out, " "), err
 }
