@@ -254,7 +254,7 @@ func (e *env) sign(args []string) error {
 	}
 	st := e.station(ws)
 	st.Custody = (&transfer.Gap{WS: ws, Reg: e.reg}).Custody
-	if st.Health, err = e.lastHealth(ws); err != nil {
+	if st.Health, err = station.LastHealth(ws); err != nil {
 		return err
 	}
 	env, res, err := st.Sign(context.Background(), raw, d, ks.identity, ks.chain)

@@ -13,4 +13,3 @@ type bitcoinNet = chaincfg.Params
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
