@@ -129,7 +129,7 @@ func (e *env) auditCheckpoint(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	cp, err := ws.Checkpoint(context.Background(), ks.identity)
+	cp, err := ws.Checkpoint(context.Background(), ks.Identity)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/keys/shamir"
+	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/transport/qr/ur"
 	"github.com/airlock-vault/airlock/workspace"
@@ -77,7 +78,7 @@ func (e *env) keyBackup(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	secret, err := ks.backupSecret()
+	secret, err := backupSecret(ks)
 	if err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func (e *env) keyRestore(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if err := e.logger(ws, &keyring{identity: ks.Identity(), chain: ks, soft: ks})("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
+	if err := e.logger(ws, unlock.FromKeystore(ks))("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)

@@ -91,20 +91,20 @@ func (e *env) keyBSMS(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	if ks.chain == nil {
+	if ks.Chain == nil {
 		return errors.New("this station's keys hold no chain key")
 	}
 	path := key.Origin.Path
-	if fp := ks.chain.MasterFingerprint(); fp != key.Origin.Fingerprint {
+	if fp := ks.Chain.MasterFingerprint(); fp != key.Origin.Fingerprint {
 		return fmt.Errorf("the workspace's key %s is not under this station's master key (fingerprint %x)", c.Key, fp)
 	}
-	if pub, err := ks.chain.PublicKey(path); err != nil {
+	if pub, err := ks.Chain.PublicKey(path); err != nil {
 		return err
 	} else if !bytes.Equal(pub, key.PubKey()) {
 		return fmt.Errorf("the station's key at %s is not the workspace's key %s", c.Key[:strings.IndexByte(c.Key, ']')+1], c.Key)
 	}
 	if err := setup.SignKeyRecordWith(rec, func(digest []byte) ([]byte, error) {
-		return ks.chain.SignECDSA(path, digest)
+		return ks.Chain.SignECDSA(path, digest)
 	}); err != nil {
 		return err
 	}

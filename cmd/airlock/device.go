@@ -38,11 +38,11 @@ func (e *env) deviceCheck(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	k := station.DeviceKeys{Identity: ks.identity, Chain: ks.chain, Kind: policy.KindSoftware}
-	if ks.token != nil {
+	k := station.DeviceKeys{Identity: ks.Identity, Chain: ks.Chain, Kind: policy.KindSoftware}
+	if ks.Token != nil {
 		k.Kind = policy.KindPKCS11
 		k.Token = func() (string, string, error) {
-			ti, err := ks.token.Info()
+			ti, err := ks.Token.Info()
 			if err != nil {
 				return "", "", err
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -130,7 +131,7 @@ func (e *env) checkpoint(ws *workspace.Workspace, ks *keyring) error {
 	if ks == nil {
 		return nil
 	}
-	_, err := ws.Checkpoint(context.Background(), ks.identity)
+	_, err := ws.Checkpoint(context.Background(), ks.Identity)
 	return err
 }
 
@@ -233,7 +234,7 @@ func (e *env) keyNew(args []string) error {
 	if cfg.Key != "" {
 		detail["key"] = cfg.Key
 	}
-	if err := e.logger(ws, &keyring{identity: ks.Identity(), soft: ks})("key.created", "", detail); err != nil {
+	if err := e.logger(ws, unlock.FromKeystore(ks))("key.created", "", detail); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,6 +18,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/keys/pkcs11"
+	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -36,99 +36,46 @@ func (e *env) secretFlags(fs *flag.FlagSet) *secrets {
 	return s
 }
 
-// keyring is a workspace's unlocked keys, wherever they live: the identity
-// that signs airlock artifacts and, at a station, the chain signer.
-type keyring struct {
-	identity keys.Identity
-	chain    keys.ChainSigner // nil at a coordinator
-	soft     *keystore.Keystore
-	token    *pkcs11.Token
-	info     *pkcs11.Info
-}
+// keyring is a workspace's unlocked keys (package unlock).
+type keyring = unlock.Keyring
 
-// backupSecret is the keystore's seed for a backup; keys on a token are
-// not extractable and have no backup.
-func (k *keyring) backupSecret() ([]byte, error) {
-	if k.soft == nil {
-		return nil, withHint(errors.New("the keys of this workspace live on a PKCS#11 token and cannot be extracted, so they cannot be split into shares"), "a token's key is recovered through the vault's other signers or its recovery path; record the token's backup procedure in the policy")
+// backupSecret is the keystore's seed for a backup, with a hint for keys
+// on a token.
+func backupSecret(k *keyring) ([]byte, error) {
+	b, err := k.BackupSecret()
+	if errors.Is(err, unlock.ErrNotExtractable) {
+		return nil, withHint(err, "a token's key is recovered through the vault's other signers or its recovery path; record the token's backup procedure in the policy")
 	}
-	return k.soft.BackupSecret()
-}
-
-// Close releases the token session, if any.
-func (k *keyring) Close() {
-	if k != nil && k.token != nil {
-		k.token.Close()
-	}
+	return b, err
 }
 
 // unlock opens the workspace's keys: the age keystore with its passphrase,
-// or the PKCS#11 token with its PIN. It refuses keys that are not the ones
-// the workspace recorded (a swapped device or keystore).
+// or the PKCS#11 token with its PIN.
 func (e *env) unlock(ws *workspace.Workspace, s *secrets) (*keyring, error) {
 	if ws.Config.Token != nil {
-		return e.unlockToken(ws, s.pin)
+		pin, err := e.pin(s.pin)
+		if err != nil {
+			return nil, err
+		}
+		k, err := unlock.Token(ws, pin)
+		return k, tokenHint(err)
 	}
 	pass, err := e.passphrase(s.pass, false)
 	if err != nil {
 		return nil, err
 	}
-	ks, err := keystore.Open(ws.KeystorePath(), pass)
+	k, err := unlock.Keystore(ws, pass)
 	if errors.Is(err, keystore.ErrWrongPassphrase) {
 		return nil, withHint(err, "nothing was changed; check --passphrase-file or AIRLOCK_PASSPHRASE")
 	}
-	if err != nil {
-		return nil, err
-	}
-	if policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)) != ws.Config.Identity {
-		return nil, fmt.Errorf("the keystore's identity is not this workspace's (%s)", ws.Config.Identity)
-	}
-	k := &keyring{identity: ks.Identity(), soft: ks}
-	if ks.HasChainKeys() {
-		k.chain = ks
-	}
-	return k, nil
-}
-
-func (e *env) unlockToken(ws *workspace.Workspace, pinFile string) (*keyring, error) {
-	t := ws.Config.Token
-	pin, err := e.pin(pinFile)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := pkcs11.Open(t.Module, t.Label, pin)
-	if err != nil {
-		return nil, tokenHint(err)
-	}
-	k := &keyring{token: tok}
-	fail := func(err error) (*keyring, error) {
-		tok.Close()
-		return nil, tokenHint(err)
-	}
-	id, err := tok.Ed25519(t.IdentityKey)
-	if err != nil {
-		return fail(err)
-	}
-	if pub, _ := keys.IdentityPublic(id); policy.EncodeIdentity(pub) != ws.Config.Identity {
-		return fail(fmt.Errorf("the identity key %q on token %q is %s, not this workspace's %s: wrong token, or the key was replaced", t.IdentityKey, t.Label, policy.EncodeIdentity(pub), ws.Config.Identity))
-	}
-	k.identity = id
-	if t.ChainKey != "" {
-		ck, err := tok.Secp256k1(t.ChainKey)
-		if err != nil {
-			return fail(err)
-		}
-		if got := bitcoin.StaticKeyExpression(ck.PublicKey()); got != ws.Config.Key {
-			return fail(fmt.Errorf("the chain key %q on token %q is %s, not this workspace's %s: wrong token, or the key was replaced", t.ChainKey, t.Label, got, ws.Config.Key))
-		}
-		k.chain = pkcs11.StaticSigner{Key: ck}
-	}
-	return k, nil
+	return k, err
 }
 
 // tokenHint adds what a person can do about a token error.
 func tokenHint(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, pkcs11.ErrWrongPIN):
 		return withHint(err, "nothing was changed; check --pin-file or AIRLOCK_PIN (the token locks after too many tries)")
 	case errors.Is(err, pkcs11.ErrPINLocked):
@@ -230,7 +177,7 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 	}
 	cfg := workspace.Config{Role: role, Name: name, Network: net.Name, Created: e.now().UTC().Truncate(1e9), Drill: drill,
 		Identity: policy.EncodeIdentity(pub), Token: t}
-	k := &keyring{identity: id, token: nil}
+	k := &keyring{Identity: id}
 	if role == workspace.Station {
 		t.ChainKey = "airlock/" + name + "/chain"
 		ck, err := tok.GenerateSecp256k1(t.ChainKey)
@@ -242,8 +189,8 @@ func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, modul
 		}
 		made = append(made, t.ChainKey)
 		cfg.Key, cfg.Device = bitcoin.StaticKeyExpression(ck.PublicKey()), device
-		k.chain = pkcs11.StaticSigner{Key: ck}
-		if cfg.Ethereum, err = ethereumKey(k.chain, nil); err != nil {
+		k.Chain = pkcs11.StaticSigner{Key: ck}
+		if cfg.Ethereum, err = ethereumKey(k.Chain, nil); err != nil {
 			return err
 		}
 	}

@@ -38,7 +38,7 @@ func (e *env) withdraw(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	rel, err := e.coordinator(ws).Withdraw(context.Background(), ref, *reason, ks.identity)
+	rel, err := e.coordinator(ws).Withdraw(context.Background(), ref, *reason, ks.Identity)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (e *env) release(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	rel, err := e.coordinator(ws).Release(ctx, ref, ks.identity)
+	rel, err := e.coordinator(ws).Release(ctx, ref, ks.Identity)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func (e *env) export(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	x, err := (&transfer.Gap{WS: ws, Reg: e.reg}).Export(context.Background(), a, *dir, *to, *purpose, ks.identity)
+	x, err := (&transfer.Gap{WS: ws, Reg: e.reg}).Export(context.Background(), a, *dir, *to, *purpose, ks.Identity)
 	if errors.Is(err, media.ErrNotListed) {
 		return withHint(err, "add it with 'airlock media allow DIR' if this medium is meant for transfers")
 	}

@@ -165,7 +165,7 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	if err := env.Sign(ks.identity); err != nil {
+	if err := env.Sign(ks.Identity); err != nil {
 		return err
 	}
 	if err := writeEnvelope(pos[0], env); err != nil {

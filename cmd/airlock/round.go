@@ -73,7 +73,7 @@ func (e *env) propose(args []string) error {
 	log := e.logger(ws, ks)
 	env, rv, err := e.coordinator(ws).Propose(context.Background(), coordinator.ProposeParams{
 		Vault: *vault, Payload: payload, Intent: *intent, Lifetime: *lifetime, Force: *force,
-	}, ks.identity)
+	}, ks.Identity)
 	if errors.Is(err, coordinator.ErrBlocked) {
 		return withHint(err, "stations would refuse it; --force creates it anyway")
 	}
@@ -249,7 +249,7 @@ func (e *env) sign(args []string) error {
 	if *override {
 		d.Override, d.Reason = *reason, ""
 	}
-	if ks.chain == nil {
+	if ks.Chain == nil {
 		return errors.New("this workspace holds no chain key to sign with")
 	}
 	st := e.station(ws)
@@ -257,7 +257,7 @@ func (e *env) sign(args []string) error {
 	if st.Health, err = station.LastHealth(ws); err != nil {
 		return err
 	}
-	env, res, err := st.Sign(context.Background(), raw, d, ks.identity, ks.chain)
+	env, res, err := st.Sign(context.Background(), raw, d, ks.Identity, ks.Chain)
 	if res != nil && err != nil {
 		if _, derr := ws.Decision(res.ID); derr == nil {
 			return withHint(err, fmt.Sprintf("its decision is kept: 'airlock -C %s export %s --out FILE' writes it again", ws.Dir, hex.EncodeToString(res.ID[:8])))
@@ -322,7 +322,7 @@ func (e *env) collect(args []string) error {
 					return err
 				}
 			}
-			checked, err := c.CollectExternal(context.Background(), signed, ks.identity)
+			checked, err := c.CollectExternal(context.Background(), signed, ks.Identity)
 			if err != nil {
 				if errors.Is(err, workspace.ErrDuplicate) {
 					return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
@@ -426,7 +426,7 @@ func (e *env) finalize(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	f, err := e.coordinator(ws).Finalize(context.Background(), ref, ks.identity)
+	f, err := e.coordinator(ws).Finalize(context.Background(), ref, ks.Identity)
 	if err != nil {
 		return err
 	}

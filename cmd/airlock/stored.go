@@ -111,9 +111,9 @@ func (e *env) store(args []string) error {
 	defer ks.Close()
 	var ws *workspace.Workspace
 	if args[0] == "reinit" {
-		ws, err = workspace.Reinit(e.dir, *ack, ks.identity, e.wsOptions())
+		ws, err = workspace.Reinit(e.dir, *ack, ks.Identity, e.wsOptions())
 	} else {
-		ws, err = workspace.Accept(e.dir, *ack, ks.identity, e.wsOptions())
+		ws, err = workspace.Accept(e.dir, *ack, ks.Identity, e.wsOptions())
 	}
 	if err != nil {
 		return err
