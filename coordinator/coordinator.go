@@ -567,15 +567,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 
 // review has the chain adapter decode a proposal's payload.
 func (c *Coordinator) review(ctx context.Context, p *proposal.Proposal, pol *policy.Policy) (*chain.Review, error) {
-	a, err := c.Reg.Lookup(p.Chain)
-	if err != nil {
-		return nil, err
-	}
-	cv, err := proposal.ChainVault(p, pol)
-	if err != nil {
-		return nil, err
-	}
-	return a.Review(ctx, cv, p.Payload)
+	return proposal.Review(ctx, c.Reg, p, pol)
 }
 
 // entry reads and decodes audit entry i.

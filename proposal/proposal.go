@@ -14,6 +14,7 @@ package proposal
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
@@ -204,4 +205,18 @@ func ChainVault(p *Proposal, pol *policy.Policy) (chain.Vault, error) {
 		return chain.Vault{}, fmt.Errorf("proposal: policy %s has no vault %q", pol.Name, p.Vault)
 	}
 	return pol.ChainVault(v)
+}
+
+// Review has the proposal's chain adapter decode its payload for the
+// vault pol names.
+func Review(ctx context.Context, reg *chain.Registry, p *Proposal, pol *policy.Policy) (*chain.Review, error) {
+	a, err := reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	cv, err := ChainVault(p, pol)
+	if err != nil {
+		return nil, err
+	}
+	return a.Review(ctx, cv, p.Payload)
 }

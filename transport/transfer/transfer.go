@@ -151,7 +151,7 @@ func (g *Gap) Export(ctx context.Context, a *envelope.Envelope, dir, to, purpose
 			if v, ok := pol.Vault(p.Vault); ok {
 				m.Required = v.Threshold
 			}
-			if rv, err := g.review(ctx, pol, p); err == nil {
+			if rv, err := proposal.Review(ctx, g.Reg, p, pol); err == nil {
 				m.TxID = rv.TxID
 			}
 		}
@@ -206,18 +206,6 @@ func (g *Gap) Export(ctx context.Context, a *envelope.Envelope, dir, to, purpose
 		out.WriteErr = err
 	}
 	return out, nil
-}
-
-func (g *Gap) review(ctx context.Context, pol *policy.Policy, p *proposal.Proposal) (*chain.Review, error) {
-	a, err := g.Reg.Lookup(p.Chain)
-	if err != nil {
-		return nil, err
-	}
-	cv, err := proposal.ChainVault(p, pol)
-	if err != nil {
-		return nil, err
-	}
-	return a.Review(ctx, cv, p.Payload)
 }
 
 // attachCheckpoint signs a checkpoint of the log as it stands before the
