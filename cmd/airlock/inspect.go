@@ -9,16 +9,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/bitcoin"
-	"github.com/airlock-vault/airlock/chain/bitcoin/maturity"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
@@ -331,88 +330,50 @@ func (e *env) psbtBuild(args []string) error {
 	if err != nil {
 		return err
 	}
-	lock, hasRecovery := bitcoin.RecoveryLock(cv)
-	if *recovery && !hasRecovery {
-		return fmt.Errorf("vault %q has no recovery path", *vault)
-	}
-	var txs []*wire.MsgTx
+	req := bitcoin.BuildRequest{To: *to, Amount: *amount, Fee: *fee, ChangeIndex: uint32(*changeIndex), Recovery: *recovery}
 	for _, f := range funding {
 		raw, err := readArtifact(f)
 		if err != nil {
 			return err
 		}
-		b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-		if err != nil {
-			return fmt.Errorf("%s: not a raw transaction in hex: %v", f, err)
-		}
-		tx := wire.NewMsgTx(2)
-		if err := tx.Deserialize(bytes.NewReader(b)); err != nil {
-			return fmt.Errorf("%s: %v", f, err)
-		}
-		txs = append(txs, tx)
+		req.Funding = append(req.Funding, raw)
 	}
-	coins, err := bitcoin.FindCoins(cv, txs)
-	if err != nil {
-		return err
-	}
-	var total int64
-	for _, c := range coins {
-		total += txs[c.Tx].TxOut[c.Vout].Value
-	}
-	change := total - *amount - *fee
-	if change < 0 {
-		return fmt.Errorf("the vault's coins hold %d sat, less than %d + %d fee", total, *amount, *fee)
-	}
-	net, err := bitcoin.Network(cv.Network)
-	if err != nil {
-		return err
-	}
-	script, err := bitcoin.PayTo(*to, net)
-	if err != nil {
-		return err
-	}
-	spend := bitcoin.Spend{Funding: txs, Coins: coins, Outputs: []*wire.TxOut{wire.NewTxOut(*amount, script)},
-		ChangeIndex: uint32(*changeIndex), ChangeAmount: change, Recovery: *recovery}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	if *recovery {
 		client, err := dialNode(*rpcURL, *cert)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		var ids []chainhash.Hash
-		for _, c := range coins {
-			ids = append(ids, txs[c.Tx].TxHash())
-		}
-		if spend.Maturity, err = maturity.Build(ctx, client, ids); err != nil {
-			return err
-		}
-		v, err := spend.Maturity.Verify(net)
-		if err != nil {
-			return fmt.Errorf("the node's own maturity proof does not verify: %v", err)
-		}
-		for _, id := range ids {
-			d := v.Depth[id]
-			state := "matured"
-			if uint32(d) < lock {
-				state = fmt.Sprintf("matures in %d more blocks", lock-uint32(d))
-			}
-			fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", id, d, lock, state)
-		}
+		req.Node = client
 	}
-	raw, err := bitcoin.BuildPSBT(cv, spend)
+	b, err := bitcoin.Build(ctx, cv, req)
 	if err != nil {
 		return err
 	}
-	if err := workspace.WriteFileAtomic(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+	ids := make([]string, 0, len(b.Depth))
+	depth := map[string]int{}
+	for id, d := range b.Depth {
+		ids = append(ids, id.String())
+		depth[id.String()] = d
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		state := "matured"
+		if uint32(depth[id]) < b.Lock {
+			state = fmt.Sprintf("matures in %d more blocks", b.Lock-uint32(depth[id]))
+		}
+		fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", id, depth[id], b.Lock, state)
+	}
+	if err := workspace.WriteFileAtomic(*out, []byte(b64(b.PSBT)+"\n"), 0o644); err != nil {
 		return err
 	}
 	path := ""
 	if *recovery {
-		path = fmt.Sprintf(", recovery path (nSequence %d)", lock)
+		path = fmt.Sprintf(", recovery path (nSequence %d)", b.Lock)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat%s\n", *out, len(coins), total, *amount, *to, *fee, change, path)
+	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat%s\n", *out, b.Coins, b.Total, *amount, *to, *fee, b.Change, path)
 	return nil
 }
 
