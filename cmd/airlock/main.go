@@ -157,7 +157,16 @@ type env struct {
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
+	// A bug must not pass for a usage error (Go's own crash exits 2): it
+	// is reported and exits 1. Any store transaction it interrupted was
+	// not committed, so state and log still agree.
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stderr, "airlock: error: internal error: %v\nairlock: hint: this is a bug; no transaction it interrupted was committed. Please report it with the command that caused it.\n", r)
+			code = exitError
+		}
+	}()
 	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now, reg: registry()}
 	e.dir = os.Getenv("AIRLOCK_WORKSPACE")
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
