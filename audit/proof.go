@@ -129,13 +129,16 @@ func parseProof(b []byte) (*proof, error) {
 			break
 		}
 		hs, ok := bytes.CutPrefix(l, []byte("hash "))
-		var h tlog.Hash
+		// 44 characters decode to at most 33 bytes: room for them all, so
+		// a line without padding is refused, never written past the hash.
+		var buf [tlog.HashSize + 1]byte
 		if !ok || len(hs) != 44 {
 			return nil, fmt.Errorf("audit: proof: bad hash line %q", l)
 		}
-		if k, err := enc.Decode(h[:], hs); err != nil || k != tlog.HashSize {
+		if k, err := enc.Decode(buf[:], hs); err != nil || k != tlog.HashSize {
 			return nil, fmt.Errorf("audit: proof: bad hash line %q", l)
 		}
+		h := tlog.Hash(buf[:tlog.HashSize])
 		if len(p.hashes) == maxProofHashes {
 			return nil, fmt.Errorf("audit: proof: more than %d hashes", maxProofHashes)
 		}
