@@ -99,10 +99,11 @@ func (c *committer) commit(batch []*pending) {
 		}
 	}
 	errs := make([]error, len(batch))
+	tail := &logTail{}
 	var misses []string
 	defer func() { c.s.warm(ctx, misses) }()
 	for i, p := range batch {
-		if errs[i], err = runSavepoint(ctx, c.s, tx, p.fn, &misses); err != nil {
+		if errs[i], err = runSavepoint(ctx, c.s, tx, tail, p.fn, &misses); err != nil {
 			// The savepoint itself failed: the transaction cannot go on.
 			tx.Rollback()
 			fail(err)
@@ -120,13 +121,16 @@ func (c *committer) commit(batch []*pending) {
 
 // runSavepoint runs fn inside a savepoint: fnErr is fn's own failure
 // (rolled back to the savepoint), err a failure of the savepoint itself.
-func runSavepoint(ctx context.Context, s *DB, tx *sql.Tx, fn func(store.Tx) error, misses *[]string) (fnErr, err error) {
+func runSavepoint(ctx context.Context, s *DB, tx *sql.Tx, tail *logTail, fn func(store.Tx) error, misses *[]string) (fnErr, err error) {
 	t := newTx(ctx, s, tx, true)
+	t.tail = tail
 	if err := t.exec("SAVEPOINT airlock_step"); err != nil {
 		return nil, err
 	}
 	defer func() { *misses = append(*misses, t.misses...) }()
 	if fnErr = fn(t); fnErr != nil {
+		// What the batch knew of the log's end may include this step's.
+		tail.reset()
 		if err := t.exec("ROLLBACK TO SAVEPOINT airlock_step"); err != nil {
 			return fnErr, err
 		}

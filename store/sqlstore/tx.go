@@ -27,6 +27,29 @@ type tx struct {
 	pending  audit.Event
 	misses   []string // statements prepared for this transaction only
 	local    map[string]*sql.Stmt
+	tail     *logTail // the log's end as this database transaction left it
+}
+
+// logTail caches, for one database transaction (a group commit's batch
+// included), the log's size, its last entry's time and the stored hashes
+// written or read: appending the next entry then reads nothing. A
+// rollback to a savepoint drops it.
+type logTail struct {
+	known    bool
+	size     int64
+	lastTime int64
+	hashes   map[int64]tlog.Hash
+}
+
+const maxTailHashes = 4096
+
+func (c *logTail) reset() { *c = logTail{} }
+
+func (c *logTail) keep(idx int64, h tlog.Hash) {
+	if c.hashes == nil || len(c.hashes) >= maxTailHashes {
+		c.hashes = map[int64]tlog.Hash{}
+	}
+	c.hashes[idx] = h
 }
 
 var (
@@ -35,7 +58,7 @@ var (
 )
 
 func newTx(ctx context.Context, db *DB, t *sql.Tx, writable bool) *tx {
-	return &tx{ctx: ctx, db: db, tx: t, writable: writable, entry: -1, size: -1}
+	return &tx{ctx: ctx, db: db, tx: t, writable: writable, entry: -1, size: -1, tail: &logTail{}}
 }
 
 // stmt is q prepared once per database and bound to this transaction:
@@ -363,14 +386,19 @@ func (t *tx) Log(ev audit.Event) (int64, error) {
 		return 0, errors.New("sqlstore: log in a read-only transaction")
 	}
 	var last sql.NullInt64
-	var lastIdx int64
-	switch err := t.queryRow("SELECT idx, time FROM audit_entries ORDER BY idx DESC LIMIT 1").Scan(&lastIdx, &last); {
-	case errors.Is(err, sql.ErrNoRows):
-		t.size = 0
-	case err != nil:
-		return 0, err
-	default:
-		t.size = lastIdx + 1
+	if t.tail.known {
+		t.size = t.tail.size
+		last = sql.NullInt64{Int64: t.tail.lastTime, Valid: t.tail.size > 0}
+	} else {
+		var lastIdx int64
+		switch err := t.queryRow("SELECT idx, time FROM audit_entries ORDER BY idx DESC LIMIT 1").Scan(&lastIdx, &last); {
+		case errors.Is(err, sql.ErrNoRows):
+			t.size = 0
+		case err != nil:
+			return 0, err
+		default:
+			t.size = lastIdx + 1
+		}
 	}
 	if last.Valid && ev.Time.Unix() < last.Int64 {
 		clock, err := t.Meta("clock")
@@ -390,8 +418,10 @@ func (t *tx) Log(ev audit.Event) (int64, error) {
 	i, err := l.Append(ev)
 	t.pending = audit.Event{}
 	if err != nil {
+		t.tail.reset()
 		return 0, err
 	}
+	t.tail.known, t.tail.size, t.tail.lastTime = true, i+1, ev.Time.Unix()
 	t.entry = i
 	return i, nil
 }
@@ -523,6 +553,32 @@ func (l *logTx) Record(i int64) ([]byte, error) {
 
 func (l *logTx) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	var at []int
+	for k, x := range indexes {
+		if h, ok := l.t.tail.hashes[x]; ok {
+			out[k] = h
+			continue
+		}
+		missing = append(missing, x)
+		at = append(at, k)
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	got, err := l.readHashes(missing)
+	if err != nil {
+		return nil, err
+	}
+	for k, h := range got {
+		out[at[k]] = h
+		l.t.tail.keep(missing[k], h)
+	}
+	return out, nil
+}
+
+func (l *logTx) readHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
@@ -595,6 +651,12 @@ func (l *logTx) Append(i int64, rec []byte, hashes []tlog.Hash) error {
 	}
 	if err := l.t.exec(q.String(), args...); err != nil {
 		return err
+	}
+	for k, h := range hashes {
+		l.t.tail.keep(base+int64(k), h)
+	}
+	if l.t.tail.known {
+		l.t.tail.size, l.t.tail.lastTime = i+1, ev.Time.Unix()
 	}
 	l.t.size = n + 1
 	return nil
