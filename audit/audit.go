@@ -153,10 +153,10 @@ func encode(e Event) ([]byte, error) {
 }
 
 func decode(b []byte) (Event, error) {
+	// Unknown fields, duplicate keys, other spacing or order: the record is
+	// encoded again below and must come out the same bytes.
 	var r record
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if err := json.Unmarshal(b, &r); err != nil {
 		return Event{}, err
 	}
 	t, err := time.Parse(time.RFC3339, r.Time)

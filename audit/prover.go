@@ -3,9 +3,9 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"sync"
 
@@ -38,6 +38,7 @@ type Prover struct {
 
 	mu    sync.Mutex
 	upper map[int64]tlog.Hash
+	edge  map[int64]tlog.Hash // MTH(lo, size) of the tree's right edge
 }
 
 // NewProver returns a prover for the latest checkpoint in st.
@@ -152,11 +153,66 @@ func (p *Prover) Prove(i int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	proof, err := tlog.ProveRecord(p.size, i, p)
-	if err != nil {
+	var proof tlog.RecordProof
+	if p.dense != nil {
+		proof = p.path(i)
+	} else if proof, err = tlog.ProveRecord(p.size, i, p); err != nil {
 		return nil, fmt.Errorf("audit: %v", err)
 	}
 	return formatProof(p.origin, i, rec, proof, p.cp), nil
+}
+
+// path is RFC 6962 §2.1.1's PATH(m, D[size]) over the in-memory stored
+// hashes, leaf to root (the order of tlog.RecordProof): a complete
+// subtree's hash is one stored hash; the right edge's incomplete subtrees
+// are hashed once and remembered.
+func (p *Prover) path(m int64) tlog.RecordProof {
+	out := make(tlog.RecordProof, 0, 64)
+	lo, hi := int64(0), p.size
+	for hi-lo > 1 {
+		k := maxPow2Below(hi - lo)
+		if m < lo+k {
+			out = append(out, p.mth(lo+k, hi))
+			hi = lo + k
+		} else {
+			out = append(out, p.mth(lo, lo+k))
+			lo += k
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// mth is MTH(D[lo:hi]) for a subtree of the proof's tree: complete and
+// aligned, or on the right edge (hi == size).
+func (p *Prover) mth(lo, hi int64) tlog.Hash {
+	n := hi - lo
+	if n&(n-1) == 0 && lo%n == 0 {
+		level := bits.TrailingZeros64(uint64(n))
+		return p.dense[tlog.StoredHashIndex(level, lo>>level)]
+	}
+	p.mu.Lock()
+	h, ok := p.edge[lo]
+	p.mu.Unlock()
+	if ok {
+		return h
+	}
+	k := maxPow2Below(n)
+	h = tlog.NodeHash(p.mth(lo, lo+k), p.mth(lo+k, hi))
+	p.mu.Lock()
+	if p.edge == nil {
+		p.edge = map[int64]tlog.Hash{}
+	}
+	p.edge[lo] = h
+	p.mu.Unlock()
+	return h
+}
+
+// maxPow2Below is the largest power of two less than n (n > 1).
+func maxPow2Below(n int64) int64 {
+	return 1 << (bits.Len64(uint64(n-1)) - 1)
 }
 
 func formatProof(origin string, i int64, rec []byte, proof tlog.RecordProof, cp []byte) []byte {
@@ -185,7 +241,7 @@ type Verifier struct {
 	pub ed25519.PublicKey
 
 	mu   sync.Mutex
-	seen map[[32]byte]checkpointTree // SHA-256 of checkpoint bytes → tree
+	seen map[string]checkpointTree // checkpoint bytes → its verified tree
 }
 
 type checkpointTree struct {
@@ -199,7 +255,7 @@ const maxVerified = 1024
 
 // NewVerifier returns a verifier of proofs signed by pub.
 func NewVerifier(pub ed25519.PublicKey) *Verifier {
-	return &Verifier{pub: pub, seen: map[[32]byte]checkpointTree{}}
+	return &Verifier{pub: pub, seen: map[string]checkpointTree{}}
 }
 
 // Verify checks a proof as VerifyProof does.
@@ -208,9 +264,8 @@ func (v *Verifier) Verify(b []byte) (Entry, error) {
 	if err != nil {
 		return Entry{}, err
 	}
-	key := sha256.Sum256(p.cp)
 	v.mu.Lock()
-	t, ok := v.seen[key]
+	t, ok := v.seen[string(p.cp)]
 	v.mu.Unlock()
 	if !ok || t.origin != p.origin {
 		c, err := openCheckpoint(p.cp, p.origin, v.pub)
@@ -222,7 +277,7 @@ func (v *Verifier) Verify(b []byte) (Entry, error) {
 		if len(v.seen) >= maxVerified {
 			clear(v.seen)
 		}
-		v.seen[key] = t
+		v.seen[string(p.cp)] = t
 		v.mu.Unlock()
 	}
 	return checkRecord(p, t.size, t.root)
