@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/transport/media"
 	"github.com/airlock-vault/airlock/transport/transfer"
@@ -213,83 +211,20 @@ func (e *env) reconcile(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	mine, err := transfer.Transfers(ws)
+	stations, findings, err := transfer.Reconcile(ws)
 	if err != nil {
 		return err
-	}
-	// The latest approval of each participant carries its record.
-	latest := map[string]*proposal.Approval{}
-	props, err := ws.Proposals()
-	if err != nil {
-		return err
-	}
-	for _, pe := range props {
-		aps, err := ws.Approvals(pe.ID())
-		if err != nil {
-			return err
-		}
-		for who, ae := range aps {
-			a, err := proposal.DecodeApproval(ae)
-			if err != nil {
-				return err
-			}
-			if prev, ok := latest[who]; !ok || a.Time > prev.Time || (a.Time == prev.Time && len(a.Transfers) > len(prev.Transfers)) {
-				latest[who] = a
-			}
-		}
 	}
 	alarms, pending := 0, 0
-	for _, who := range workspace.SortedKeys(latest) {
-		station := "station/" + who
-		theirs := latest[who].Transfers
-		key := func(dir string, seq uint64) string { return dir + ":" + strconv.FormatUint(seq, 10) }
-		have := map[string][]byte{}
-		maxIn, maxOut := uint64(0), uint64(0)
-		for _, t := range theirs {
-			if t.Peer != ws.Config.Origin() {
-				continue
-			}
-			have[key(t.Direction, t.Sequence)] = t.Digest
-			if t.Direction == "in" {
-				maxIn = max(maxIn, t.Sequence)
-			} else {
-				maxOut = max(maxOut, t.Sequence)
-			}
+	for _, f := range findings {
+		if f.Alarm() {
+			alarms++
+		} else {
+			pending++
 		}
-		seen := map[string]bool{}
-		for _, t := range mine {
-			if t.Peer != station {
-				continue
-			}
-			// My "out" is their "in", and the reverse.
-			k := key(map[string]string{"out": "in", "in": "out"}[t.Direction], t.Sequence)
-			seen[k] = true
-			d, ok := have[k]
-			switch {
-			case ok && string(d) != string(t.Digest):
-				alarms++
-				fmt.Fprintf(e.stdout, "DIFFERS  %s transfer %d (%s): coordinator %x, %s %x\n", who, t.Sequence, media.ShortKind(t.Kind), t.Digest[:8], who, d[:8])
-			case !ok && t.Direction == "out" && t.Sequence <= maxIn:
-				alarms++
-				fmt.Fprintf(e.stdout, "MISSING  %s never received transfer %d (%s) the coordinator sent\n", who, t.Sequence, media.ShortKind(t.Kind))
-			case !ok && t.Direction == "in" && t.Sequence <= maxOut:
-				alarms++
-				fmt.Fprintf(e.stdout, "FOREIGN  the coordinator received transfer %d (%s) that %s never sent\n", t.Sequence, media.ShortKind(t.Kind), who)
-			case !ok:
-				pending++
-				fmt.Fprintf(e.stdout, "pending  transfer %d (%s) after %s's latest record\n", t.Sequence, media.ShortKind(t.Kind), who)
-			}
-		}
-		for k := range have {
-			if !seen[k] {
-				alarms++
-				dir, seq, _ := strings.Cut(k, ":")
-				what := map[string]string{"in": "received from the coordinator a transfer it never sent", "out": "sent a transfer the coordinator never received"}[dir]
-				fmt.Fprintf(e.stdout, "UNKNOWN  %s %s: #%s\n", who, what, seq)
-			}
-		}
+		fmt.Fprintln(e.stdout, f)
 	}
-	fmt.Fprintf(e.stdout, "reconciled %d stations: %d discrepancies, %d pending\n", len(latest), alarms, pending)
+	fmt.Fprintf(e.stdout, "reconciled %d stations: %d discrepancies, %d pending\n", stations, alarms, pending)
 	if alarms > 0 {
 		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
 	}
