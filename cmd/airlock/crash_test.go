@@ -34,6 +34,7 @@ func crashBin(t *testing.T) string {
 }
 
 type runner struct {
+	pid  string // the first proposal's id, once made
 	t    *testing.T
 	bin  string
 	dir  string
@@ -187,6 +188,45 @@ func roundSteps() []step {
 			touches:   []string{"coord"},
 			recover:   rerun("-C", "coord", "finalize", "PID", "--out", "final.tx", "--passphrase-file", "pass"),
 			wantFiles: []string{"final.tx", "final.proof"}},
+		// A second proposal of the same coin, approved by carol, then
+		// withdrawn: its release frees carol's claim.
+		{name: "propose again", args: []string{"-C", "coord", "propose", "--vault", "ops", "--psbt", "spend.psbt", "--intent", "again", "--out", "p2.proposal", "--passphrase-file", "pass"},
+			touches: []string{"coord"},
+			recover: func(r *runner) {
+				if _, err := os.Stat(filepath.Join(r.dir, "p2.proposal")); err == nil {
+					return
+				}
+				if id := newestProposal(r); !strings.HasPrefix(id, r.pid) {
+					r.must("-C", "coord", "export", id, "--out", "p2.proposal")
+					return
+				}
+				r.must("-C", "coord", "propose", "--vault", "ops", "--psbt", "spend.psbt", "--intent", "again", "--out", "p2.proposal", "--passphrase-file", "pass")
+			},
+			wantFiles: []string{"p2.proposal"}},
+		{name: "sign carol", args: []string{"-C", "carol", "sign", "p2.proposal", "--approve", "--out", "c2.approval", "--passphrase-file", "pass"},
+			touches: []string{"carol"},
+			recover: func(r *runner) {
+				if _, code, _ := r.run("", "-C", "carol", "sign", "p2.proposal", "--approve", "--out", "c2.approval", "--passphrase-file", "pass"); code != 0 {
+					r.must("-C", "carol", "export", "p2.proposal", "--out", "c2.approval")
+				}
+			},
+			wantFiles: []string{"c2.approval"}},
+		{name: "withdraw", args: []string{"-C", "coord", "withdraw", "p2.proposal", "--reason", "duplicate", "--out", "p2.release", "--passphrase-file", "pass"},
+			touches: []string{"coord"},
+			recover: func(r *runner) {
+				if _, code, _ := r.run("", "-C", "coord", "withdraw", "p2.proposal", "--reason", "duplicate", "--out", "p2.release", "--passphrase-file", "pass"); code != 0 {
+					r.must("-C", "coord", "release", "p2.proposal", "--out", "p2.release", "--passphrase-file", "pass")
+				}
+			},
+			wantFiles: []string{"p2.release"}},
+		{name: "release at carol", args: []string{"-C", "carol", "release", "p2.release"},
+			touches: []string{"carol"},
+			recover: func(r *runner) {
+				r.must("-C", "carol", "release", "p2.release")
+				if out, _, _ := r.run("", "-C", "carol", "review", "p2.proposal"); strings.Contains(out, "verdict: may sign") {
+					r.t.Fatalf("carol may sign a released proposal:\n%s", out)
+				}
+			}},
 	}
 }
 
@@ -246,6 +286,7 @@ func TestCrashAtEveryFailpointLosesNothing(t *testing.T) {
 			}
 			if s.name == "propose" {
 				pid = newestProposal(r)[:16]
+				r.pid = pid
 			}
 		}
 		// The transaction is the one every run makes: nothing was signed
