@@ -32,7 +32,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -406,6 +405,3 @@ func unwrapPath(err error) error {
 	}
 	return err
 }
-
-// HexID is a lower-case hex id or prefix.
-func HexID(ref string) string { return strings.ToLower(ref) }

@@ -236,9 +236,6 @@ func roundSteps() []step {
 // command or exporting gives back its output. It reports failpoints ×
 // commands covered and the disagreements found, which must be zero.
 func TestCrashAtEveryFailpointLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary and runs a few hundred commands; -short skips it")
-	}
 	bin := crashBin(t)
 	base := t.TempDir()
 	quorumIn(&runner{t: t, bin: bin, dir: base})
@@ -306,9 +303,6 @@ func TestCrashAtEveryFailpointLosesNothing(t *testing.T) {
 // bounded loop); after each kill the station verifies and its decision,
 // if it was made, comes back by export, or the command reruns.
 func TestCrashAtRandomTimesLosesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a binary; -short skips it")
-	}
 	bin := crashBin(t)
 	base := t.TempDir()
 	r0 := &runner{t: t, bin: bin, dir: base}

@@ -1,12 +1,12 @@
 package sqlstore_test
 
 import (
-	"crypto/ed25519"
-	"math/rand/v2"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync/atomic"
