@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/bitcoin"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+func (e *env) address(args []string) error {
+	fs := e.flags("address")
+	vault := fs.String("vault", "", "vault name")
+	change := fs.Bool("change", false, "a change address (branch 1)")
+	index := fs.Uint("index", 0, "address index")
+	count := fs.Uint("count", 1, "how many addresses")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" {
+		return usagef("address: want --vault NAME")
+	}
+	cv, err := e.chainVault(*vault)
+	if err != nil {
+		return err
+	}
+	branch := 0
+	if *change {
+		branch = 1
+	}
+	for i := uint(0); i < *count && i < 1000; i++ {
+		a, err := bitcoin.Address(cv, branch, uint32(*index+i))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%d/%d  %s\n", branch, *index+i, a)
+	}
+	return nil
+}
+
+func (e *env) psbt(args []string) error {
+	if len(args) > 0 && args[0] == "build" {
+		return e.psbtBuild(args[1:])
+	}
+	if len(args) > 0 && args[0] == "export" {
+		return e.psbtExport(args[1:])
+	}
+	if len(args) == 0 || args[0] != "synth" {
+		return usagef("psbt: want synth, build or export")
+	}
+	fs := e.flags("psbt synth")
+	vault := fs.String("vault", "", "vault name")
+	send := fs.Int64("send", 30_000_000, "amount to send, in satoshi")
+	fee := fs.Int64("fee", 2_000, "fee, in satoshi")
+	to := fs.String("to", "", "destination address (default: a fixed address outside the vault)")
+	seed := fs.Uint64("seed", 1, "which synthetic coin to spend")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	if pos, err := parse(fs, args[1:]); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" || *out == "" {
+		return usagef("psbt synth: want --vault NAME --out FILE")
+	}
+	cv, err := e.chainVault(*vault)
+	if err != nil {
+		return err
+	}
+	funding, raw, err := bitcoin.Synthetic(cv, *seed, *to, *send, *fee)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", funding.TxHash(), *vault)
+	fmt.Fprintf(e.stdout, "wrote %s: send %s sat, fee %s sat, change to the vault\n", *out, strconv.FormatInt(*send, 10), strconv.FormatInt(*fee, 10))
+	return nil
+}
+
+// chainVault resolves a vault of the workspace's current policy.
+func (e *env) chainVault(name string) (chain.Vault, error) {
+	ws, err := e.open()
+	if err != nil {
+		return chain.Vault{}, err
+	}
+	defer ws.Close()
+	pol, _, err := ws.Policy(e.reg)
+	if err != nil {
+		return chain.Vault{}, err
+	}
+	v, ok := pol.Vault(name)
+	if !ok {
+		return chain.Vault{}, fmt.Errorf("policy %s has no vault %q", pol.Name, name)
+	}
+	return pol.ChainVault(v)
+}
+
+// psbtBuild writes an unsigned PSBT spending every vault output of the
+// funding transactions (raw hex files, as a node returns them): amount to
+// an address, the rest less the fee back to the vault's change branch.
+func (e *env) psbtBuild(args []string) error {
+	fs := e.flags("psbt build")
+	vault := fs.String("vault", "", "vault name")
+	to := fs.String("to", "", "destination address")
+	amount := fs.Int64("amount", 0, "amount to send, in satoshi")
+	fee := fs.Int64("fee", 0, "fee, in satoshi")
+	changeIndex := fs.Uint("change-index", 0, "index of the change address on branch 1")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	recovery := fs.Bool("recovery", false, "spend through the vault's recovery path: every input waits the lock (nSequence), with a maturity proof from the node")
+	rpcURL := fs.String("rpc", "", "with --recovery: the node's JSON-RPC URL (or $AIRLOCK_RPC), for the maturity proof")
+	cert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
+	var funding multi
+	fs.Var(&funding, "funding", "a funding transaction, raw hex (repeatable)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *vault == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
+		return usagef("psbt build: want --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out FILE [--recovery --rpc URL]")
+	}
+	if *rpcURL == "" {
+		*rpcURL = os.Getenv("AIRLOCK_RPC")
+	}
+	if *recovery && *rpcURL == "" {
+		return withHint(usagef("psbt build --recovery: want --rpc URL or $AIRLOCK_RPC"), "the stations need a proof from a node that the coins are old enough")
+	}
+	cv, err := e.chainVault(*vault)
+	if err != nil {
+		return err
+	}
+	req := bitcoin.BuildRequest{To: *to, Amount: *amount, Fee: *fee, ChangeIndex: uint32(*changeIndex), Recovery: *recovery}
+	for _, f := range funding {
+		raw, err := readArtifact(f)
+		if err != nil {
+			return err
+		}
+		req.Funding = append(req.Funding, raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if *recovery {
+		client, err := dialNode(*rpcURL, *cert)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		req.Node = client
+	}
+	b, err := bitcoin.Build(ctx, cv, req)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(b.Depth))
+	depth := map[string]int{}
+	for id, d := range b.Depth {
+		ids = append(ids, id.String())
+		depth[id.String()] = d
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		state := "matured"
+		if uint32(depth[id]) < b.Lock {
+			state = fmt.Sprintf("matures in %d more blocks", b.Lock-uint32(depth[id]))
+		}
+		fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", id, depth[id], b.Lock, state)
+	}
+	if err := workspace.WriteFileAtomic(*out, []byte(b64(b.PSBT)+"\n"), 0o644); err != nil {
+		return err
+	}
+	path := ""
+	if *recovery {
+		path = fmt.Sprintf(", recovery path (nSequence %d)", b.Lock)
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %d coins, %d sat in, %d sat to %s, fee %d sat, change %d sat%s\n", *out, b.Coins, b.Total, *amount, *to, *fee, b.Change, path)
+	return nil
+}
+
+// psbtExport writes a proposal's PSBT, as the coordinator proposed it, for
+// an external signing device (Coldcard, Sparrow, Keystone); the signed
+// PSBT it returns goes back through 'airlock collect'.
+func (e *env) psbtExport(args []string) error {
+	fs := e.flags("psbt export")
+	out := fs.String("out", "", "where to write the PSBT (base64)")
+	binary := fs.Bool("binary", false, "write binary instead of base64")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		return usagef("psbt export: want PROPOSAL --out FILE")
+	}
+	ref := pos[0]
+	ref, err = proposalID(ref)
+	if err != nil {
+		return err
+	}
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pe, err := ws.Proposal(ref)
+	if err != nil {
+		return err
+	}
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return err
+	}
+	if p.Chain != "bitcoin" {
+		return fmt.Errorf("proposal %s is a %s proposal, not a PSBT", pe.IDHex()[:16], p.Chain)
+	}
+	data := []byte(b64(p.Payload) + "\n")
+	if *binary {
+		data = p.Payload
+	}
+	if err := workspace.WriteFileAtomic(*out, data, 0o644); err != nil {
+		return err
+	}
+	if err := e.logger(ws, nil)("proposal.exported", pe.IDHex(), map[string]string{"file": filepath.Base(*out), "as": "psbt for an external device"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: the PSBT of proposal %s for an external device; collect the signed PSBT it returns\n", *out, pe.IDHex()[:16])
+	return nil
+}
