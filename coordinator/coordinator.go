@@ -23,6 +23,7 @@ import (
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
@@ -44,8 +45,14 @@ func (c *Coordinator) Now() time.Time { return c.WS.Now() }
 
 // ProposeParams are the choices for a new proposal.
 type ProposeParams struct {
-	Vault    string
-	Payload  []byte
+	Vault string
+	// Payload is the chain's payload: a PSBT (binary or base64), or a Safe
+	// transaction in airlock's canonical encoding.
+	Payload []byte
+	// SafeTx, instead of Payload, is a Safe transaction (or message) as
+	// the Safe Transaction Service's JSON names its fields; it is parsed
+	// strictly and encoded canonically (chain/safe.Parse).
+	SafeTx   []byte
 	Intent   string
 	Lifetime time.Duration
 	// Force creates the proposal even when the coordinator's own review
@@ -66,6 +73,18 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	if _, ok := pol.Coordinator(c.WS.Config.Name); !ok {
 		return nil, nil, fmt.Errorf("coordinator: %q is not a coordinator in policy %s", c.WS.Config.Name, pol.Name)
+	}
+	if prm.SafeTx != nil {
+		if prm.Payload != nil {
+			return nil, nil, errors.New("coordinator: a proposal has one payload: a PSBT or a Safe transaction, not both")
+		}
+		st, err := safe.Parse(prm.SafeTx)
+		if err != nil {
+			return nil, nil, err
+		}
+		if prm.Payload, err = st.Encode(); err != nil {
+			return nil, nil, err
+		}
 	}
 	p, err := proposal.New(pol, polID, proposal.Params{
 		Vault: prm.Vault, Payload: prm.Payload, Intent: prm.Intent, Lifetime: prm.Lifetime,

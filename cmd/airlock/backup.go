@@ -338,7 +338,7 @@ func (e *env) keyVerifyBackup(args []string) error {
 	if identity != ws.Config.Identity {
 		problems = append(problems, "the backup's identity key is not this station's")
 	}
-	if pol, _, err := ws.Policy(e.reg); err == nil {
+	if pol, _, err := ws.Policy(reg); err == nil {
 		if part, ok := pol.Participant(ws.Config.Name); ok {
 			found := false
 			for _, d := range part.Devices {

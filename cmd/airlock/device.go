@@ -49,7 +49,7 @@ func (e *env) deviceCheck(args []string) error {
 			return fmt.Sprintf("%s %s serial %s firmware %s hardware %s; library %s %s", ti.Manufacturer, ti.Model, ti.Serial, ti.FirmwareVersion, ti.HardwareVersion, ti.LibraryDescription, ti.LibraryVersion), ti.Serial, nil
 		}
 	}
-	rep, err := station.CheckDevice(context.Background(), ws, e.reg, k, rand.Reader)
+	rep, err := station.CheckDevice(context.Background(), ws, reg, k, rand.Reader)
 	if err != nil {
 		return err
 	}

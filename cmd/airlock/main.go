@@ -12,9 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/chain"
-	"github.com/airlock-vault/airlock/chain/bitcoin"
-	"github.com/airlock-vault/airlock/chain/safe"
+	"github.com/airlock-vault/airlock/chain/all"
 	"github.com/airlock-vault/airlock/station"
 )
 
@@ -148,7 +146,6 @@ type env struct {
 	stderr io.Writer
 	stdin  io.Reader
 	now    func() time.Time
-	reg    *chain.Registry
 	// clockSet: AIRLOCK_NOW overrides the clock (drill workspaces only).
 	clockSet bool
 	// lockWait bounds the wait for another command in the workspace.
@@ -167,7 +164,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = exitError
 		}
 	}()
-	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now, reg: registry()}
+	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now}
 	e.dir = os.Getenv("AIRLOCK_WORKSPACE")
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch {
@@ -213,7 +210,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	return report(stderr, err)
 }
 
-func registry() *chain.Registry { return chain.NewRegistry(bitcoin.Adapter{}, safe.Adapter{}) }
+// reg is every chain airlock speaks (package chain/all): the CLI names
+// no chain itself.
+var reg = all.Registry()
 
 func dispatch(e *env, cmd string, args []string) error {
 	switch cmd {

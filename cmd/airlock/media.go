@@ -75,7 +75,7 @@ func (e *env) export(args []string) error {
 		return err
 	}
 	defer ks.Close()
-	x, err := (&transfer.Gap{WS: ws, Reg: e.reg}).Export(context.Background(), a, *dir, *to, *purpose, ks.Identity)
+	x, err := (&transfer.Gap{WS: ws, Reg: reg}).Export(context.Background(), a, *dir, *to, *purpose, ks.Identity)
 	if errors.Is(err, media.ErrNotListed) {
 		return withHint(err, "add it with 'airlock media allow DIR' if this medium is meant for transfers")
 	}
@@ -134,7 +134,7 @@ func (e *env) importMedia(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	rep, err := (&transfer.Gap{WS: ws, Reg: e.reg}).Import(context.Background(), pos[0])
+	rep, err := (&transfer.Gap{WS: ws, Reg: reg}).Import(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func (e *env) policyInit(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := f.Genesis(e.reg)
+	p, err := f.Genesis(reg)
 	if err != nil {
 		return err
 	}
@@ -138,10 +138,10 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	var prev *policy.Policy
-	if have, _, err := ws.Policy(e.reg); err == nil {
+	if have, _, err := ws.Policy(reg); err == nil {
 		prev = have
 	}
-	st, err := policy.Check(env, prev, e.reg)
+	st, err := policy.Check(env, prev, reg)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (e *env) policySign(args []string) error {
 	if err := e.logger(ws, ks)("policy.signed", env.IDHex(), map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}); err != nil {
 		return err
 	}
-	st, err = policy.Check(env, prev, e.reg)
+	st, err = policy.Check(env, prev, reg)
 	if err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (e *env) policyImport(args []string) error {
 		if err != nil {
 			return err
 		}
-		chain, err := policy.Verify(held, e.reg)
+		chain, err := policy.Verify(held, reg)
 		if err != nil {
 			return fmt.Errorf("the policy chain this workspace holds does not verify: %w", err)
 		}
@@ -221,7 +221,7 @@ func (e *env) policyImport(args []string) error {
 		}
 		prev = chain[p.Version-2]
 	}
-	if _, err := policy.Check(env, prev, e.reg); err != nil {
+	if _, err := policy.Check(env, prev, reg); err != nil {
 		return err
 	}
 	if ws.Config.Role == workspace.Station {
@@ -246,7 +246,7 @@ func (e *env) policyImport(args []string) error {
 	} else if c, ok := p.Coordinator(ws.Config.Name); !ok || policy.EncodeIdentity(c.Identity) != ws.Config.Identity {
 		return fmt.Errorf("policy %s does not list this coordinator (%q with its identity key); not imported", p.Name, ws.Config.Name)
 	}
-	_, err = ws.AddPolicy(env, e.reg, func(p *policy.Policy) (string, map[string]string) {
+	_, err = ws.AddPolicy(env, reg, func(p *policy.Policy) (string, map[string]string) {
 		return "policy.imported", map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}
 	})
 	if errors.Is(err, policy.ErrIncomplete) {
@@ -274,7 +274,7 @@ func (e *env) policyShow(args []string) error {
 			return err
 		}
 		if ws, err := workspace.Open(e.dir, e.wsOptions()); err == nil {
-			if have, _, err := ws.Policy(e.reg); err == nil {
+			if have, _, err := ws.Policy(reg); err == nil {
 				if p, err := policy.Open(env); err == nil && p.Version == have.Version+1 {
 					prev = have
 				}
@@ -296,7 +296,7 @@ func (e *env) policyShow(args []string) error {
 		}
 		env = vs[len(vs)-1]
 		if len(vs) > 1 {
-			chain, err := policy.Verify(vs[:len(vs)-1], e.reg)
+			chain, err := policy.Verify(vs[:len(vs)-1], reg)
 			if err != nil {
 				return err
 			}
@@ -305,7 +305,7 @@ func (e *env) policyShow(args []string) error {
 	default:
 		return usagef("policy show: want at most one file")
 	}
-	st, err := policy.Check(env, prev, e.reg)
+	st, err := policy.Check(env, prev, reg)
 	if err != nil {
 		return err
 	}

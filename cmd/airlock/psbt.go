@@ -89,7 +89,7 @@ func (e *env) chainVault(name string) (chain.Vault, error) {
 		return chain.Vault{}, err
 	}
 	defer ws.Close()
-	pol, _, err := ws.Policy(e.reg)
+	pol, _, err := ws.Policy(reg)
 	if err != nil {
 		return chain.Vault{}, err
 	}

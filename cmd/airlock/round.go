@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
@@ -22,11 +21,11 @@ import (
 )
 
 func (e *env) coordinator(ws *workspace.Workspace) *coordinator.Coordinator {
-	return &coordinator.Coordinator{WS: ws, Reg: e.reg}
+	return &coordinator.Coordinator{WS: ws, Reg: reg}
 }
 
 func (e *env) station(ws *workspace.Workspace) *station.Station {
-	return &station.Station{WS: ws, Reg: e.reg}
+	return &station.Station{WS: ws, Reg: reg}
 }
 
 func (e *env) propose(args []string) error {
@@ -49,20 +48,13 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	var payload []byte
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force}
 	if *safeTx != "" {
-		raw, err := readArtifact(*safeTx)
-		if err != nil {
-			return err
-		}
-		p, err := safe.Parse(raw)
-		if err != nil {
-			return err
-		}
-		if payload, err = p.Encode(); err != nil {
-			return err
-		}
-	} else if payload, err = readArtifact(*psbtFile); err != nil {
+		prm.SafeTx, err = readArtifact(*safeTx)
+	} else {
+		prm.Payload, err = readArtifact(*psbtFile)
+	}
+	if err != nil {
 		return err
 	}
 	ks, err := e.unlock(ws, passFile)
@@ -71,9 +63,7 @@ func (e *env) propose(args []string) error {
 	}
 	defer ks.Close()
 	log := e.logger(ws, ks)
-	env, rv, err := e.coordinator(ws).Propose(context.Background(), coordinator.ProposeParams{
-		Vault: *vault, Payload: payload, Intent: *intent, Lifetime: *lifetime, Force: *force,
-	}, ks.Identity)
+	env, rv, err := e.coordinator(ws).Propose(context.Background(), prm, ks.Identity)
 	if errors.Is(err, coordinator.ErrBlocked) {
 		return withHint(err, "stations would refuse it; --force creates it anyway")
 	}
@@ -253,7 +243,7 @@ func (e *env) sign(args []string) error {
 		return errors.New("this workspace holds no chain key to sign with")
 	}
 	st := e.station(ws)
-	st.Custody = (&transfer.Gap{WS: ws, Reg: e.reg}).Custody
+	st.Custody = (&transfer.Gap{WS: ws, Reg: reg}).Custody
 	if st.Health, err = station.LastHealth(ws); err != nil {
 		return err
 	}
