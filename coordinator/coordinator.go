@@ -119,7 +119,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
-	err = c.WS.Update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), map[string]string{
 			"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
 			"expires": p.ExpiresTime().Format(time.RFC3339),
@@ -166,7 +166,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
 	}
-	err = c.WS.Update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, extra, func(tx Tx) error {
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 		}
@@ -202,9 +202,6 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 					return err
 				}
 			}
-		}
-		if extra != nil {
-			return extra(tx)
 		}
 		return nil
 	})
@@ -435,7 +432,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	}
 	// The transaction and the proof are kept in the transaction that marks
 	// the proposal final: a failed file write afterwards loses nothing.
-	err = c.WS.Update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
 		}
@@ -559,7 +556,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 		if err != nil {
 			return nil, err
 		}
-		err = c.WS.Update(ctx, func(tx store.Tx) error {
+		err = c.update(ctx, nil, func(tx Tx) error {
 			if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), map[string]string{
 				"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": "signed PSBT " + hex.EncodeToString(digest[:8]),
 			})); err != nil {

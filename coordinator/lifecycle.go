@@ -106,7 +106,7 @@ func stored(r store.Reader, id [32]byte) (proposal.State, error) {
 
 // advance moves a proposal's stored state by step inside tx, logging the
 // move when the state changes.
-func (c *Coordinator) advance(tx store.Tx, pe *envelope.Envelope, step proposal.Step, detail map[string]string) (proposal.State, error) {
+func (c *Coordinator) advance(tx Tx, pe *envelope.Envelope, step proposal.Step, detail map[string]string) (proposal.State, error) {
 	from, err := stored(tx, pe.ID())
 	if err != nil {
 		return "", err
@@ -130,7 +130,7 @@ func (c *Coordinator) advance(tx store.Tx, pe *envelope.Envelope, step proposal.
 
 // recount moves a proposal to approved or rejected once its decisions say
 // so, inside the transaction that stored the last of them.
-func (c *Coordinator) recount(tx store.Tx, pe *envelope.Envelope, pol *policy.Policy, v *policy.Vault) error {
+func (c *Coordinator) recount(tx Tx, pe *envelope.Envelope, pol *policy.Policy, v *policy.Vault) error {
 	ds, err := workspace.Decisions(tx, pe.ID())
 	if err != nil {
 		return err
@@ -252,7 +252,7 @@ func (c *Coordinator) ExpireDue(ctx context.Context) error {
 		if now.Before(p.ExpiresTime()) {
 			continue
 		}
-		err = c.WS.Update(ctx, func(tx store.Tx) error {
+		err = c.update(ctx, nil, func(tx Tx) error {
 			st, err := stored(tx, pe.ID())
 			if err != nil || (st != proposal.StateOpen && st != proposal.StateApproved) {
 				return err
@@ -286,7 +286,7 @@ func (c *Coordinator) Withdraw(ctx context.Context, ref, reason string, id keys.
 		return nil, err
 	}
 	var rel *envelope.Envelope
-	err = c.WS.Update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, nil, func(tx Tx) error {
 		st, err := stored(tx, pe.ID())
 		if err != nil {
 			return err
@@ -323,7 +323,7 @@ func (c *Coordinator) Release(ctx context.Context, ref string, id keys.Identity)
 		return nil, err
 	}
 	var rel *envelope.Envelope
-	err = c.WS.Update(ctx, func(tx store.Tx) error {
+	err = c.update(ctx, nil, func(tx Tx) error {
 		st, err := stored(tx, pe.ID())
 		if err != nil {
 			return err
@@ -370,7 +370,7 @@ func (c *Coordinator) sealRelease(pe *envelope.Envelope, pol *policy.Policy, pol
 		Coordinator: c.WS.Config.Name, Policy: polID[:], PolicyVersion: pol.Version, Time: c.Now().UTC().Unix()}, id)
 }
 
-func keepRelease(tx store.Tx, rel *envelope.Envelope) error {
+func keepRelease(tx Tx, rel *envelope.Envelope) error {
 	raw, err := rel.Encode()
 	if err != nil {
 		return err
@@ -416,7 +416,7 @@ func (c *Coordinator) keptRelease(ctx context.Context, pe *envelope.Envelope) (*
 // MarkBroadcast records that a finalized proposal's transaction was
 // accepted by a node.
 func (c *Coordinator) MarkBroadcast(ctx context.Context, pid [32]byte, txid, node string) error {
-	return c.WS.Update(ctx, func(tx store.Tx) error {
+	return c.update(ctx, nil, func(tx Tx) error {
 		p, err := tx.Proposal(pid)
 		if err != nil {
 			return err

@@ -16,7 +16,6 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
-	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -119,7 +118,7 @@ func CheckDevice(ctx context.Context, ws *workspace.Workspace, reg *chain.Regist
 	}
 	// The health record and its entry commit together; a failed check is
 	// recorded too.
-	err = ws.Update(ctx, func(tx store.Tx) error {
+	err = update(ctx, ws, nil, func(tx Tx) error {
 		if _, err := tx.Log(ws.Event("device.checked", ws.Config.Device, detail)); err != nil {
 			return err
 		}

@@ -236,7 +236,7 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	}
 	// The decision, its claims and its entry commit together; the claims
 	// are checked again inside the transaction.
-	err = s.WS.Update(ctx, func(tx store.Tx) error {
+	err = update(ctx, s.WS, nil, func(tx Tx) error {
 		if _, ok := mustDecisions(tx, res.ID)[s.WS.Config.Name]; ok {
 			return fmt.Errorf("%w: this station already decided on proposal %x", store.ErrDuplicate, res.ID[:4])
 		}
@@ -316,7 +316,7 @@ func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store
 	}
 	out := &Released{Release: r}
 	copy(out.ID[:], r.Proposal)
-	err = s.WS.Update(ctx, func(tx store.Tx) error {
+	err = update(ctx, s.WS, extra, func(tx Tx) error {
 		prev, err := tx.Witness(releasedKey(out.ID))
 		if err != nil {
 			return err
@@ -348,9 +348,6 @@ func (s *Station) ApplyRelease(ctx context.Context, raw []byte, extra func(store
 		}
 		if err := tx.PutArtifact(store.Artifact{ID: e.ID(), Kind: "release", Data: raw}); err != nil {
 			return err
-		}
-		if extra != nil {
-			return extra(tx)
 		}
 		return nil
 	})

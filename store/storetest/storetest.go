@@ -78,14 +78,18 @@ func size(t *testing.T, s store.Store) int64 {
 
 func testUnlogged(t *testing.T, s store.Store) {
 	puts := map[string]func(store.Tx) error{
-		"proposal": func(tx store.Tx) error { return tx.PutProposal(store.Proposal{ID: id("p"), Envelope: []byte("e"), State: "open"}) },
+		"proposal": func(tx store.Tx) error {
+			return tx.PutProposal(store.Proposal{ID: id("p"), Envelope: []byte("e"), State: "open"})
+		},
 		"decision": func(tx store.Tx) error {
 			return tx.PutDecision(store.Decision{Proposal: id("p"), Participant: "alice", Envelope: []byte("d")})
 		},
-		"claim":    func(tx store.Tx) error { return tx.PutClaim("outpoint:0", id("p")) },
-		"final":    func(tx store.Tx) error { return tx.PutFinal(id("p"), []byte("proof")) },
-		"policy":   func(tx store.Tx) error { return tx.PutPolicy(1, id("pol"), []byte("pol")) },
-		"artifact": func(tx store.Tx) error { return tx.PutArtifact(store.Artifact{ID: id("a"), Kind: "x", Data: []byte("a")}) },
+		"claim":  func(tx store.Tx) error { return tx.PutClaim("outpoint:0", id("p")) },
+		"final":  func(tx store.Tx) error { return tx.PutFinal(id("p"), []byte("proof")) },
+		"policy": func(tx store.Tx) error { return tx.PutPolicy(1, id("pol"), []byte("pol")) },
+		"artifact": func(tx store.Tx) error {
+			return tx.PutArtifact(store.Artifact{ID: id("a"), Kind: "x", Data: []byte("a")})
+		},
 		"health":   func(tx store.Tx) error { return tx.PutHealth("dev", []byte("h")) },
 		"sequence": func(tx store.Tx) error { return tx.SetSequence("out:x", 1) },
 		"witness":  func(tx store.Tx) error { return tx.PutWitness("k", []byte("v")) },
