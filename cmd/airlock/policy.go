@@ -146,19 +146,9 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	p := st.Policy
-	part, ok := p.Participant(ws.Config.Name)
-	if !ok {
-		return fmt.Errorf("policy %s version %d does not list participant %q; refusing to sign", p.Name, p.Version, ws.Config.Name)
-	}
-	if policy.EncodeIdentity(part.Identity) != ws.Config.Identity {
-		return fmt.Errorf("policy %s lists another identity key for %q than this station's; refusing to sign", p.Name, part.ID)
-	}
-	mine := false
-	for _, d := range part.Devices {
-		mine = mine || d.Key == ws.Config.Key
-	}
-	if !mine {
-		return fmt.Errorf("policy %s records no device of %q with this station's key %s; refusing to sign", p.Name, part.ID, ws.Config.Key)
+	part, _, err := ws.Member(p)
+	if err != nil {
+		return fmt.Errorf("%w; refusing to sign", err)
 	}
 	ks, err := e.unlock(ws, passFile)
 	if err != nil {
@@ -200,55 +190,7 @@ func (e *env) policyImport(args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := policy.Open(env)
-	if err != nil {
-		return err
-	}
-	// Authenticate before anything else: the signatures of the version that
-	// must approve this one (its own participants for the genesis).
-	var prev *policy.Policy
-	if p.Version > 1 {
-		held, err := ws.Policies()
-		if err != nil {
-			return err
-		}
-		chain, err := policy.Verify(held, reg)
-		if err != nil {
-			return fmt.Errorf("the policy chain this workspace holds does not verify: %w", err)
-		}
-		if len(chain) < int(p.Version)-1 {
-			return fmt.Errorf("policy %s version %d needs version %d first; this workspace holds %d versions", p.Name, p.Version, p.Version-1, len(chain))
-		}
-		prev = chain[p.Version-2]
-	}
-	if _, err := policy.Check(env, prev, reg); err != nil {
-		return err
-	}
-	if ws.Config.Role == workspace.Station {
-		part, ok := p.Participant(ws.Config.Name)
-		if !ok || policy.EncodeIdentity(part.Identity) != ws.Config.Identity {
-			return fmt.Errorf("policy %s does not list this station (%q with its identity key); not imported", p.Name, ws.Config.Name)
-		}
-		dev := ""
-		for _, d := range part.Devices {
-			if d.Key == ws.Config.Key {
-				dev = d.ID
-			}
-		}
-		if dev == "" {
-			return fmt.Errorf("policy %s records no device of %q with this station's key; not imported", p.Name, part.ID)
-		}
-		if dev != ws.Config.Device {
-			if err := ws.SetDevice(dev); err != nil {
-				return err
-			}
-		}
-	} else if c, ok := p.Coordinator(ws.Config.Name); !ok || policy.EncodeIdentity(c.Identity) != ws.Config.Identity {
-		return fmt.Errorf("policy %s does not list this coordinator (%q with its identity key); not imported", p.Name, ws.Config.Name)
-	}
-	_, err = ws.AddPolicy(env, reg, func(p *policy.Policy) (string, map[string]string) {
-		return "policy.imported", map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}
-	})
+	p, err := ws.ImportPolicy(env, reg)
 	if errors.Is(err, policy.ErrIncomplete) {
 		return withHint(err, "every participant must run 'airlock policy sign' on it first")
 	}
