@@ -3,6 +3,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,95 +25,10 @@ const (
 	exitRefused = 3
 )
 
-const usage = `Usage: airlock [-C DIR] COMMAND [ARGS]
-
-Workspace (default: $AIRLOCK_WORKSPACE, else the current folder):
-    -C DIR                   run as if in workspace DIR
-
-Keys:
-    key new [--role station|coordinator] [--name NAME] [--device ID]
-            [--network NET] [--passphrase-file F] [--work-factor N] [--drill]
-    key show [--yaml]        print the public keys and the policy entry
-    key backup --threshold K --shares N (--out DIR --recipient R... | --words)
-    key restore --share FILE... [--identity F] [--share-passphrase-file F] --name ID
-    key verify-backup --share FILE... [--identity F] [--share-passphrase-file F]
-    key bsms --token HEX [--description TEXT] [--out F]   BIP-129 round 1:
-                             the station's signed (and encrypted) key record
-
-Devices:
-    key new --pkcs11 MODULE --token LABEL [--pin-file F]   keys on a PKCS#11 token
-    device check [--json]           sign a fresh challenge with each key, read
-                                    the token, record a signed health entry
-
-Policy:
-    policy init FILE [--out F]      turn a YAML/JSON policy into version 1
-         [--bsms-key-record F... --token HEX]   every Bitcoin signer's key
-                                    proven by its BSMS key record
-    policy sign FILE                co-sign a policy version (in place)
-    policy import FILE              adopt a fully signed policy version
-    policy show [FILE] [--json]     show a policy and who has signed it
-
-A round:
-    propose --vault NAME --psbt FILE [--lifetime D] [--intent TEXT]
-            [--out F] [--force]      coordinator: make a signed proposal
-    review FILE [--json]            station: check and show a proposal
-    sign FILE --approve [--out F]   station: sign it
-    sign FILE --reject --reason R   station: refuse it, with a reason
-         [--override-conflict --reason R]
-    collect FILE...                 coordinator: verify and store decisions
-    status [--json]                 coordinator: every proposal's state
-                                    (open, approved, finalized, broadcast,
-                                    rejected, withdrawn, expired)
-    withdraw ID --reason R [--out F]   coordinator: end a proposal, signed
-    release ID [--out F]            coordinator: the signed release of a
-                                    withdrawn, rejected or expired proposal
-    release FILE                    station: verify it, free the claims
-    finalize ID [--out F]           coordinator: assemble, verify, prove
-    broadcast ID --rpc URL [--rpc-cert F] [--tx F]   coordinator: send a
-                                    finalized Bitcoin transaction to a node
-
-Inspection and audit:
-    inspect FILE [--json]           any airlock artifact or PSBT as JSON
-    address --vault NAME [--change] [--index N]
-    psbt synth --vault NAME [--send SAT] [--to ADDR] [--seed N] --out F
-    vault export --vault NAME [--format descriptor|coldcard|bsms] [--token HEX]
-    vault import FILE [--network N] [--token HEX]   a descriptor, Coldcard
-                                    file or BSMS record, checked (at a
-                                    station: its own key must be in it)
-    vault key-records FILE... [--token HEX] [--network N]   verify BSMS
-                                    key records, print their keys
-    psbt build --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out F
-               [--recovery --rpc URL]   a recovery-path spend, with the
-                                    node's proof that the coins are old enough
-    audit verify | log | checkpoint | prove N [--out F]
-    audit check-proof FILE --identity ed25519:KEY
-
-Across the gap on removable media:
-    media allow DIR                 allow exports to a folder
-    export ID|FILE --media DIR --to NAME   artifact + signed manifest
-    import DIR                      verify manifests, import what is ours
-    reconcile                       coordinator: compare transfer records
-    audit transfers                 the chain of custody
-
-Across the gap by camera:
-    qr show FILE|ID [--format ur|bbqr] [--fragment N]   frames in the terminal
-    qr write FILE|ID --out DIR|FILE.gif [--extra N]     PNG frames or a GIF
-    qr read IMAGES|DIRS... --out FILE                   frames in any order
-
-Kept outputs and recovery:
-    export ID --out F               write again what was made: a finalized
-                                    proposal's transaction and proof, a
-                                    station's decision, a kept manifest
-    store reinit --acknowledge R    replace a missing store (logged, signed;
-                                    a station forgets what it approved)
-    store accept --acknowledge R    take a restored (rolled-back) store
-
-    demo                            the whole round trip in a temporary folder
-
-Secrets come from --passphrase-file, $AIRLOCK_PASSPHRASE or the terminal;
-a token's PIN from --pin-file, $AIRLOCK_PIN or the terminal.
-Exit codes: 0 done or may sign, 1 error, 2 usage, 3 refused.
-`
+// usage is the command summary (help/airlock.txt).
+//
+//go:embed help/airlock.txt
+var usage string
 
 // usageError is a mistake in the command line.
 type usageError struct{ msg string }
