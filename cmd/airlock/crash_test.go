@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,8 +72,10 @@ func (r *runner) must(args ...string) string {
 	return out
 }
 
-// quorumIn sets up coord, alice, bob and carol with a signed 2-of-3 policy.
-func quorumIn(r *runner) {
+// quorumIn sets up coord, alice, bob and carol with a signed 2-of-3 policy,
+// imported everywhere but at the workspaces named in later (whose import
+// is a step of the test).
+func quorumIn(r *runner, later ...string) {
 	os.WriteFile(filepath.Join(r.dir, "pass"), []byte("correct horse battery\n"), 0o600)
 	r.must("-C", "coord", "key", "new", "--role", "coordinator", "--name", "coord", "--passphrase-file", "pass", "--work-factor", "10")
 	entries := map[string]string{"coord": r.must("-C", "coord", "key", "show", "--yaml")}
@@ -90,8 +93,11 @@ func quorumIn(r *runner) {
 		r.must("-C", who, "policy", "sign", "treasury.policy", "--passphrase-file", "pass")
 	}
 	for _, who := range append([]string{"coord"}, people...) {
-		r.must("-C", who, "policy", "import", "treasury.policy")
+		if !slices.Contains(later, who) {
+			r.must("-C", who, "policy", "import", "treasury.policy")
+		}
 	}
+
 	r.must("-C", "coord", "psbt", "synth", "--vault", "ops", "--out", "spend.psbt")
 }
 
@@ -141,11 +147,52 @@ func newestProposal(r *runner) string {
 	return rows[len(rows)-1].ID
 }
 
+// openProposal is the id of the one open proposal at the coordinator.
+func openProposal(r *runner) string {
+	out := r.must("-C", "coord", "status", "--json")
+	var rows []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		r.t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	for _, row := range rows {
+		if row.State == "open" {
+			return row.ID
+		}
+	}
+	r.t.Fatalf("no open proposal:\n%s", out)
+	return ""
+}
+
 func roundSteps() []step {
 	rerun := func(args ...string) func(*runner) {
 		return func(r *runner) { r.must(args...) }
 	}
+	// A replayed import (the first run committed before its kill) is
+	// refused with exit 3: the transfer is in.
+	importOnce := func(ws string) func(*runner) {
+		return func(r *runner) {
+			if out, code, _ := r.run("", "-C", ws, "import", "stick"); code != 0 && !strings.Contains(out, "replayed transfer") {
+				r.t.Fatalf("import at %s: exit %d\n%s", ws, code, out)
+			}
+		}
+	}
+	// An export killed before its files were written is made again (a
+	// new transfer number: the one lost is never seen by the importer).
+	exportOnce := func(way string, args ...string) func(*runner) {
+		return func(r *runner) {
+			if m, _ := filepath.Glob(filepath.Join(r.dir, "stick", "*."+way+".airlock")); len(m) > 0 {
+				return
+			}
+			r.must(args...)
+		}
+	}
 	return []step{
+		{name: "policy import", args: []string{"-C", "carol", "policy", "import", "treasury.policy"},
+			touches: []string{"carol"},
+			recover: func(r *runner) { r.must("-C", "carol", "policy", "import", "treasury.policy") }},
 		{name: "propose", args: []string{"-C", "coord", "propose", "--vault", "ops", "--psbt", "spend.psbt", "--out", "p.proposal", "--passphrase-file", "pass"},
 			touches: []string{"coord"},
 			recover: func(r *runner) {
@@ -227,6 +274,46 @@ func roundSteps() []step {
 					r.t.Fatalf("carol may sign a released proposal:\n%s", out)
 				}
 			}},
+		// A third proposal crosses the gap on removable media both ways:
+		// its export and import, carol's decision's export and import.
+		{name: "propose third", args: []string{"-C", "coord", "propose", "--vault", "ops", "--psbt", "spend.psbt", "--intent", "third", "--out", "p3.proposal", "--passphrase-file", "pass"},
+			touches: []string{"coord"},
+			recover: func(r *runner) {
+				if _, err := os.Stat(filepath.Join(r.dir, "p3.proposal")); err == nil {
+					return
+				}
+				if strings.Count(r.must("-C", "coord", "status", "--json"), `"id"`) < 3 {
+					r.must("-C", "coord", "propose", "--vault", "ops", "--psbt", "spend.psbt", "--intent", "third", "--out", "p3.proposal", "--passphrase-file", "pass")
+					return
+				}
+				r.must("-C", "coord", "export", openProposal(r), "--out", "p3.proposal")
+			},
+			wantFiles: []string{"p3.proposal"}},
+		{name: "media export to carol", args: []string{"-C", "coord", "export", "p3.proposal", "--media", "stick", "--to", "carol", "--passphrase-file", "pass"},
+			touches: []string{"coord"},
+			recover: exportOnce("coord-to-carol", "-C", "coord", "export", "p3.proposal", "--media", "stick", "--to", "carol", "--passphrase-file", "pass")},
+		{name: "media import at carol", args: []string{"-C", "carol", "import", "stick"},
+			touches: []string{"carol"},
+			recover: importOnce("carol")},
+		{name: "sign carol third", args: []string{"-C", "carol", "sign", "p3.proposal", "--approve", "--out", "c3.approval", "--passphrase-file", "pass"},
+			touches: []string{"carol"},
+			recover: func(r *runner) {
+				if _, code, _ := r.run("", "-C", "carol", "sign", "p3.proposal", "--approve", "--out", "c3.approval", "--passphrase-file", "pass"); code != 0 {
+					r.must("-C", "carol", "export", "p3.proposal", "--out", "c3.approval")
+				}
+			},
+			wantFiles: []string{"c3.approval"}},
+		{name: "media export to coord", args: []string{"-C", "carol", "export", "c3.approval", "--media", "stick", "--to", "coord", "--passphrase-file", "pass"},
+			touches: []string{"carol"},
+			recover: exportOnce("carol-to-coord", "-C", "carol", "export", "c3.approval", "--media", "stick", "--to", "coord", "--passphrase-file", "pass")},
+		{name: "media import at coord", args: []string{"-C", "coord", "import", "stick"},
+			touches: []string{"coord"},
+			recover: func(r *runner) {
+				importOnce("coord")(r)
+				if out := r.must("-C", "coord", "status"); !strings.Contains(out, "(carol)") {
+					r.t.Fatalf("carol's decision did not arrive by media:\n%s", out)
+				}
+			}},
 	}
 }
 
@@ -238,12 +325,15 @@ func roundSteps() []step {
 func TestCrashAtEveryFailpointLosesNothing(t *testing.T) {
 	bin := crashBin(t)
 	base := t.TempDir()
-	quorumIn(&runner{t: t, bin: bin, dir: base})
+	quorumIn(&runner{t: t, bin: bin, dir: base}, "carol")
 	covered, disagreements := 0, 0
 	for _, fp := range failpoints {
 		dir := t.TempDir()
 		copyTree(t, base, dir)
 		r := &runner{t: t, bin: bin, dir: dir}
+		os.Mkdir(filepath.Join(dir, "stick"), 0o700)
+		r.must("-C", "coord", "media", "allow", "stick")
+		r.must("-C", "carol", "media", "allow", "stick")
 		pid := ""
 		for _, s := range roundSteps() {
 			args := append([]string(nil), s.args...)

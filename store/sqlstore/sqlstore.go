@@ -14,11 +14,14 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -159,8 +162,10 @@ func (s *DB) check(ctx context.Context, existed bool) error {
 	if err := s.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
 		return s.mapErr(err)
 	}
-	if fi, err := os.Stat(s.path); err == nil && existed && fi.Size() < pages*pageSize {
-		return fmt.Errorf("%w: %s: %d bytes, its header says %d pages of %d: the file was cut short", store.ErrCorrupt, s.path, fi.Size(), pages, pageSize)
+	if existed {
+		if err := checkFileSize(s.path); err != nil {
+			return err
+		}
 	}
 	if pages*pageSize <= quickCheckLimit {
 		var res string
@@ -182,6 +187,38 @@ func (s *DB) check(ctx context.Context, existed bool) error {
 		}
 	}
 	return s.migrate(ctx)
+}
+
+// checkFileSize refuses a database file shorter than its own header says.
+// The header read is the file's (bytes 28–31, the page count as of the
+// last checkpoint), not PRAGMA page_count: after a kill the write-ahead
+// log may hold committed pages the file does not have yet, and that is no
+// corruption. The count is trusted only when the header says it is
+// current (its change counter equals its version-valid-for number).
+func checkFileSize(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sqlstore: %v", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("sqlstore: %v", err)
+	}
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return fmt.Errorf("%w: %s: %d bytes, shorter than a database header: the file was cut short", store.ErrCorrupt, path, fi.Size())
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	pages := int64(binary.BigEndian.Uint32(h[28:32]))
+	current := bytes.Equal(h[24:28], h[92:96])
+	if current && pages > 0 && fi.Size() < pages*pageSize {
+		return fmt.Errorf("%w: %s: %d bytes, its header says %d pages of %d: the file was cut short", store.ErrCorrupt, path, fi.Size(), pages, pageSize)
+	}
+	return nil
 }
 
 // migrate brings the schema to the newest version.

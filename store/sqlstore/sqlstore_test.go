@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/store/sqlstore"
 	"github.com/airlock-vault/airlock/store/storetest"
@@ -122,5 +124,61 @@ func TestTruncatedStoreIsRefusedNotCrashed(t *testing.T) {
 		if err == nil {
 			t.Fatalf("a store cut to %d of %d bytes opened and read", n, fi.Size())
 		}
+	}
+}
+
+// TestKilledAfterCommitReopens: a process killed after a commit leaves
+// committed pages in the write-ahead log that the database file does not
+// have yet (SQLite checkpoints them on a clean close). That store is
+// intact and must open with everything committed; refusing it as "cut
+// short" would lock a station out of its own state after a crash. The
+// files are copied while the store is still open, as a kill leaves them.
+func TestKilledAfterCommitReopens(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	db, err := sqlstore.Open(ctx, path, sqlstore.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Enough rows that the database grows by many pages past its file.
+	big := make([]byte, 64<<10)
+	for i := 0; i < 8; i++ {
+		err := db.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Log(audit.Event{Time: time.Unix(1_800_000_000, 0), Kind: "artifact.kept", Subject: "x"}); err != nil {
+				return err
+			}
+			return tx.PutArtifact(store.Artifact{ID: [32]byte{byte(i + 1)}, Kind: "proof", Data: big})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	killed := filepath.Join(t.TempDir(), "state.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatalf("%s: %v (the store should still have its write-ahead log open)", path+suffix, err)
+		}
+		os.WriteFile(killed+suffix, b, 0o600)
+	}
+	if fi, _ := os.Stat(killed); fi.Size() >= 8*int64(len(big)) {
+		t.Fatalf("the file already holds the commits (%d bytes): this test does not reproduce a kill", fi.Size())
+	}
+	re, err := sqlstore.Open(ctx, killed, sqlstore.Options{})
+	if err != nil {
+		t.Fatalf("a store killed after its commits does not reopen: %v", err)
+	}
+	defer re.Close()
+	err = re.View(ctx, func(r store.Reader) error {
+		a, err := r.Artifact([32]byte{8})
+		if err == nil && len(a.Data) != len(big) {
+			err = errors.New("the last artifact came back short")
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("the last commit before the kill: %v", err)
 	}
 }
