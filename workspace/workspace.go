@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -111,6 +112,7 @@ type Workspace struct {
 	Store  store.Store
 	// Now is the clock every entry is dated by.
 	Now  func() time.Time
+	warn func(error)
 	lock *lockFile
 	// inTx is set while a transaction runs: a workspace is used by one
 	// goroutine at a time, and a transaction started inside another would
@@ -128,6 +130,17 @@ type Options struct {
 	// LockWait bounds the wait for another process's lock (default
 	// DefaultLockWait).
 	LockWait time.Duration
+	// Warn hears of what went wrong after a change was committed and
+	// does not undo it: DIR/head could not be rewritten (a full disk).
+	// The default logs it with log/slog.
+	Warn func(error)
+}
+
+func (o Options) warn() func(error) {
+	if o.Warn != nil {
+		return o.Warn
+	}
+	return func(err error) { slog.Warn(err.Error()) }
 }
 
 // DefaultLockWait is how long a command waits for another one working in
@@ -159,7 +172,7 @@ func Init(dir string, cfg Config, o Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), lock: lock}
+	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), warn: o.warn(), lock: lock}
 	w.Config.Format = Format
 	os.Remove(w.path("state.db"))
 	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{Create: true})
@@ -199,7 +212,7 @@ func Open(dir string, o Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), lock: lock}
+	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), warn: o.warn(), lock: lock}
 	if cfg.Format == 1 {
 		if err := w.migrate(); err != nil {
 			lock.release()
@@ -265,7 +278,12 @@ func (w *Workspace) Event(kind, subject string, detail map[string]string) audit.
 }
 
 // Update runs fn in one store transaction, then records the log's new
-// head in DIR/head.
+// head in DIR/head. Once the transaction has committed, Update reports
+// success: the change is durable and its entry with it. A head that
+// cannot be rewritten then (a full disk) is told to Options.Warn, not
+// returned: the next open re-anchors it from the verified log, exactly as
+// after a crash between the two writes, and an error here would tell a
+// caller that a committed change did not happen.
 func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if !w.inTx.CompareAndSwap(false, true) {
 		return ErrNested
@@ -276,7 +294,10 @@ func (w *Workspace) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return err
 	}
 	failpoint.Hit("workspace.after-commit")
-	return w.writeHead(ctx)
+	if err := w.writeHead(ctx); err != nil {
+		w.warn(fmt.Errorf("the change is committed, but %s/head was not updated (%v); the next change re-anchors it from the verified log", w.Dir, err))
+	}
+	return nil
 }
 
 // View runs fn in a read-only transaction.

@@ -85,7 +85,7 @@ func (e *env) open() (*workspace.Workspace, error) {
 }
 
 func (e *env) wsOptions() workspace.Options {
-	return workspace.Options{Now: e.now, LockWait: e.lockWait}
+	return workspace.Options{Now: e.now, LockWait: e.lockWait, Warn: e.warn}
 }
 
 // initWS creates the workspace the command runs in.
@@ -126,14 +126,21 @@ func (e *env) logger(ws *workspace.Workspace, ks *keyring) func(kind, subject st
 }
 
 // checkpoint signs a checkpoint of ws's log when the identity key is at
-// hand.
+// hand. It runs after a command's change has committed, so a checkpoint
+// that cannot be stored (a full disk) is a warning: the change stands,
+// and the next command that unlocks the key signs one.
 func (e *env) checkpoint(ws *workspace.Workspace, ks *keyring) error {
 	if ks == nil {
 		return nil
 	}
-	_, err := ws.Checkpoint(context.Background(), ks.Identity)
-	return err
+	if _, err := ws.Checkpoint(context.Background(), ks.Identity); err != nil {
+		e.warn(fmt.Errorf("the change is committed, but no checkpoint was signed (%v); the next command that unlocks the key signs one", err))
+	}
+	return nil
 }
+
+// warn tells the person something went wrong that undid nothing.
+func (e *env) warn(err error) { fmt.Fprintf(e.stderr, "airlock: warning: %v\n", err) }
 
 func origin(ws *workspace.Workspace) string { return ws.Config.LogOrigin() }
 
