@@ -16,7 +16,7 @@ var ErrNotMember = errors.New("workspace: not a member of the policy")
 // memberError says how a policy fails to list the workspace.
 type memberError struct{ msg string }
 
-func (e *memberError) Error() string { return e.msg }
+func (e *memberError) Error() string   { return e.msg }
 func (e *memberError) Is(t error) bool { return t == ErrNotMember }
 
 // Member finds this workspace in p: a station as a participant with its
