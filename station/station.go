@@ -371,3 +371,30 @@ func (s *Station) released(ctx context.Context, id [32]byte) (bool, error) {
 // releasedKey records, among a station's witness records, the release it
 // applied for a proposal.
 func releasedKey(id [32]byte) string { return "released:" + hex.EncodeToString(id[:]) }
+
+// Examine is Review for a person at the station, with its verdict in the
+// audit log: "proposal.reviewed" with the txid, the verdict and the
+// review's digest (what the person was shown), or "proposal.refused" with
+// the reasons when the proposal cannot be reviewed at all (expired, under
+// another policy); from names where it came from, for that entry.
+func (s *Station) Examine(ctx context.Context, raw []byte, from string) (*Result, error) {
+	res, err := s.Review(ctx, raw)
+	if err != nil {
+		var ref *Refusal
+		if errors.As(err, &ref) {
+			if lerr := s.WS.Log(ctx, "proposal.refused", "", map[string]string{"file": from, "reason": strings.Join(ref.Reasons, "; ")}); lerr != nil {
+				return nil, lerr
+			}
+		}
+		return nil, err
+	}
+	verdict := "may sign"
+	if !res.MaySign() {
+		verdict = "REFUSE"
+	}
+	detail := map[string]string{"txid": res.Review.TxID, "verdict": verdict, "review": hex.EncodeToString(res.Digest[:])}
+	if err := s.WS.Log(ctx, "proposal.reviewed", hex.EncodeToString(res.ID[:]), detail); err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -110,20 +110,8 @@ func (e *env) review(args []string) error {
 	if err != nil {
 		return err
 	}
-	log := e.logger(ws, nil)
-	res, err := e.station(ws).Review(context.Background(), raw)
+	res, err := e.station(ws).Examine(context.Background(), raw, filepath.Base(pos[0]))
 	if err != nil {
-		var ref *station.Refusal
-		if errors.As(err, &ref) {
-			log("proposal.refused", "", map[string]string{"file": filepath.Base(pos[0]), "reason": strings.Join(ref.Reasons, "; ")})
-		}
-		return err
-	}
-	verdict := "may sign"
-	if !res.MaySign() {
-		verdict = "REFUSE"
-	}
-	if err := log("proposal.reviewed", hex.EncodeToString(res.ID[:]), map[string]string{"txid": res.Review.TxID, "verdict": verdict, "review": hex.EncodeToString(res.Digest[:])}); err != nil {
 		return err
 	}
 	if *asJSON {
