@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -252,7 +252,7 @@ func (e *env) policyShow(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, policyJSON(st))
+		return printJSON(e.stdout, inspect.Policy(st))
 	}
 	p := st.Policy
 	w := e.stdout
@@ -290,51 +290,6 @@ func list(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
-}
-
-func policyJSON(st *policy.Status) any {
-	p := st.Policy
-	type dev struct {
-		ID, Kind, Vendor, Model, Key string
-	}
-	type part struct {
-		ID, Name, Identity string
-		Devices            []dev
-	}
-	type vault struct {
-		Name, Chain, Descriptor string
-		Threshold               int
-		Signers                 []string
-		Limits                  policy.Limits
-	}
-	out := struct {
-		ID, Name, Network, Previous string
-		Version                     uint64
-		MaxProposalLifetime         string
-		PolicyThreshold             int
-		Coordinators                map[string]string
-		Participants                []part
-		Vaults                      []vault
-		Signed, Missing             []string
-		SignaturesNeeded            int
-		Complete                    bool
-	}{ID: st.ID, Name: p.Name, Network: p.Network, Previous: hex.EncodeToString(p.Previous), Version: p.Version,
-		MaxProposalLifetime: p.Lifetime().String(), PolicyThreshold: p.PolicyThreshold, Coordinators: map[string]string{},
-		Signed: st.Signed, Missing: st.Missing, SignaturesNeeded: st.Needed, Complete: st.Complete}
-	for _, c := range p.Coordinators {
-		out.Coordinators[c.ID] = policy.EncodeIdentity(c.Identity)
-	}
-	for _, pp := range p.Participants {
-		x := part{ID: pp.ID, Name: pp.Name, Identity: policy.EncodeIdentity(pp.Identity)}
-		for _, d := range pp.Devices {
-			x.Devices = append(x.Devices, dev{d.ID, d.Kind, d.Vendor, d.Model, d.Key})
-		}
-		out.Participants = append(out.Participants, x)
-	}
-	for _, v := range p.Vaults {
-		out.Vaults = append(out.Vaults, vault{v.Name, v.Chain, v.Descriptor, v.Threshold, v.Signers, v.Limits})
-	}
-	return out
 }
 
 func printJSON(w io.Writer, v any) error {

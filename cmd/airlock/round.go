@@ -13,6 +13,7 @@ import (
 
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
@@ -289,7 +290,7 @@ func (e *env) collect(args []string) error {
 			return err
 		}
 		if _, envErr := envelope.Decode(raw); envErr != nil {
-			signed, perr := decodePSBTText(raw)
+			signed, perr := inspect.DecodePSBTText(raw)
 			if perr != nil || !bytes.HasPrefix(signed, []byte("psbt\xff")) {
 				return fmt.Errorf("%s is neither an airlock approval (%v) nor a signed PSBT", path, envErr)
 			}
