@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -12,8 +11,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/coordinator"
-	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/inspect"
+	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
@@ -284,48 +282,36 @@ func (e *env) collect(args []string) error {
 	c := e.coordinator(ws)
 	var ks *keyring
 	defer func() { ks.Close() }()
+	unlock := func() (keys.Identity, error) {
+		if ks == nil {
+			if ks, err = e.unlock(ws, passFile); err != nil {
+				return nil, err
+			}
+		}
+		return ks.Identity, nil
+	}
 	for _, path := range pos {
 		raw, err := readArtifact(path)
 		if err != nil {
 			return err
 		}
-		if _, envErr := envelope.Decode(raw); envErr != nil {
-			signed, perr := inspect.DecodePSBTText(raw)
-			if perr != nil || !bytes.HasPrefix(signed, []byte("psbt\xff")) {
-				return fmt.Errorf("%s is neither an airlock approval (%v) nor a signed PSBT", path, envErr)
-			}
-			// A PSBT an external device signed: the coordinator records it
-			// under its own identity.
-			if ks == nil {
-				if ks, err = e.unlock(ws, passFile); err != nil {
-					return err
-				}
-			}
-			checked, err := c.CollectExternal(context.Background(), signed, ks.Identity)
-			if err != nil {
-				if errors.Is(err, workspace.ErrDuplicate) {
-					return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
-				}
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			for _, ch := range checked {
-				a := ch.Approval
-				fmt.Fprintf(e.stdout, "collected approval by %s/%s (external device, signed PSBT) for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
-			}
-			continue
+		got, err := c.CollectAny(context.Background(), raw, unlock)
+		if errors.Is(err, workspace.ErrDuplicate) {
+			return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
 		}
-		checked, err := c.Collect(context.Background(), raw, nil)
 		if err != nil {
-			if errors.Is(err, workspace.ErrDuplicate) {
-				return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
-			}
 			return fmt.Errorf("%s: %w", path, err)
 		}
-		a := checked.Approval
-		if a.Decision == proposal.Approve {
-			fmt.Fprintf(e.stdout, "collected approval by %s/%s for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(checked.Verified))
-		} else {
-			fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
+		for _, ch := range got {
+			a := ch.Approval
+			switch {
+			case ch.External:
+				fmt.Fprintf(e.stdout, "collected approval by %s/%s (external device, signed PSBT) for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
+			case a.Decision == proposal.Approve:
+				fmt.Fprintf(e.stdout, "collected approval by %s/%s for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
+			default:
+				fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
+			}
 		}
 	}
 	return nil
