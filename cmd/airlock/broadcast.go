@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -77,15 +76,4 @@ func (e *env) broadcast(args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", txid, url)
 	return nil
-}
-
-// dialNode is a JSON-RPC client for the node at url, trusting the TLS
-// certificate in the file cert when one is named (btcd's rpc.cert).
-// (used by psbt build until it moves into package vault).
-func dialNode(url, cert string) (*rpc.Client, error) {
-	var opts []rpc.Option
-	if cert != "" {
-		opts = append(opts, rpc.WithCAFile(cert))
-	}
-	return rpc.New(url, opts...)
 }

@@ -5,28 +5,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"time"
 
-	"github.com/airlock-vault/airlock/chain"
-	"github.com/airlock-vault/airlock/chain/bitcoin"
-	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/vault"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
 func (e *env) address(args []string) error {
 	fs := e.flags("address")
-	vault := fs.String("vault", "", "vault name")
+	name := fs.String("vault", "", "vault name")
 	change := fs.Bool("change", false, "a change address (branch 1)")
 	index := fs.Uint("index", 0, "address index")
 	count := fs.Uint("count", 1, "how many addresses")
 	if pos, err := parse(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 || *vault == "" {
+	} else if len(pos) > 0 || *name == "" {
 		return usagef("address: want --vault NAME")
 	}
-	cv, err := e.chainVault(*vault)
+	v, err := e.resolveVault(*name)
 	if err != nil {
 		return err
 	}
@@ -35,7 +32,7 @@ func (e *env) address(args []string) error {
 		branch = 1
 	}
 	for i := uint(0); i < *count && i < 1000; i++ {
-		a, err := bitcoin.Address(cv, branch, uint32(*index+i))
+		a, err := v.Address(branch, uint32(*index+i))
 		if err != nil {
 			return err
 		}
@@ -55,7 +52,7 @@ func (e *env) psbt(args []string) error {
 		return usagef("psbt: want synth, build or export")
 	}
 	fs := e.flags("psbt synth")
-	vault := fs.String("vault", "", "vault name")
+	name := fs.String("vault", "", "vault name")
 	send := fs.Int64("send", 30_000_000, "amount to send, in satoshi")
 	fee := fs.Int64("fee", 2_000, "fee, in satoshi")
 	to := fs.String("to", "", "destination address (default: a fixed address outside the vault)")
@@ -63,41 +60,33 @@ func (e *env) psbt(args []string) error {
 	out := fs.String("out", "", "where to write the PSBT (base64)")
 	if pos, err := parse(fs, args[1:]); err != nil {
 		return err
-	} else if len(pos) > 0 || *vault == "" || *out == "" {
+	} else if len(pos) > 0 || *name == "" || *out == "" {
 		return usagef("psbt synth: want --vault NAME --out FILE")
 	}
-	cv, err := e.chainVault(*vault)
+	v, err := e.resolveVault(*name)
 	if err != nil {
 		return err
 	}
-	funding, raw, err := bitcoin.Synthetic(cv, *seed, *to, *send, *fee)
+	s, err := v.Synthetic(vault.SyntheticRequest{Seed: *seed, To: *to, Amount: *send, Fee: *fee})
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, []byte(b64(raw)+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(*out, []byte(b64(s.PSBT)+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", funding.TxHash(), *vault)
+	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", s.FundingTxID, *name)
 	fmt.Fprintf(e.stdout, "wrote %s: send %s sat, fee %s sat, change to the vault\n", *out, strconv.FormatInt(*send, 10), strconv.FormatInt(*fee, 10))
 	return nil
 }
 
-// chainVault resolves a vault of the workspace's current policy.
-func (e *env) chainVault(name string) (chain.Vault, error) {
+// resolveVault resolves a vault of the workspace's current policy.
+func (e *env) resolveVault(name string) (*vault.Vault, error) {
 	ws, err := e.open()
 	if err != nil {
-		return chain.Vault{}, err
+		return nil, err
 	}
 	defer ws.Close()
-	pol, _, err := ws.Policy(reg)
-	if err != nil {
-		return chain.Vault{}, err
-	}
-	v, ok := pol.Vault(name)
-	if !ok {
-		return chain.Vault{}, fmt.Errorf("policy %s has no vault %q", pol.Name, name)
-	}
-	return pol.ChainVault(v)
+	return vault.Resolve(ws, reg, name)
 }
 
 // psbtBuild writes an unsigned PSBT spending every vault output of the
@@ -105,7 +94,7 @@ func (e *env) chainVault(name string) (chain.Vault, error) {
 // an address, the rest less the fee back to the vault's change branch.
 func (e *env) psbtBuild(args []string) error {
 	fs := e.flags("psbt build")
-	vault := fs.String("vault", "", "vault name")
+	name := fs.String("vault", "", "vault name")
 	to := fs.String("to", "", "destination address")
 	amount := fs.Int64("amount", 0, "amount to send, in satoshi")
 	fee := fs.Int64("fee", 0, "fee, in satoshi")
@@ -118,7 +107,7 @@ func (e *env) psbtBuild(args []string) error {
 	fs.Var(&funding, "funding", "a funding transaction, raw hex (repeatable)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
-	} else if len(pos) > 0 || *vault == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
+	} else if len(pos) > 0 || *name == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
 		return usagef("psbt build: want --vault NAME --funding TX.hex... --to ADDR --amount SAT --fee SAT --out FILE [--recovery --rpc URL]")
 	}
 	if *rpcURL == "" {
@@ -127,11 +116,11 @@ func (e *env) psbtBuild(args []string) error {
 	if *recovery && *rpcURL == "" {
 		return withHint(usagef("psbt build --recovery: want --rpc URL or $AIRLOCK_RPC"), "the stations need a proof from a node that the coins are old enough")
 	}
-	cv, err := e.chainVault(*vault)
+	v, err := e.resolveVault(*name)
 	if err != nil {
 		return err
 	}
-	req := bitcoin.BuildRequest{To: *to, Amount: *amount, Fee: *fee, ChangeIndex: uint32(*changeIndex), Recovery: *recovery}
+	req := vault.BuildRequest{To: *to, Amount: *amount, Fee: *fee, ChangeIndex: uint32(*changeIndex), Recovery: *recovery, RPC: *rpcURL, RPCCert: *cert}
 	for _, f := range funding {
 		raw, err := readArtifact(f)
 		if err != nil {
@@ -141,31 +130,16 @@ func (e *env) psbtBuild(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	if *recovery {
-		client, err := dialNode(*rpcURL, *cert)
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		req.Node = client
-	}
-	b, err := bitcoin.Build(ctx, cv, req)
+	b, err := v.Build(ctx, req)
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(b.Depth))
-	depth := map[string]int{}
-	for id, d := range b.Depth {
-		ids = append(ids, id.String())
-		depth[id.String()] = d
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, d := range b.Depths {
 		state := "matured"
-		if uint32(depth[id]) < b.Lock {
-			state = fmt.Sprintf("matures in %d more blocks", b.Lock-uint32(depth[id]))
+		if d.Remaining > 0 {
+			state = fmt.Sprintf("matures in %d more blocks", d.Remaining)
 		}
-		fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", id, depth[id], b.Lock, state)
+		fmt.Fprintf(e.stdout, "coin %s: %d blocks deep, the %d-block lock %s\n", d.TxID, d.Blocks, b.Lock, state)
 	}
 	if err := workspace.WriteFileAtomic(*out, []byte(b64(b.PSBT)+"\n"), 0o644); err != nil {
 		return err
@@ -202,27 +176,20 @@ func (e *env) psbtExport(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	pe, err := ws.Proposal(ref)
+	x, err := vault.ProposalPSBT(ws, ref)
 	if err != nil {
 		return err
 	}
-	p, err := proposal.Decode(pe)
-	if err != nil {
-		return err
-	}
-	if p.Chain != "bitcoin" {
-		return fmt.Errorf("proposal %s is a %s proposal, not a PSBT", pe.IDHex()[:16], p.Chain)
-	}
-	data := []byte(b64(p.Payload) + "\n")
+	data := []byte(b64(x.PSBT) + "\n")
 	if *binary {
-		data = p.Payload
+		data = x.PSBT
 	}
 	if err := workspace.WriteFileAtomic(*out, data, 0o644); err != nil {
 		return err
 	}
-	if err := e.logger(ws, nil)("proposal.exported", pe.IDHex(), map[string]string{"file": filepath.Base(*out), "as": "psbt for an external device"}); err != nil {
+	if err := e.logger(ws, nil)("proposal.exported", x.ProposalID, map[string]string{"file": filepath.Base(*out), "as": "psbt for an external device"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: the PSBT of proposal %s for an external device; collect the signed PSBT it returns\n", *out, pe.IDHex()[:16])
+	fmt.Fprintf(e.stdout, "wrote %s: the PSBT of proposal %s for an external device; collect the signed PSBT it returns\n", *out, x.ProposalID[:16])
 	return nil
 }

@@ -2,14 +2,10 @@ package main
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/airlock-vault/airlock/chain/bitcoin"
-	"github.com/airlock-vault/airlock/chain/bitcoin/descriptor"
-	"github.com/airlock-vault/airlock/chain/bitcoin/setup"
+	"github.com/airlock-vault/airlock/vault"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -42,18 +38,11 @@ func (e *env) vaultExport(args []string) error {
 	} else if len(pos) > 0 || *name == "" {
 		return usagef("vault export: want --vault NAME [--format descriptor|coldcard|bsms] [--token HEX] [--out F]")
 	}
-	cv, err := e.chainVault(*name)
+	v, err := e.resolveVault(*name)
 	if err != nil {
 		return err
 	}
-	if cv.Chain != "bitcoin" {
-		return fmt.Errorf("vault %q is a %s vault; only Bitcoin vaults are registered on hardware signers this way", *name, cv.Chain)
-	}
-	d, err := descriptor.ParseStrict(cv.Descriptor)
-	if err != nil {
-		return err
-	}
-	net, err := bitcoin.Network(cv.Network)
+	d, err := v.Descriptor()
 	if err != nil {
 		return err
 	}
@@ -62,21 +51,15 @@ func (e *env) vaultExport(args []string) error {
 	case "descriptor":
 		data = []byte(d.String() + "\n")
 	case "coldcard":
-		text, err := setup.ExportColdcard(*name, d)
-		if err != nil {
+		if data, err = d.Coldcard(*name); err != nil {
 			return err
 		}
-		data = []byte(text)
 	case "bsms":
 		tok, err := hex.DecodeString(*token)
 		if err != nil {
 			return usagef("vault export: --token: %v", err)
 		}
-		rec, err := setup.NewDescriptorRecord(d, net)
-		if err != nil {
-			return err
-		}
-		if data, err = rec.Encode(tok); err != nil {
+		if data, err = d.BSMS(tok); err != nil {
 			return err
 		}
 	default:
@@ -106,59 +89,36 @@ func (e *env) vaultImport(args []string) error {
 	if len(pos) != 1 {
 		return usagef("vault import: want one file")
 	}
-	net, err := bitcoin.Network(*network)
-	if err != nil {
+	if err := vault.CheckNetwork(*network); err != nil {
 		return usagef("vault import: %v", err)
 	}
 	raw, err := os.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
-	text := string(raw)
-	var d *descriptor.Descriptor
-	kind := "descriptor"
-	switch {
-	case strings.HasPrefix(text, "BSMS") || *token != "":
-		kind = "BSMS descriptor record"
-		tok, err := hex.DecodeString(*token)
-		if err != nil {
-			return usagef("vault import: --token: %v", err)
-		}
-		rec, err := setup.ParseDescriptorRecord(raw, tok, net)
-		if err != nil {
-			return err
-		}
-		if d, err = rec.Multipath(); err != nil {
-			return err
-		}
-	case strings.Contains(text, "Policy:") || strings.Contains(text, "# Coldcard"):
-		kind = "Coldcard multisig file"
-		var name string
-		if d, name, err = setup.ImportColdcard(text, net); err != nil {
-			return err
-		}
-		kind += fmt.Sprintf(" (%q)", name)
-	default:
-		if d, err = setup.ImportDescriptor(strings.TrimSpace(text), net); err != nil {
-			return err
-		}
+	tok, err := hex.DecodeString(*token)
+	if err != nil {
+		return usagef("vault import: --token: %v", err)
 	}
-	if d == nil {
-		return errors.New("vault import: nothing describes a vault")
-	}
-	k, n, _ := d.Threshold()
-	paths := ""
-	if rp, ok := d.Recovery(); ok {
-		k, n = rp.K, len(rp.Primary)
-		paths = fmt.Sprintf(", or the recovery key %s alone after older(%d)", rp.Recovery.String(), rp.Older)
-	}
-	addr, err := d.Address(0, 0, net)
+	im, err := vault.Import(raw, *network, tok)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: %d of %d%s\ndescriptor %s\nfirst address %s\n", kind, k, n, paths, d.String(), addr)
-	for _, key := range d.Keys() {
-		fmt.Fprintf(e.stdout, "key %s\n", key.String())
+	kind := "descriptor"
+	switch im.Source {
+	case vault.SourceBSMS:
+		kind = "BSMS descriptor record"
+	case vault.SourceColdcard:
+		kind = fmt.Sprintf("Coldcard multisig file (%q)", im.Name)
 	}
-	return e.reportOwnKey(d)
+	k, n := im.Threshold()
+	paths := ""
+	if key, older, ok := im.Recovery(); ok {
+		paths = fmt.Sprintf(", or the recovery key %s alone after older(%d)", key, older)
+	}
+	fmt.Fprintf(e.stdout, "%s: %d of %d%s\ndescriptor %s\nfirst address %s\n", kind, k, n, paths, im.String(), im.FirstAddress)
+	for _, key := range im.Keys() {
+		fmt.Fprintf(e.stdout, "key %s\n", key)
+	}
+	return e.reportOwnKey(im.Descriptor)
 }
