@@ -42,7 +42,7 @@ func (e *env) demo(args []string) error {
 	var last bytes.Buffer
 	do := func(title string, args ...string) error {
 		step++
-		fmt.Fprintf(e.stdout, "\n== %d. %s\n$ airlock %s\n", step, title, strings.Join(args, " "))
+		fmt.Fprintf(e.stdout, "\n== %d. %s\n$ airlock %s\n", step, title, shellJoin(args))
 		last.Reset()
 		sub := &env{dir: e.dir, stdout: &last, stderr: e.stderr, stdin: e.stdin, now: e.now}
 		if args[0] == "-C" {
@@ -55,13 +55,13 @@ func (e *env) demo(args []string) error {
 	}
 	// A low scrypt work factor keeps the demo fast; real keystores use 18.
 	keyFlags := []string{"--passphrase-file", pass, "--work-factor", "12"}
-	if err := do("the coordinator creates its identity", append([]string{"-C", ws("coordinator"), "key", "new", "--role", "coordinator", "--name", "coord"}, keyFlags...)...); err != nil {
-		return err
-	}
 	entries := map[string]string{}
-	entries["coord"] = yamlEntry(last.String())
-	for _, who := range []string{"alice", "bob", "carol"} {
-		if err := do(who+"'s station creates a seed and an identity", append([]string{"-C", ws(who), "key", "new", "--name", who}, keyFlags...)...); err != nil {
+	for _, who := range []string{"coord", "alice", "bob", "carol"} {
+		args, title := []string{"-C", ws(who), "key", "new", "--name", who}, who+"'s station creates a seed and an identity"
+		if who == "coord" {
+			args, title = append(args, "--role", "coordinator"), "the coordinator creates its identity"
+		}
+		if err := do(title, append(args, keyFlags...)...); err != nil {
 			return err
 		}
 		entries[who] = yamlEntry(last.String())
@@ -72,68 +72,47 @@ func (e *env) demo(args []string) error {
 	if err := os.WriteFile(ws("policy.yaml"), []byte(policyYAML), 0o644); err != nil {
 		return err
 	}
-	polFile := ws("treasury.policy")
-	if err := do("the coordinator turns policy.yaml into the genesis policy", "-C", ws("coordinator"), "policy", "init", ws("policy.yaml"), "--out", polFile); err != nil {
-		return err
+	polFile, spend, prop := ws("treasury.policy"), ws("spend.psbt"), ws("spend.proposal")
+	steps := [][]string{
+		{"the coordinator turns policy.yaml into the genesis policy", "-C", ws("coord"), "policy", "init", ws("policy.yaml"), "--out", polFile},
+		{"alice checks the policy and co-signs it", "-C", ws("alice"), "policy", "sign", polFile, "--passphrase-file", pass},
+		{"bob checks the policy and co-signs it", "-C", ws("bob"), "policy", "sign", polFile, "--passphrase-file", pass},
+		{"carol checks the policy and co-signs it", "-C", ws("carol"), "policy", "sign", polFile, "--passphrase-file", pass},
+		{"the coordinator adopts the fully signed policy", "-C", ws("coord"), "policy", "import", polFile},
+		{"alice adopts the fully signed policy", "-C", ws("alice"), "policy", "import", polFile},
+		{"bob adopts the fully signed policy", "-C", ws("bob"), "policy", "import", polFile},
+		{"carol adopts the fully signed policy", "-C", ws("carol"), "policy", "import", polFile},
+		{"the vault's first receive address", "-C", ws("coord"), "address", "--vault", "ops", "--index", "1"},
+		{"a synthetic coin funds the vault; a PSBT spends 0.3 BTC of it", "-C", ws("coord"), "psbt", "synth", "--vault", "ops", "--seed", "1", "--out", spend},
+		{"the coordinator wraps the PSBT in a signed proposal", "-C", ws("coord"), "propose", "--vault", "ops", "--psbt", spend, "--intent", "pay supplier invoice 42", "--out", prop, "--passphrase-file", pass},
+		{"alice's station reviews it offline, trusting nothing", "-C", ws("alice"), "review", prop},
+		{"alice approves and signs", "-C", ws("alice"), "sign", prop, "--approve", "--out", ws("alice.approval"), "--passphrase-file", pass},
+		{"carol approves and signs", "-C", ws("carol"), "sign", prop, "--approve", "--out", ws("carol.approval"), "--passphrase-file", pass},
+		{"bob rejects, with a reason", "-C", ws("bob"), "sign", prop, "--reject", "--reason", "invoice 42 was already paid by wire", "--out", ws("bob.approval"), "--passphrase-file", pass},
+		{"the coordinator verifies and collects the decisions", "-C", ws("coord"), "collect", ws("bob.approval"), ws("alice.approval"), ws("carol.approval")},
+		{"status", "-C", ws("coord"), "status"},
 	}
-	for _, who := range []string{"alice", "bob", "carol"} {
-		if err := do(who+" checks the policy and co-signs it", "-C", ws(who), "policy", "sign", polFile, "--passphrase-file", pass); err != nil {
+	for _, s := range steps {
+		if err := do(s[0], s[1:]...); err != nil {
 			return err
 		}
-	}
-	for _, who := range []string{"coordinator", "alice", "bob", "carol"} {
-		if err := do(who+" adopts the fully signed policy", "-C", ws(who), "policy", "import", polFile); err != nil {
-			return err
-		}
-	}
-	if err := do("the vault's first receive address", "-C", ws("coordinator"), "address", "--vault", "ops", "--index", "1"); err != nil {
-		return err
-	}
-	spend := ws("spend.psbt")
-	if err := do("a synthetic coin funds the vault; a PSBT spends 0.3 BTC of it", "-C", ws("coordinator"), "psbt", "synth", "--vault", "ops", "--seed", "1", "--out", spend); err != nil {
-		return err
-	}
-	prop := ws("spend.proposal")
-	if err := do("the coordinator wraps the PSBT in a signed proposal", "-C", ws("coordinator"), "propose", "--vault", "ops", "--psbt", spend, "--intent", "pay supplier invoice 42", "--out", prop, "--passphrase-file", pass); err != nil {
-		return err
-	}
-	if err := do("alice's station reviews it offline, trusting nothing", "-C", ws("alice"), "review", prop); err != nil {
-		return err
-	}
-	approvals := []string{}
-	for _, who := range []string{"alice", "carol"} {
-		out := ws(who + ".approval")
-		if err := do(who+" approves and signs", "-C", ws(who), "sign", prop, "--approve", "--out", out, "--passphrase-file", pass); err != nil {
-			return err
-		}
-		approvals = append(approvals, out)
-	}
-	bobOut := ws("bob.approval")
-	if err := do("bob rejects, with a reason", "-C", ws("bob"), "sign", prop, "--reject", "--reason", "invoice 42 was already paid by wire", "--out", bobOut, "--passphrase-file", pass); err != nil {
-		return err
-	}
-	if err := do("the coordinator verifies and collects the decisions", append([]string{"-C", ws("coordinator"), "collect", bobOut}, approvals...)...); err != nil {
-		return err
-	}
-	if err := do("status", "-C", ws("coordinator"), "status"); err != nil {
-		return err
 	}
 	id := regexp.MustCompile(`[0-9a-f]{16}`).FindString(last.String())
-	txFile := ws("final.tx")
-	if err := do("the threshold is met: assemble, verify every input with btcd's script engine, prove", "-C", ws("coordinator"), "finalize", id, "--out", txFile, "--passphrase-file", pass); err != nil {
-		return err
+	steps = [][]string{
+		{"the threshold is met: assemble, verify every input with btcd's script engine, prove", "-C", ws("coord"), "finalize", id, "--out", ws("final.tx"), "--passphrase-file", pass},
+		{"the coordinator's audit log: recompute the tree, check the signed checkpoint", "-C", ws("coord"), "audit", "verify"},
+		{"alice's audit log: recompute the tree, check the signed checkpoint", "-C", ws("alice"), "audit", "verify"},
+		{"an inclusion proof of the coordinator's first entry, checkable offline", "-C", ws("coord"), "audit", "prove", "0", "--out", ws("entry0.proof")},
+		{"anyone checks that proof with only the coordinator's public identity", "audit", "check-proof", ws("entry0.proof"), "--identity-file", ws("coord/airlock.json")},
 	}
-	txid := regexp.MustCompile(`txid ([0-9a-f]{64})`).FindStringSubmatch(last.String())
-	for _, who := range []string{"coordinator", "alice"} {
-		if err := do(who+"'s audit log: recompute the tree, check the signed checkpoint", "-C", ws(who), "audit", "verify"); err != nil {
+	var txid []string
+	for i, s := range steps {
+		if err := do(s[0], s[1:]...); err != nil {
 			return err
 		}
-	}
-	if err := do("an inclusion proof of the coordinator's first entry, checkable offline", "-C", ws("coordinator"), "audit", "prove", "0", "--out", ws("entry0.proof")); err != nil {
-		return err
-	}
-	if err := do("anyone checks that proof with only the coordinator's public identity", "audit", "check-proof", ws("entry0.proof"), "--identity-file", ws("coordinator/airlock.json")); err != nil {
-		return err
+		if i == 0 {
+			txid = regexp.MustCompile(`txid ([0-9a-f]{64})`).FindStringSubmatch(last.String())
+		}
 	}
 	fmt.Fprintf(e.stdout, "\ndone in %v: final transaction %s\n", time.Since(start).Round(time.Millisecond), txid[1])
 	return nil
@@ -143,6 +122,19 @@ func (e *env) demo(args []string) error {
 func yamlEntry(out string) string {
 	_, entry, _ := strings.Cut(out, ":\n  - id:")
 	return "  - id:" + entry
+}
+
+// shellJoin quotes what a shell would split, so the transcript can be
+// pasted.
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = a
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>()*?[]#~") {
+			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(q, " ")
 }
 
 func indent(w interface{ Write([]byte) (int, error) }, s string) {
