@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"sort"
 
 	"github.com/airlock-vault/airlock/keys"
@@ -111,7 +112,52 @@ type Review struct {
 	// signed away twice (Bitcoin outpoints, Safe nonces), as
 	// "chain:network:resource" strings.
 	Spends []string `json:"spends"`
+	// Effects is what the transaction does in chain-neutral terms, the
+	// input of the policy's rules (package policy). The adapter computes
+	// it from its own decoding, never from what a proposal claims.
+	Effects *Effects `json:"effects,omitempty"`
 }
+
+// Effects is what a transaction does to a vault, in terms every chain
+// shares: what leaves it, to whom, and which sensitive actions it takes.
+type Effects struct {
+	// Transfers are the values leaving the vault, change back to the
+	// vault excluded.
+	Transfers []Transfer `json:"transfers"`
+	// Fee is what the transaction pays the network, in the chain's native
+	// asset's smallest unit (for a Safe, the gas refund it may pay; nil
+	// when none).
+	Fee *big.Int `json:"fee,omitempty"`
+	// Actions are the sensitive things the transaction does besides
+	// moving value, each one of the Action constants.
+	Actions []Action `json:"actions"`
+}
+
+// Transfer is one value leaving a vault.
+type Transfer struct {
+	// Asset is "BTC", "ETH", or "erc20:0x<checksummed address>".
+	Asset string `json:"asset"`
+	// To is the destination in the chain's canonical notation (a Bitcoin
+	// address; an EIP-55 checksummed Ethereum address).
+	To string `json:"to"`
+	// Amount is in the asset's smallest unit (satoshi, wei, token units).
+	Amount *big.Int `json:"amount"`
+}
+
+// Action is a sensitive operation a transaction performs.
+type Action string
+
+// Actions the adapters report.
+const (
+	ActionDelegateCall    Action = "delegatecall"     // code of another contract runs as the vault
+	ActionOwnerChange     Action = "owner-change"     // add, remove or swap an owner
+	ActionThresholdChange Action = "threshold-change" // the on-chain threshold changes
+	ActionModuleChange    Action = "module-change"    // a module enabled or disabled
+	ActionGuardChange     Action = "guard-change"     // the transaction guard set or removed
+	ActionHandlerChange   Action = "handler-change"   // the fallback handler set
+	ActionContractCall    Action = "contract-call"    // a call with data to a contract (not a plain token transfer)
+	ActionRecoveryPath    Action = "recovery-path"    // a Bitcoin vault's time-locked recovery path is used
+)
 
 // Blocking returns the flags of severity block.
 func (r *Review) Blocking() []Flag {
