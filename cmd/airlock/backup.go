@@ -2,25 +2,21 @@ package main
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/airlock-vault/airlock/chain/safe"
-
 	"filippo.io/age"
 
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/backup"
+	"github.com/airlock-vault/airlock/keys/enroll"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/keys/shamir"
-	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/policy"
-	"github.com/airlock-vault/airlock/transport/qr/ur"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -49,8 +45,8 @@ func (e *env) keyBackup(args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("key backup: unexpected argument %q", pos[0])
 	}
-	if *k < 1 || *n < *k || *n > 32 {
-		return usagef("key backup: want --threshold K --shares N with 1 <= K <= N <= 32")
+	if *k < 1 || *n < *k || *n > backup.MaxShares {
+		return usagef("key backup: want --threshold K --shares N with 1 <= K <= N <= %d", backup.MaxShares)
 	}
 	if *words == (*out != "") {
 		return usagef("key backup: want either --out DIR with --recipient for each share, or --words")
@@ -82,59 +78,26 @@ func (e *env) keyBackup(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer zero(secret)
-	shares, err := shamir.Split(secret, *k, *n, nil)
+	defer clear(secret)
+	shares, err := backup.Split(secret, *k, *n)
 	if err != nil {
 		return err
 	}
 	if *words {
 		for i, s := range shares {
-			fmt.Fprintf(e.stdout, "share %d of %d (any %d restore):\n%s\n\n", i+1, *n, *k, ur.EncodeBytewords(s.Encode(), ur.Standard))
+			fmt.Fprintf(e.stdout, "share %d of %d (any %d restore):\n%s\n\n", i+1, *n, *k, backup.Words(s))
 		}
 	} else {
 		if err := os.MkdirAll(*out, 0o700); err != nil {
 			return err
 		}
-		var written []string
-		for i, s := range shares {
-			path := filepath.Join(*out, fmt.Sprintf("%s-share-%d-of-%d.age", ws.Config.Name, i+1, *n))
-			if _, err := os.Stat(path); err == nil {
-				removeAll(written)
-				return fmt.Errorf("%s exists; no share written", path)
-			}
-			var buf bytes.Buffer
-			w, err := age.Encrypt(&buf, rcps[i])
-			if err != nil {
-				removeAll(written)
-				return err
-			}
-			w.Write(s.Encode())
-			if err := w.Close(); err != nil {
-				removeAll(written)
-				return err
-			}
-			if err := workspace.WriteFileAtomic(path, buf.Bytes(), 0o600); err != nil {
-				removeAll(written)
-				return err
-			}
-			written = append(written, path)
+		if err := backup.WriteSealed(*out, ws.Config.Name, shares, rcps); err != nil {
+			return err
 		}
 		fmt.Fprintf(e.stdout, "wrote %d shares (any %d restore) to %s, each encrypted to its custodian\n", *n, *k, *out)
 	}
 	return e.logger(ws, ks)("key.backup", fmt.Sprintf("%x", shares[0].ID[:]), map[string]string{
 		"threshold": fmt.Sprint(*k), "shares": fmt.Sprint(*n), "key": ws.Config.Key})
-}
-
-func zero(b []byte) {
-	for i := range b {
-		b[i] = 0
-	}
-}
-
-func removeAll(paths []string) {
-	for _, p := range paths {
-		os.Remove(p)
-	}
 }
 
 func parseRecipient(s string) (age.Recipient, error) {
@@ -200,24 +163,12 @@ func readShares(files, identityFiles, passFiles []string) ([]shamir.Share, error
 		if err != nil {
 			return nil, err
 		}
-		var data []byte
-		if bytes.HasPrefix(raw, []byte("age-encryption.org/v1")) {
-			if len(ids) == 0 {
-				return nil, withHint(fmt.Errorf("%s is encrypted and no identity or passphrase was given", f), "pass --identity FILE or --share-passphrase-file FILE")
-			}
-			r, err := age.Decrypt(bytes.NewReader(raw), ids...)
-			if err != nil {
-				return nil, fmt.Errorf("%s: cannot decrypt: %v", f, err)
-			}
-			if data, err = io.ReadAll(io.LimitReader(r, 4096)); err != nil {
-				return nil, fmt.Errorf("%s: %v", f, err)
-			}
-		} else if data, err = ur.DecodeBytewords(strings.TrimSpace(string(raw)), ur.Standard); err != nil {
-			return nil, fmt.Errorf("%s: neither an age-encrypted share nor share words: %v", f, err)
+		s, err := backup.ReadShare(f, raw, ids)
+		if errors.Is(err, backup.ErrNoIdentity) {
+			return nil, withHint(err, "pass --identity FILE or --share-passphrase-file FILE")
 		}
-		s, err := shamir.Decode(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
 		shares = append(shares, *s)
 	}
@@ -261,46 +212,36 @@ func (e *env) keyRestore(args []string) error {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
 	}
-	if err := ks.Save(filepath.Join(e.dir, "keystore.age"), pass, *wf); err != nil {
-		return err
-	}
-	key, err := ks.KeyExpression()
+	en, err := enroll.Restored(ks, filepath.Join(e.dir, "keystore.age"), pass, *wf, enroll.Params{
+		Role: workspace.Station, Name: *name, Device: *device, Created: e.now()})
 	if err != nil {
 		return err
 	}
-	cfg := workspace.Config{Role: workspace.Station, Name: *name, Network: ks.Network().Name, Created: e.now().UTC().Truncate(1e9),
-		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)), Key: key, Device: *device}
-	if cfg.Ethereum, err = ethereumKey(ks, safe.EthereumPath); err != nil {
-		os.Remove(filepath.Join(e.dir, "keystore.age"))
-		return err
-	}
-	ws, err := e.initWS(cfg)
+	ws, err := e.initWS(en.Config)
 	if err != nil {
-		os.Remove(filepath.Join(e.dir, "keystore.age"))
+		en.Discard()
 		return err
 	}
 	defer ws.Close()
-	if err := e.logger(ws, unlock.FromKeystore(ks))("key.restored", "", map[string]string{"key": key, "shares": fmt.Sprint(len(*shares))}); err != nil {
+	if err := e.logger(ws, en.Keys)("key.restored", "", map[string]string{"key": en.Config.Key, "shares": fmt.Sprint(len(*shares))}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)
 	return e.printKeys(ws, false)
 }
 
+// combine reads the share files and rebuilds the keystore from them, in
+// memory.
 func combine(files, ids, passes []string) (*keystore.Keystore, error) {
 	shares, err := readShares(files, ids, passes)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := shamir.Combine(shares)
-	if err != nil {
-		if errors.Is(err, shamir.ErrTooFew) {
-			return nil, withHint(err, "collect more custodians' shares")
-		}
-		return nil, err
+	ks, err := backup.Restore(shares)
+	if errors.Is(err, shamir.ErrTooFew) {
+		return nil, withHint(err, "collect more custodians' shares")
 	}
-	defer zero(secret)
-	return keystore.FromBackup(secret)
+	return ks, err
 }
 
 // keyVerifyBackup is the backup drill: it rebuilds the keys in memory from
@@ -326,33 +267,19 @@ func (e *env) keyVerifyBackup(args []string) error {
 		log("key.backup-verified", "", map[string]string{"result": "fail", "reason": err.Error()})
 		return err
 	}
-	key, err := ks.KeyExpression()
+	var pol *policy.Policy
+	if p, _, err := ws.Policy(reg); err == nil {
+		pol = p
+	}
+	err = backup.Verify(ks, ws.Config, pol)
+	fp := keys.FormatFingerprint(ks.MasterFingerprint())
+	var mismatch *backup.MismatchError
+	if errors.As(err, &mismatch) {
+		log("key.backup-verified", "", map[string]string{"result": "fail", "fingerprint": fp})
+		return &refusedError{"verify-backup: FAIL: " + strings.Join(mismatch.Problems, "; ")}
+	}
 	if err != nil {
 		return err
-	}
-	identity := policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey))
-	var problems []string
-	if key != ws.Config.Key {
-		problems = append(problems, fmt.Sprintf("the backup's key %s is not this station's %s", key, ws.Config.Key))
-	}
-	if identity != ws.Config.Identity {
-		problems = append(problems, "the backup's identity key is not this station's")
-	}
-	if pol, _, err := ws.Policy(reg); err == nil {
-		if part, ok := pol.Participant(ws.Config.Name); ok {
-			found := false
-			for _, d := range part.Devices {
-				found = found || d.Key == key
-			}
-			if !found {
-				problems = append(problems, fmt.Sprintf("policy %s version %d records no device of %q with the backup's key", pol.Name, pol.Version, part.ID))
-			}
-		}
-	}
-	fp := keys.FormatFingerprint(ks.MasterFingerprint())
-	if len(problems) > 0 {
-		log("key.backup-verified", "", map[string]string{"result": "fail", "fingerprint": fp})
-		return &refusedError{"verify-backup: FAIL: " + strings.Join(problems, "; ")}
 	}
 	if err := log("key.backup-verified", "", map[string]string{"result": "pass", "fingerprint": fp}); err != nil {
 		return err

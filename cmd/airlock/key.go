@@ -4,21 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/airlock-vault/airlock/chain/safe"
-
 	"golang.org/x/term"
 
-	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/enroll"
 	"github.com/airlock-vault/airlock/keys/keystore"
-	"github.com/airlock-vault/airlock/keys/unlock"
-	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -198,14 +193,15 @@ func (e *env) keyNew(args []string) error {
 	if (*module == "") != (*token == "") {
 		return usagef("key new: --pkcs11 and --token go together")
 	}
-	if *module != "" {
-		if *device == "" {
-			*device = "hsm"
-		}
-		return e.keyNewToken(*role, *name, *device, net, *module, *token, *pinFile, *drill)
-	}
 	if *device == "" {
 		*device = "keystore"
+		if *module != "" {
+			*device = "hsm"
+		}
+	}
+	p := enroll.Params{Role: *role, Name: *name, Device: *device, Network: net, Created: e.now(), Drill: *drill}
+	if *module != "" {
+		return e.keyNewToken(*module, *token, *pinFile, p)
 	}
 	pass, err := e.passphrase(*passFile, true)
 	if err != nil {
@@ -214,34 +210,17 @@ func (e *env) keyNew(args []string) error {
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
 	}
-	ks, err := keystore.Create(filepath.Join(e.dir, "keystore.age"), pass, keystore.Options{
-		Network: net, IdentityOnly: *role == workspace.Coordinator, WorkFactor: *wf,
-	})
+	en, err := enroll.Keystore(filepath.Join(e.dir, "keystore.age"), pass, *wf, p)
 	if err != nil {
 		return err
 	}
-	cfg := workspace.Config{Role: *role, Name: *name, Network: net.Name, Created: e.now().UTC().Truncate(1e9),
-		Identity: policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey)), Drill: *drill}
-	if ks.HasChainKeys() {
-		if cfg.Key, err = ks.KeyExpression(); err != nil {
-			return err
-		}
-		if cfg.Ethereum, err = ethereumKey(ks, safe.EthereumPath); err != nil {
-			return err
-		}
-		cfg.Device = *device
-	}
-	ws, err := e.initWS(cfg)
+	ws, err := e.initWS(en.Config)
 	if err != nil {
-		os.Remove(filepath.Join(e.dir, "keystore.age"))
+		en.Discard()
 		return err
 	}
 	defer ws.Close()
-	detail := map[string]string{"identity": cfg.Identity}
-	if cfg.Key != "" {
-		detail["key"] = cfg.Key
-	}
-	if err := e.logger(ws, unlock.FromKeystore(ks))("key.created", "", detail); err != nil {
+	if err := e.logger(ws, en.Keys)("key.created", "", en.Detail); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
@@ -285,20 +264,6 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 		}
 		fmt.Fprintf(w, "policy entry (paste under %s):\n", map[string]string{workspace.Station: "participants:", workspace.Coordinator: "coordinators:"}[c.Role])
 	}
-	if c.Role == workspace.Coordinator {
-		fmt.Fprintf(w, "  - id: %s\n    identity: %s\n", c.Name, c.Identity)
-		return nil
-	}
-	kind, vendor, model := "software", "airlock", "keystore"
-	if c.Token != nil {
-		kind, vendor, model = "pkcs11", yamlString(c.Token.Vendor), yamlString(c.Token.Model)
-	}
-	fmt.Fprintf(w, "  - id: %s\n    name: %s\n    identity: %s\n    devices:\n      - id: %s\n        kind: %s\n        vendor: %s\n        model: %s\n        key: \"%s\"\n",
-		c.Name, c.Name, c.Identity, c.Device, kind, vendor, model, c.Key)
-	if c.Ethereum != "" {
-		fmt.Fprintf(w, "        ethereum: \"%s\"\n", c.Ethereum)
-	}
+	fmt.Fprint(w, enroll.PolicyEntry(c))
 	return nil
 }
-
-var _ = keys.FormatPath

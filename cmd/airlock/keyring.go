@@ -2,26 +2,18 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"github.com/airlock-vault/airlock/chain/safe"
-	ethcrypto "github.com/ethereum/go-ethereum/crypto"
 
 	"golang.org/x/term"
 
-	"github.com/airlock-vault/airlock/chain/bitcoin"
-	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/keys/enroll"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/keys/pkcs11"
 	"github.com/airlock-vault/airlock/keys/unlock"
-	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
-	"github.com/btcsuite/btcd/chaincfg/v2"
 )
 
 // secrets names where a command reads the secret that unlocks the
@@ -125,104 +117,38 @@ func (e *env) pin(file string) ([]byte, error) {
 	return p, nil
 }
 
-// yamlString quotes s for a YAML scalar.
-func yamlString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
 // keyNewToken creates a workspace whose keys are generated on a PKCS#11
-// token and never leave it: an Ed25519 identity and, at a station, a
-// secp256k1 chain key (static: a token has no BIP-32). On any failure the
-// keys made so far are destroyed and no workspace is written.
-func (e *env) keyNewToken(role, name, device string, net *chaincfg.Params, module, label, pinFile string, drill bool) (err error) {
-	abs, err := filepath.Abs(module)
-	if err != nil {
-		return err
-	}
+// token and never leave it (package enroll). On any failure the keys made
+// so far are destroyed.
+func (e *env) keyNewToken(module, label, pinFile string, p enroll.Params) (err error) {
 	pin, err := e.pin(pinFile)
 	if err != nil {
 		return err
 	}
-	tok, err := pkcs11.Open(abs, label, pin)
+	en, err := enroll.Token(module, label, pin, p)
+	if errors.Is(err, pkcs11.ErrKeyExists) {
+		return withHint(err, "this token already holds keys for "+p.Name+"; pick another --name or token")
+	}
 	if err != nil {
 		return tokenHint(err)
 	}
-	defer tok.Close()
-	info, err := tok.Info()
-	if err != nil {
-		return tokenHint(err)
-	}
-	t := &workspace.Token{Module: abs, Label: label, Serial: info.Serial, Vendor: info.Manufacturer, Model: info.Model,
-		IdentityKey: "airlock/" + name + "/identity"}
-	var made []string
+	defer en.Keys.Close()
 	defer func() {
 		if err != nil {
-			for _, l := range made {
-				tok.Destroy(l)
-			}
+			en.Discard()
 		}
 	}()
-	id, err := tok.GenerateEd25519(t.IdentityKey)
-	if err != nil {
-		if errors.Is(err, pkcs11.ErrKeyExists) {
-			return withHint(err, "this token already holds keys for "+name+"; pick another --name or token")
-		}
-		return tokenHint(err)
-	}
-	made = append(made, t.IdentityKey)
-	pub, err := keys.IdentityPublic(id)
-	if err != nil {
-		return err
-	}
-	cfg := workspace.Config{Role: role, Name: name, Network: net.Name, Created: e.now().UTC().Truncate(1e9), Drill: drill,
-		Identity: policy.EncodeIdentity(pub), Token: t}
-	k := &keyring{Identity: id}
-	if role == workspace.Station {
-		t.ChainKey = "airlock/" + name + "/chain"
-		ck, err := tok.GenerateSecp256k1(t.ChainKey)
-		if err != nil {
-			if errors.Is(err, pkcs11.ErrKeyExists) {
-				return withHint(err, "this token already holds keys for "+name+"; pick another --name or token")
-			}
-			return tokenHint(err)
-		}
-		made = append(made, t.ChainKey)
-		cfg.Key, cfg.Device = bitcoin.StaticKeyExpression(ck.PublicKey()), device
-		k.Chain = pkcs11.StaticSigner{Key: ck}
-		if cfg.Ethereum, err = ethereumKey(k.Chain, nil); err != nil {
-			return err
-		}
-	}
 	if err := os.MkdirAll(e.dir, 0o700); err != nil {
 		return err
 	}
-	ws, err := e.initWS(cfg)
+	ws, err := e.initWS(en.Config)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	detail := map[string]string{"identity": cfg.Identity, "token": label, "serial": info.Serial, "vendor": info.Manufacturer, "model": info.Model, "firmware": info.FirmwareVersion}
-	if cfg.Key != "" {
-		detail["key"] = cfg.Key
-	}
-	if err := e.logger(ws, k)("key.created", "", detail); err != nil {
+	if err := e.logger(ws, en.Keys)("key.created", "", en.Detail); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", role, name, e.dir, net.Name, label)
+	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", p.Role, p.Name, e.dir, p.Network.Name, label)
 	return e.printKeys(ws, false)
-}
-
-// ethereumKey is the Safe owner key a chain signer holds at path, as a
-// policy writes it.
-func ethereumKey(s keys.ChainSigner, path []uint32) (string, error) {
-	pub, err := s.PublicKey(path)
-	if err != nil {
-		return "", err
-	}
-	pk, err := ethcrypto.DecompressPubkey(pub)
-	if err != nil {
-		return "", err
-	}
-	return safe.OwnerKeyExpression(s.MasterFingerprint(), path, ethcrypto.PubkeyToAddress(*pk)), nil
 }
