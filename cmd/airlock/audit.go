@@ -119,16 +119,11 @@ func (e *env) auditCheckpoint(args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	ws, err := e.open()
+	ws, ks, done, err := e.unlocked("", passFile)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	ks, err := e.unlock(ws, passFile)
-	if err != nil {
-		return err
-	}
-	defer ks.Close()
+	defer done()
 	cp, err := ws.Checkpoint(context.Background(), ks.Identity)
 	if err != nil {
 		return err

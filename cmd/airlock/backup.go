@@ -64,16 +64,11 @@ func (e *env) keyBackup(args []string) error {
 			rcps = append(rcps, rc)
 		}
 	}
-	ws, err := e.openRole(workspace.Station)
+	ws, ks, done, err := e.unlocked(workspace.Station, passFile)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	ks, err := e.unlock(ws, passFile)
-	if err != nil {
-		return err
-	}
-	defer ks.Close()
+	defer done()
 	secret, err := backupSecret(ks)
 	if err != nil {
 		return err

@@ -28,16 +28,11 @@ func (e *env) deviceCheck(args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("device check: unexpected argument %q", pos[0])
 	}
-	ws, err := e.open()
+	ws, ks, done, err := e.unlocked("", passFile)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	ks, err := e.unlock(ws, passFile)
-	if err != nil {
-		return err
-	}
-	defer ks.Close()
+	defer done()
 	k := station.DeviceKeys{Identity: ks.Identity, Chain: ks.Chain, Kind: policy.KindSoftware}
 	if ks.Token != nil {
 		k.Kind = policy.KindPKCS11

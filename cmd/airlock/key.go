@@ -20,47 +20,78 @@ import (
 // passphrase reads the keystore passphrase from a file, the environment or
 // the terminal (without echo), in that order.
 func (e *env) passphrase(file string, confirm bool) ([]byte, error) {
+	return e.secret("passphrase", "Passphrase", file, "AIRLOCK_PASSPHRASE", "--passphrase-file", confirm)
+}
+
+// pin reads a token PIN from a file, AIRLOCK_PIN or the terminal (without
+// echo), in that order.
+func (e *env) pin(file string) ([]byte, error) {
+	return e.secret("PIN", "Token PIN", file, "AIRLOCK_PIN", "--pin-file", false)
+}
+
+// secret reads a secret's first line from file, else the variable env,
+// else the terminal without echo (twice when confirm).
+func (e *env) secret(what, prompt, file, env, flag string, confirm bool) ([]byte, error) {
 	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("reading passphrase: %v", err)
+			return nil, fmt.Errorf("reading %s: %v", what, err)
 		}
 		line, _, _ := bytes.Cut(b, []byte("\n"))
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if len(line) == 0 {
-			return nil, fmt.Errorf("passphrase file %s is empty", file)
+			return nil, fmt.Errorf("%s file %s is empty", what, file)
 		}
 		return line, nil
 	}
-	if p := os.Getenv("AIRLOCK_PASSPHRASE"); p != "" {
+	if p := os.Getenv(env); p != "" {
 		return []byte(p), nil
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, withHint(errors.New("no passphrase given and no terminal to ask on"), "use --passphrase-file FILE or set AIRLOCK_PASSPHRASE")
+		return nil, withHint(fmt.Errorf("no %s given and no terminal to ask on", what), fmt.Sprintf("use %s FILE or set %s", flag, env))
 	}
 	defer tty.Close()
-	fmt.Fprint(tty, "Passphrase: ")
-	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(tty, prompt+": ")
+		defer fmt.Fprintln(tty)
+		return term.ReadPassword(int(tty.Fd()))
+	}
+	p, err := ask(prompt)
 	if err != nil {
 		return nil, err
 	}
 	if confirm {
-		fmt.Fprint(tty, "Again: ")
-		q, err := term.ReadPassword(int(tty.Fd()))
-		fmt.Fprintln(tty)
+		q, err := ask("Again")
 		if err != nil {
 			return nil, err
 		}
 		if !bytes.Equal(p, q) {
-			return nil, errors.New("the passphrases differ")
+			return nil, fmt.Errorf("the %ss differ", what)
 		}
 	}
 	if len(p) == 0 {
-		return nil, errors.New("empty passphrase")
+		return nil, fmt.Errorf("empty %s", what)
 	}
 	return p, nil
+}
+
+// unlocked opens the workspace (of role, when not "") and unlocks its
+// keys: the preamble of every command that signs. done closes both.
+func (e *env) unlocked(role string, sec *secrets) (ws *workspace.Workspace, ks *keyring, done func(), err error) {
+	if role == "" {
+		ws, err = e.open()
+	} else {
+		ws, err = e.openRole(role)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if ks, err = e.unlock(ws, sec); err != nil {
+		ws.Close()
+		return nil, nil, nil, err
+	}
+	return ws, ks, func() { ks.Close(); ws.Close() }, nil
 }
 
 // open opens the workspace the command runs in.

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-
-	"golang.org/x/term"
 
 	"github.com/airlock-vault/airlock/keys/enroll"
 	"github.com/airlock-vault/airlock/keys/keystore"
@@ -80,41 +77,6 @@ func tokenHint(err error) error {
 		return withHint(err, "nothing was written; reinsert the token and run the command again")
 	}
 	return err
-}
-
-// pin reads a token PIN from a file, AIRLOCK_PIN or the terminal (without
-// echo), in that order.
-func (e *env) pin(file string) ([]byte, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading PIN: %v", err)
-		}
-		line, _, _ := bytes.Cut(b, []byte("\n"))
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) == 0 {
-			return nil, fmt.Errorf("PIN file %s is empty", file)
-		}
-		return line, nil
-	}
-	if p := os.Getenv("AIRLOCK_PIN"); p != "" {
-		return []byte(p), nil
-	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		return nil, withHint(errors.New("no PIN given and no terminal to ask on"), "use --pin-file FILE or set AIRLOCK_PIN")
-	}
-	defer tty.Close()
-	fmt.Fprint(tty, "Token PIN: ")
-	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
-	if err != nil {
-		return nil, err
-	}
-	if len(p) == 0 {
-		return nil, errors.New("empty PIN")
-	}
-	return p, nil
 }
 
 // keyNewToken creates a workspace whose keys are generated on a PKCS#11

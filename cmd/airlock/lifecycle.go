@@ -28,16 +28,11 @@ func (e *env) withdraw(args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := e.openRole(workspace.Coordinator)
+	ws, ks, done, err := e.unlocked(workspace.Coordinator, secrets)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	ks, err := e.unlock(ws, secrets)
-	if err != nil {
-		return err
-	}
-	defer ks.Close()
+	defer done()
 	rel, err := e.coordinator(ws).Withdraw(context.Background(), ref, *reason, ks.Identity)
 	if err != nil {
 		return err

@@ -381,16 +381,11 @@ func (e *env) finalize(args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := e.openRole(workspace.Coordinator)
+	ws, ks, done, err := e.unlocked(workspace.Coordinator, passFile)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
-	ks, err := e.unlock(ws, passFile)
-	if err != nil {
-		return err
-	}
-	defer ks.Close()
+	defer done()
 	f, err := e.coordinator(ws).Finalize(context.Background(), ref, ks.Identity)
 	if err != nil {
 		return err
