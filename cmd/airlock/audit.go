@@ -14,27 +14,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-func (e *env) audit(args []string) error {
-	if len(args) == 0 {
-		return usagef("audit: want verify, log, checkpoint, prove or check-proof")
-	}
-	switch args[0] {
-	case "verify":
-		return e.auditVerify(args[1:])
-	case "log":
-		return e.auditLog(args[1:])
-	case "checkpoint":
-		return e.auditCheckpoint(args[1:])
-	case "prove":
-		return e.auditProve(args[1:])
-	case "check-proof":
-		return e.auditCheckProof(args[1:])
-	case "transfers":
-		return e.auditTransfers(args[1:])
-	}
-	return usagef("audit: unknown subcommand %q", args[0])
-}
-
 func (e *env) auditVerify(args []string) error {
 	if _, err := parse(e.flags("audit verify"), args); err != nil {
 		return err

@@ -10,13 +10,6 @@ import (
 	"github.com/airlock-vault/airlock/station"
 )
 
-func (e *env) device(args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usagef("device: want check")
-	}
-	return e.deviceCheck(args[1:])
-}
-
 // deviceCheck runs station.CheckDevice and prints what it found. A failed
 // check exits 3.
 func (e *env) deviceCheck(args []string) error {

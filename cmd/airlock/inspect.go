@@ -11,12 +11,6 @@ import (
 )
 
 func (e *env) inspect(args []string) error {
-	if len(args) > 0 && args[0] == "safe" {
-		return e.inspectSafe(args[1:])
-	}
-	if len(args) > 0 && args[0] == "psbt" {
-		return e.inspectPSBT(args[1:])
-	}
 	fs := e.flags("inspect")
 	fs.Bool("json", true, "print JSON (the only format)")
 	pos, err := parse(fs, args)

@@ -170,27 +170,6 @@ func (e *env) warn(err error) { fmt.Fprintf(e.stderr, "airlock: warning: %v\n", 
 
 func origin(ws *workspace.Workspace) string { return ws.Config.LogOrigin() }
 
-func (e *env) key(args []string) error {
-	if len(args) == 0 {
-		return usagef("key: want new or show")
-	}
-	switch args[0] {
-	case "new":
-		return e.keyNew(args[1:])
-	case "show":
-		return e.keyShow(args[1:])
-	case "backup":
-		return e.keyBackup(args[1:])
-	case "restore":
-		return e.keyRestore(args[1:])
-	case "verify-backup":
-		return e.keyVerifyBackup(args[1:])
-	case "bsms":
-		return e.keyBSMS(args[1:])
-	}
-	return usagef("key: unknown subcommand %q", args[0])
-}
-
 func (e *env) keyNew(args []string) error {
 	fs := e.flags("key new")
 	role := fs.String("role", workspace.Station, "station or coordinator")

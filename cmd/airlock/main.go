@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -130,61 +131,53 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 // no chain itself.
 var reg = all.Registry()
 
-func dispatch(e *env, cmd string, args []string) error {
-	switch cmd {
-	case "key":
-		return e.key(args)
-	case "policy":
-		return e.policy(args)
-	case "propose":
-		return e.propose(args)
-	case "review":
-		return e.review(args)
-	case "sign":
-		return e.sign(args)
-	case "collect":
-		return e.collect(args)
-	case "status":
-		return e.status(args)
-	case "finalize":
-		return e.finalize(args)
-	case "inspect":
-		return e.inspect(args)
-	case "address":
-		return e.address(args)
-	case "psbt":
-		return e.psbt(args)
-	case "audit":
-		return e.audit(args)
-	case "device":
-		return e.device(args)
-	case "broadcast":
-		return e.broadcast(args)
-	case "vault":
-		return e.vault(args)
-	case "qr":
-		return e.qr(args)
-	case "media":
-		return e.media(args)
-	case "export":
-		return e.export(args)
-	case "import":
-		return e.importMedia(args)
-	case "reconcile":
-		return e.reconcile(args)
-	case "demo":
-		return e.demo(args)
-	case "store":
-		return e.store(args)
-	case "withdraw":
-		return e.withdraw(args)
-	case "release":
-		return e.release(args)
-	case "help":
-		fmt.Fprint(e.stdout, usage)
-		return nil
+// commands maps each command, and each subcommand as "command sub", to
+// what runs it.
+func (e *env) commands() map[string]func([]string) error {
+	return map[string]func([]string) error{
+		"key new": e.keyNew, "key show": e.keyShow, "key backup": e.keyBackup, "key restore": e.keyRestore,
+		"key verify-backup": e.keyVerifyBackup, "key bsms": e.keyBSMS,
+		"policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
+		"propose": e.propose, "review": e.review, "sign": e.sign, "collect": e.collect, "status": e.status,
+		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast,
+		"inspect": e.inspect, "inspect safe": e.inspectSafe, "inspect psbt": e.inspectPSBT, "address": e.address,
+		"psbt synth": e.psbtSynth, "psbt build": e.psbtBuild, "psbt export": e.psbtExport,
+		"vault export": e.vaultExport, "vault import": e.vaultImport, "vault key-records": e.vaultKeyRecords,
+		"audit verify": e.auditVerify, "audit log": e.auditLog, "audit checkpoint": e.auditCheckpoint,
+		"audit prove": e.auditProve, "audit check-proof": e.auditCheckProof, "audit transfers": e.auditTransfers,
+		"device check": e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
+		"reconcile": e.reconcile, "store": e.store, "demo": e.demo,
+		"qr show":  func(a []string) error { return e.qrOut("show", a) },
+		"qr write": func(a []string) error { return e.qrOut("write", a) },
+		"qr read":  e.qrRead,
+		"help":     func([]string) error { _, err := fmt.Fprint(e.stdout, usage); return err },
 	}
-	return usagef("unknown command %q", cmd)
+}
+
+func dispatch(e *env, cmd string, args []string) error {
+	table := e.commands()
+	if len(args) > 0 {
+		if run, ok := table[cmd+" "+args[0]]; ok {
+			return run(args[1:])
+		}
+	}
+	if run, ok := table[cmd]; ok {
+		return run(args)
+	}
+	var subs []string
+	for name := range table {
+		if sub, ok := strings.CutPrefix(name, cmd+" "); ok {
+			subs = append(subs, sub)
+		}
+	}
+	if len(subs) == 0 {
+		return usagef("unknown command %q", cmd)
+	}
+	sort.Strings(subs)
+	if len(args) == 0 {
+		return usagef("%s: want one of %s", cmd, strings.Join(subs, ", "))
+	}
+	return usagef("%s: unknown subcommand %q (want one of %s)", cmd, args[0], strings.Join(subs, ", "))
 }
 
 func report(stderr io.Writer, err error) int {

@@ -17,11 +17,8 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-func (e *env) media(args []string) error {
-	if len(args) == 0 || args[0] != "allow" {
-		return usagef("media: want allow DIR")
-	}
-	pos, err := parse(e.flags("media allow"), args[1:])
+func (e *env) mediaAllow(args []string) error {
+	pos, err := parse(e.flags("media allow"), args)
 	if err != nil {
 		return err
 	}

@@ -54,23 +54,6 @@ func writeEnvelope(path string, e *envelope.Envelope) error {
 	return workspace.WriteFileAtomic(path, b, 0o644)
 }
 
-func (e *env) policy(args []string) error {
-	if len(args) == 0 {
-		return usagef("policy: want init, sign, import or show")
-	}
-	switch args[0] {
-	case "init":
-		return e.policyInit(args[1:])
-	case "sign":
-		return e.policySign(args[1:])
-	case "import":
-		return e.policyImport(args[1:])
-	case "show":
-		return e.policyShow(args[1:])
-	}
-	return usagef("policy: unknown subcommand %q", args[0])
-}
-
 func (e *env) policyInit(args []string) error {
 	fs := e.flags("policy init")
 	out := fs.String("out", "policy.airlock", "where to write the unsigned policy envelope")

@@ -41,16 +41,7 @@ func (e *env) address(args []string) error {
 	return nil
 }
 
-func (e *env) psbt(args []string) error {
-	if len(args) > 0 && args[0] == "build" {
-		return e.psbtBuild(args[1:])
-	}
-	if len(args) > 0 && args[0] == "export" {
-		return e.psbtExport(args[1:])
-	}
-	if len(args) == 0 || args[0] != "synth" {
-		return usagef("psbt: want synth, build or export")
-	}
+func (e *env) psbtSynth(args []string) error {
 	fs := e.flags("psbt synth")
 	name := fs.String("vault", "", "vault name")
 	send := fs.Int64("send", 30_000_000, "amount to send, in satoshi")
@@ -58,7 +49,7 @@ func (e *env) psbt(args []string) error {
 	to := fs.String("to", "", "destination address (default: a fixed address outside the vault)")
 	seed := fs.Uint64("seed", 1, "which synthetic coin to spend")
 	out := fs.String("out", "", "where to write the PSBT (base64)")
-	if pos, err := parse(fs, args[1:]); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *name == "" || *out == "" {
 		return usagef("psbt synth: want --vault NAME --out FILE")

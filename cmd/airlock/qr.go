@@ -15,19 +15,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-func (e *env) qr(args []string) error {
-	if len(args) == 0 {
-		return usagef("qr: want show, write or read")
-	}
-	switch args[0] {
-	case "show", "write":
-		return e.qrOut(args[0], args[1:])
-	case "read":
-		return e.qrRead(args[1:])
-	}
-	return usagef("qr: unknown subcommand %q", args[0])
-}
-
 // artifact loads what to send: a file (an envelope or a PSBT) or the id of
 // a proposal in the workspace.
 func (e *env) artifact(ref string) (qr.Artifact, error) {

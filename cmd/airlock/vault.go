@@ -9,24 +9,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// vault exports a Bitcoin vault so that hardware signers can register it
-// (a descriptor, a Coldcard multisig file, a BIP-129 BSMS descriptor
-// record), or reads one of those back and says what it describes.
-func (e *env) vault(args []string) error {
-	if len(args) == 0 {
-		return usagef("vault: want export or import")
-	}
-	switch args[0] {
-	case "export":
-		return e.vaultExport(args[1:])
-	case "import":
-		return e.vaultImport(args[1:])
-	case "key-records":
-		return e.vaultKeyRecords(args[1:])
-	}
-	return usagef("vault: unknown subcommand %q", args[0])
-}
-
 func (e *env) vaultExport(args []string) error {
 	fs := e.flags("vault export")
 	name := fs.String("vault", "", "vault name")
