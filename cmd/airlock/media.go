@@ -11,7 +11,6 @@ import (
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/transport/media"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
@@ -89,33 +88,17 @@ func (e *env) export(args []string) error {
 	return nil
 }
 
-// artifactEnvelope loads an envelope from a file, a proposal id, or (at a
-// station) the station's own decision on a proposal id.
+// artifactEnvelope loads an envelope from a file, or what a reference
+// names in the workspace (workspace.Find).
 func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.Envelope, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
 		return readEnvelope(ref)
 	}
-	pe, err := ws.Proposal(ref)
-	if errors.Is(err, workspace.ErrNotFound) {
-		// A kept output: a release, a decision, a proof.
-		var found []store.Artifact
-		if verr := ws.View(context.Background(), func(r store.Reader) (err error) {
-			found, err = r.FindArtifacts(ref)
-			return err
-		}); verr != nil {
-			return nil, verr
-		}
-		if len(found) == 1 && found[0].Kind != "final" {
-			return envelope.Decode(found[0].Data)
-		}
-	}
+	k, err := ws.Find(context.Background(), ref)
 	if err != nil {
 		return nil, err
 	}
-	if ws.Config.Role == workspace.Station {
-		return ws.Decision(pe.ID())
-	}
-	return pe, nil
+	return k.Env, nil
 }
 
 func (e *env) importMedia(args []string) error {

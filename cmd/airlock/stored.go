@@ -25,52 +25,30 @@ func (e *env) exportStored(ref, out string) error {
 	}
 	defer ws.Close()
 	ctx := context.Background()
-	if pe, err := ws.Proposal(ref); err == nil {
-		if ws.Config.Role == workspace.Coordinator {
-			f, err := e.coordinator(ws).Stored(ctx, pe.ID())
-			if errors.Is(err, store.ErrNotFound) {
-				// Not finalized: the proposal itself.
-				return e.writeKept(ws, pe, "proposal", out)
-			}
-			if err != nil {
-				return err
-			}
-			if err := ws.Log(ctx, "output.written", pe.IDHex(), map[string]string{"what": "final transaction and proof", "file": out}); err != nil {
-				return err
-			}
-			return e.writeFinal(f, out)
-		}
-		d, err := ws.Decision(pe.ID())
-		if err != nil {
-			return withHint(fmt.Errorf("this station has not decided on proposal %s", pe.IDHex()[:16]), "review and sign it first")
-		}
-		return e.writeKept(ws, d, "decision", out)
-	}
-	var found []store.Artifact
-	err = ws.View(ctx, func(r store.Reader) (err error) {
-		found, err = r.FindArtifacts(ref)
-		return err
-	})
-	if err != nil {
-		return err
-	}
+	k, err := ws.Find(ctx, ref)
 	switch {
-	case len(ref) < 4:
-		return usagef("export: %q is shorter than 4 hex digits", ref)
-	case len(found) == 0:
-		return withHint(fmt.Errorf("this workspace keeps no proposal or output %s", ref), "'airlock audit log' lists what was made, with ids")
-	case len(found) > 1:
-		return fmt.Errorf("%d kept outputs start with %s: give more digits", len(found), ref)
+	case errors.Is(err, workspace.ErrUndecided):
+		return withHint(err, "review and sign it first")
+	case errors.Is(err, workspace.ErrNotFound):
+		return withHint(err, "'airlock audit log' lists what was made, with ids")
+	case err != nil:
+		return err
 	}
-	a := found[0]
-	if a.Kind == "final" {
-		return fmt.Errorf("output %s is a final transaction: export its proposal instead", ref)
+	if k.Proposal != nil && ws.Config.Role == workspace.Coordinator {
+		f, err := e.coordinator(ws).Stored(ctx, k.Proposal.ID())
+		if errors.Is(err, store.ErrNotFound) {
+			// Not finalized: the proposal itself.
+			return e.writeKept(ws, k.Env, k.Kind, out)
+		}
+		if err != nil {
+			return err
+		}
+		if err := ws.Log(ctx, "output.written", k.Proposal.IDHex(), map[string]string{"what": "final transaction and proof", "file": out}); err != nil {
+			return err
+		}
+		return e.writeFinal(f, out)
 	}
-	env, err := envelope.Decode(a.Data)
-	if err != nil {
-		return fmt.Errorf("%w: kept %s %x: %v", store.ErrCorrupt, a.Kind, a.ID[:8], err)
-	}
-	return e.writeKept(ws, env, a.Kind, out)
+	return e.writeKept(ws, k.Env, k.Kind, out)
 }
 
 func (e *env) writeKept(ws *workspace.Workspace, env *envelope.Envelope, kind, out string) error {
