@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,7 +56,7 @@ func (e *env) keyBackup(args []string) error {
 			return usagef("key backup: %d recipients for %d shares: give one --recipient per share", len(recipients), *n)
 		}
 		for _, r := range recipients {
-			rc, err := parseRecipient(r)
+			rc, err := backup.ParseRecipient(r)
 			if err != nil {
 				return err
 			}
@@ -95,62 +94,12 @@ func (e *env) keyBackup(args []string) error {
 		"threshold": fmt.Sprint(*k), "shares": fmt.Sprint(*n), "key": ws.Config.Key})
 }
 
-func parseRecipient(s string) (age.Recipient, error) {
-	if path, ok := strings.CutPrefix(s, "passphrase-file:"); ok {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		line, _, _ := bytes.Cut(b, []byte("\n"))
-		if len(line) == 0 {
-			return nil, fmt.Errorf("passphrase file %s is empty", path)
-		}
-		r, err := age.NewScryptRecipient(string(line))
-		if err != nil {
-			return nil, err
-		}
-		return r, nil
-	}
-	if path, ok := strings.CutPrefix(s, "recipient-file:"); ok {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		s = strings.TrimSpace(string(b))
-	}
-	r, err := age.ParseX25519Recipient(s)
-	if err != nil {
-		return nil, fmt.Errorf("recipient %q: want age1…, recipient-file:PATH or passphrase-file:PATH", s)
-	}
-	return r, nil
-}
-
 // readShares decrypts and decodes share files: .age files with the given
 // age identity files or share passphrases, other files as words.
 func readShares(files, identityFiles, passFiles []string) ([]shamir.Share, error) {
-	var ids []age.Identity
-	for _, f := range identityFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		parsed, err := age.ParseIdentities(bytes.NewReader(b))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", f, err)
-		}
-		ids = append(ids, parsed...)
-	}
-	for _, f := range passFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		line, _, _ := bytes.Cut(b, []byte("\n"))
-		id, err := age.NewScryptIdentity(string(line))
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
+	ids, err := backup.LoadIdentities(identityFiles, passFiles)
+	if err != nil {
+		return nil, err
 	}
 	var shares []shamir.Share
 	for _, f := range files {
