@@ -95,19 +95,11 @@ func (e *env) qrOut(verb string, args []string) error {
 		return usagef("qr write: want --out DIR or --out FILE.gif")
 	}
 	if strings.HasSuffix(strings.ToLower(*out), ".gif") {
-		f, err := os.CreateTemp(filepath.Dir(*out), ".qr-*.gif")
-		if err != nil {
+		var gif bytes.Buffer
+		if err := qr.WriteGIF(&gif, frames, *scale, 25); err != nil {
 			return err
 		}
-		defer os.Remove(f.Name())
-		if err := qr.WriteGIF(f, frames, *scale, 25); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-		if err := os.Rename(f.Name(), *out); err != nil {
+		if err := workspace.WriteFileAtomic(*out, gif.Bytes(), 0o644); err != nil {
 			return err
 		}
 	} else if _, err := qr.WritePNGs(*out, frames, *scale); err != nil {
