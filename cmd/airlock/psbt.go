@@ -62,7 +62,7 @@ func (e *env) psbtSynth(args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*out, []byte(b64(s.PSBT)+"\n"), 0o644); err != nil {
+	if err := workspace.WriteFileAtomic(*out, []byte(b64(s.PSBT)+"\n"), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", s.FundingTxID, *name)

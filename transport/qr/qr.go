@@ -31,6 +31,7 @@ import (
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/transport/qr/bbqr"
 	"github.com/airlock-vault/airlock/transport/qr/ur"
+	"github.com/airlock-vault/airlock/workspace"
 )
 
 // envelopeFormat 1 is raw DEFLATE with the preset dictionary below (RFC
@@ -183,7 +184,8 @@ func Codes(frames []string) ([]*qrcode.QRCode, int, error) {
 	return out, version, nil
 }
 
-// WritePNGs writes frame-0001.png… into dir, scale pixels a module.
+// WritePNGs writes frame-0001.png… into dir, scale pixels a module, each
+// through the one atomic-write helper.
 func WritePNGs(dir string, frames []string, scale int) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -195,7 +197,11 @@ func WritePNGs(dir string, frames []string, scale int) ([]string, error) {
 	var paths []string
 	for i, q := range codes {
 		p := filepath.Join(dir, fmt.Sprintf("frame-%04d.png", i+1))
-		if err := q.WriteFile(-scale, p); err != nil {
+		png, err := q.PNG(-scale)
+		if err != nil {
+			return nil, err
+		}
+		if err := workspace.WriteFileAtomic(p, png, 0o644); err != nil {
 			return nil, err
 		}
 		paths = append(paths, p)
