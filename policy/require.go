@@ -120,6 +120,9 @@ func (r *Requirement) String() string {
 	case OpGroup:
 		var b strings.Builder
 		b.WriteString(strconv.Itoa(r.Count) + " of " + r.Group + " {" + strings.Join(r.Members, ", "))
+		if len(r.Members) == 0 && len(r.Excluded) == 0 {
+			b.WriteString("nobody")
+		}
 		if len(r.Excluded) > 0 {
 			if len(r.Members) > 0 {
 				b.WriteString("; ")

@@ -160,6 +160,9 @@ func convertRule(p *Policy, at string, fr *FileRule) (TxRule, error) {
 		if s == "" {
 			return "", nil
 		}
+		if fr.Asset == "" {
+			return "", fieldErr(at+"."+field, "an amount names its asset (asset: BTC, ETH or one of the policy's assets)")
+		}
 		info, ok := p.asset(fr.Asset)
 		if !ok {
 			return "", fieldErr(at+".asset", "%q is neither BTC, ETH nor an asset of the policy", fr.Asset)
