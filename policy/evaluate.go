@@ -95,12 +95,16 @@ type Verdict struct {
 // Flag codes a verdict raises.
 const (
 	FlagTier          = "policy-tier"           // an approve rule's amount tier applies
-	FlagVelocity      = "policy-velocity"       // how much of a velocity limit the transaction uses
+	FlagVelocity      = "policy-velocity"       // the transaction uses 80% or more of a velocity limit
 	FlagUnknownAsset  = "policy-unknown-asset"  // an asset the policy does not declare moves
 	FlagUnknownAction = "policy-unknown-action" // an action the policy does not know
 	FlagProposer      = "policy-proposer"       // the proposer's own approval does not count
 	FlagSecondDevice  = "policy-second-device"  // one participant approved from several devices
 )
+
+// velocityNearPercent is how much of a velocity limit a transaction must
+// use for the verdict to say so.
+const velocityNearPercent = 80
 
 // ErrInput wraps every refusal of an Input that does not fit the policy.
 var ErrInput = errors.New("policy: malformed input")
@@ -455,13 +459,17 @@ func (e *evaluation) velocity(r *TxRule, vd *Verdict) (string, error) {
 		e.spent[k] = spent
 	}
 	after := new(big.Int).Add(spent, total)
-	period := formatPeriod(r.Period)
 	if after.Cmp(max) > 0 {
+		period := formatPeriod(r.Period)
 		return fmt.Sprintf("with the %s it moves, %s would leave the vault in %s (%s already), over the %s limit",
 			e.amount(info.ID, total), e.amount(info.ID, after), period, e.amount(info.ID, spent), e.amount(info.ID, max)), nil
 	}
-	vd.Flags = append(vd.Flags, chain.Flag{Code: FlagVelocity, Severity: chain.Info,
-		Message: fmt.Sprintf("rule %q: with this transaction %s of the %s allowed in %s will have left", r.Name, e.amount(info.ID, after), e.amount(info.ID, max), period)})
+	// A limit nearly reached is worth a person's attention; one far off
+	// is not, and twenty such lines would bury what is.
+	if near := new(big.Int).Mul(after, big.NewInt(100)); near.Cmp(new(big.Int).Mul(max, big.NewInt(velocityNearPercent))) >= 0 {
+		vd.Flags = append(vd.Flags, chain.Flag{Code: FlagVelocity, Severity: chain.Info,
+			Message: fmt.Sprintf("rule %q: with this transaction %s of the %s allowed in %s will have left", r.Name, e.amount(info.ID, after), e.amount(info.ID, max), formatPeriod(r.Period))})
+	}
 	return "", nil
 }
 

@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"sort"
 	"time"
 )
@@ -88,7 +90,7 @@ func NewLedger(entries []Entry) (*Ledger, error) {
 	}
 	l := &Ledger{series: make(map[seriesKey]*series, len(groups))}
 	for k, items := range groups {
-		sort.SliceStable(items, func(i, j int) bool { return items[i].t < items[j].t })
+		slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.t, b.t) })
 		total := new(big.Int)
 		for _, it := range items {
 			total.Add(total, it.a)
