@@ -27,6 +27,12 @@ func ParseAmount(s string, decimals int) (*big.Int, error) {
 
 // parseAmount is ParseAmount naming the asset in its errors.
 func parseAmount(s string, decimals int, symbol string) (*big.Int, error) {
+	if decimals < 0 || decimals > MaxDecimals {
+		return nil, fmt.Errorf("%d decimals, want 0..%d", decimals, MaxDecimals)
+	}
+	if len(s) > 2*maxAmountDigits {
+		return nil, fmt.Errorf("%q is too large", s)
+	}
 	if strings.HasPrefix(s, "-") {
 		return nil, fmt.Errorf("%q is negative", s)
 	}
@@ -52,6 +58,9 @@ func parseAmount(s string, decimals int, symbol string) (*big.Int, error) {
 func FormatAmount(units *big.Int, decimals int) string {
 	if units == nil {
 		return "?"
+	}
+	if decimals < 0 || decimals > MaxDecimals {
+		return fmt.Sprintf("%se-%d", units, decimals)
 	}
 	neg := units.Sign() < 0
 	s := new(big.Int).Abs(units).String()

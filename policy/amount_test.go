@@ -94,30 +94,40 @@ func TestParseAmount(t *testing.T) {
 
 func TestAmountRulesRefusedWithTheirLine(t *testing.T) {
 	cases := []struct {
-		name, ops, want string
+		name, usdcDecimals, ops, want string
 	}{
-		{"more decimals than BTC has", `
+		{"more decimals than BTC has", "", `
 - {name: cap, kind: limit, asset: BTC, max: "1.123456789"}
 `, `vaults[0].transaction_rules[0].max: "1.123456789" has more decimals than BTC (8)`},
-		{"a negative cap", `
+		{"a negative cap", "", `
 - {name: cap, kind: limit, asset: BTC, max: "-1"}
 `, `vaults[0].transaction_rules[0].max: "-1" is negative`},
-		{"an amount written as a float", `
+		{"an amount written as a float", "", `
 - {name: cap, kind: limit, asset: BTC, max: 1e3}
 `, `max: "1e3" is not a decimal amount`},
-		{"an asset the policy does not declare", `
+		{"an asset the policy does not declare", "", `
 - {name: cap, kind: limit, asset: DOGE, max: "1"}
 `, `vaults[0].transaction_rules[0].asset: "DOGE" is neither BTC, ETH nor an asset of the policy`},
-		{"an ETH cap on a Bitcoin vault", `
+		{"an ETH cap on a Bitcoin vault", "", `
 - {name: cap, kind: limit, asset: ETH, max: "1"}
 `, `vaults[0].transaction_rules[0].asset: ETH is on ethereum, vault "ops" on bitcoin`},
-		{"a cap without its amount", `
+		{"an asset of a billion decimals, refused before any amount is read", "1000000000", `
+- {name: cap, kind: limit, asset: USDC, max: "1"}
+`, `assets[0].decimals: 1000000000 outside 0..36`},
+		{"a cap without its amount", "", `
 - {name: cap, kind: limit, asset: BTC}
 `, `vaults[0].transaction_rules[0].max: a limit rule needs its max`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := parseRules(t, "", c.ops, "")
+			src := rulesSource(t, "", c.ops, "")
+			if c.usdcDecimals != "" {
+				src = strings.Replace(src, "decimals: 6", "decimals: "+c.usdcDecimals, 1)
+			}
+			f, err := policy.ParseFile([]byte(src))
+			if err == nil {
+				_, err = f.Genesis(rulesReg)
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want %q", err, c.want)
 			}

@@ -102,6 +102,9 @@ func (f *File) convertRules(p *Policy) error {
 		return fieldErr("assets", "over the bounds: %d assets, %d groups, %d address-book entries", MaxAssets, MaxGroups, MaxAddressBook)
 	}
 	for i, a := range f.Assets {
+		if a.Decimals < 0 || a.Decimals > MaxDecimals {
+			return fieldErr(fmt.Sprintf("assets[%d].decimals", i), "%d outside 0..%d", a.Decimals, MaxDecimals)
+		}
 		tok, err := checksumAddress(a.Token)
 		if err != nil {
 			return fieldErr(fmt.Sprintf("assets[%d].token", i), "%v", err)
