@@ -99,7 +99,7 @@ func shuffle[T any](rng *rand.Rand, s []T) []T {
 // decodes it, and checks it validates again, gives the same id, and
 // decides the same.
 func TestRulesSurviveTheSignedForm(t *testing.T) {
-	p := rulesPolicy(t, everyKindTop+"default: deny\nseparation_of_duties: false\n", everyKindOps, "")
+	p := rulesPolicy(t, everyKindTop+"  - {name: owners, kind: approve, actions: [threshold-change], require: {group: signers, count: 3}}\ndefault: deny\nseparation_of_duties: false\n", everyKindOps, "")
 	e, err := policy.Seal(p)
 	if err != nil {
 		t.Fatal(err)

@@ -85,7 +85,10 @@ func TestTierAboveTheOnChainThreshold(t *testing.T) {
 }
 
 func TestDefaultDeny(t *testing.T) {
-	p := rulesPolicy(t, "default: deny\n", `
+	p := rulesPolicy(t, `default: deny
+transaction_rules:
+  - {name: owners, kind: approve, actions: [threshold-change, owner-change], require: {group: signers, count: 3}}
+`, `
 - {name: ops-btc, kind: approve, asset: BTC, require: {group: treasury, count: 2}}
 `, "")
 	t.Run("a transaction no rule allows is denied", func(t *testing.T) {
@@ -95,6 +98,16 @@ func TestDefaultDeny(t *testing.T) {
 	t.Run("a transaction a rule allows is allowed", func(t *testing.T) {
 		vd := evaluate(t, p, policy.Input{Vault: "ops", Effects: effects(btc(t, exchangeAddr, "1"))}, nil, noon)
 		want(t, vd, true, `"ops-btc"`)
+	})
+	t.Run("a payment from a vault with no approve rule of its own is denied", func(t *testing.T) {
+		vd := evaluate(t, p, policy.Input{Vault: "reserve", Effects: effects(btc(t, exchangeAddr, "1"))}, nil, noon)
+		want(t, vd, false, "DENIED by the policy's default")
+	})
+	t.Run("a vault that could never spend is refused", func(t *testing.T) {
+		_, err := parseRules(t, "default: deny\n", "- {name: ops-btc, kind: approve, asset: BTC, require: {group: treasury, count: 2}}", "")
+		if err == nil || !strings.Contains(err.Error(), `default: deny, and no approve rule applies to vault "reserve": it could never spend`) || !strings.HasPrefix(err.Error(), "policy: line ") {
+			t.Fatalf("got %v", err)
+		}
 	})
 }
 

@@ -626,6 +626,9 @@ func (p *Policy) validateVaultRules(i int) error {
 			return err
 		}
 	}
+	if p.DefaultDeny && !slices.ContainsFunc(rules, func(sr scopedRule) bool { return sr.Rule.Kind == RuleApprove }) {
+		return fieldErr("default", "deny, and no approve rule applies to vault %q: it could never spend", v.Name)
+	}
 	for b, later := range rules {
 		if later.Rule.Kind != RuleApprove {
 			continue

@@ -16,7 +16,7 @@ func FuzzParseRules(f *testing.F) {
 	seeds := [][3]string{
 		{everyKindTop, everyKindOps, ""},
 		{"", tiers, ""},
-		{"default: deny\nseparation_of_duties: false\n", `- {name: v, kind: velocity, asset: BTC, max: "0.5", period: 7d}`, `- {name: u, kind: limit, asset: USDC, max: "1000.25"}`},
+		{"default: deny\nseparation_of_duties: false\ntransaction_rules:\n  - {name: any, kind: approve, require: {group: treasury, count: 2}}\n", `- {name: v, kind: velocity, asset: BTC, max: "0.5", period: 7d}`, `- {name: u, kind: limit, asset: USDC, max: "1000.25"}`},
 		{"", `- {name: w, kind: window, zone: Asia/Kolkata, days: [sat, sun], hours: "22:30-06:15"}`, `- {name: t, kind: approve, actions: [threshold-change], require: {group: signers, count: 3}}`},
 		{"", `- {name: c, kind: limit, asset: BTC, max: "1.123456789"}`, ""},
 	}
