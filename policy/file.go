@@ -52,6 +52,22 @@ type File struct {
 	Coordinators        []FileCoordinator `yaml:"coordinators" json:"coordinators"`
 	Participants        []FileParticipant `yaml:"participants" json:"participants"`
 	Vaults              []FileVault       `yaml:"vaults" json:"vaults"`
+
+	// Transaction rules (rulesfile.go; docs/policy.md, "Transaction rules").
+
+	// SeparationOfDuties (default true) keeps a proposer's own approval
+	// from counting.
+	SeparationOfDuties *bool `yaml:"separation_of_duties" json:"separation_of_duties"`
+	// Default is what a transaction no approve rule matches gets: allow
+	// (the vault's threshold, the default) or deny.
+	Default          string        `yaml:"default" json:"default"`
+	Assets           []FileAsset   `yaml:"assets" json:"assets"`
+	Groups           []FileGroup   `yaml:"groups" json:"groups"`
+	AddressBook      []FileAddress `yaml:"address_book" json:"address_book"`
+	TransactionRules []FileRule    `yaml:"transaction_rules" json:"transaction_rules"`
+
+	// lines maps field paths to their lines in a YAML source.
+	lines map[string]int
 }
 
 type FileCoordinator struct {
@@ -91,6 +107,8 @@ type FileVault struct {
 	Script string `yaml:"script" json:"script"`
 	// Recovery is a Bitcoin vault's time-locked recovery path.
 	Recovery *FileRecovery `yaml:"recovery" json:"recovery"`
+	// TransactionRules are the vault's own rules, read after the policy's.
+	TransactionRules []FileRule `yaml:"transaction_rules" json:"transaction_rules"`
 }
 
 // FileRecovery names a vault's recovery signer and its lock in blocks.
@@ -174,12 +192,23 @@ func ParseFile(data []byte) (*File, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("policy: yaml: more than one document")
 	}
+	f.lines = lineIndex(data)
 	return &f, nil
 }
 
 // Genesis turns a source file into version 1 of a policy, building each
-// vault's descriptor with its chain adapter, and validates it.
+// vault's descriptor with its chain adapter, and validates it. A refused
+// field is a *FieldError that names its line in a YAML source.
 func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
+	p, err := f.genesis(reg)
+	var fe *FieldError
+	if errors.As(err, &fe) && fe.Line == 0 {
+		fe.Line = f.line(fe.Path)
+	}
+	return p, err
+}
+
+func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 	lt, err := time.ParseDuration(f.MaxProposalLifetime)
 	if err != nil {
 		return nil, invalid("max_proposal_lifetime %q: %v", f.MaxProposalLifetime, err)
@@ -233,6 +262,9 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 			v.Rules.HealthMaxAge = int64(age / time.Second)
 		}
 		p.Vaults = append(p.Vaults, v)
+	}
+	if err := f.convertRules(p); err != nil {
+		return nil, err
 	}
 	if err := p.validateMembers(); err != nil {
 		return nil, err

@@ -64,6 +64,25 @@ type Policy struct {
 	Coordinators        []Coordinator `cbor:"8,keyasint"`
 	Participants        []Participant `cbor:"9,keyasint"`
 	Vaults              []Vault       `cbor:"10,keyasint"`
+
+	// The transaction rules (rules.go, Evaluate). Every field is new
+	// since the first policies and omitted when empty, so a policy without
+	// rules keeps the bytes, and the id, it always had.
+
+	// Assets are the ERC-20 tokens rules may name.
+	Assets []Asset `cbor:"11,keyasint,omitempty"`
+	// Groups are named sets of participants approvals are counted in.
+	Groups []Group `cbor:"12,keyasint,omitempty"`
+	// AddressBook is the quorum's list of known destinations.
+	AddressBook []AddressEntry `cbor:"13,keyasint,omitempty"`
+	// TxRules apply to every vault, before each vault's own.
+	TxRules []TxRule `cbor:"14,keyasint,omitempty"`
+	// DefaultDeny refuses a transaction no approve rule allows; without
+	// it, such a transaction needs the vault's threshold of its signers.
+	DefaultDeny bool `cbor:"15,keyasint,omitempty"`
+	// ProposerCounts lets the proposer's own approval count; without it
+	// (separation of duties, the default) it does not.
+	ProposerCounts bool `cbor:"16,keyasint,omitempty"`
 }
 
 // Coordinator is an online machine allowed to issue proposals.
@@ -123,6 +142,8 @@ type Vault struct {
 	// Recovery is a Bitcoin vault's time-locked recovery path (nil:
 	// none).
 	Recovery *Recovery `cbor:"10,keyasint,omitempty"`
+	// TxRules are the vault's transaction rules, read after the policy's.
+	TxRules []TxRule `cbor:"11,keyasint,omitempty"`
 }
 
 // Recovery is a recovery path: the Signer ("participant/device", not one
@@ -392,7 +413,10 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 	if err := p.validateMembers(); err != nil {
 		return err
 	}
-	return p.validateVaults(reg)
+	if err := p.validateVaults(reg); err != nil {
+		return err
+	}
+	return p.validateTxRules()
 }
 
 // validateMembers checks coordinators and participants: ids, keys, devices,
