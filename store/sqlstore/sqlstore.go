@@ -83,7 +83,8 @@ func (s *DB) cached(q string) *sql.Stmt {
 
 // warm prepares on the database the statements a finished transaction
 // had to prepare for itself (a transaction holds the one connection, so
-// it cannot prepare on the database while it runs).
+// it cannot prepare on the database while it runs). s.mu guards the map
+// only: no database call is made while it is held.
 func (s *DB) warm(ctx context.Context, qs []string) {
 	for _, q := range qs {
 		s.mu.Lock()
@@ -101,12 +102,18 @@ func (s *DB) warm(ctx context.Context, qs []string) {
 		if s.stmts == nil {
 			s.stmts = map[string]*sql.Stmt{}
 		}
-		if _, ok := s.stmts[q]; ok {
-			st.Close()
-		} else {
+		_, dup := s.stmts[q]
+		if !dup {
 			s.stmts[q] = st
 		}
 		s.mu.Unlock()
+		// Never close a statement under s.mu: closing takes the lock of
+		// every connection it was prepared on, and a connection's lock is
+		// held while it waits for PostgreSQL's advisory lock, whose holder
+		// may be waiting for s.mu (a deadlock the conformance suite met).
+		if dup {
+			st.Close()
+		}
 	}
 }
 
@@ -247,11 +254,12 @@ func (s *DB) Close() error {
 		s.group.stop()
 	}
 	s.mu.Lock()
-	for _, st := range s.stmts {
-		st.Close()
-	}
+	stmts := s.stmts
 	s.stmts = nil
 	s.mu.Unlock()
+	for _, st := range stmts {
+		st.Close()
+	}
 	return s.db.Close()
 }
 

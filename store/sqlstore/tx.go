@@ -70,7 +70,8 @@ func (t *tx) query(q string, args ...any) (*sql.Rows, error) {
 func (t *tx) queryRow(q string, args ...any) *sql.Row {
 	st, err := t.stmt(q)
 	if err != nil {
-		return t.queryRow(q, args...)
+		// Unprepared, the query reports the same error when scanned.
+		return t.tx.QueryRowContext(t.ctx, q, args...)
 	}
 	return st.QueryRowContext(t.ctx, args...)
 }
