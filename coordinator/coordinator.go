@@ -108,6 +108,19 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if b := rv.Blocking(); len(b) > 0 && !prm.Force {
 		return nil, rv, fmt.Errorf("%w: %s: %s", ErrBlocked, b[0].Code, b[0].Message)
 	}
+	// The stations decide the policy's rules again, offline; deciding them
+	// here first spares them a proposal they must refuse.
+	spent, err := policy.Spending(rv.Effects)
+	if err != nil {
+		return nil, rv, err
+	}
+	verdict, err := c.decide(ctx, pol, policy.Input{Vault: p.Vault, Effects: rv.Effects}, nil)
+	if err != nil {
+		return nil, rv, err
+	}
+	if !verdict.Allowed && !prm.Force {
+		return nil, rv, fmt.Errorf("%w: %s (%s)", ErrDenied, verdict.Reason, verdict.Rule)
+	}
 	if err := c.flagLive(ctx, rv); err != nil {
 		return nil, nil, err
 	}
@@ -122,7 +135,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), map[string]string{
 			"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
-			"expires": p.ExpiresTime().Format(time.RFC3339),
+			"expires": p.ExpiresTime().Format(time.RFC3339), "spent": spent,
 		})); err != nil {
 			return err
 		}
@@ -321,6 +334,10 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	if err != nil {
 		return nil, err
 	}
+	cv0, err := pol.ChainVault(v)
+	if err != nil {
+		return nil, err
+	}
 	aps, err := c.WS.Approvals(pe.ID())
 	if err != nil {
 		return nil, err
@@ -379,6 +396,31 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		}
 		valid = []counted{{r, ae, checked}}
 		proof.Path, proof.Threshold = "recovery", 1
+	}
+	if proof.Path != "recovery" {
+		// The policy's rules at assembly: an amount tier may require more
+		// approvals than the vault's threshold, or other people's.
+		in := policy.Input{Vault: p.Vault}
+		rv, err := a.Review(ctx, cv0, p.Payload)
+		if err != nil {
+			return nil, err
+		}
+		in.Effects = rv.Effects
+		for _, vc := range valid {
+			in.Approvals = append(in.Approvals, policy.Approval{Participant: vc.s.Participant.ID, Device: vc.s.Device.ID})
+		}
+		pid := pe.ID()
+		verdict, err := c.decide(ctx, pol, in, &pid)
+		if err != nil {
+			return nil, err
+		}
+		if !verdict.Allowed {
+			return nil, fmt.Errorf("%w: %s (%s)", ErrDenied, verdict.Reason, verdict.Rule)
+		}
+		if !verdict.Met {
+			return nil, fmt.Errorf("%w: %s requires %s; missing %s", ErrDenied, verdict.Rule, verdict.Required, verdict.Missing)
+		}
+		proof.Rule = verdict.Rule.String() + ": " + verdict.Required.String()
 	}
 	devs := make([]*policy.Device, len(valid))
 	for i, c := range valid {

@@ -27,6 +27,10 @@ type Proof struct {
 	// Path is "recovery" when the vault's recovery signer alone approved
 	// (Threshold is then 1); empty for the threshold path.
 	Path string `cbor:"12,keyasint,omitempty" json:"path,omitempty"`
+	// Rule is the policy rule the assembly met and what it required
+	// (policy.Evaluate at assembly), e.g. `vault rule 2 "large"
+	// (approve): 2 of signers {…} AND 1 of compliance {…}`.
+	Rule string `cbor:"13,keyasint,omitempty" json:"rule,omitempty"`
 }
 
 // ProofApproval is one approval used in an assembly.

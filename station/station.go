@@ -69,6 +69,9 @@ type Result struct {
 	Conflicts []workspace.Conflict
 	Signer    policy.Signer
 	Digest    [32]byte // SHA-256 of the review as JSON: what the person saw
+	// Verdict is the policy's transaction rules on this proposal (nil
+	// when they could not decide: then Refusals says why).
+	Verdict *policy.Verdict
 }
 
 // Now is the station's clock.
@@ -135,6 +138,9 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	}
 	res.Conflicts, err = s.conflicts(res.ID, rv.Spends)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.decide(ctx, res); err != nil {
 		return nil, err
 	}
 	if p.Chain == "ethereum" {
@@ -228,8 +234,15 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	detail := map[string]string{"proposal": hex.EncodeToString(res.ID[:]), "txid": res.Review.TxID}
 	if !d.Approve {
 		kind, detail["reason"] = "rejection.created", d.Reason
-	} else if len(res.Review.Spends) > 0 {
-		detail["claims"] = strings.Join(res.Review.Spends, " ")
+	} else {
+		if len(res.Review.Spends) > 0 {
+			detail["claims"] = strings.Join(res.Review.Spends, " ")
+		}
+		// What it spends, for the station's velocity (history).
+		if detail["spent"], err = policy.Spending(res.Review.Effects); err != nil {
+			return nil, res, err
+		}
+		detail["vault"] = res.Proposal.Vault
 	}
 	if d.Override != "" {
 		detail["override"] = d.Override

@@ -63,8 +63,8 @@ func (e *env) propose(args []string) error {
 	defer ks.Close()
 	log := e.logger(ws, ks)
 	env, rv, err := e.coordinator(ws).Propose(context.Background(), prm, ks.Identity)
-	if errors.Is(err, coordinator.ErrBlocked) {
-		return withHint(err, "stations would refuse it; --force creates it anyway")
+	if errors.Is(err, coordinator.ErrBlocked) || errors.Is(err, coordinator.ErrDenied) {
+		return withHint(&refusedError{err.Error()}, "stations would refuse it; --force creates it anyway (for drills: they refuse it offline)")
 	}
 	if err != nil {
 		return err
@@ -143,10 +143,11 @@ func reviewJSON(res *station.Result) any {
 		Review        any      `json:"review"`
 		Refusals      []string `json:"refusals"`
 		Conflicts     []string `json:"conflicts"`
+		Verdict       any      `json:"verdict"`
 		MaySign       bool     `json:"maySign"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.MaySign()}
+		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
 }
 
 func orEmpty(s []string) []string {
@@ -170,6 +171,11 @@ func (e *env) printReview(res *station.Result) {
 	}
 	for _, f := range res.Review.Flags {
 		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
+	}
+	if res.Verdict != nil {
+		for _, l := range strings.Split(strings.TrimSpace(res.Verdict.String()), "\n") {
+			fmt.Fprintf(w, "policy: %s\n", l)
+		}
 	}
 	for _, c := range res.Conflicts {
 		fmt.Fprintf(w, "conflict: %s is already spent by approved proposal %s\n", c.Resource, hex.EncodeToString(c.Proposal[:8]))

@@ -1,0 +1,69 @@
+package station
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/store"
+)
+
+// decide runs the policy's transaction rules (policy.Evaluate, the one
+// place they are decided) on the station's own decoding of the proposal,
+// with the station's own history: what it approved before, read from its
+// verified log. A rule that denies, or rules that cannot decide, is a
+// refusal.
+func (s *Station) decide(ctx context.Context, res *Result) error {
+	hist, err := s.history(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := policy.Evaluate(res.Policy, policy.Input{Vault: res.Proposal.Vault, Effects: res.Review.Effects}, hist, s.Now())
+	if err != nil {
+		res.Refusals = append(res.Refusals, fmt.Sprintf("the policy's rules cannot decide this transaction: %v", err))
+		return nil
+	}
+	res.Verdict = v
+	if !v.Allowed {
+		res.Refusals = append(res.Refusals, fmt.Sprintf("policy: %s (%s)", v.Reason, v.Rule))
+	}
+	return nil
+}
+
+// history is what this station approved, per vault and asset, from the
+// "spent" of its approval.created entries: its velocity memory, derived
+// from its log like its claims, so deleting rows cannot make it forget.
+func (s *Station) history(ctx context.Context) (*policy.Ledger, error) {
+	var entries []policy.Entry
+	err := s.WS.View(ctx, func(r store.Reader) error {
+		idx, err := r.EntriesOfKind("approval.created")
+		if err != nil {
+			return err
+		}
+		for _, i := range idx {
+			rec, err := r.Audit().Record(i)
+			if err != nil {
+				return err
+			}
+			ev, err := audit.Decode(rec)
+			if err != nil {
+				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
+			}
+			spent, ok := ev.Detail["spent"]
+			if !ok {
+				continue // an approval made before rules were counted
+			}
+			es, err := policy.ParseSpending(ev.Time, ev.Detail["vault"], spent)
+			if err != nil {
+				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
+			}
+			entries = append(entries, es...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return policy.NewLedger(entries)
+}
