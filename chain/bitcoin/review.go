@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -113,7 +114,29 @@ func (ad Adapter) Review(ctx context.Context, v chain.Vault, payload []byte) (*c
 	for _, in := range a.pkt.UnsignedTx.TxIn {
 		r.Spends = append(r.Spends, fmt.Sprintf("bitcoin:%s:%s", a.vi.net.Name, in.PreviousOutPoint))
 	}
+	r.Effects = a.effects()
 	return r, nil
+}
+
+// effects is what the transaction does for the policy's rules: every
+// output that is not the vault's verified change is a transfer (one with
+// no address as "script:<hex>", which no address book entry can match);
+// the fee when every input's amount is known; the recovery path when the
+// transaction takes it.
+func (a *analysis) effects() *chain.Effects {
+	fx := &chain.Effects{Transfers: []chain.Transfer{}, Actions: []chain.Action{}}
+	for _, o := range a.details.Outputs {
+		if !o.Change {
+			fx.Transfers = append(fx.Transfers, chain.Transfer{Asset: "BTC", To: o.Address, Amount: big.NewInt(o.Amount)})
+		}
+	}
+	if a.details.In > 0 {
+		fx.Fee = big.NewInt(a.details.Fee)
+	}
+	if a.details.Path == "recovery" {
+		fx.Actions = append(fx.Actions, chain.ActionRecoveryPath)
+	}
+	return fx
 }
 
 func analyse(v chain.Vault, payload []byte) (*analysis, error) {
