@@ -165,6 +165,12 @@ func describe(env *envelope.Envelope, network func() string) (map[string]any, er
 			"policy": hex.EncodeToString(p.Policy), "policyVersion": p.PolicyVersion, "threshold": p.Threshold,
 			"txid": p.TxID, "transaction": hex.EncodeToString(p.Transaction), "approvals": aps,
 			"time": time.Unix(p.Time, 0).UTC().Format(time.RFC3339)}
+		if p.Rule != "" {
+			out["proof"].(map[string]any)["rule"] = p.Rule
+		}
+		if p.Path != "" {
+			out["proof"].(map[string]any)["path"] = p.Path
+		}
 	default:
 		return nil, ErrUnknownType
 	}

@@ -180,15 +180,22 @@ func cmdAgeKey(ts *testscript.TestScript, neg bool, args []string) {
 // from: a coordinator "coord" and stations alice, bob and carol (folders of
 // the same names), passphrase file "pass", and a genesis policy signed by
 // all and imported everywhere, with vaults ops (2 of 3) and cold (3 of 3).
-// roundtrip.txt performs the same steps one by one.
+// roundtrip.txt performs the same steps one by one. "quorum rules" adds the
+// script's rules.yaml (address book, transaction rules) to the policy.
 func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 	var drill []string
 	if len(args) > 0 && args[len(args)-1] == "drill" {
 		// Drill workspaces: the only ones where AIRLOCK_NOW sets the clock.
 		drill, args = []string{"--drill"}, args[:len(args)-1]
 	}
-	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery") {
-		ts.Fatalf("usage: quorum [all|recovery] [drill]")
+	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery" && args[0] != "rules") {
+		ts.Fatalf("usage: quorum [all|recovery|rules] [drill]")
+	}
+	// rules: the script's rules.yaml (top-level policy keys: assets,
+	// groups, address_book, transaction_rules) goes into the policy.
+	rules := ""
+	if len(args) == 1 && args[0] == "rules" {
+		rules, args = ts.ReadFile("rules.yaml"), nil
 	}
 	people := []string{"alice", "bob", "carol"}
 	if len(args) == 1 && args[0] == "recovery" {
@@ -210,7 +217,7 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		entries[who] = ts.ReadFile("stdout")
 	}
 	yaml := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" + entries["coord"] +
-		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] + entries["dave"] +
+		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] + entries["dave"] + rules +
 		"vaults:\n" +
 		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
