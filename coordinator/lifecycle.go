@@ -139,6 +139,16 @@ func (c *Coordinator) recount(tx Tx, pe *envelope.Envelope, pol *policy.Policy, 
 	if err != nil {
 		return err
 	}
+	if cnt.met && cnt.tally.Approvals >= v.Threshold {
+		// The threshold path: the policy's rules may ask for more.
+		ok, why, err := c.rulesMet(tx, pe, pol, v, cnt.approvers)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			cnt.met, cnt.note = false, why
+		}
+	}
 	detail := map[string]string{"decisions": cnt.tally.String()}
 	if len(cnt.rejects) > 0 {
 		var rs []string
@@ -195,18 +205,28 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			row.TxID = rv.TxID
 		}
 		var st proposal.State
-		var ds map[string]*envelope.Envelope
+		var cnt counted
 		err = c.WS.View(ctx, func(r store.Reader) (err error) {
 			if st, err = stored(r, pe.ID()); err != nil {
 				return err
 			}
-			ds, err = workspace.Decisions(r, pe.ID())
-			return err
+			ds, err := workspace.Decisions(r, pe.ID())
+			if err != nil {
+				return err
+			}
+			if cnt, err = count(pol, v, ds); err != nil {
+				return err
+			}
+			if st == proposal.StateOpen && cnt.met && cnt.tally.Approvals >= v.Threshold {
+				// Why a proposal with its threshold is still open.
+				if ok, why, err := c.rulesMet(r, pe, pol, v, cnt.approvers); err != nil {
+					return err
+				} else if !ok {
+					cnt.note = why
+				}
+			}
+			return nil
 		})
-		if err != nil {
-			return nil, err
-		}
-		cnt, err := count(pol, v, ds)
 		if err != nil {
 			return nil, err
 		}

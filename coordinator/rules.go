@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
@@ -21,8 +22,18 @@ var ErrDenied = fmt.Errorf("coordinator: the policy's rules do not allow it")
 // not count; open, approved, finalized and broadcast ones do). skip, when
 // set, leaves one proposal out (the one being decided).
 func (c *Coordinator) history(ctx context.Context, skip *[32]byte) (*policy.Ledger, error) {
+	var l *policy.Ledger
+	err := c.WS.View(ctx, func(r store.Reader) (err error) {
+		l, err = historyIn(r, skip)
+		return err
+	})
+	return l, err
+}
+
+// historyIn is history read inside a transaction.
+func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
 	var entries []policy.Entry
-	err := c.WS.View(ctx, func(r store.Reader) error {
+	err := func() error {
 		idx, err := r.EntriesOfKind("proposal.created")
 		if err != nil {
 			return err
@@ -61,11 +72,55 @@ func (c *Coordinator) history(ctx context.Context, skip *[32]byte) (*policy.Ledg
 			entries = append(entries, es...)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
 	return policy.NewLedger(entries)
+}
+
+// rulesMet says, inside a transaction, whether the approvals gathered on a
+// proposal meet what the policy's rules require (an amount tier may ask
+// more than the vault's threshold); when not, it says what is missing. The
+// recovery path is not theirs to decide (the chain's time lock is).
+func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *policy.Policy, v *policy.Vault, approvers []string) (bool, string, error) {
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return false, "", err
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return false, "", err
+	}
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return false, "", err
+	}
+	rv, err := a.Review(context.Background(), cv, p.Payload)
+	if err != nil {
+		return false, "", err
+	}
+	in := policy.Input{Vault: v.Name, Effects: rv.Effects}
+	for _, who := range approvers {
+		if s, ok := pol.SignerFor(v, who); ok && !s.Recovery {
+			in.Approvals = append(in.Approvals, policy.Approval{Participant: who, Device: s.Device.ID})
+		}
+	}
+	id := pe.ID()
+	hist, err := historyIn(tx, &id)
+	if err != nil {
+		return false, "", err
+	}
+	verdict, err := policy.Evaluate(pol, in, hist, c.Now())
+	switch {
+	case err != nil:
+		return false, fmt.Sprintf("the policy's rules cannot decide: %v", err), nil
+	case !verdict.Allowed:
+		return false, fmt.Sprintf("the policy's rules deny it: %s", verdict.Reason), nil
+	case !verdict.Met:
+		return false, fmt.Sprintf("%s requires %s; missing %s", verdict.Rule, verdict.Required, verdict.Missing), nil
+	}
+	return true, "", nil
 }
 
 // decide runs the policy's transaction rules (policy.Evaluate) on a
