@@ -121,15 +121,18 @@ type Review struct {
 // Effects is what a transaction does to a vault, in terms every chain
 // shares: what leaves it, to whom, and which sensitive actions it takes.
 type Effects struct {
-	// Transfers are the values leaving the vault, change back to the
-	// vault excluded.
+	// Transfers are the values leaving the vault, in the order the
+	// transaction moves them, change back to the vault excluded.
 	Transfers []Transfer `json:"transfers"`
-	// Fee is what the transaction pays the network, in the chain's native
-	// asset's smallest unit (for a Safe, the gas refund it may pay; nil
-	// when none).
+	// Fee is what the transaction pays for its execution, in the chain's
+	// native asset's smallest unit. For Bitcoin it is inputs less
+	// outputs, nil when an input's amount is unproven (a blocking flag
+	// says why); for a Safe, the most its gas refund in ETH may pay, nil
+	// when it pays none (a refund in a token is a Transfer of the token).
 	Fee *big.Int `json:"fee,omitempty"`
 	// Actions are the sensitive things the transaction does besides
-	// moving value, each one of the Action constants.
+	// moving value, each one of the Action constants, sorted and without
+	// repeats (AddAction keeps them so).
 	Actions []Action `json:"actions"`
 }
 
@@ -138,9 +141,14 @@ type Transfer struct {
 	// Asset is "BTC", "ETH", or "erc20:0x<checksummed address>".
 	Asset string `json:"asset"`
 	// To is the destination in the chain's canonical notation (a Bitcoin
-	// address; an EIP-55 checksummed Ethereum address).
+	// address; an EIP-55 checksummed Ethereum address). A destination
+	// with no address is named so that no address can equal it:
+	// "script:<hex>" for a Bitcoin output script that pays no address
+	// (OP_RETURN, bare multisig), "tx.origin" for a Safe gas refund paid
+	// to whoever executes the transaction.
 	To string `json:"to"`
-	// Amount is in the asset's smallest unit (satoshi, wei, token units).
+	// Amount is in the asset's smallest unit (satoshi, wei, token units);
+	// never nil or negative, possibly zero.
 	Amount *big.Int `json:"amount"`
 }
 
@@ -157,7 +165,55 @@ const (
 	ActionHandlerChange   Action = "handler-change"   // the fallback handler set
 	ActionContractCall    Action = "contract-call"    // a call with data to a contract (not a plain token transfer)
 	ActionRecoveryPath    Action = "recovery-path"    // a Bitcoin vault's time-locked recovery path is used
+	ActionTokenApproval   Action = "token-approval"   // someone else may move the vault's tokens (approve, increaseAllowance, setApprovalForAll)
+	ActionSignMessage     Action = "sign-message"     // the vault signs an off-chain message (EIP-1271), not a transaction
 )
+
+// Has reports whether the effects include action a.
+func (e *Effects) Has(a Action) bool {
+	if e == nil {
+		return false
+	}
+	for _, x := range e.Actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// AddAction adds actions, keeping Actions sorted and free of repeats.
+func (e *Effects) AddAction(as ...Action) {
+	for _, a := range as {
+		i := sort.Search(len(e.Actions), func(i int) bool { return e.Actions[i] >= a })
+		if i < len(e.Actions) && e.Actions[i] == a {
+			continue
+		}
+		e.Actions = append(e.Actions, "")
+		copy(e.Actions[i+1:], e.Actions[i:])
+		e.Actions[i] = a
+	}
+}
+
+// Totals sums the transfers per asset. The fee is not included: rules
+// weigh it on its own. The sums are new values the caller may change.
+func (e *Effects) Totals() map[string]*big.Int {
+	out := map[string]*big.Int{}
+	if e == nil {
+		return out
+	}
+	for _, t := range e.Transfers {
+		sum, ok := out[t.Asset]
+		if !ok {
+			sum = new(big.Int)
+			out[t.Asset] = sum
+		}
+		if t.Amount != nil {
+			sum.Add(sum, t.Amount)
+		}
+	}
+	return out
+}
 
 // Blocking returns the flags of severity block.
 func (r *Review) Blocking() []Flag {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
@@ -94,6 +96,9 @@ type analysis struct {
 	flags   []chain.Flag
 	// pathLine shows a recovery vault's spend path in the review.
 	pathLine string
+	// feeKnown says every input's amount is known, so details.Fee is
+	// the transaction's fee.
+	feeKnown bool
 }
 
 func (a *analysis) flag(code string, sev chain.Severity, format string, args ...any) {
@@ -108,7 +113,7 @@ func (ad Adapter) Review(ctx context.Context, v chain.Vault, payload []byte) (*c
 	}
 	r := &chain.Review{
 		Chain: ad.Chain(), Vault: v.Name, TxID: a.details.TxID,
-		Details: a.details, Flags: a.flags, Lines: a.lines(v),
+		Details: a.details, Flags: a.flags, Lines: a.lines(v), Effects: a.effects(),
 	}
 	for _, in := range a.pkt.UnsignedTx.TxIn {
 		r.Spends = append(r.Spends, fmt.Sprintf("bitcoin:%s:%s", a.vi.net.Name, in.PreviousOutPoint))
@@ -157,14 +162,20 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 		return a, nil
 	}
 	var in int64
-	for _, info := range a.inputs {
+	for i, info := range a.inputs {
+		// Each amount is at most MaxSatoshi (psbt.PrevOut), so the sum is
+		// checked before it could overflow.
 		in += info.prevOut.Value
+		if in > btcutil.MaxSatoshi {
+			return nil, fmt.Errorf("bitcoin: inputs 0 to %d claim more than %d sat, more than can exist", i, int64(btcutil.MaxSatoshi))
+		}
 	}
 	a.details.In = in
 	a.details.Fee = in - out
 	if a.details.Fee < 0 {
 		return nil, fmt.Errorf("bitcoin: outputs (%d sat) exceed inputs (%d sat)", out, in)
 	}
+	a.feeKnown = true
 	a.details.FeeRate = math.Round(float64(a.details.Fee)/float64(a.details.VSize)*100) / 100
 	a.checkFee(v.Limits)
 	return a, nil
@@ -321,12 +332,23 @@ func (a *analysis) checkFee(l chain.Limits) {
 	}
 }
 
+// addressOf names an output script by its address on the vault's network
+// when paying that address gives back exactly this script, and otherwise
+// as "script:<hex>" (OP_RETURN, bare multisig, P2PK, a witness version
+// without an address): a name no address can equal, so an address book
+// never matches an output it does not name.
 func addressOf(script []byte, vi *vaultInfo) string {
 	_, addrs, _, err := txscript.ExtractPkScriptAddrs(script, vi.net)
-	if err != nil || len(addrs) != 1 {
-		return fmt.Sprintf("script:%x", script)
+	if err == nil && len(addrs) == 1 {
+		enc := addrs[0].EncodeAddress()
+		a, err := address.DecodeAddress(enc, vi.net)
+		if err == nil && a.IsForNet(vi.net) {
+			if s, err := txscript.PayToAddrScript(a); err == nil && bytes.Equal(s, script) {
+				return enc
+			}
+		}
 	}
-	return addrs[0].EncodeAddress()
+	return fmt.Sprintf("script:%x", script)
 }
 
 // estimateVSize estimates the finalized transaction's virtual size: the

@@ -138,7 +138,7 @@ func (Adapter) Review(ctx context.Context, v chain.Vault, payload []byte) (*chai
 	if err != nil {
 		return nil, err
 	}
-	r := &chain.Review{Chain: "ethereum", Vault: v.Name, TxID: a.hashes.SafeTx.Hex(), Details: a.details, Lines: a.lines, Flags: a.flags}
+	r := &chain.Review{Chain: "ethereum", Vault: v.Name, TxID: a.hashes.SafeTx.Hex(), Details: a.details, Lines: a.lines, Flags: a.flags, Effects: a.effects()}
 	if a.payload.Tx != nil {
 		r.Spends = []string{nonceKey(vi.chainID, vi.safe, a.payload.Tx.Nonce)}
 	}
@@ -376,5 +376,5 @@ func Inspect(acc chain.Account, payload []byte) (*chain.Review, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &chain.Review{Chain: "ethereum", Vault: acc.Address, TxID: a.hashes.SafeTx.Hex(), Details: a.details, Lines: a.lines, Flags: a.flags}, nil
+	return &chain.Review{Chain: "ethereum", Vault: acc.Address, TxID: a.hashes.SafeTx.Hex(), Details: a.details, Lines: a.lines, Flags: a.flags, Effects: a.effects()}, nil
 }

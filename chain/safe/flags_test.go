@@ -161,7 +161,9 @@ func TestGasRefundShowsWorstCase(t *testing.T) {
 	pl := strings.Replace(string(transferPayload("2")), `"gasPrice":"0"`, `"gasPrice":"100"`, 1)
 	pl = strings.Replace(pl, `"baseGas":"0"`, `"baseGas":"50000"`, 1)
 	r := review(t, f, []byte(pl))
-	if !hasFlag(r, FlagGasRefund, chain.Warn) || r.Details.(Details).Refund.WorstCase != "5000000" {
+	// (safeTxGas 0 + baseGas 50,000 + 50,000 for the call itself) × 100:
+	// with safeTxGas 0 the Safe still refunds the gas of the call.
+	if !hasFlag(r, FlagGasRefund, chain.Warn) || r.Details.(Details).Refund.WorstCase != "10000000" {
 		t.Fatalf("flags %v refund %+v", r.Flags, r.Details.(Details).Refund)
 	}
 }

@@ -78,7 +78,7 @@ type Details struct {
 type Refund struct {
 	Token     string `json:"token"` // "ETH" or the token address
 	Receiver  string `json:"receiver"`
-	WorstCase string `json:"worstCase"` // (safeTxGas + baseGas) × gasPrice, smallest unit
+	WorstCase string `json:"worstCase"` // (safeTxGas + baseGas + refundCallGas) × gasPrice, smallest unit
 }
 
 // analysis is one payload reviewed against one vault.
@@ -160,8 +160,10 @@ func (a *analysis) reviewTx(tx *Tx) {
 	a.inspect(&top, nil)
 	a.details.Calls = []Call{top}
 	if tx.GasPrice.Sign() > 0 || tx.BaseGas.Sign() > 0 || tx.GasToken != (common.Address{}) || tx.RefundReceiver != (common.Address{}) {
-		worst := new(big.Int).Add(tx.SafeTxGas, tx.BaseGas)
-		worst.Mul(worst, tx.GasPrice)
+		worst := maxRefund(tx)
+		if worst == nil {
+			worst = new(big.Int) // gasPrice 0: nothing is paid
+		}
 		token := "ETH"
 		if tx.GasToken != (common.Address{}) {
 			token = tx.GasToken.Hex()
@@ -171,7 +173,7 @@ func (a *analysis) reviewTx(tx *Tx) {
 			receiver = tx.RefundReceiver.Hex()
 		}
 		a.details.Refund = &Refund{Token: token, Receiver: receiver, WorstCase: worst.String()}
-		a.flag(FlagGasRefund, "gas refund: up to %s (smallest unit) of %s paid from the Safe to %s (safeTxGas %s + baseGas %s, gasPrice %s)", worst, token, receiver, tx.SafeTxGas, tx.BaseGas, tx.GasPrice)
+		a.flag(FlagGasRefund, "gas refund: up to %s (smallest unit) of %s paid from the Safe to %s ((safeTxGas %s + baseGas %s + %d for the call itself) × gasPrice %s)", worst, token, receiver, tx.SafeTxGas, tx.BaseGas, refundCallGas, tx.GasPrice)
 	}
 }
 
