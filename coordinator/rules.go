@@ -10,6 +10,7 @@ import (
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
 )
 
 // ErrDenied is returned when the policy's transaction rules deny a
@@ -32,47 +33,20 @@ func (c *Coordinator) history(ctx context.Context, skip *[32]byte) (*policy.Ledg
 
 // historyIn is history read inside a transaction.
 func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
-	var entries []policy.Entry
-	err := func() error {
-		idx, err := r.EntriesOfKind("proposal.created")
+	entries, err := workspace.Spending(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
+		id, err := hex.DecodeString(ev.Subject)
+		if err != nil || len(id) != 32 {
+			return false, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
+		}
+		if skip != nil && [32]byte(id) == *skip {
+			return false, nil
+		}
+		st, err := stored(r, [32]byte(id))
 		if err != nil {
-			return err
+			return false, err
 		}
-		for _, i := range idx {
-			rec, err := r.Audit().Record(i)
-			if err != nil {
-				return err
-			}
-			ev, err := audit.Decode(rec)
-			if err != nil {
-				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
-			}
-			spent, ok := ev.Detail["spent"]
-			if !ok {
-				continue // made before rules were counted
-			}
-			id, err := hex.DecodeString(ev.Subject)
-			if err != nil || len(id) != 32 {
-				return fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
-			}
-			if skip != nil && [32]byte(id) == *skip {
-				continue
-			}
-			st, err := stored(r, [32]byte(id))
-			if err != nil {
-				return err
-			}
-			if st == proposal.StateRejected || st == proposal.StateWithdrawn || st == proposal.StateExpired {
-				continue
-			}
-			es, err := policy.ParseSpending(ev.Time, ev.Detail["vault"], spent)
-			if err != nil {
-				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
-			}
-			entries = append(entries, es...)
-		}
-		return nil
-	}()
+		return st != proposal.StateRejected && st != proposal.StateWithdrawn && st != proposal.StateExpired, nil
+	})
 	if err != nil {
 		return nil, err
 	}

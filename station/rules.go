@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
 )
 
 // decide runs the policy's transaction rules (policy.Evaluate, the one
@@ -36,31 +36,9 @@ func (s *Station) decide(ctx context.Context, res *Result) error {
 // from its log like its claims, so deleting rows cannot make it forget.
 func (s *Station) history(ctx context.Context) (*policy.Ledger, error) {
 	var entries []policy.Entry
-	err := s.WS.View(ctx, func(r store.Reader) error {
-		idx, err := r.EntriesOfKind("approval.created")
-		if err != nil {
-			return err
-		}
-		for _, i := range idx {
-			rec, err := r.Audit().Record(i)
-			if err != nil {
-				return err
-			}
-			ev, err := audit.Decode(rec)
-			if err != nil {
-				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
-			}
-			spent, ok := ev.Detail["spent"]
-			if !ok {
-				continue // an approval made before rules were counted
-			}
-			es, err := policy.ParseSpending(ev.Time, ev.Detail["vault"], spent)
-			if err != nil {
-				return fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
-			}
-			entries = append(entries, es...)
-		}
-		return nil
+	err := s.WS.View(ctx, func(r store.Reader) (err error) {
+		entries, err = workspace.Spending(r, "approval.created", nil)
+		return err
 	})
 	if err != nil {
 		return nil, err
