@@ -110,3 +110,36 @@ func (c *Coordinator) decide(ctx context.Context, pol *policy.Policy, in policy.
 	}
 	return v, nil
 }
+
+// Verdict decides the policy's rules on a proposal as they stand now, on
+// the coordinator's own decoding of its payload and its history without
+// the proposal itself, before any approval: what every station decides
+// offline on the same inputs.
+func (c *Coordinator) Verdict(ctx context.Context, pe *envelope.Envelope) (*policy.Verdict, error) {
+	pol, _, err := c.WS.Policy(c.Reg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := pol.Vault(p.Vault)
+	if !ok {
+		return nil, fmt.Errorf("coordinator: policy %s has no vault %q", pol.Name, p.Vault)
+	}
+	cv, err := pol.ChainVault(v)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	rv, err := a.Review(ctx, cv, p.Payload)
+	if err != nil {
+		return nil, err
+	}
+	id := pe.ID()
+	return c.decide(ctx, pol, policy.Input{Vault: p.Vault, Effects: rv.Effects}, &id)
+}
