@@ -409,6 +409,25 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		for _, vc := range valid {
 			in.Approvals = append(in.Approvals, policy.Approval{Participant: vc.s.Participant.ID, Device: vc.s.Device.ID})
 		}
+		// Endorsements by participants who hold no signer count for the
+		// rules' groups; the proof lists them beside the signatures.
+		for _, part := range pol.Participants {
+			ae, ok := aps[part.ID]
+			if _, endorser := pol.Endorser(v, part.ID); !ok || !endorser {
+				continue
+			}
+			checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+			if err != nil {
+				return nil, fmt.Errorf("coordinator: stored endorsement by %q no longer verifies: %w", part.ID, err)
+			}
+			if checked.Approval.Decision != proposal.Approve {
+				continue
+			}
+			in.Approvals = append(in.Approvals, policy.Approval{Participant: part.ID})
+			raw, _ := ae.Encode()
+			aid := ae.ID()
+			proof.Endorsements = append(proof.Endorsements, proposal.ProofApproval{Participant: part.ID, Approval: aid[:], Envelope: raw})
+		}
 		pid := pe.ID()
 		verdict, err := c.decide(ctx, pol, in, &pid)
 		if err != nil {

@@ -47,6 +47,15 @@ func count(pol *policy.Policy, v *policy.Vault, ds map[string]*envelope.Envelope
 		}
 		s, ok := pol.SignerFor(v, who)
 		if !ok {
+			// An endorsement counts for the rules' groups (rulesMet), not
+			// toward the threshold.
+			if _, endorser := pol.Endorser(v, who); endorser {
+				if ap.Decision == proposal.Approve {
+					c.approvers = append(c.approvers, who)
+				} else {
+					c.rejects[who] = ap.Reason
+				}
+			}
 			continue
 		}
 		if ap.Decision == proposal.Approve {

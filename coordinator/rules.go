@@ -78,6 +78,8 @@ func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *poli
 	for _, who := range approvers {
 		if s, ok := pol.SignerFor(v, who); ok && !s.Recovery {
 			in.Approvals = append(in.Approvals, policy.Approval{Participant: who, Device: s.Device.ID})
+		} else if _, ok := pol.Endorser(v, who); ok {
+			in.Approvals = append(in.Approvals, policy.Approval{Participant: who})
 		}
 	}
 	id := pe.ID()

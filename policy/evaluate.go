@@ -313,7 +313,13 @@ func (e *evaluation) readPeople(in Input) error {
 		if !ok {
 			return fmt.Errorf("%w: approval by %q, who is not a participant", ErrInput, a.Participant)
 		}
-		if !slices.ContainsFunc(part.Devices, func(d Device) bool { return d.ID == a.Device }) {
+		if a.Device == "" {
+			// An endorsement: identity key only, by a participant who
+			// holds no signer of the vault (Endorser).
+			if _, ok := e.p.Endorser(e.v, a.Participant); !ok {
+				return fmt.Errorf("%w: approval by %s without a device, but they are not an endorser of vault %s", ErrInput, a.Participant, e.v.Name)
+			}
+		} else if !slices.ContainsFunc(part.Devices, func(d Device) bool { return d.ID == a.Device }) {
 			return fmt.Errorf("%w: approval by %s from device %q, which is not theirs", ErrInput, a.Participant, a.Device)
 		}
 		if !slices.Contains(e.approvers[a.Participant], a.Device) {

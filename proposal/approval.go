@@ -105,8 +105,13 @@ func (a *Approval) check() error {
 	}
 	switch a.Decision {
 	case Approve:
-		if len(a.Signatures) == 0 {
+		// An endorsement (policy.Endorser) names no device and carries no
+		// chain signature; every other approval carries both.
+		if len(a.Signatures) == 0 && a.Device != "" {
 			return errors.New("proposal: an approval without signatures")
+		}
+		if len(a.Signatures) != 0 && a.Device == "" {
+			return errors.New("proposal: an approval with chain signatures names no device")
 		}
 	case Reject:
 		if a.Reason == "" {
@@ -148,6 +153,11 @@ type Checked struct {
 	Device      *policy.Device
 	Verified    []chain.Verified // empty for a rejection
 	Witnessed   *audit.Checkpoint
+	// Endorsement: the participant holds no signer of the vault and
+	// approved (or rejected) with the identity key alone; it counts for
+	// the policy's approval groups, never toward the chain threshold.
+	// Key and Device are then empty.
+	Endorsement bool
 }
 
 // CheckApproval verifies an approval envelope for proposal p (id pid) under
@@ -204,7 +214,17 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 	}
 	signer, ok := pol.SignerFor(v, part.ID)
 	if !ok {
-		return nil, fmt.Errorf("proposal: %q is not a signer of vault %q", part.ID, v.Name)
+		if _, endorser := pol.Endorser(v, part.ID); !endorser {
+			return nil, fmt.Errorf("proposal: %q is not a signer of vault %q nor in any approval group of the policy", part.ID, v.Name)
+		}
+		if external || ap.Device != "" || len(ap.Signatures) != 0 {
+			return nil, fmt.Errorf("proposal: %q is not a signer of vault %q: an endorsement names no device and carries no chain signature", part.ID, v.Name)
+		}
+		c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Endorsement: true}
+		if c.Witnessed, err = witnessed(ap, p, pol, part); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	if signer.Device.ID != ap.Device {
 		return nil, fmt.Errorf("proposal: %q signed with device %q, but the vault's device is %q", part.ID, ap.Device, signer.Device.ID)
@@ -213,19 +233,8 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 		return nil, fmt.Errorf("proposal: %q's device %q is of kind %s; only external devices approve through a signed PSBT, and they only so", part.ID, signer.Device.ID, signer.Device.Kind)
 	}
 	c := &Checked{Approval: ap, ID: e.ID(), Participant: part, Key: signer.Device.KeyFor(v.Chain), Device: signer.Device}
-	if ap.Witness != nil {
-		coord, ok := pol.Coordinator(p.Coordinator)
-		if !ok {
-			return nil, fmt.Errorf("proposal: coordinator %q is not in the policy", p.Coordinator)
-		}
-		cp, err := audit.OpenCheckpoint(ap.Witness.Checkpoint, "airlock/coordinator/"+coord.ID, coord.Identity)
-		if err != nil {
-			return nil, fmt.Errorf("proposal: approval by %q witnesses a checkpoint that does not verify: %w", part.ID, err)
-		}
-		if !audit.VerifyCosignature(part.Identity, cp.Body, audit.Cosignature{Time: ap.Witness.Time, Signature: ap.Witness.Signature}) {
-			return nil, fmt.Errorf("proposal: approval by %q carries a cosignature that does not verify", part.ID)
-		}
-		c.Witnessed = cp
+	if c.Witnessed, err = witnessed(ap, p, pol, part); err != nil {
+		return nil, err
 	}
 	if ap.Decision == Reject {
 		return c, nil
@@ -242,4 +251,24 @@ func CheckApproval(e *envelope.Envelope, p *Proposal, pid [32]byte, pol *policy.
 		return nil, fmt.Errorf("proposal: approval by %q: %w", part.ID, err)
 	}
 	return c, nil
+}
+
+// witnessed checks the cosignature of the coordinator's checkpoint an
+// approval carries, if any.
+func witnessed(ap *Approval, p *Proposal, pol *policy.Policy, part *policy.Participant) (*audit.Checkpoint, error) {
+	if ap.Witness == nil {
+		return nil, nil
+	}
+	coord, ok := pol.Coordinator(p.Coordinator)
+	if !ok {
+		return nil, fmt.Errorf("proposal: coordinator %q is not in the policy", p.Coordinator)
+	}
+	cp, err := audit.OpenCheckpoint(ap.Witness.Checkpoint, "airlock/coordinator/"+coord.ID, coord.Identity)
+	if err != nil {
+		return nil, fmt.Errorf("proposal: approval by %q witnesses a checkpoint that does not verify: %w", part.ID, err)
+	}
+	if !audit.VerifyCosignature(part.Identity, cp.Body, audit.Cosignature{Time: ap.Witness.Time, Signature: ap.Witness.Signature}) {
+		return nil, fmt.Errorf("proposal: approval by %q carries a cosignature that does not verify", part.ID)
+	}
+	return cp, nil
 }

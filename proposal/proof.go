@@ -31,6 +31,10 @@ type Proof struct {
 	// (policy.Evaluate at assembly), e.g. `vault rule 2 "large"
 	// (approve): 2 of signers {…} AND 1 of compliance {…}`.
 	Rule string `cbor:"13,keyasint,omitempty" json:"rule,omitempty"`
+	// Endorsements are the approvals of participants who hold no signer
+	// of the vault (policy.Endorser) that the rule counted: identity
+	// signatures only, no device, nothing verified on chain.
+	Endorsements []ProofApproval `cbor:"14,keyasint,omitempty" json:"endorsements,omitempty"`
 }
 
 // ProofApproval is one approval used in an assembly.

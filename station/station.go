@@ -72,6 +72,11 @@ type Result struct {
 	// Verdict is the policy's transaction rules on this proposal (nil
 	// when they could not decide: then Refusals says why).
 	Verdict *policy.Verdict
+	// Endorser: this station's participant holds no signer of the vault
+	// but belongs to an approval group (policy.Endorser); its approval is
+	// an endorsement, signed with the identity key alone, that counts for
+	// the rules' groups and never toward the on-chain threshold.
+	Endorser bool
 }
 
 // Now is the station's clock.
@@ -120,7 +125,13 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	signer, ok := pol.SignerFor(v, s.WS.Config.Name)
 	switch {
 	case !ok:
-		res.Refusals = append(res.Refusals, fmt.Sprintf("participant %q does not sign for vault %q", s.WS.Config.Name, p.Vault))
+		if _, endorser := pol.Endorser(v, s.WS.Config.Name); endorser {
+			// Not a signer, but in an approval group: this station
+			// endorses with its identity key alone.
+			res.Endorser = true
+			break
+		}
+		res.Refusals = append(res.Refusals, fmt.Sprintf("participant %q does not sign for vault %q nor belongs to any approval group of the policy", s.WS.Config.Name, p.Vault))
 	case v.Chain == "ethereum" && signer.Device.Ethereum != s.WS.Config.Ethereum:
 		res.Refusals = append(res.Refusals, fmt.Sprintf("this station's Ethereum key is not the owner key policy version %d records for %s/%s: wrong device or policy", pol.Version, signer.Participant.ID, signer.Device.ID))
 	case signer.Device.Key != s.WS.Config.Key:
@@ -182,6 +193,9 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 		Policy: res.PolicyID[:], PolicyVersion: res.Policy.Version,
 		Time: s.Now().UTC().Unix(), Review: res.Digest[:], Reason: d.Reason,
 	}
+	if res.Endorser {
+		ap.Device = "" // an endorsement names no device
+	}
 	for _, f := range res.Review.Flags {
 		ap.Flags = append(ap.Flags, f.Code)
 	}
@@ -206,15 +220,19 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 			return nil, nil, err
 		}
 		ap.Decision, ap.Override = proposal.Approve, d.Override
-		ap.Health = s.Health
-		if pv, ok := res.Policy.Vault(res.Proposal.Vault); ok {
+		if !res.Endorser {
+			ap.Health = s.Health
+		}
+		if pv, ok := res.Policy.Vault(res.Proposal.Vault); ok && !res.Endorser {
 			if err := proposal.CheckHealth(s.Health, res.Policy, pv, res.Signer, s.Reg, time.Unix(ap.Time, 0)); err != nil {
 				return nil, res, &Refusal{Reasons: []string{err.Error()}}
 			}
 		}
-		ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.KeyFor(res.Proposal.Chain), signer)
-		if err != nil {
-			return nil, res, err
+		if !res.Endorser {
+			ap.Signatures, err = a.Sign(res.Vault, res.Proposal.Payload, res.Signer.Device.KeyFor(res.Proposal.Chain), signer)
+			if err != nil {
+				return nil, res, err
+			}
 		}
 	} else {
 		if d.Reason == "" {

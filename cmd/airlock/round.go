@@ -145,9 +145,10 @@ func reviewJSON(res *station.Result) any {
 		Conflicts     []string `json:"conflicts"`
 		Verdict       any      `json:"verdict"`
 		MaySign       bool     `json:"maySign"`
+		Endorsement   bool     `json:"endorsement,omitempty"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
+		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser}
 }
 
 func orEmpty(s []string) []string {
@@ -182,6 +183,9 @@ func (e *env) printReview(res *station.Result) {
 	}
 	for _, r := range res.Refusals {
 		fmt.Fprintf(w, "refusal: %s\n", r)
+	}
+	if res.Endorser {
+		fmt.Fprintf(w, "endorsement: this station holds no signer of vault %s; an approval from here counts for the policy's approval groups, never toward the on-chain threshold\n", p.Vault)
 	}
 	if res.MaySign() {
 		fmt.Fprintln(w, "verdict: may sign")
@@ -313,6 +317,8 @@ func (e *env) collect(args []string) error {
 			switch {
 			case ch.External:
 				fmt.Fprintf(e.stdout, "collected approval by %s/%s (external device, signed PSBT) for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
+			case a.Decision == proposal.Approve && ch.Endorsement:
+				fmt.Fprintf(e.stdout, "collected endorsement by %s for proposal %s: identity signature verified (counts for the policy's groups, not toward the threshold)\n", a.Participant, hex.EncodeToString(a.Proposal[:8]))
 			case a.Decision == proposal.Approve:
 				fmt.Fprintf(e.stdout, "collected approval by %s/%s for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
 			default:
