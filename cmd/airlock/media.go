@@ -157,8 +157,11 @@ func (e *env) auditTransfers(args []string) error {
 		}
 		n++
 		d := en.Event.Detail
-		arrow := map[string]string{"transfer.exported": "->", "transfer.imported": "<-", "transfer.refused": "x-"}[en.Event.Kind]
+		arrow := map[string]string{"transfer.exported": "->", "transfer.imported": "<-", "transfer.refused": "x-", "transfer.qr-out": "->", "transfer.qr-in": "<-"}[en.Event.Kind]
 		fmt.Fprintf(e.stdout, "%4d  %s  %s %-22s #%-4s %-10s %s", en.Index, en.Event.Time.Format(time.RFC3339), arrow, d["peer"], d["sequence"], media.ShortKind(d["kind"]), short16(en.Event.Subject))
+		if d["format"] != "" {
+			fmt.Fprintf(e.stdout, "  by camera: %s frames of %s", d["frames"], d["format"])
+		}
 		if d["gap"] != "" {
 			fmt.Fprintf(e.stdout, "  gap %s", d["gap"])
 		}

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -76,6 +80,14 @@ func (e *env) qrOut(verb string, args []string) error {
 		return err
 	}
 	if verb == "show" {
+		// A frame wider than the terminal wraps and no camera reads it.
+		if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(codes) > 0 {
+			first, _, _ := strings.Cut(codes[0].ToSmallString(false), "\n")
+			if cols, _, err := term.GetSize(int(f.Fd())); err == nil && utf8.RuneCountInString(first) > cols {
+				return withHint(fmt.Errorf("qr show: a QR version %d frame is %d columns wide; this terminal has %d", version, utf8.RuneCountInString(first), cols),
+					fmt.Sprintf("widen the terminal, use a smaller --fragment (now %d bytes), or write image frames with 'airlock qr write'", *fragment))
+			}
+		}
 		if f, ok := e.stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(codes) > 1 && *fps > 0 {
 			// Play: redraw in place, frame after frame.
 			for n := 0; *loops == 0 || n < *loops; n++ {
@@ -84,12 +96,12 @@ func (e *env) qrOut(verb string, args []string) error {
 					time.Sleep(time.Duration(float64(time.Second) / *fps))
 				}
 			}
-			return nil
+			return e.logQR("transfer.qr-out", a, *format, len(codes))
 		}
 		for i, c := range codes {
 			fmt.Fprintf(e.stdout, "frame %d of %d (%s %s, QR version %d)\n%s", i+1, len(codes), a.Kind, *format, version, c.ToSmallString(false))
 		}
-		return nil
+		return e.logQR("transfer.qr-out", a, *format, len(codes))
 	}
 	if *out == "" {
 		return usagef("qr write: want --out DIR or --out FILE.gif")
@@ -106,7 +118,7 @@ func (e *env) qrOut(verb string, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %d %s frames of the %s (%d bytes) at QR version %d to %s\n", len(frames), *format, a.Kind, len(a.Data), version, *out)
-	return nil
+	return e.logQR("transfer.qr-out", a, *format, len(frames))
 }
 
 func (e *env) qrRead(args []string) error {
@@ -171,5 +183,28 @@ func (e *env) qrRead(args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", *out)
-	return nil
+	return e.logQR("transfer.qr-in", a, string(r.Format()), r.Frames())
+}
+
+// logQR records a transfer by camera in the workspace's audit log, as
+// media transfers are: kind transfer.qr-out (frames shown or written) or
+// transfer.qr-in (an artifact read back), the artifact's id (an envelope's
+// id, a PSBT's SHA-256), its format and frame count. Outside a workspace
+// there is no log to write.
+func (e *env) logQR(kind string, a qr.Artifact, format string, frames int) error {
+	if _, err := os.Stat(filepath.Join(e.dir, "airlock.json")); err != nil {
+		return nil
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	id := sha256.Sum256(a.Data)
+	if env, err := envelope.Decode(a.Data); err == nil {
+		id = env.ID()
+	}
+	return ws.Log(context.Background(), kind, hex.EncodeToString(id[:]), map[string]string{
+		"kind": a.Kind, "format": format, "frames": fmt.Sprint(frames), "bytes": fmt.Sprint(len(a.Data)),
+	})
 }

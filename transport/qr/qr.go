@@ -18,7 +18,6 @@ import (
 	"image"
 	"image/color"
 	"image/gif"
-	"image/png"
 	"io"
 	"os"
 	"path/filepath"
@@ -251,45 +250,19 @@ func DecodeImage(img image.Image) (string, error) {
 	return res.GetText(), nil
 }
 
-// DecodeFile reads the QR code(s) in a PNG file, or every frame of a GIF.
-func DecodeFile(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if strings.HasSuffix(strings.ToLower(path), ".gif") {
-		g, err := gif.DecodeAll(f)
-		if err != nil {
-			return nil, fmt.Errorf("qr: %s: %v", path, err)
-		}
-		var out []string
-		for i, fr := range g.Image {
-			s, err := DecodeImage(fr)
-			if err != nil {
-				return nil, fmt.Errorf("%s frame %d: %w", path, i+1, err)
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	img, err := png.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("qr: %s: %v", path, err)
-	}
-	s, err := DecodeImage(img)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return []string{s}, nil
-}
-
 // Reader assembles an artifact from frames of either format.
 type Reader struct {
-	ur   ur.URDecoder
-	bb   bbqr.Joiner
-	mode Format
+	ur     ur.URDecoder
+	bb     bbqr.Joiner
+	mode   Format
+	frames int
 }
+
+// Format is the format of the frames read so far ("" before the first).
+func (r *Reader) Format() Format { return r.mode }
+
+// Frames is the number of frames accepted so far.
+func (r *Reader) Frames() int { return r.frames }
 
 // Add feeds one frame text. Frames of another message, type or format are
 // refused.
@@ -313,6 +286,7 @@ func (r *Reader) Add(frame string) error {
 	}
 	if err == nil {
 		r.mode = f
+		r.frames++
 	}
 	return err
 }
