@@ -60,6 +60,19 @@ type ProposeParams struct {
 	Force bool
 }
 
+// ErrAlreadyCollected is returned by Collect for a decision it holds
+// already, byte for byte: nothing changed, and handing it in again is not
+// a mistake (it also matches store.ErrDuplicate). A different second
+// decision by the same participant is store.ErrDuplicate alone.
+var ErrAlreadyCollected = errors.New("coordinator: already collected")
+
+type alreadyCollected struct{ msg string }
+
+func (e *alreadyCollected) Error() string { return e.msg }
+func (e *alreadyCollected) Is(target error) bool {
+	return target == ErrAlreadyCollected || target == store.ErrDuplicate
+}
+
 // ErrBlocked is returned by Propose when the coordinator's own review of
 // the payload finds a blocking flag.
 var ErrBlocked = errors.New("coordinator: the payload has blocking flags")
@@ -185,7 +198,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 		}
 		if prev, ok := mustDecisions(tx, pe.ID())[checked.Participant.ID]; ok {
 			if pv, err := envelope.Decode(prev.Envelope); err == nil && pv.ID() == e.ID() {
-				return fmt.Errorf("%w: this approval by %q was already collected", store.ErrDuplicate, checked.Participant.ID)
+				return &alreadyCollected{fmt.Sprintf("store: duplicate: this approval by %q was already collected", checked.Participant.ID)}
 			}
 			return fmt.Errorf("%w: %q already decided on proposal %s", store.ErrDuplicate, checked.Participant.ID, pe.IDHex()[:8])
 		}

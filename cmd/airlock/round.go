@@ -295,23 +295,42 @@ func (e *env) collect(args []string) error {
 	unlock := func() (keys.Identity, error) {
 		if ks == nil {
 			if ks, err = e.unlock(ws, passFile); err != nil {
-				return nil, err
+				return nil, &unlockError{err}
 			}
 		}
 		return ks.Identity, nil
 	}
+	// Every file is handled and reported; one refused file does not keep
+	// the others from being collected, and a decision handed in twice is
+	// reported, not an error.
+	var refused []string
+	collected, again := 0, 0
 	for _, path := range pos {
 		raw, err := readArtifact(path)
 		if err != nil {
-			return err
+			fmt.Fprintf(e.stderr, "airlock: %s: refused: %v\n", path, err)
+			refused = append(refused, path)
+			continue
 		}
 		got, err := c.CollectAny(context.Background(), raw, unlock)
-		if errors.Is(err, workspace.ErrDuplicate) {
-			return withHint(fmt.Errorf("%s: %w", path, err), "each participant decides once per proposal")
+		var locked *unlockError
+		switch {
+		case errors.As(err, &locked):
+			return locked.err
+		case errors.Is(err, coordinator.ErrAlreadyCollected):
+			fmt.Fprintf(e.stdout, "%s: already collected; nothing changed\n", path)
+			again++
+			continue
+		case err != nil:
+			msg := err.Error()
+			if errors.Is(err, workspace.ErrDuplicate) {
+				msg += " (each participant decides once per proposal)"
+			}
+			fmt.Fprintf(e.stderr, "airlock: %s: refused: %s\n", path, msg)
+			refused = append(refused, path)
+			continue
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		collected++
 		for _, ch := range got {
 			a := ch.Approval
 			switch {
@@ -326,8 +345,22 @@ func (e *env) collect(args []string) error {
 			}
 		}
 	}
+	if len(pos) > 1 {
+		fmt.Fprintf(e.stdout, "%d files: %d collected, %d already collected, %d refused\n", len(pos), collected, again, len(refused))
+	}
+	if len(refused) > 0 {
+		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(refused), len(pos), strings.Join(refused, ", "))},
+			"each refusal is above with its reason; the other files were handled and need not be handed in again")
+	}
 	return nil
 }
+
+// unlockError is a failure to unlock the coordinator's key during a batch:
+// it ends the batch, since no other file would fare better.
+type unlockError struct{ err error }
+
+func (e *unlockError) Error() string { return e.err.Error() }
+func (e *unlockError) Unwrap() error { return e.err }
 
 func (e *env) status(args []string) error {
 	fs := e.flags("status")
