@@ -35,3 +35,69 @@ func TestEveryCommandOfTheSummaryRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHasHelp: each command answers -h, --help and "airlock
+// help COMMAND" with its usage, an example and the exit codes, on stdout,
+// exit 0, without a workspace; and help/commands.txt describes no command
+// that does not exist.
+func TestEveryCommandHasHelp(t *testing.T) {
+	e := &env{}
+	table := e.commands()
+	secs := helpSections()
+	for name := range secs {
+		if _, ok := table[name]; !ok {
+			t.Errorf("help/commands.txt describes %q, which is not a command", name)
+		}
+	}
+	for name := range table {
+		sec, ok := secs[name]
+		if !ok {
+			t.Errorf("%q has no section in help/commands.txt", name)
+			continue
+		}
+		if !strings.Contains(sec, "usage: airlock "+name) || !strings.Contains(sec, "example:\n") {
+			t.Errorf("%q: its help lacks a usage line or an example:\n%s", name, sec)
+		}
+		words := strings.Fields(name)
+		for _, args := range [][]string{append(words, "-h"), append(words, "--help"), append([]string{"help"}, words...)} {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"-C", t.TempDir()}, args...), strings.NewReader(""), &out, &errb)
+			if code != exitOK || !strings.Contains(out.String(), "usage: airlock "+name) || !strings.Contains(out.String(), "exit codes:") {
+				t.Errorf("airlock %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out.String(), errb.String())
+			}
+		}
+	}
+}
+
+// TestMistypedFlagNamesTheClosest: an unknown flag is a usage error whose
+// hint names the flag that was probably meant.
+func TestMistypedFlagNamesTheClosest(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"review", "x.proposal", "--jsn"}, "did you mean --json?"},
+		{[]string{"sign", "x", "--aprove"}, "did you mean --approve?"},
+		{[]string{"propose", "--vaut", "ops"}, "did you mean --vault?"},
+		{[]string{"status", "--zzzzzzzz"}, "run 'airlock help status' for its flags"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(append([]string{"-C", t.TempDir()}, c.args...), strings.NewReader(""), &out, &errb); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", c.args, code, exitUsage)
+		}
+		if !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: %s, want %q", c.args, errb.String(), c.want)
+		}
+	}
+}
+
+// TestVersionNamesTheBuild: --version prints the module version and the
+// Go toolchain, exit 0.
+func TestVersionNamesTheBuild(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"version"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, strings.NewReader(""), &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "airlock ") || !strings.Contains(out.String(), "go1.") {
+			t.Errorf("%v: exit %d, %q %q", args, code, out.String(), errb.String())
+		}
+	}
+}

@@ -31,13 +31,14 @@ const (
 //go:embed help/airlock.txt
 var usage string
 
-// usageError is a mistake in the command line.
-type usageError struct{ msg string }
+// usageError is a mistake in the command line; hint, when set, replaces
+// the default "run 'airlock help'".
+type usageError struct{ msg, hint string }
 
 func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
-	return &usageError{fmt.Sprintf(format, args...)}
+	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
 // hintError carries a hint printed after the error.
@@ -90,6 +91,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		case args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 			fmt.Fprint(stdout, usage)
 			return exitOK
+		case args[0] == "--version" || args[0] == "-version":
+			fmt.Fprint(stdout, version())
+			return exitOK
 		default:
 			fmt.Fprintf(stderr, "airlock: error: unknown option %s\n%s", args[0], usage)
 			return exitUsage
@@ -124,6 +128,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		e.lockWait = d
 	}
 	err := dispatch(e, args[0], args[1:])
+	var help *helpRequested
+	if errors.As(err, &help) {
+		printHelp(stdout, help.fs)
+		return exitOK
+	}
 	return report(stderr, err)
 }
 
@@ -150,7 +159,8 @@ func (e *env) commands() map[string]func([]string) error {
 		"qr show":  func(a []string) error { return e.qrOut("show", a) },
 		"qr write": func(a []string) error { return e.qrOut("write", a) },
 		"qr read":  e.qrRead,
-		"help":     func([]string) error { _, err := fmt.Fprint(e.stdout, usage); return err },
+		"help":     e.help,
+		"version":  e.versionCmd,
 	}
 }
 
@@ -186,7 +196,11 @@ func report(stderr io.Writer, err error) int {
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "airlock: error: %s\nairlock: hint: run 'airlock help' for usage\n", ue.msg)
+		hint := ue.hint
+		if hint == "" {
+			hint = "run 'airlock help' for usage, 'airlock help COMMAND' for a command's"
+		}
+		fmt.Fprintf(stderr, "airlock: error: %s\nairlock: hint: %s\n", ue.msg, hint)
 		return exitUsage
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -226,7 +240,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, usagef("%s: %v", fs.Name(), err)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &helpRequested{fs}
+			}
+			return nil, &usageError{fmt.Sprintf("%s: %v", fs.Name(), err), flagHint(fs, err)}
 		}
 		args = fs.Args()
 		if len(args) == 0 {

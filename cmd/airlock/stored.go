@@ -64,6 +64,12 @@ func (e *env) writeKept(ws *workspace.Workspace, env *envelope.Envelope, kind, o
 
 // store runs the two acknowledged recoveries of a workspace's store.
 func (e *env) store(args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fs := e.flags("store")
+		fs.String("acknowledge", "", "why: recorded in the log and signed")
+		e.secretFlags(fs)
+		return &helpRequested{fs}
+	}
 	if len(args) == 0 || (args[0] != "reinit" && args[0] != "accept") {
 		return usagef("store: want reinit or accept")
 	}
