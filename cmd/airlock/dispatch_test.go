@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -99,5 +101,51 @@ func TestVersionNamesTheBuild(t *testing.T) {
 		if code := run(args, strings.NewReader(""), &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "airlock ") || !strings.Contains(out.String(), "go1.") {
 			t.Errorf("%v: exit %d, %q %q", args, code, out.String(), errb.String())
 		}
+	}
+}
+
+// TestExitCodeTableIsTested: every exit code docs/cli.md's table lists is
+// exercised by testdata/exitcodes.txt (run by TestScripts), and the file
+// exercises no code the table does not list.
+func TestExitCodeTableIsTested(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile("testdata/exitcodes.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\| (\d+) \|`).FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	if len(documented) < 4 {
+		t.Fatalf("docs/cli.md lists %d exit codes; the table was not found", len(documented))
+	}
+	tested := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^exits (\d+) airlock`).FindAllStringSubmatch(string(script), -1) {
+		tested[m[1]] = true
+	}
+	for c := range documented {
+		if !tested[c] {
+			t.Errorf("exit code %s is documented but exitcodes.txt has no case for it", c)
+		}
+	}
+	for c := range tested {
+		if !documented[c] {
+			t.Errorf("exitcodes.txt expects exit code %s, which docs/cli.md does not document", c)
+		}
+	}
+}
+
+// TestCrashIsAnErrorNotAUsageMistake: a panic inside a command (here: a
+// broken output stream) is recovered into exit 1 with a bug-report hint,
+// never Go's own exit 2, which the table keeps for usage.
+func TestCrashIsAnErrorNotAUsageMistake(t *testing.T) {
+	var errb bytes.Buffer
+	code := run([]string{"-C", t.TempDir(), "help"}, strings.NewReader(""), nil, &errb)
+	if code != exitError || !strings.Contains(errb.String(), "internal error") || !strings.Contains(errb.String(), "this is a bug") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
