@@ -149,7 +149,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
 		"propose": e.propose, "review": e.review, "sign": e.sign, "collect": e.collect, "status": e.status,
 		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast,
-		"inspect": e.inspect, "inspect safe": e.inspectSafe, "inspect psbt": e.inspectPSBT, "address": e.address,
+		"inspect": e.inspect, "verify": e.verify, "inspect safe": e.inspectSafe, "inspect psbt": e.inspectPSBT, "address": e.address,
 		"psbt synth": e.psbtSynth, "psbt build": e.psbtBuild, "psbt export": e.psbtExport,
 		"vault export": e.vaultExport, "vault import": e.vaultImport, "vault key-records": e.vaultKeyRecords,
 		"audit verify": e.auditVerify, "audit log": e.auditLog, "audit checkpoint": e.auditCheckpoint,
