@@ -231,3 +231,29 @@ func (e *env) keyVerifyBackup(args []string) error {
 	fmt.Fprintf(e.stdout, "backup drill PASSED: %d shares rebuild fingerprint %s, the key and identity this station and its policy record; nothing was written\n", len(*shares), fp)
 	return nil
 }
+
+// keyCustodian makes an age identity for a backup custodian: the secret
+// goes to --out (mode 0600, never overwritten), the recipient to stdout,
+// for 'key backup --recipient'.
+func (e *env) keyCustodian(args []string) error {
+	fs := e.flags("key custodian")
+	out := fs.String("out", "", "where to write the custodian's age identity (secret; keep it with the custodian)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || *out == "" {
+		return usagef("key custodian: want --out FILE")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return withHint(fmt.Errorf("%s exists; nothing was written", *out), "a custodian's identity is never overwritten: choose another --out")
+	}
+	file, recipient, err := backup.NewCustodian(e.now())
+	if err != nil {
+		return err
+	}
+	if err := workspace.WriteFileAtomic(*out, file, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, recipient)
+	fmt.Fprintf(e.stderr, "airlock: wrote the custodian's secret identity to %s (give it to the custodian, offline); seal shares to the recipient above\n", *out)
+	return nil
+}

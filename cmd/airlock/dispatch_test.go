@@ -24,7 +24,7 @@ func TestEveryCommandOfTheSummaryRuns(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"key"}, "key: want one of backup, bsms, new, restore, show, verify-backup"},
+		{[]string{"key"}, "key: want one of backup, bsms, custodian, new, restore, show, verify-backup"},
 		{[]string{"audit", "verfy"}, `audit: unknown subcommand "verfy" (want one of check-proof, checkpoint, log, prove, transfers, verify)`},
 		{[]string{"sing"}, `unknown command "sing"`},
 	} {

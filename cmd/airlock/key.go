@@ -234,7 +234,13 @@ func (e *env) keyNew(args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
-	return e.printKeys(ws, false)
+	if err := e.printKeys(ws, false); err != nil {
+		return err
+	}
+	if *role == workspace.Station {
+		fmt.Fprintf(e.stderr, "airlock: note: back up the seed now, nothing else restores these keys: airlock -C %s key backup --threshold K --shares N ... (custodians' keys from 'airlock key custodian')\n", shellJoin([]string{e.dir}))
+	}
+	return nil
 }
 
 func (e *env) keyShow(args []string) error {

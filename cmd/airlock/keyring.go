@@ -11,6 +11,7 @@ import (
 	"github.com/airlock-vault/airlock/keys/pkcs11"
 	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/workspace"
+	"golang.org/x/term"
 )
 
 // secrets names where a command reads the secret that unlocks the
@@ -52,6 +53,12 @@ func (e *env) unlock(ws *workspace.Workspace, s *secrets) (*keyring, error) {
 	pass, err := e.passphrase(s.pass, false)
 	if err != nil {
 		return nil, err
+	}
+	// scrypt takes about a second at the default work factor: say so on a
+	// terminal, so a pause is not taken for a hang.
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, "airlock: unlocking the keystore (scrypt)…")
+		defer fmt.Fprint(e.stderr, "\r\x1b[K")
 	}
 	k, err := unlock.Keystore(ws, pass)
 	if errors.Is(err, keystore.ErrWrongPassphrase) {

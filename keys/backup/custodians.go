@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 )
@@ -77,4 +78,18 @@ func firstLine(path, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s file %s is empty", what, path)
 	}
 	return line, nil
+}
+
+// NewCustodian makes an age X25519 identity for a backup custodian, in the
+// file format age-keygen writes (a comment with its creation time and
+// public key, then the secret key), and returns the file's bytes and the
+// recipient (age1…) to seal a share to.
+func NewCustodian(now time.Time) (file []byte, recipient string, err error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, "", err
+	}
+	r := id.Recipient().String()
+	file = fmt.Appendf(nil, "# created: %s\n# public key: %s\n%s\n", now.UTC().Format(time.RFC3339), r, id.String())
+	return file, r, nil
 }
