@@ -27,6 +27,10 @@ func feeCapPercent(l chain.Limits) float64 {
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
+// round4 keeps a percentage's four decimals: a fee of 0.002% of the
+// inputs is not shown as 0.
+func round4(x float64) float64 { return math.Round(x*10_000) / 10_000 }
+
 // feeLines write the fee for a person: the amount sent, the fee and its
 // rate, then the fee against the amount sent and against the inputs, and
 // what the percentage cap measures. A fee that is not known (an input's

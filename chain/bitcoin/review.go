@@ -194,10 +194,10 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 	a.feeKnown, a.details.FeeKnown = true, true
 	a.details.FeeRate = round2(float64(a.details.Fee) / float64(a.details.VSize))
 	if a.details.Sending > 0 {
-		a.details.FeePercentOfSending = round2(float64(a.details.Fee) * 100 / float64(a.details.Sending))
+		a.details.FeePercentOfSending = round4(float64(a.details.Fee) * 100 / float64(a.details.Sending))
 	}
 	if in > 0 {
-		a.details.FeePercentOfInputs = round2(float64(a.details.Fee) * 100 / float64(in))
+		a.details.FeePercentOfInputs = round4(float64(a.details.Fee) * 100 / float64(in))
 	}
 	a.checkFee(v.Limits)
 	return a, nil
