@@ -56,6 +56,10 @@ type SafeRequest struct {
 	// Tx is the transaction or message JSON, with the field names of the
 	// Safe Transaction Service.
 	Tx []byte
+	// AddressBook are the addresses a policy's address book would list
+	// for the Safe: a gas refund paid to one of them only warns, to any
+	// other non-zero receiver it blocks.
+	AddressBook []string
 }
 
 // TrustedSyntaxError reports a trusted contract that is not written
@@ -86,7 +90,7 @@ func Safe(req SafeRequest) (*Result, error) {
 	if len(req.Tx) > MaxSize {
 		return nil, fmt.Errorf("inspect: %d bytes exceeds %d", len(req.Tx), MaxSize)
 	}
-	acc := chain.Account{Address: req.Safe, ChainID: req.ChainID, Version: req.Version, Trusted: req.Trusted}
+	acc := chain.Account{Address: req.Safe, ChainID: req.ChainID, Version: req.Version, Trusted: req.Trusted, AddressBook: req.AddressBook}
 	r, err := safe.Inspect(acc, req.Tx)
 	if err != nil {
 		return nil, err

@@ -57,12 +57,14 @@ func (e *env) inspectSafe(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var trusted multi
 	fs.Var(&trusted, "trusted", "a contract delegatecalls may target: NAME=ADDRESS:CODEHASH (repeatable)")
+	var book multi
+	fs.Var(&book, "address-book", "an address a gas refund may pay without blocking, as a policy's address book lists it (repeatable)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *chainID == 0 || *addr == "" || *version == "" || *txFile == "" {
 		return usagef("inspect safe: want --chain-id N --safe ADDR --version V --tx FILE")
 	}
-	req := inspect.SafeRequest{ChainID: *chainID, Safe: *addr, Version: *version}
+	req := inspect.SafeRequest{ChainID: *chainID, Safe: *addr, Version: *version, AddressBook: book}
 	for _, t := range trusted {
 		c, err := inspect.ParseTrusted(t)
 		if err != nil {
