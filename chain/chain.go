@@ -80,6 +80,9 @@ type Account struct {
 	// AllowEthSign lets stations sign with eth_sign (v 31/32) instead of
 	// EIP-712 when asked.
 	AllowEthSign bool
+	// AddressBook are the addresses the policy's address book lists for
+	// this vault: a gas refund to one of them does not block.
+	AddressBook []string
 }
 
 // Trusted is a pinned contract.

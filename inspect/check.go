@@ -56,6 +56,10 @@ type SafeRequest struct {
 	// Tx is the transaction or message JSON, with the field names of the
 	// Safe Transaction Service.
 	Tx []byte
+	// AddressBook are the addresses a policy's address book would list
+	// for the Safe: a gas refund paid to one of them only warns, to any
+	// other non-zero receiver it blocks.
+	AddressBook []string
 }
 
 // TrustedSyntaxError reports a trusted contract that is not written
@@ -86,7 +90,7 @@ func Safe(req SafeRequest) (*Result, error) {
 	if len(req.Tx) > MaxSize {
 		return nil, fmt.Errorf("inspect: %d bytes exceeds %d", len(req.Tx), MaxSize)
 	}
-	acc := chain.Account{Address: req.Safe, ChainID: req.ChainID, Version: req.Version, Trusted: req.Trusted}
+	acc := chain.Account{Address: req.Safe, ChainID: req.ChainID, Version: req.Version, Trusted: req.Trusted, AddressBook: req.AddressBook}
 	r, err := safe.Inspect(acc, req.Tx)
 	if err != nil {
 		return nil, err
@@ -129,8 +133,18 @@ func DefaultNetwork(descriptor string) string {
 // network, or with two keys under one master fingerprint, is a
 // *[RefusedError].
 func PSBT(ctx context.Context, raw []byte, descriptor, network string) (*Result, error) {
+	return PSBTFor(ctx, raw, VaultSpec{Descriptor: descriptor}, network)
+}
+
+// PSBTFor is [PSBT] for a vault named in any form of [VaultSpec]; the
+// result's "descriptor" is the one the spec resolved to.
+func PSBTFor(ctx context.Context, raw []byte, spec VaultSpec, network string) (*Result, error) {
 	if len(raw) > MaxSize {
 		return nil, fmt.Errorf("inspect: %d bytes exceeds %d", len(raw), MaxSize)
+	}
+	descriptor, err := spec.Resolve()
+	if err != nil {
+		return nil, err
 	}
 	if network == "" {
 		network = DefaultNetwork(descriptor)
@@ -156,7 +170,10 @@ func PSBT(ctx context.Context, raw []byte, descriptor, network string) (*Result,
 	}
 	body := map[string]any{
 		"txid": d.TxID, "network": d.Network, "fee": d.Fee, "feeRate": d.FeeRate, "vsize": d.VSize,
-		"inputs": d.Inputs, "outputs": d.Outputs,
+		"inputs": d.Inputs, "outputs": d.Outputs, "descriptor": v.Descriptor,
+		"feeKnown": d.FeeKnown, "in": d.In, "sending": d.Sending,
+		"feePercentOfSending": d.FeePercentOfSending, "feePercentOfInputs": d.FeePercentOfInputs,
+		"feeCapPercent": d.FeeCapPercent, "feeCapBasis": d.FeeCapBasis,
 	}
 	if d.Path != "" {
 		body["spendPath"], body["lockBlocks"] = d.Path, d.Lock

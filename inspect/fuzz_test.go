@@ -3,8 +3,10 @@ package inspect_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/airlock-vault/airlock/chain/bitcoin/descriptor"
 	"github.com/airlock-vault/airlock/inspect"
 )
 
@@ -30,6 +32,29 @@ func FuzzArtifact(f *testing.F) {
 		}
 		if _, err := json.Marshal(out); err != nil {
 			t.Fatalf("description does not marshal: %v", err)
+		}
+	})
+}
+
+// FuzzVaultSpec feeds the account-key and wallet-policy forms untrusted
+// text: they must never panic, and what resolves must be a descriptor
+// that parses with its checksum.
+func FuzzVaultSpec(f *testing.F) {
+	w := newWorld(f)
+	f.Add(w.members[0].keyExpr(), w.members[1].keyExpr(), 2, "", "wsh(sortedmulti(2,@0/**,@1/**))")
+	f.Add(w.members[0].keyExpr(), "[00000000]02"+strings.Repeat("11", 32), 1, "p2sh", "tr(@0/**)")
+	f.Fuzz(func(t *testing.T, a, b string, k int, script, template string) {
+		for _, spec := range []inspect.VaultSpec{
+			{XPubs: []string{a, b}, Threshold: k, Script: script},
+			{WalletPolicy: template, PolicyKeys: []string{a, b}},
+		} {
+			d, err := spec.Resolve()
+			if err != nil {
+				continue
+			}
+			if _, err := descriptor.ParseStrict(d); err != nil {
+				t.Fatalf("resolved to %q, which does not parse: %v", d, err)
+			}
 		}
 	})
 }

@@ -16,8 +16,9 @@
 //
 // [PSBT] and [Safe] are the checks a signing station makes, without the
 // station: a PSBT is reviewed against a vault described by its output
-// descriptor alone, a Safe transaction against the Safe's address, chain
-// id and contract version. Each returns a [Result] carrying the review's
+// descriptor, its signers' xpubs and threshold, or a BIP-388 wallet policy
+// ([VaultSpec]), a Safe transaction against the Safe's address, chain id
+// and contract version. Each returns a [Result] carrying the review's
 // JSON fields, its lines for a person and its flags; a caller refuses the
 // transaction when [Result.Blocking] is not empty.
 //

@@ -354,6 +354,11 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 				acc.Severities[k] = chain.Severity(s)
 			}
 		}
+		for i := range p.AddressBook {
+			if a := &p.AddressBook[i]; a.appliesTo(v) {
+				acc.AddressBook = append(acc.AddressBook, a.Address)
+			}
+		}
 		cv.Account = acc
 	}
 	return cv, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcutil/v2"
@@ -29,6 +28,7 @@ const (
 	FlagSighashNonstandard = "sighash-nonstandard"
 	FlagNonstandardSize    = "nonstandard-size"
 	FlagReceiveBranch      = "change-on-receive-branch"
+	FlagNoChangeBranch     = "no-change-branch"
 )
 
 // Default caps when a vault's policy sets none.
@@ -45,6 +45,10 @@ type Input struct {
 	Address  string `json:"address,omitempty"`
 	Path     string `json:"path,omitempty"` // descriptor branch/index, e.g. "0/5"
 	Vault    bool   `json:"vault"`
+	// AmountFrom says where Amount comes from: "previous-tx" (the
+	// previous transaction, its txid checked) or "witness-utxo" (the
+	// witness UTXO alone); empty when the amount is unknown.
+	AmountFrom string `json:"amountFrom,omitempty"`
 	// Depth is how many blocks deep the spent transaction is by the
 	// PSBT's maturity proof (a recovery spend only; 0 when unproven).
 	Depth int `json:"depth,omitempty"`
@@ -71,6 +75,16 @@ type Details struct {
 	VSize   int64    `json:"vsize"`
 	FeeRate float64  `json:"feeRate"` // sat/vB, of the finalized transaction's estimated size
 	Sending int64    `json:"sending"` // to outputs that are not change
+	// FeeKnown says every input's amount is known, so Fee is the
+	// transaction's fee; otherwise In, Fee and FeeRate are 0.
+	FeeKnown bool `json:"feeKnown"`
+	// The fee as a percentage of Sending and of In (0 when the base is
+	// 0), and the percentage cap with what it measures the fee against:
+	// FeeCapBasis is always "sending", the amount leaving the vault.
+	FeePercentOfSending float64 `json:"feePercentOfSending"`
+	FeePercentOfInputs  float64 `json:"feePercentOfInputs"`
+	FeeCapPercent       float64 `json:"feeCapPercent"`
+	FeeCapBasis         string  `json:"feeCapBasis"`
 	// For a vault with a recovery path: the path the transaction can
 	// take ("primary" or "recovery"), the lock in blocks, and the tip of
 	// the maturity proof.
@@ -149,12 +163,14 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 		a.reviewOutput(i)
 	}
 	a.checkRecovery()
+	a.checkChangeBranch()
 	var out int64
 	for _, o := range tx.TxOut {
 		out += o.Value
 	}
 	a.details.Out = out
 	a.details.VSize = estimateVSize(tx, a.inputs, vi)
+	a.details.FeeCapPercent, a.details.FeeCapBasis = feeCapPercent(v.Limits), FeeCapBasisSending
 	if a.details.VSize > MaxStandardVSize {
 		a.flag(FlagNonstandardSize, chain.Block, "the signed transaction would be about %d vbytes, over the %d standardness limit", a.details.VSize, MaxStandardVSize)
 	}
@@ -175,8 +191,14 @@ func analyse(v chain.Vault, payload []byte) (*analysis, error) {
 	if a.details.Fee < 0 {
 		return nil, fmt.Errorf("bitcoin: outputs (%d sat) exceed inputs (%d sat)", out, in)
 	}
-	a.feeKnown = true
-	a.details.FeeRate = math.Round(float64(a.details.Fee)/float64(a.details.VSize)*100) / 100
+	a.feeKnown, a.details.FeeKnown = true, true
+	a.details.FeeRate = round2(float64(a.details.Fee) / float64(a.details.VSize))
+	if a.details.Sending > 0 {
+		a.details.FeePercentOfSending = round4(float64(a.details.Fee) * 100 / float64(a.details.Sending))
+	}
+	if in > 0 {
+		a.details.FeePercentOfInputs = round4(float64(a.details.Fee) * 100 / float64(in))
+	}
 	a.checkFee(v.Limits)
 	return a, nil
 }
@@ -191,7 +213,16 @@ func (a *analysis) reviewInput(i int) (inputInfo, bool) {
 	prev, err := a.pkt.PrevOut(i)
 	switch {
 	case errors.Is(err, psbt.ErrUTXOMismatch):
-		a.flag(FlagUTXOMismatch, chain.Block, "input %d: %v", i, err)
+		// The previous transaction, once its txid is checked, is what
+		// exists on chain: its amount is the true one, and the review
+		// goes on with it (the flag still blocks) so that the fee shown
+		// is the fee the transaction would pay.
+		msg := err.Error()
+		if p, perr := a.pkt.PrevTxOut(i); perr == nil {
+			prev, err = p, nil
+			msg += fmt.Sprintf("; shown with the previous transaction's %d sat (its txid checks out)", p.Value)
+		}
+		a.flag(FlagUTXOMismatch, chain.Block, "input %d: %s", i, msg)
 	case err != nil:
 		a.flag(FlagMissingUTXO, chain.Block, "input %d: the spent output is not in the PSBT: %v", i, err)
 	}
@@ -199,8 +230,12 @@ func (a *analysis) reviewInput(i int) (inputInfo, bool) {
 		a.details.Inputs = append(a.details.Inputs, row)
 		return info, false
 	}
-	if pin.NonWitnessUtxo == nil && !isTaprootScript(prev.PkScript) {
-		a.flag(FlagMissingPrevTx, chain.Warn, "input %d: no previous transaction; its amount rests on witness_utxo alone", i)
+	row.AmountFrom = "previous-tx"
+	if pin.NonWitnessUtxo == nil {
+		row.AmountFrom = "witness-utxo"
+		if !isTaprootScript(prev.PkScript) {
+			a.flag(FlagMissingPrevTx, chain.Warn, "input %d: no previous transaction; its amount rests on witness_utxo alone", i)
+		}
 	}
 	info.prevOut = prev
 	row.Amount = prev.Value
@@ -314,12 +349,9 @@ func (a *analysis) reviewOutput(i int) {
 
 func (a *analysis) checkFee(l chain.Limits) {
 	d := &a.details
-	rate, pct := l.MaxFeeRate, l.MaxFeePercent
+	rate, pct := l.MaxFeeRate, feeCapPercent(l)
 	if rate == 0 {
 		rate = DefaultMaxFeeRate
-	}
-	if pct == 0 {
-		pct = DefaultMaxFeePercent
 	}
 	if l.MaxFee > 0 && d.Fee > l.MaxFee {
 		a.flag(FlagFeeHigh, chain.Block, "fee %d sat exceeds the vault's cap of %d sat", d.Fee, l.MaxFee)
@@ -328,7 +360,7 @@ func (a *analysis) checkFee(l chain.Limits) {
 		a.flag(FlagFeeHigh, chain.Block, "fee rate %.2f sat/vB exceeds the cap of %.2f sat/vB", d.FeeRate, rate)
 	}
 	if d.Sending > 0 && float64(d.Fee)*100 > pct*float64(d.Sending) {
-		a.flag(FlagFeeHigh, chain.Block, "fee %d sat is %.2f%% of the %d sat sent, over the cap of %.2f%%", d.Fee, float64(d.Fee)*100/float64(d.Sending), d.Sending, pct)
+		a.flag(FlagFeeHigh, chain.Block, "fee %d sat is %.2f%% of the %d sat sent (%.2f%% of the %d sat of inputs), over the cap of %.2f%% of the amount sent", d.Fee, float64(d.Fee)*100/float64(d.Sending), d.Sending, d.FeePercentOfInputs, d.In, pct)
 	}
 }
 
@@ -417,7 +449,7 @@ func (a *analysis) lines(v chain.Vault) []string {
 		}
 		out = append(out, fmt.Sprintf("  output %d  %s  %s  (%s)", o.Index, o.Address, btc(o.Amount), kind))
 	}
-	out = append(out, fmt.Sprintf("  sending %s, fee %s (%.2f sat/vB, ~%d vB)", btc(d.Sending), btc(d.Fee), d.FeeRate, d.VSize))
+	out = append(out, a.feeLines()...)
 	if a.pathLine != "" {
 		out = append(out, a.pathLine)
 	}

@@ -38,6 +38,7 @@ type vaultInfo struct {
 	trusted    map[common.Address]string
 	severities map[string]chain.Severity
 	ethSign    bool
+	known      map[common.Address]bool // the policy's address book for the vault
 }
 
 func parseVault(v chain.Vault) (*vaultInfo, error) {
@@ -104,6 +105,9 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, fmt.Errorf("safe: vault %q: flag %s always blocks", v.Name, code)
 		}
 		vi.severities[code] = sev
+	}
+	if vi.known, err = addressBook(v.Name, acc.AddressBook); err != nil {
+		return nil, err
 	}
 	return vi, nil
 }

@@ -174,6 +174,7 @@ func (a *analysis) reviewTx(tx *Tx) {
 		}
 		a.details.Refund = &Refund{Token: token, Receiver: receiver, WorstCase: worst.String()}
 		a.flag(FlagGasRefund, "gas refund: up to %s (smallest unit) of %s paid from the Safe to %s ((safeTxGas %s + baseGas %s + %d for the call itself) × gasPrice %s)", worst, token, receiver, tx.SafeTxGas, tx.BaseGas, refundCallGas, tx.GasPrice)
+		a.checkRefundReceiver(tx, worst)
 	}
 }
 

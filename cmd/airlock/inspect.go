@@ -57,12 +57,14 @@ func (e *env) inspectSafe(args []string) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	var trusted multi
 	fs.Var(&trusted, "trusted", "a contract delegatecalls may target: NAME=ADDRESS:CODEHASH (repeatable)")
+	var book multi
+	fs.Var(&book, "address-book", "an address a gas refund may pay without blocking, as a policy's address book lists it (repeatable)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *chainID == 0 || *addr == "" || *version == "" || *txFile == "" {
 		return usagef("inspect safe: want --chain-id N --safe ADDR --version V --tx FILE")
 	}
-	req := inspect.SafeRequest{ChainID: *chainID, Safe: *addr, Version: *version}
+	req := inspect.SafeRequest{ChainID: *chainID, Safe: *addr, Version: *version, AddressBook: book}
 	for _, t := range trusted {
 		c, err := inspect.ParseTrusted(t)
 		if err != nil {
@@ -100,25 +102,41 @@ func (e *env) report(res *inspect.Result, asJSON bool) error {
 }
 
 // inspectPSBT is the stateless signer-side check of a PSBT against a
-// descriptor: what a station would compute, without a workspace or a
-// policy. Exit 3 when a flag blocks.
+// vault named by its descriptor, its signers' xpubs and threshold, or a
+// BIP-388 wallet policy: what a station would compute, without a
+// workspace or a policy. Exit 3 when a flag blocks.
 func (e *env) inspectPSBT(args []string) error {
 	fs := e.flags("inspect psbt")
-	desc := fs.String("descriptor", "", "the vault's descriptor, with its checksum")
+	var spec inspect.VaultSpec
+	fs.StringVar(&spec.Descriptor, "descriptor", "", "the vault's descriptor, with its checksum")
+	var xpubs, keys multi
+	fs.Var(&xpubs, "xpub", "a signer's account key, [fingerprint/path]xpub (repeatable; with --threshold)")
+	fs.IntVar(&spec.Threshold, "threshold", 0, "with --xpub: how many signatures the vault needs")
+	fs.StringVar(&spec.Script, "script-type", "", "with --xpub: p2wsh (default), p2sh-p2wsh, p2sh or tr")
+	fs.StringVar(&spec.WalletPolicy, "wallet-policy", "", "a BIP-388 wallet policy template, e.g. wsh(sortedmulti(2,@0/**,@1/**)) (with --key)")
+	fs.Var(&keys, "key", "with --wallet-policy: the key @i stands for, [fingerprint/path]xpub (repeatable, in order)")
 	network := fs.String("network", "", "mainnet, testnet3, testnet4, signet or regtest (default: the descriptor's keys say mainnet or a test network; regtest when they are test keys)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 || *desc == "" {
-		return usagef("inspect psbt: want FILE --descriptor D [--network N] [--json]")
+	spec.XPubs, spec.PolicyKeys = xpubs, keys
+	const want = "inspect psbt: want FILE and one of --descriptor D, --xpub K... --threshold N [--script-type T], --wallet-policy P --key K... [--network N] [--json]"
+	if len(pos) != 1 {
+		return usagef("%s", want)
+	}
+	if _, err := spec.Resolve(); errors.Is(err, inspect.ErrVaultForm) {
+		return usagef("%s", want)
 	}
 	raw, err := readArtifact(pos[0])
 	if err != nil {
 		return err
 	}
-	res, err := inspect.PSBT(context.Background(), raw, *desc, *network)
+	res, err := inspect.PSBTFor(context.Background(), raw, spec, *network)
+	if errors.Is(err, inspect.ErrVaultForm) {
+		return usagef("%s", want)
+	}
 	if re, ok := errors.AsType[*inspect.RefusedError](err); ok {
 		return &refusedError{re.Error()}
 	}

@@ -46,6 +46,36 @@ func (p *Packet) PrevOut(i int) (*wire.TxOut, error) {
 	return wire.NewTxOut(out.Value, bytes.Clone(out.PkScript)), nil
 }
 
+// PrevTxOut returns a copy of the output input i spends, read from its
+// previous transaction alone, after checking that the transaction hashes
+// to the txid the input spends. It ignores the witness UTXO: when PrevOut
+// refuses an input whose witness UTXO disagrees with a previous
+// transaction that checks out, this is the output that exists on chain,
+// so a review can still show the true amount and fee while it blocks.
+// Without a previous transaction the error wraps ErrNoUTXO; with one that
+// is not the input's, ErrUTXOMismatch.
+func (p *Packet) PrevTxOut(i int) (*wire.TxOut, error) {
+	if err := p.checkInput(i); err != nil {
+		return nil, err
+	}
+	prev := p.Inputs[i].NonWitnessUtxo
+	if prev == nil {
+		return nil, fmt.Errorf("%w (input %d has no previous transaction)", ErrNoUTXO, i)
+	}
+	op := p.UnsignedTx.TxIn[i].PreviousOutPoint
+	if h := prev.TxHash(); h != op.Hash {
+		return nil, fmt.Errorf("%w: input %d spends %s, but its previous transaction is %s", ErrUTXOMismatch, i, op, h)
+	}
+	if int64(op.Index) >= int64(len(prev.TxOut)) || prev.TxOut[op.Index] == nil {
+		return nil, fmt.Errorf("%w: input %d spends %s, but its previous transaction has %d outputs", ErrUTXOMismatch, i, op, len(prev.TxOut))
+	}
+	out := prev.TxOut[op.Index]
+	if out.Value < 0 || out.Value > btcutil.MaxSatoshi {
+		return nil, fmt.Errorf("psbt: input %d spends an amount of %d, outside 0 to %d", i, out.Value, int64(btcutil.MaxSatoshi))
+	}
+	return wire.NewTxOut(out.Value, bytes.Clone(out.PkScript)), nil
+}
+
 func (p *Packet) checkInput(i int) error {
 	if p.UnsignedTx == nil || len(p.Inputs) != len(p.UnsignedTx.TxIn) {
 		return errors.New("psbt: the packet's input maps do not match its transaction")
