@@ -216,7 +216,7 @@ func TestArtifactDescribesEveryArtifact(t *testing.T) {
 		{"policy", w.policy, nil, envelope.TypePolicy,
 			// The policy's keys are its Go field names: the JSON has
 			// always been printed so.
-			[]string{`"MaxProposalLifetime": "24h0m0s"`, `"SignaturesNeeded": 0`, `"Name": "cold"`, `"signedBy": []`}, nil},
+			[]string{`"maxProposalLifetimeSeconds": 86400`, `"signaturesNeeded": 0`, `"name": "cold"`, `"signedBy": []`}, nil},
 		{"proposal with addresses", w.proposal, regtest, envelope.TypeProposal,
 			[]string{`"intent": "pay invoice 42"`, `"coordinator": "coord"`, `"address": "bcrt1q`, `"created": "2031-01-02T03:04:05Z"`}, nil},
 		{"proposal outside a workspace", w.proposal, nil, envelope.TypeProposal,

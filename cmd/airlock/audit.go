@@ -15,7 +15,9 @@ import (
 )
 
 func (e *env) auditVerify(args []string) error {
-	if _, err := parse(e.flags("audit verify"), args); err != nil {
+	fs := e.flags("audit verify")
+	asJSON := jsonFlag(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ws, err := e.open()
@@ -38,20 +40,43 @@ func (e *env) auditVerify(args []string) error {
 	if err := ws.VerifyState(context.Background()); err != nil {
 		return err
 	}
+	type witness struct {
+		Size     int64    `json:"size"`
+		Stations []string `json:"stations"`
+	}
+	witnesses := []witness{}
+	if ws.Config.Role == workspace.Coordinator {
+		bySize := map[string][]string{}
+		for k := range ws.Witnesses("size:") {
+			parts := strings.SplitN(k, ":", 3)
+			bySize[parts[1]] = append(bySize[parts[1]], parts[2])
+		}
+		for _, size := range workspace.SortedKeys(bySize) {
+			n, _ := strconv.ParseInt(size, 10, 64)
+			witnesses = append(witnesses, witness{n, bySize[size]})
+		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Verified        bool      `json:"verified"`
+			Origin          string    `json:"origin"`
+			Entries         int64     `json:"entries"`
+			CheckpointSize  int64     `json:"checkpointSize"`
+			Root            string    `json:"root"`
+			Identity        string    `json:"identity"`
+			StateAgrees     bool      `json:"stateAgrees"`
+			Witnessed       []witness `json:"witnessed"`
+			AfterCheckpoint int64     `json:"entriesAfterCheckpoint"`
+		}{true, origin(ws), rep.Entries, rep.CheckpointSize, fmt.Sprintf("%x", rep.Root[:]), ws.Config.Identity, true, witnesses, rep.Entries - rep.CheckpointSize})
+	}
 	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
 	fmt.Fprintf(e.stdout, "latest checkpoint: size %d, root %x, signature by %s verifies\n", rep.CheckpointSize, rep.Root[:], ws.Config.Identity)
 	fmt.Fprintln(e.stdout, "state and log agree: every proposal, decision, claim and finalization has its entry, and every such entry its row")
 	if ws.Config.Role == workspace.Coordinator {
-		witnessed := map[string][]string{}
-		for k := range ws.Witnesses("size:") {
-			parts := strings.SplitN(k, ":", 3)
-			witnessed[parts[1]] = append(witnessed[parts[1]], parts[2])
+		for _, w := range witnesses {
+			fmt.Fprintf(e.stdout, "checkpoint of %d entries witnessed by %d stations: %s\n", w.Size, len(w.Stations), strings.Join(w.Stations, ", "))
 		}
-		for _, size := range workspace.SortedKeys(witnessed) {
-			n, _ := strconv.ParseInt(size, 10, 64)
-			fmt.Fprintf(e.stdout, "checkpoint of %d entries witnessed by %d stations: %s\n", n, len(witnessed[size]), strings.Join(witnessed[size], ", "))
-		}
-		if len(witnessed) == 0 {
+		if len(witnesses) == 0 {
 			fmt.Fprintln(e.stdout, "no checkpoint witnessed by a station yet")
 		}
 	}
@@ -62,7 +87,9 @@ func (e *env) auditVerify(args []string) error {
 }
 
 func (e *env) auditLog(args []string) error {
-	if _, err := parse(e.flags("audit log"), args); err != nil {
+	fs := e.flags("audit log")
+	asJSON := jsonFlag(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ws, err := e.open()
@@ -77,6 +104,27 @@ func (e *env) auditLog(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		type entry struct {
+			Index   int64             `json:"index"`
+			Time    string            `json:"time"`
+			Kind    string            `json:"kind"`
+			Subject string            `json:"subject"`
+			Detail  map[string]string `json:"detail"`
+		}
+		out := []entry{}
+		for _, en := range entries {
+			d := en.Event.Detail
+			if d == nil {
+				d = map[string]string{}
+			}
+			out = append(out, entry{en.Index, en.Event.Time.UTC().Format(time.RFC3339), en.Event.Kind, en.Event.Subject, d})
+		}
+		return printJSON(e.stdout, struct {
+			Origin  string  `json:"origin"`
+			Entries []entry `json:"entries"`
+		}{origin(ws), out})
 	}
 	for _, en := range entries {
 		subject := en.Event.Subject

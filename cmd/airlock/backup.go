@@ -194,6 +194,7 @@ func combine(files, ids, passes []string) (*keystore.Keystore, error) {
 func (e *env) keyVerifyBackup(args []string) error {
 	fs := e.flags("key verify-backup")
 	shares, ids, passes := shareFlags(fs)
+	asJSON := jsonFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -227,6 +228,13 @@ func (e *env) keyVerifyBackup(args []string) error {
 	}
 	if err := log("key.backup-verified", "", map[string]string{"result": "pass", "fingerprint": fp}); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Passed      bool   `json:"passed"`
+			Shares      int    `json:"shares"`
+			Fingerprint string `json:"fingerprint"`
+		}{true, len(*shares), fp})
 	}
 	fmt.Fprintf(e.stdout, "backup drill PASSED: %d shares rebuild fingerprint %s, the key and identity this station and its policy record; nothing was written\n", len(*shares), fp)
 	return nil

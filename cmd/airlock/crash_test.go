@@ -134,15 +134,28 @@ type step struct {
 	wantFiles []string        // must exist once recovered
 }
 
+type statusRow struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+}
+
+// statusRows reads 'status --json' (docs/schemas/status.schema.json).
+func statusRows(r *runner, out string) []statusRow {
+	var doc struct {
+		Proposals []statusRow `json:"proposals"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		r.t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	return doc.Proposals
+}
+
 // proposalID is the id of the newest proposal at the coordinator.
 func newestProposal(r *runner) string {
 	out := r.must("-C", "coord", "status", "--json")
-	var rows []struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) == 0 {
-		r.t.Fatalf("status --json: %v\n%s", err, out)
+	rows := statusRows(r, out)
+	if len(rows) == 0 {
+		r.t.Fatalf("status --json: no proposals\n%s", out)
 	}
 	return rows[len(rows)-1].ID
 }
@@ -150,13 +163,7 @@ func newestProposal(r *runner) string {
 // openProposal is the id of the one open proposal at the coordinator.
 func openProposal(r *runner) string {
 	out := r.must("-C", "coord", "status", "--json")
-	var rows []struct {
-		ID    string `json:"id"`
-		State string `json:"state"`
-	}
-	if err := json.Unmarshal([]byte(out), &rows); err != nil {
-		r.t.Fatalf("status --json: %v\n%s", err, out)
-	}
+	rows := statusRows(r, out)
 	for _, row := range rows {
 		if row.State == "open" {
 			return row.ID

@@ -246,6 +246,7 @@ func (e *env) keyNew(args []string) error {
 func (e *env) keyShow(args []string) error {
 	fs := e.flags("key show")
 	yaml := fs.Bool("yaml", false, "print only the policy entry")
+	asJSON := jsonFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -254,6 +255,32 @@ func (e *env) keyShow(args []string) error {
 		return err
 	}
 	defer ws.Close()
+	if *asJSON {
+		c := ws.Config
+		type token struct {
+			Label  string `json:"label"`
+			Vendor string `json:"vendor"`
+			Model  string `json:"model"`
+			Serial string `json:"serial"`
+			Module string `json:"module"`
+		}
+		var tok *token
+		if c.Token != nil {
+			tok = &token{c.Token.Label, c.Token.Vendor, c.Token.Model, c.Token.Serial, c.Token.Module}
+		}
+		return printJSON(e.stdout, struct {
+			Role        string `json:"role"`
+			Name        string `json:"name"`
+			Device      string `json:"device,omitempty"`
+			Network     string `json:"network"`
+			Identity    string `json:"identity"`
+			Key         string `json:"key,omitempty"`
+			Ethereum    string `json:"ethereum,omitempty"`
+			Token       *token `json:"token,omitempty"`
+			Drill       bool   `json:"drill"`
+			PolicyEntry string `json:"policyEntry"`
+		}{c.Role, c.Name, c.Device, c.Network, c.Identity, c.Key, c.Ethereum, tok, c.Drill, enroll.PolicyEntry(c)})
+	}
 	return e.printKeys(ws, *yaml)
 }
 

@@ -133,6 +133,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		printHelp(stdout, help.fs)
 		return exitOK
 	}
+	if wantsJSON(args) {
+		return reportJSON(stderr, err)
+	}
 	return report(stderr, err)
 }
 
@@ -191,8 +194,21 @@ func dispatch(e *env, cmd string, args []string) error {
 }
 
 func report(stderr io.Writer, err error) int {
+	code, msg, hint := classify(err)
+	if code == exitOK {
+		return code
+	}
+	fmt.Fprintf(stderr, "airlock: error: %s\n", msg)
+	if hint != "" {
+		fmt.Fprintf(stderr, "airlock: hint: %s\n", hint)
+	}
+	return code
+}
+
+// classify gives an error's exit code (docs/cli.md), message and hint.
+func classify(err error) (code int, msg, hint string) {
 	if err == nil {
-		return exitOK
+		return exitOK, "", ""
 	}
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -200,13 +216,9 @@ func report(stderr io.Writer, err error) int {
 		if hint == "" {
 			hint = "run 'airlock help' for usage, 'airlock help COMMAND' for a command's"
 		}
-		fmt.Fprintf(stderr, "airlock: error: %s\nairlock: hint: %s\n", ue.msg, hint)
-		return exitUsage
+		return exitUsage, ue.msg, hint
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitUsage
-	}
-	code := exitError
+	code = exitError
 	var ref *station.Refusal
 	if errors.As(err, &ref) {
 		code = exitRefused
@@ -215,12 +227,11 @@ func report(stderr io.Writer, err error) int {
 	if errors.As(err, &re) {
 		code = exitRefused
 	}
-	fmt.Fprintf(stderr, "airlock: error: %s\n", err)
 	var he *hintError
 	if errors.As(err, &he) {
-		fmt.Fprintf(stderr, "airlock: hint: %s\n", he.hint)
+		hint = he.hint
 	}
-	return code
+	return code, err.Error(), hint
 }
 
 // refusedError is a verdict, not a failure: exit code 3.

@@ -18,6 +18,7 @@ func (e *env) address(args []string) error {
 	change := fs.Bool("change", false, "a change address (branch 1)")
 	index := fs.Uint("index", 0, "address index")
 	count := fs.Uint("count", 1, "how many addresses")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *name == "" {
@@ -31,12 +32,27 @@ func (e *env) address(args []string) error {
 	if *change {
 		branch = 1
 	}
+	type addr struct {
+		Branch  int    `json:"branch"` // 0 receive, 1 change
+		Index   uint32 `json:"index"`
+		Address string `json:"address"`
+	}
+	var out []addr
 	for i := uint(0); i < *count && i < 1000; i++ {
 		a, err := v.Address(branch, uint32(*index+i))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%d/%d  %s\n", branch, *index+i, a)
+		out = append(out, addr{branch, uint32(*index + i), a})
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Vault     string `json:"vault"`
+			Addresses []addr `json:"addresses"`
+		}{*name, out})
+	}
+	for _, a := range out {
+		fmt.Fprintf(e.stdout, "%d/%d  %s\n", a.Branch, a.Index, a.Address)
 	}
 	return nil
 }
@@ -49,6 +65,7 @@ func (e *env) psbtSynth(args []string) error {
 	to := fs.String("to", "", "destination address (default: a fixed address outside the vault)")
 	seed := fs.Uint64("seed", 1, "which synthetic coin to spend")
 	out := fs.String("out", "", "where to write the PSBT (base64)")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *name == "" || *out == "" {
@@ -64,6 +81,17 @@ func (e *env) psbtSynth(args []string) error {
 	}
 	if err := workspace.WriteFileAtomic(*out, []byte(b64(s.PSBT)+"\n"), 0o644); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			File        string `json:"file"`
+			Vault       string `json:"vault"`
+			FundingTxID string `json:"fundingTxid"`
+			FundingSat  int64  `json:"fundingSat"`
+			SendSat     int64  `json:"sendSat"`
+			FeeSat      int64  `json:"feeSat"`
+			Synthetic   bool   `json:"synthetic"`
+		}{*out, *name, s.FundingTxID, 100_000_000, *send, *fee, true})
 	}
 	fmt.Fprintf(e.stdout, "synthetic funding tx %s pays vault %s 1 BTC (never broadcastable)\n", s.FundingTxID, *name)
 	fmt.Fprintf(e.stdout, "wrote %s: send %s sat, fee %s sat, change to the vault\n", *out, strconv.FormatInt(*send, 10), strconv.FormatInt(*fee, 10))

@@ -5,11 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
@@ -128,6 +130,25 @@ func (e *env) review(args []string) error {
 }
 
 func reviewJSON(res *station.Result) any {
+	// Lists are [] in JSON, never null (a copy: the review's own encoding
+	// is what its digest commits to).
+	rv := *res.Review
+	if rv.Flags == nil {
+		rv.Flags = []chain.Flag{}
+	}
+	if rv.Spends == nil {
+		rv.Spends = []string{}
+	}
+	if rv.Effects != nil {
+		fx := *rv.Effects
+		if fx.Transfers == nil {
+			fx.Transfers = []chain.Transfer{}
+		}
+		if fx.Actions == nil {
+			fx.Actions = []chain.Action{}
+		}
+		rv.Effects = &fx
+	}
 	var conflicts []string
 	for _, c := range res.Conflicts {
 		conflicts = append(conflicts, c.Resource+" spent by "+hex.EncodeToString(c.Proposal[:]))
@@ -148,7 +169,7 @@ func reviewJSON(res *station.Result) any {
 		Endorsement   bool     `json:"endorsement,omitempty"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser}
+		&rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser}
 }
 
 func orEmpty(s []string) []string {
@@ -202,6 +223,7 @@ func (e *env) sign(args []string) error {
 	override := fs.Bool("override-conflict", false, "sign although an approved proposal spends the same outputs")
 	out := fs.String("out", "", "where to write the decision (default: PROPOSAL.PARTICIPANT.approval)")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -269,6 +291,23 @@ func (e *env) sign(args []string) error {
 	if !*approve {
 		what = "rejected"
 	}
+	if *asJSON {
+		dev := ws.Config.Device
+		if res.Endorser {
+			dev = ""
+		}
+		return printJSON(e.stdout, struct {
+			Proposal    string `json:"proposal"`
+			Decision    string `json:"decision"`
+			Endorsement bool   `json:"endorsement"`
+			Participant string `json:"participant"`
+			Device      string `json:"device"`
+			TxID        string `json:"txid"`
+			DecisionID  string `json:"decisionId"`
+			File        string `json:"file"`
+		}{hex.EncodeToString(res.ID[:]), map[bool]string{true: proposal.Approve, false: proposal.Reject}[*approve], res.Endorser,
+			ws.Config.Name, dev, res.Review.TxID, env.IDHex(), *out})
+	}
 	fmt.Fprintf(e.stdout, "%s proposal %s as %s/%s (txid %s)\n", what, hex.EncodeToString(res.ID[:8]), ws.Config.Name, ws.Config.Device, res.Review.TxID)
 	fmt.Fprintf(e.stdout, "wrote %s: carry it back to the coordinator\n", *out)
 	return nil
@@ -277,6 +316,7 @@ func (e *env) sign(args []string) error {
 func (e *env) collect(args []string) error {
 	fs := e.flags("collect")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -303,13 +343,36 @@ func (e *env) collect(args []string) error {
 	// Every file is handled and reported; one refused file does not keep
 	// the others from being collected, and a decision handed in twice is
 	// reported, not an error.
+	type decided struct {
+		Proposal           string `json:"proposal"`
+		Participant        string `json:"participant"`
+		Device             string `json:"device"`
+		Decision           string `json:"decision"`
+		Endorsement        bool   `json:"endorsement"`
+		External           bool   `json:"external"`
+		SignaturesVerified int    `json:"signaturesVerified"`
+		Reason             string `json:"reason,omitempty"`
+	}
+	type fileResult struct {
+		File      string    `json:"file"`
+		Result    string    `json:"result"` // collected, already-collected, refused
+		Reason    string    `json:"reason,omitempty"`
+		Decisions []decided `json:"decisions"`
+	}
+	results := []fileResult{}
 	var refused []string
 	collected, again := 0, 0
+	say := func(w io.Writer, format string, args ...any) {
+		if !*asJSON {
+			fmt.Fprintf(w, format, args...)
+		}
+	}
 	for _, path := range pos {
 		raw, err := readArtifact(path)
 		if err != nil {
-			fmt.Fprintf(e.stderr, "airlock: %s: refused: %v\n", path, err)
+			say(e.stderr, "airlock: %s: refused: %v\n", path, err)
 			refused = append(refused, path)
+			results = append(results, fileResult{path, "refused", err.Error(), []decided{}})
 			continue
 		}
 		got, err := c.CollectAny(context.Background(), raw, unlock)
@@ -318,21 +381,29 @@ func (e *env) collect(args []string) error {
 		case errors.As(err, &locked):
 			return locked.err
 		case errors.Is(err, coordinator.ErrAlreadyCollected):
-			fmt.Fprintf(e.stdout, "%s: already collected; nothing changed\n", path)
+			say(e.stdout, "%s: already collected; nothing changed\n", path)
 			again++
+			results = append(results, fileResult{path, "already-collected", "", []decided{}})
 			continue
 		case err != nil:
 			msg := err.Error()
 			if errors.Is(err, workspace.ErrDuplicate) {
 				msg += " (each participant decides once per proposal)"
 			}
-			fmt.Fprintf(e.stderr, "airlock: %s: refused: %s\n", path, msg)
+			say(e.stderr, "airlock: %s: refused: %s\n", path, msg)
 			refused = append(refused, path)
+			results = append(results, fileResult{path, "refused", msg, []decided{}})
 			continue
 		}
 		collected++
+		fr := fileResult{path, "collected", "", []decided{}}
 		for _, ch := range got {
 			a := ch.Approval
+			fr.Decisions = append(fr.Decisions, decided{hex.EncodeToString(a.Proposal), a.Participant, a.Device, a.Decision,
+				ch.Endorsement, ch.External, len(ch.Verified), a.Reason})
+			if *asJSON {
+				continue
+			}
 			switch {
 			case ch.External:
 				fmt.Fprintf(e.stdout, "collected approval by %s/%s (external device, signed PSBT) for proposal %s: %d signatures verified\n", a.Participant, a.Device, hex.EncodeToString(a.Proposal[:8]), len(ch.Verified))
@@ -344,8 +415,18 @@ func (e *env) collect(args []string) error {
 				fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
 			}
 		}
+		results = append(results, fr)
 	}
-	if len(pos) > 1 {
+	if *asJSON {
+		if err := printJSON(e.stdout, struct {
+			Files            []fileResult `json:"files"`
+			Collected        int          `json:"collected"`
+			AlreadyCollected int          `json:"alreadyCollected"`
+			Refused          int          `json:"refused"`
+		}{results, collected, again, len(refused)}); err != nil {
+			return err
+		}
+	} else if len(pos) > 1 {
 		fmt.Fprintf(e.stdout, "%d files: %d collected, %d already collected, %d refused\n", len(pos), collected, again, len(refused))
 	}
 	if len(refused) > 0 {
@@ -378,7 +459,24 @@ func (e *env) status(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, rows)
+		type row struct {
+			coordinator.Row
+			Approvals   []string          `json:"approvals"`
+			Rejects     map[string]string `json:"rejections"`
+			Duplicates  []string          `json:"duplicates"`
+			SecondsLeft int64             `json:"secondsLeft"`
+		}
+		out := []row{}
+		for _, r := range rows {
+			rj := r.Rejects
+			if rj == nil {
+				rj = map[string]string{}
+			}
+			out = append(out, row{r, orEmpty(r.Approvals), rj, orEmpty(r.Duplicates), int64(r.Left / time.Second)})
+		}
+		return printJSON(e.stdout, struct {
+			Proposals []row `json:"proposals"`
+		}{out})
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(e.stdout, "no proposals")
@@ -414,6 +512,7 @@ func (e *env) finalize(args []string) error {
 	fs := e.flags("finalize")
 	out := fs.String("out", "", "where to write the raw transaction hex (default: TXID.tx)")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -438,15 +537,15 @@ func (e *env) finalize(args []string) error {
 	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
-	if f.Again {
+	if f.Again && !*asJSON {
 		fmt.Fprintf(e.stdout, "proposal %s was finalized before: giving back the stored transaction and threshold proof (nothing new signed)\n", hex.EncodeToString(f.Proof.Proposal[:8]))
 	}
-	return e.writeFinal(f, *out)
+	return e.writeFinal(f, *out, *asJSON)
 }
 
 // writeFinal writes a finalized proposal's outputs: OUT (the transaction),
 // OUT's .proof and, where the chain needs one, .unsigned.json.
-func (e *env) writeFinal(f *coordinator.Finalized, out string) error {
+func (e *env) writeFinal(f *coordinator.Finalized, out string, asJSON bool) error {
 	if out == "" {
 		out = f.Final.TxID[:16] + ".tx"
 	}
@@ -470,12 +569,44 @@ func (e *env) writeFinal(f *coordinator.Finalized, out string) error {
 	if err := writeEnvelope(proofPath, f.Env); err != nil {
 		return withHint(err, hint)
 	}
-	for _, l := range f.Final.Lines {
-		fmt.Fprintln(e.stdout, l)
-	}
 	var who []string
 	for _, a := range f.Proof.Approvals {
 		who = append(who, a.Participant+"/"+a.Device)
+	}
+	if asJSON {
+		var ens []string
+		for _, a := range f.Proof.Endorsements {
+			ens = append(ens, a.Participant)
+		}
+		unsigned := ""
+		if f.Final.Unsigned != nil {
+			unsigned = strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
+		}
+		path := f.Proof.Path
+		if path == "" {
+			path = "threshold"
+		}
+		return printJSON(e.stdout, struct {
+			Proposal      string   `json:"proposal"`
+			Vault         string   `json:"vault"`
+			TxID          string   `json:"txid"`
+			Path          string   `json:"path"`
+			Threshold     int      `json:"threshold"`
+			PolicyVersion uint64   `json:"policyVersion"`
+			Approvals     []string `json:"approvals"`
+			Endorsements  []string `json:"endorsements"`
+			Rule          string   `json:"rule,omitempty"`
+			Transaction   string   `json:"transactionFile"`
+			Kind          string   `json:"transactionKind"`
+			Unsigned      string   `json:"unsignedFile,omitempty"`
+			Proof         string   `json:"proofFile"`
+			Again         bool     `json:"finalizedBefore"`
+			Lines         []string `json:"lines"`
+		}{hex.EncodeToString(f.Proof.Proposal), f.Proof.Vault, f.Final.TxID, path, f.Proof.Threshold, f.Proof.PolicyVersion,
+			orEmpty(who), orEmpty(ens), f.Proof.Rule, *out2, kind, unsigned, proofPath, f.Again, orEmpty(f.Final.Lines)})
+	}
+	for _, l := range f.Final.Lines {
+		fmt.Fprintln(e.stdout, l)
 	}
 	if f.Proof.Path == "recovery" {
 		fmt.Fprintf(e.stdout, "recovery path taken under policy version %d, approved by the recovery signer %s alone\n", f.Proof.PolicyVersion, strings.Join(who, ", "))

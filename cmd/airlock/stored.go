@@ -46,7 +46,7 @@ func (e *env) exportStored(ref, out string) error {
 		if err := ws.Log(ctx, "output.written", k.Proposal.IDHex(), map[string]string{"what": "final transaction and proof", "file": out}); err != nil {
 			return err
 		}
-		return e.writeFinal(f, out)
+		return e.writeFinal(f, out, false)
 	}
 	return e.writeKept(ws, k.Env, k.Kind, out)
 }
