@@ -208,3 +208,19 @@ func OpenRelease(e *envelope.Envelope, pol *policy.Policy) (*Release, error) {
 
 // TimeOf is a release's time.
 func (r *Release) TimeOf() time.Time { return time.Unix(r.Time, 0).UTC() }
+
+// DecodeRelease reads the release in an envelope without verifying its
+// signature (OpenRelease verifies).
+func DecodeRelease(e *envelope.Envelope) (*Release, error) {
+	if e.Type != envelope.TypeRelease {
+		return nil, fmt.Errorf("proposal: envelope holds %s, not a release", e.Type)
+	}
+	var r Release
+	if err := envelope.Unmarshal(e.Payload, &r); err != nil {
+		return nil, fmt.Errorf("proposal: malformed release: %v", err)
+	}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

@@ -143,6 +143,7 @@ func (e *env) auditLog(args []string) error {
 func (e *env) auditCheckpoint(args []string) error {
 	fs := e.flags("audit checkpoint")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -155,6 +156,18 @@ func (e *env) auditCheckpoint(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		lines := strings.SplitN(string(cp), "\n", 4)
+		size := int64(0)
+		if len(lines) > 1 {
+			size, _ = strconv.ParseInt(lines[1], 10, 64)
+		}
+		return printJSON(e.stdout, struct {
+			Origin     string `json:"origin"`
+			Size       int64  `json:"size"`
+			Checkpoint string `json:"checkpoint"`
+		}{lines[0], size, string(cp)})
+	}
 	_, err = e.stdout.Write(cp)
 	return err
 }
@@ -162,6 +175,7 @@ func (e *env) auditCheckpoint(args []string) error {
 func (e *env) auditProve(args []string) error {
 	fs := e.flags("audit prove")
 	out := fs.String("out", "", "write the proof to this file")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -190,6 +204,16 @@ func (e *env) auditProve(args []string) error {
 		if err := workspace.WriteFileAtomic(*out, proof, 0o644); err != nil {
 			return err
 		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Index    int64  `json:"index"`
+			Identity string `json:"identity"`
+			File     string `json:"file,omitempty"`
+			Proof    string `json:"proof"`
+		}{n, ws.Config.Identity, *out, string(proof)})
+	}
+	if *out != "" {
 		fmt.Fprintf(e.stdout, "wrote %s: check it anywhere with 'airlock audit check-proof %s --identity %s'\n", *out, *out, ws.Config.Identity)
 		return nil
 	}
@@ -203,6 +227,7 @@ func (e *env) auditCheckProof(args []string) error {
 	fs := e.flags("audit check-proof")
 	identity := fs.String("identity", "", "the log owner's identity key, ed25519:<base64>")
 	identityFile := fs.String("identity-file", "", "read the identity key from this file (e.g. a workspace's airlock.json)")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -234,6 +259,21 @@ func (e *env) auditCheckProof(args []string) error {
 	}
 	if en.Event.Kind == "" {
 		return errors.New("proof verified but carries an empty event")
+	}
+	if *asJSON {
+		d := en.Event.Detail
+		if d == nil {
+			d = map[string]string{}
+		}
+		return printJSON(e.stdout, struct {
+			Verified bool              `json:"verified"`
+			Index    int64             `json:"index"`
+			Time     string            `json:"time"`
+			Kind     string            `json:"kind"`
+			Subject  string            `json:"subject"`
+			Detail   map[string]string `json:"detail"`
+			Identity string            `json:"identity"`
+		}{true, en.Index, en.Event.Time.UTC().Format(time.RFC3339), en.Event.Kind, en.Event.Subject, d, *identity})
 	}
 	fmt.Fprintf(e.stdout, "proof verified: entry %d (%s %s at %s) is in the log signed by %s\n", en.Index, en.Event.Kind, en.Event.Subject, en.Event.Time.Format(time.RFC3339), *identity)
 	return nil

@@ -39,6 +39,7 @@ func (e *env) keyBackup(args []string) error {
 	passFile := e.secretFlags(fs)
 	var recipients multi
 	fs.Var(&recipients, "recipient", "a custodian: age1… or recipient-file:PATH (X25519), or passphrase-file:PATH (scrypt); one per share, in order")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -77,8 +78,18 @@ func (e *env) keyBackup(args []string) error {
 	if err != nil {
 		return err
 	}
+	type shareOut struct {
+		Index int    `json:"index"`
+		File  string `json:"file,omitempty"`
+		Words string `json:"words,omitempty"`
+	}
+	var listed []shareOut
 	if *words {
 		for i, s := range shares {
+			if *asJSON {
+				listed = append(listed, shareOut{Index: i + 1, Words: backup.Words(s)})
+				continue
+			}
 			fmt.Fprintf(e.stdout, "share %d of %d (any %d restore):\n%s\n\n", i+1, *n, *k, backup.Words(s))
 		}
 	} else {
@@ -88,10 +99,25 @@ func (e *env) keyBackup(args []string) error {
 		if err := backup.WriteSealed(*out, ws.Config.Name, shares, rcps); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "wrote %d shares (any %d restore) to %s, each encrypted to its custodian\n", *n, *k, *out)
+		for i := range shares {
+			listed = append(listed, shareOut{Index: i + 1, File: filepath.Join(*out, backup.ShareFile(ws.Config.Name, i+1, *n))})
+		}
+		if !*asJSON {
+			fmt.Fprintf(e.stdout, "wrote %d shares (any %d restore) to %s, each encrypted to its custodian\n", *n, *k, *out)
+		}
 	}
-	return e.logger(ws, ks)("key.backup", fmt.Sprintf("%x", shares[0].ID[:]), map[string]string{
-		"threshold": fmt.Sprint(*k), "shares": fmt.Sprint(*n), "key": ws.Config.Key})
+	if err := e.logger(ws, ks)("key.backup", fmt.Sprintf("%x", shares[0].ID[:]), map[string]string{
+		"threshold": fmt.Sprint(*k), "shares": fmt.Sprint(*n), "key": ws.Config.Key}); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Threshold int        `json:"threshold"`
+			Shares    []shareOut `json:"shares"`
+			Key       string     `json:"key"`
+		}{*k, listed, ws.Config.Key})
+	}
+	return nil
 }
 
 // readShares decrypts and decodes share files: .age files with the given
@@ -136,6 +162,7 @@ func (e *env) keyRestore(args []string) error {
 	device := fs.String("device", "keystore", "device id in the policy")
 	passFile := fs.String("passphrase-file", "", "passphrase for the new keystore")
 	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor for the new keystore")
+	asJSON := jsonFlag(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -169,6 +196,9 @@ func (e *env) keyRestore(args []string) error {
 	defer ws.Close()
 	if err := e.logger(ws, en.Keys)("key.restored", "", map[string]string{"key": en.Config.Key, "shares": fmt.Sprint(len(*shares))}); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, keyInfo(ws.Config, "restored"))
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)
 	return e.printKeys(ws, false)
@@ -246,6 +276,7 @@ func (e *env) keyVerifyBackup(args []string) error {
 func (e *env) keyCustodian(args []string) error {
 	fs := e.flags("key custodian")
 	out := fs.String("out", "", "where to write the custodian's age identity (secret; keep it with the custodian)")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *out == "" {
@@ -260,6 +291,12 @@ func (e *env) keyCustodian(args []string) error {
 	}
 	if err := workspace.WriteFileAtomic(*out, file, 0o600); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Recipient string `json:"recipient"`
+			File      string `json:"file"`
+		}{recipient, *out})
 	}
 	fmt.Fprintln(e.stdout, recipient)
 	fmt.Fprintf(e.stderr, "airlock: wrote the custodian's secret identity to %s (give it to the custodian, offline); seal shares to the recipient above\n", *out)

@@ -21,6 +21,7 @@ func (e *env) broadcast(args []string) error {
 	rpcURL := fs.String("rpc", "", "the node's JSON-RPC URL, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	cert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	txFile := fs.String("tx", "", "a raw transaction file (hex) to send; it must be the finalized transaction")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -73,6 +74,12 @@ func (e *env) broadcast(args []string) error {
 		return &refusedError{err.Error()}
 	default:
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			TxID string `json:"txid"`
+			Node string `json:"node"`
+		}{txid, url})
 	}
 	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", txid, url)
 	return nil

@@ -47,6 +47,7 @@ func (e *env) keyBSMS(args []string) error {
 	desc := fs.String("description", "", "DESCRIPTION line, at most 80 characters (default: participant/device)")
 	out := fs.String("out", "", "where to write the record (default: standard output)")
 	sec := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -90,6 +91,16 @@ func (e *env) keyBSMS(args []string) error {
 	if err := e.logger(ws, ks)("key.bsms", c.Key, detail); err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Key         string `json:"key"`
+			Description string `json:"description"`
+			Encryption  string `json:"encryption"`
+			SHA256      string `json:"sha256"`
+			File        string `json:"file,omitempty"`
+			Record      string `json:"record"`
+		}{c.Key, *desc, tokenModeName(tok), hex.EncodeToString(sum[:]), *out, string(data)})
+	}
 	if *out == "" {
 		_, err := e.stdout.Write(append(data, '\n'))
 		return err
@@ -130,6 +141,7 @@ func (e *env) vaultKeyRecords(args []string) error {
 	fs := e.flags("vault key-records")
 	token := fs.String("token", "", "the session token in hex (empty or 00: records in clear)")
 	network := fs.String("network", "regtest", "the network the keys are for")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -147,6 +159,21 @@ func (e *env) vaultKeyRecords(args []string) error {
 	}
 	if err := addKeyRecords(recs, pos); err != nil {
 		return err
+	}
+	if *asJSON {
+		type rec struct {
+			Name        string `json:"file"`
+			Description string `json:"description"`
+			Key         string `json:"key"`
+		}
+		out := []rec{}
+		for _, r := range recs.Records() {
+			out = append(out, rec{r.Name, r.Description, r.Key})
+		}
+		return printJSON(e.stdout, struct {
+			Encryption string `json:"encryption"`
+			Records    []rec  `json:"records"`
+		}{tokenModeName(tok), out})
 	}
 	for _, r := range recs.Records() {
 		fmt.Fprintf(e.stdout, "%s: BSMS key record verified (%s), description %q\nkey %s\n", r.Name, tokenModeName(tok), r.Description, r.Key)

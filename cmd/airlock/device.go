@@ -15,7 +15,7 @@ import (
 func (e *env) deviceCheck(args []string) error {
 	fs := e.flags("device check")
 	passFile := e.secretFlags(fs)
-	asJSON := fs.Bool("json", false, "print the checks as JSON")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -60,6 +60,8 @@ func (e *env) deviceCheck(args []string) error {
 	if !rep.Pass {
 		return &refusedError{fmt.Sprintf("device check failed: %s; the failure is recorded in the audit log and this device must not sign", strings.Join(rep.Failed, ", "))}
 	}
-	fmt.Fprintf(e.stdout, "device check passed; recorded in the audit log\n")
+	if !*asJSON {
+		fmt.Fprintf(e.stdout, "device check passed; recorded in the audit log\n")
+	}
 	return nil
 }

@@ -79,8 +79,31 @@ func (e *env) help(args []string) error {
 
 // versionCmd is "airlock version".
 func (e *env) versionCmd(args []string) error {
-	if _, err := parse(e.flags("version"), args); err != nil {
+	fs := e.flags("version")
+	asJSON := jsonFlag(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *asJSON {
+		bi, _ := debug.ReadBuildInfo()
+		out := map[string]string{"version": "(devel)", "go": "", "revision": "", "time": "", "modified": "false"}
+		if bi != nil {
+			if bi.Main.Version != "" {
+				out["version"] = bi.Main.Version
+			}
+			out["go"] = bi.GoVersion
+			for _, kv := range bi.Settings {
+				switch kv.Key {
+				case "vcs.revision":
+					out["revision"] = kv.Value
+				case "vcs.time":
+					out["time"] = kv.Value
+				case "vcs.modified":
+					out["modified"] = kv.Value
+				}
+			}
+		}
+		return printJSON(e.stdout, out)
 	}
 	_, err := fmt.Fprint(e.stdout, version())
 	return err

@@ -182,6 +182,7 @@ func (e *env) keyNew(args []string) error {
 	passFile := fs.String("passphrase-file", "", "read the passphrase from this file")
 	wf := fs.Int("work-factor", keystore.DefaultWorkFactor, "scrypt work factor (log2 N)")
 	drill := fs.Bool("drill", false, "a rehearsal workspace: AIRLOCK_NOW may set its clock")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -211,7 +212,7 @@ func (e *env) keyNew(args []string) error {
 	}
 	p := enroll.Params{Role: *role, Name: *name, Device: *device, Network: net, Created: e.now(), Drill: *drill}
 	if *module != "" {
-		return e.keyNewToken(*module, *token, *pinFile, p)
+		return e.keyNewToken(*module, *token, *pinFile, p, *asJSON)
 	}
 	pass, err := e.passphrase(*passFile, true)
 	if err != nil {
@@ -233,9 +234,15 @@ func (e *env) keyNew(args []string) error {
 	if err := e.logger(ws, en.Keys)("key.created", "", en.Detail); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
-	if err := e.printKeys(ws, false); err != nil {
-		return err
+	if *asJSON {
+		if err := printJSON(e.stdout, keyInfo(ws.Config, "keystore")); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "created %s %q in %s (%s)\n", *role, *name, e.dir, net.Name)
+		if err := e.printKeys(ws, false); err != nil {
+			return err
+		}
 	}
 	if *role == workspace.Station {
 		fmt.Fprintf(e.stderr, "airlock: note: back up the seed now, nothing else restores these keys: airlock -C %s key backup --threshold K --shares N ... (custodians' keys from 'airlock key custodian')\n", shellJoin([]string{e.dir}))
@@ -256,30 +263,7 @@ func (e *env) keyShow(args []string) error {
 	}
 	defer ws.Close()
 	if *asJSON {
-		c := ws.Config
-		type token struct {
-			Label  string `json:"label"`
-			Vendor string `json:"vendor"`
-			Model  string `json:"model"`
-			Serial string `json:"serial"`
-			Module string `json:"module"`
-		}
-		var tok *token
-		if c.Token != nil {
-			tok = &token{c.Token.Label, c.Token.Vendor, c.Token.Model, c.Token.Serial, c.Token.Module}
-		}
-		return printJSON(e.stdout, struct {
-			Role        string `json:"role"`
-			Name        string `json:"name"`
-			Device      string `json:"device,omitempty"`
-			Network     string `json:"network"`
-			Identity    string `json:"identity"`
-			Key         string `json:"key,omitempty"`
-			Ethereum    string `json:"ethereum,omitempty"`
-			Token       *token `json:"token,omitempty"`
-			Drill       bool   `json:"drill"`
-			PolicyEntry string `json:"policyEntry"`
-		}{c.Role, c.Name, c.Device, c.Network, c.Identity, c.Key, c.Ethereum, tok, c.Drill, enroll.PolicyEntry(c)})
+		return printJSON(e.stdout, keyInfo(ws.Config, ""))
 	}
 	return e.printKeys(ws, *yaml)
 }
@@ -309,4 +293,34 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 	}
 	fmt.Fprint(w, enroll.PolicyEntry(c))
 	return nil
+}
+
+// keyInfo is a workspace's public keys as JSON (docs/schemas/key-show):
+// what key show, key new and key restore print under --json; created,
+// when set, says what the command just made.
+func keyInfo(c workspace.Config, created string) any {
+	type token struct {
+		Label  string `json:"label"`
+		Vendor string `json:"vendor"`
+		Model  string `json:"model"`
+		Serial string `json:"serial"`
+		Module string `json:"module"`
+	}
+	var tok *token
+	if c.Token != nil {
+		tok = &token{c.Token.Label, c.Token.Vendor, c.Token.Model, c.Token.Serial, c.Token.Module}
+	}
+	return struct {
+		Created     string `json:"created,omitempty"`
+		Role        string `json:"role"`
+		Name        string `json:"name"`
+		Device      string `json:"device,omitempty"`
+		Network     string `json:"network"`
+		Identity    string `json:"identity"`
+		Key         string `json:"key,omitempty"`
+		Ethereum    string `json:"ethereum,omitempty"`
+		Token       *token `json:"token,omitempty"`
+		Drill       bool   `json:"drill"`
+		PolicyEntry string `json:"policyEntry"`
+	}{created, c.Role, c.Name, c.Device, c.Network, c.Identity, c.Key, c.Ethereum, tok, c.Drill, enroll.PolicyEntry(c)}
 }

@@ -89,7 +89,7 @@ func tokenHint(err error) error {
 // keyNewToken creates a workspace whose keys are generated on a PKCS#11
 // token and never leave it (package enroll). On any failure the keys made
 // so far are destroyed.
-func (e *env) keyNewToken(module, label, pinFile string, p enroll.Params) (err error) {
+func (e *env) keyNewToken(module, label, pinFile string, p enroll.Params, asJSON bool) (err error) {
 	pin, err := e.pin(pinFile)
 	if err != nil {
 		return err
@@ -117,6 +117,9 @@ func (e *env) keyNewToken(module, label, pinFile string, p enroll.Params) (err e
 	defer ws.Close()
 	if err := e.logger(ws, en.Keys)("key.created", "", en.Detail); err != nil {
 		return err
+	}
+	if asJSON {
+		return printJSON(e.stdout, keyInfo(ws.Config, "token"))
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", p.Role, p.Name, e.dir, p.Network.Name, label)
 	return e.printKeys(ws, false)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -17,6 +18,7 @@ func (e *env) withdraw(args []string) error {
 	reason := fs.String("reason", "", "why (recorded, signed, shown to the stations)")
 	out := fs.String("out", "", "where to write the release (default: ID.release)")
 	secrets := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,8 +42,10 @@ func (e *env) withdraw(args []string) error {
 	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "withdrew proposal %s: %q\n", ref, *reason)
-	return e.writeRelease(rel, *out)
+	if !*asJSON {
+		fmt.Fprintf(e.stdout, "withdrew proposal %s: %q\n", ref, *reason)
+	}
+	return e.writeRelease(rel, *out, *asJSON)
 }
 
 // release gives a withdrawn, rejected or expired proposal's signed release
@@ -50,6 +54,7 @@ func (e *env) release(args []string) error {
 	fs := e.flags("release")
 	out := fs.String("out", "", "coordinator: where to write the release (default: ID.release)")
 	secrets := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -71,6 +76,15 @@ func (e *env) release(args []string) error {
 		r, err := e.station(ws).ApplyRelease(ctx, raw, nil)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return printJSON(e.stdout, struct {
+				Proposal    string   `json:"proposal"`
+				State       string   `json:"state"`
+				Coordinator string   `json:"coordinator"`
+				Reason      string   `json:"reason"`
+				Freed       []string `json:"freedClaims"`
+			}{hex.EncodeToString(r.ID[:]), string(r.Release.State), r.Release.Coordinator, r.Release.Reason, orEmpty(r.Claims)})
 		}
 		what := "freed nothing (this station claimed nothing for it)"
 		if len(r.Claims) > 0 {
@@ -95,15 +109,28 @@ func (e *env) release(args []string) error {
 	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
-	return e.writeRelease(rel, *out)
+	return e.writeRelease(rel, *out, *asJSON)
 }
 
-func (e *env) writeRelease(rel *envelope.Envelope, out string) error {
+func (e *env) writeRelease(rel *envelope.Envelope, out string, asJSON bool) error {
 	if out == "" {
 		out = rel.IDHex()[:16] + ".release"
 	}
 	if err := writeEnvelope(out, rel); err != nil {
 		return withHint(err, fmt.Sprintf("the release is kept: 'airlock export %s --out FILE' writes it again", rel.IDHex()[:16]))
+	}
+	if asJSON {
+		r, err := proposal.DecodeRelease(rel)
+		if err != nil {
+			return err
+		}
+		return printJSON(e.stdout, struct {
+			Proposal string `json:"proposal"`
+			State    string `json:"state"`
+			Reason   string `json:"reason"`
+			Release  string `json:"release"`
+			File     string `json:"file"`
+		}{hex.EncodeToString(r.Proposal), string(r.State), r.Reason, rel.IDHex(), out})
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: carry it to each station ('airlock release %s' there frees what it claimed)\n", out, out)
 	return nil

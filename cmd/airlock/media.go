@@ -17,7 +17,9 @@ import (
 )
 
 func (e *env) mediaAllow(args []string) error {
-	pos, err := parse(e.flags("media allow"), args)
+	fs := e.flags("media allow")
+	asJSON := jsonFlag(fs)
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -36,6 +38,11 @@ func (e *env) mediaAllow(args []string) error {
 	if err := ws.AllowMedia(dir); err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Allowed string `json:"allowed"`
+		}{dir})
+	}
 	fmt.Fprintf(e.stdout, "exports may now write to %s\n", dir)
 	return nil
 }
@@ -47,11 +54,15 @@ func (e *env) export(args []string) error {
 	purpose := fs.String("purpose", "", "why it travels (default: by kind)")
 	out := fs.String("out", "", "write a kept output (decision, proof, final transaction, manifest) to this file")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 1 && *out != "" && *dir == "" && *to == "" {
+		if *asJSON {
+			return usagef("export --out: --json is for transfers to media; the output written is the file itself")
+		}
 		return e.exportStored(pos[0], *out)
 	}
 	if len(pos) != 1 || *dir == "" || *to == "" {
@@ -84,6 +95,16 @@ func (e *env) export(args []string) error {
 	if x.WriteErr != nil {
 		return withHint(x.WriteErr, fmt.Sprintf("the transfer is recorded; write it again with 'airlock export %s --out FILE' (the manifest) and 'airlock export %s --out FILE' (the artifact)", x.Manifest.IDHex()[:16], a.IDHex()[:16]))
 	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Kind        string `json:"kind"`
+			Artifact    string `json:"artifact"`
+			Destination string `json:"destination"`
+			Sequence    uint64 `json:"sequence"`
+			Media       string `json:"media"`
+			Manifest    string `json:"manifest"`
+		}{a.Type, a.IDHex(), x.Dest, x.Sequence, x.Dir, x.Manifest.IDHex()})
+	}
 	fmt.Fprintf(e.stdout, "exported %s %s to %s as transfer %d on %s\n", media.ShortKind(a.Type), a.IDHex()[:16], x.Dest, x.Sequence, x.Dir)
 	return nil
 }
@@ -102,7 +123,9 @@ func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.E
 }
 
 func (e *env) importMedia(args []string) error {
-	pos, err := parse(e.flags("import"), args)
+	fs := e.flags("import")
+	asJSON := jsonFlag(fs)
+	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -118,6 +141,39 @@ func (e *env) importMedia(args []string) error {
 	if err != nil {
 		return err
 	}
+	refused := rep.Refused()
+	if *asJSON {
+		type item struct {
+			File     string `json:"file"`
+			Result   string `json:"result"` // imported, refused
+			Reason   string `json:"reason,omitempty"`
+			Kind     string `json:"kind,omitempty"`
+			Artifact string `json:"artifact,omitempty"`
+			Origin   string `json:"origin,omitempty"`
+			Sequence uint64 `json:"sequence,omitempty"`
+			Gap      string `json:"gap,omitempty"`
+		}
+		items := []item{}
+		for _, it := range rep.Items {
+			if it.Err != nil {
+				items = append(items, item{File: filepath.Base(it.Path), Result: "refused", Reason: it.Err.Error()})
+				continue
+			}
+			items = append(items, item{filepath.Base(it.Path), "imported", "", it.Artifact.Type, it.Artifact.IDHex(), it.Manifest.Origin, it.Manifest.Sequence, it.Gap})
+		}
+		if err := printJSON(e.stdout, struct {
+			Items    []item `json:"items"`
+			Imported int    `json:"imported"`
+			Refused  int    `json:"refused"`
+			Others   int    `json:"forOthers"`
+		}{items, len(rep.Items) - refused, refused, rep.Others}); err != nil {
+			return err
+		}
+		if refused > 0 {
+			return &refusedError{fmt.Sprintf("import: %d transfers refused", refused)}
+		}
+		return nil
+	}
 	for _, it := range rep.Items {
 		m := it.Manifest
 		if it.Err != nil {
@@ -129,7 +185,6 @@ func (e *env) importMedia(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "imported %s %s from %s (transfer %d, %s)\n", media.ShortKind(it.Artifact.Type), it.Artifact.IDHex()[:16], m.Origin, m.Sequence, m.Purpose)
 	}
-	refused := rep.Refused()
 	fmt.Fprintf(e.stdout, "imported %d, refused %d, %d for other workspaces left alone\n", len(rep.Items)-refused, refused, rep.Others)
 	if refused > 0 {
 		return &refusedError{fmt.Sprintf("import: %d transfers refused", refused)}
@@ -138,7 +193,9 @@ func (e *env) importMedia(args []string) error {
 }
 
 func (e *env) auditTransfers(args []string) error {
-	if _, err := parse(e.flags("audit transfers"), args); err != nil {
+	fs := e.flags("audit transfers")
+	asJSON := jsonFlag(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ws, err := e.open()
@@ -149,6 +206,28 @@ func (e *env) auditTransfers(args []string) error {
 	entries, err := logEntries(ws)
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		type tr struct {
+			Index    int64             `json:"index"`
+			Time     string            `json:"time"`
+			Kind     string            `json:"kind"`
+			Artifact string            `json:"artifact"`
+			Detail   map[string]string `json:"detail"`
+		}
+		out := []tr{}
+		for _, en := range entries {
+			if strings.HasPrefix(en.Event.Kind, "transfer.") {
+				d := en.Event.Detail
+				if d == nil {
+					d = map[string]string{}
+				}
+				out = append(out, tr{en.Index, en.Event.Time.UTC().Format(time.RFC3339), en.Event.Kind, en.Event.Subject, d})
+			}
+		}
+		return printJSON(e.stdout, struct {
+			Transfers []tr `json:"transfers"`
+		}{out})
 	}
 	n := 0
 	for _, en := range entries {
@@ -186,7 +265,9 @@ func short16(s string) string {
 // reconcile compares each station's transfer record, signed inside its
 // latest approval, with the coordinator's own.
 func (e *env) reconcile(args []string) error {
-	if _, err := parse(e.flags("reconcile"), args); err != nil {
+	fs := e.flags("reconcile")
+	asJSON := jsonFlag(fs)
+	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	ws, err := e.openRole(workspace.Coordinator)
@@ -199,15 +280,34 @@ func (e *env) reconcile(args []string) error {
 		return err
 	}
 	alarms, pending := 0, 0
+	type finding struct {
+		Alarm   bool   `json:"alarm"`
+		Finding string `json:"finding"`
+	}
+	fs2 := []finding{}
 	for _, f := range findings {
 		if f.Alarm() {
 			alarms++
 		} else {
 			pending++
 		}
-		fmt.Fprintln(e.stdout, f)
+		fs2 = append(fs2, finding{f.Alarm(), fmt.Sprint(f)})
+		if !*asJSON {
+			fmt.Fprintln(e.stdout, f)
+		}
 	}
-	fmt.Fprintf(e.stdout, "reconciled %d stations: %d discrepancies, %d pending\n", stations, alarms, pending)
+	if *asJSON {
+		if err := printJSON(e.stdout, struct {
+			Stations      int       `json:"stations"`
+			Discrepancies int       `json:"discrepancies"`
+			Pending       int       `json:"pending"`
+			Findings      []finding `json:"findings"`
+		}{stations, alarms, pending, fs2}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "reconciled %d stations: %d discrepancies, %d pending\n", stations, alarms, pending)
+	}
 	if alarms > 0 {
 		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
 	}

@@ -124,6 +124,7 @@ func (e *env) psbtBuild(args []string) error {
 	cert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	var funding multi
 	fs.Var(&funding, "funding", "a funding transaction, raw hex (repeatable)")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *name == "" || *to == "" || *amount <= 0 || *fee <= 0 || *out == "" || len(funding) == 0 {
@@ -153,6 +154,37 @@ func (e *env) psbtBuild(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		if err := workspace.WriteFileAtomic(*out, []byte(b64(b.PSBT)+"\n"), 0o644); err != nil {
+			return err
+		}
+		type depth struct {
+			TxID      string `json:"txid"`
+			Blocks    int64  `json:"blocks"`
+			Remaining int64  `json:"remaining"`
+		}
+		ds := []depth{}
+		for _, d := range b.Depths {
+			ds = append(ds, depth{d.TxID, int64(d.Blocks), int64(d.Remaining)})
+		}
+		path := "threshold"
+		if *recovery {
+			path = "recovery"
+		}
+		return printJSON(e.stdout, struct {
+			File      string  `json:"file"`
+			Vault     string  `json:"vault"`
+			Coins     int     `json:"coins"`
+			InputSat  int64   `json:"inputSat"`
+			SendSat   int64   `json:"sendSat"`
+			To        string  `json:"to"`
+			FeeSat    int64   `json:"feeSat"`
+			ChangeSat int64   `json:"changeSat"`
+			Path      string  `json:"path"`
+			Lock      int64   `json:"lockBlocks"`
+			Depths    []depth `json:"depths"`
+		}{*out, *name, b.Coins, b.Total, *amount, *to, *fee, b.Change, path, int64(b.Lock), ds})
+	}
 	for _, d := range b.Depths {
 		state := "matured"
 		if d.Remaining > 0 {
@@ -178,6 +210,7 @@ func (e *env) psbtExport(args []string) error {
 	fs := e.flags("psbt export")
 	out := fs.String("out", "", "where to write the PSBT (base64)")
 	binary := fs.Bool("binary", false, "write binary instead of base64")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -208,6 +241,13 @@ func (e *env) psbtExport(args []string) error {
 	}
 	if err := e.logger(ws, nil)("proposal.exported", x.ProposalID, map[string]string{"file": filepath.Base(*out), "as": "psbt for an external device"}); err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			File     string `json:"file"`
+			Proposal string `json:"proposal"`
+			Binary   bool   `json:"binary"`
+		}{*out, x.ProposalID, *binary})
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: the PSBT of proposal %s for an external device; collect the signed PSBT it returns\n", *out, x.ProposalID[:16])
 	return nil

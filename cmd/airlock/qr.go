@@ -54,6 +54,7 @@ func (e *env) qrOut(verb string, args []string) error {
 	scale := fs.Int("scale", 4, "write: pixels a QR module")
 	fps := fs.Float64("fps", 4, "show: frames a second when playing on a terminal")
 	loops := fs.Int("loops", 0, "show: times to play the frames on a terminal (0: until interrupted)")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -78,6 +79,23 @@ func (e *env) qrOut(verb string, args []string) error {
 	codes, version, err := qr.Codes(frames)
 	if err != nil {
 		return err
+	}
+	frameJSON := func(out string) error {
+		if err := printJSON(e.stdout, struct {
+			Kind        string   `json:"kind"`
+			Format      string   `json:"format"`
+			Bytes       int      `json:"bytes"`
+			QRVersion   int      `json:"qrVersion"`
+			Frames      []string `json:"frames"`
+			Destination string   `json:"out,omitempty"`
+		}{a.Kind, *format, len(a.Data), version, frames, out}); err != nil {
+			return err
+		}
+		return e.logQR("transfer.qr-out", a, *format, len(frames))
+	}
+	if verb == "show" && *asJSON {
+		// For a script: the frames' text, to render elsewhere.
+		return frameJSON("")
 	}
 	if verb == "show" {
 		// A frame wider than the terminal wraps and no camera reads it.
@@ -117,6 +135,9 @@ func (e *env) qrOut(verb string, args []string) error {
 	} else if _, err := qr.WritePNGs(*out, frames, *scale); err != nil {
 		return err
 	}
+	if *asJSON {
+		return frameJSON(*out)
+	}
 	fmt.Fprintf(e.stdout, "wrote %d %s frames of the %s (%d bytes) at QR version %d to %s\n", len(frames), *format, a.Kind, len(a.Data), version, *out)
 	return e.logQR("transfer.qr-out", a, *format, len(frames))
 }
@@ -124,6 +145,7 @@ func (e *env) qrOut(verb string, args []string) error {
 func (e *env) qrRead(args []string) error {
 	fs := e.flags("qr read")
 	out := fs.String("out", "", "where to write the artifact once complete")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -161,7 +183,9 @@ func (e *env) qrRead(args []string) error {
 				break
 			}
 		}
-		fmt.Fprintf(e.stderr, "airlock: %s read, %3.0f%% of the artifact known\n", filepath.Base(p), r.Progress()*100)
+		if !*asJSON {
+			fmt.Fprintf(e.stderr, "airlock: %s read, %3.0f%% of the artifact known\n", filepath.Base(p), r.Progress()*100)
+		}
 		if r.Complete() {
 			break
 		}
@@ -170,17 +194,34 @@ func (e *env) qrRead(args []string) error {
 	if err != nil {
 		return withHint(err, "scan more frames: any frames, in any order, complete it")
 	}
+	what, id := "psbt", ""
 	if a.Kind == "envelope" {
 		env, err := envelope.Decode(a.Data)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "read %s %s\n", env.Type, env.IDHex())
-	} else {
-		fmt.Fprintf(e.stdout, "read a PSBT of %d bytes\n", len(a.Data))
+		what, id = env.Type, env.IDHex()
 	}
 	if err := workspace.WriteFileAtomic(*out, a.Data, 0o644); err != nil {
 		return err
+	}
+	switch {
+	case *asJSON:
+		if err := printJSON(e.stdout, struct {
+			Kind   string `json:"kind"`
+			ID     string `json:"id,omitempty"`
+			Bytes  int    `json:"bytes"`
+			Format string `json:"format"`
+			Frames int    `json:"frames"`
+			File   string `json:"file"`
+		}{what, id, len(a.Data), string(r.Format()), r.Frames(), *out}); err != nil {
+			return err
+		}
+		return e.logQR("transfer.qr-in", a, string(r.Format()), r.Frames())
+	case id != "":
+		fmt.Fprintf(e.stdout, "read %s %s\n", what, id)
+	default:
+		fmt.Fprintf(e.stdout, "read a PSBT of %d bytes\n", len(a.Data))
 	}
 	fmt.Fprintf(e.stdout, "wrote %s\n", *out)
 	return e.logQR("transfer.qr-in", a, string(r.Format()), r.Frames())

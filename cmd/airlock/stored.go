@@ -68,6 +68,7 @@ func (e *env) store(args []string) error {
 		fs := e.flags("store")
 		fs.String("acknowledge", "", "why: recorded in the log and signed")
 		e.secretFlags(fs)
+		jsonFlag(fs)
 		return &helpRequested{fs}
 	}
 	if len(args) == 0 || (args[0] != "reinit" && args[0] != "accept") {
@@ -76,6 +77,7 @@ func (e *env) store(args []string) error {
 	fs := e.flags("store " + args[0])
 	ack := fs.String("acknowledge", "", "why: recorded in the log and signed")
 	secrets := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args[1:]); err != nil {
 		return err
 	} else if len(pos) > 0 || *ack == "" {
@@ -106,6 +108,15 @@ func (e *env) store(args []string) error {
 	h, err := ws.CurrentHead(context.Background())
 	if err != nil {
 		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Action       string `json:"action"`
+			Workspace    string `json:"workspace"`
+			Entries      int64  `json:"entries"`
+			Acknowledged string `json:"acknowledged"`
+			Forgot       bool   `json:"stationForgotApprovals"`
+		}{args[0], e.dir, h.Size, *ack, args[0] == "reinit" && ws.Config.Role == workspace.Station})
 	}
 	if args[0] == "reinit" {
 		fmt.Fprintf(e.stdout, "re-initialised the store of %s: a new log, its first entry records why (%q)\n", e.dir, *ack)

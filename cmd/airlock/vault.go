@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/airlock-vault/airlock/vault"
@@ -15,6 +16,7 @@ func (e *env) vaultExport(args []string) error {
 	format := fs.String("format", "descriptor", "descriptor, coldcard or bsms")
 	token := fs.String("token", "", "BSMS: the session token in hex (8 or 16 bytes encrypts; empty or 00 writes the record in clear)")
 	out := fs.String("out", "", "where to write it (default: standard output)")
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 || *name == "" {
@@ -47,11 +49,22 @@ func (e *env) vaultExport(args []string) error {
 	default:
 		return usagef("vault export: --format %q: want descriptor, coldcard or bsms", *format)
 	}
+	if *out != "" {
+		if err := workspace.WriteFileAtomic(*out, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Vault      string `json:"vault"`
+			Format     string `json:"format"`
+			Descriptor string `json:"descriptor"`
+			File       string `json:"file,omitempty"`
+			Data       string `json:"data"`
+		}{*name, *format, d.String(), *out, string(data)})
+	}
 	if *out == "" {
 		_, err := e.stdout.Write(data)
-		return err
-	}
-	if err := workspace.WriteFileAtomic(*out, data, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: vault %s as %s\n", *out, *name, *format)
@@ -64,6 +77,7 @@ func (e *env) vaultImport(args []string) error {
 	fs := e.flags("vault import")
 	network := fs.String("network", "regtest", "the network the keys are for")
 	token := fs.String("token", "", "BSMS: the session token in hex")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -94,6 +108,30 @@ func (e *env) vaultImport(args []string) error {
 		kind = fmt.Sprintf("Coldcard multisig file (%q)", im.Name)
 	}
 	k, n := im.Threshold()
+	if *asJSON {
+		// The station's own-key check runs as in text mode; only its
+		// sentence is not printed.
+		text := e.stdout
+		e.stdout = io.Discard
+		err := e.reportOwnKey(im.Descriptor)
+		e.stdout = text
+		if err != nil {
+			return err
+		}
+		rk, older, hasRecovery := im.Recovery()
+		return printJSON(e.stdout, struct {
+			Source        string   `json:"source"`
+			Name          string   `json:"name,omitempty"`
+			Threshold     int      `json:"threshold"`
+			Signers       int      `json:"signers"`
+			Keys          []string `json:"keys"`
+			Descriptor    string   `json:"descriptor"`
+			FirstAddress  string   `json:"firstAddress"`
+			RecoveryKey   string   `json:"recoveryKey,omitempty"`
+			RecoveryOlder uint32   `json:"recoveryAfterBlocks,omitempty"`
+			Recovery      bool     `json:"recovery"`
+		}{fmt.Sprint(im.Source), im.Name, k, n, orEmpty(im.Keys()), im.String(), im.FirstAddress, rk, older, hasRecovery})
+	}
 	paths := ""
 	if key, older, ok := im.Recovery(); ok {
 		paths = fmt.Sprintf(", or the recovery key %s alone after older(%d)", key, older)
