@@ -36,6 +36,7 @@ func (e *env) propose(args []string) error {
 	intent := fs.String("intent", "", "what the transaction is for, in words")
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
+	template := fs.String("template", "", "the policy's template the payment is made under")
 	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -47,7 +48,7 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force}
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template}
 	if *safeTx != "" {
 		prm.SafeTx, err = readArtifact(*safeTx)
 	} else {
@@ -81,6 +82,9 @@ func (e *env) propose(args []string) error {
 	p, _ := proposal.Decode(env)
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
 	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	if p.Template != "" {
+		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
+	}
 	for _, f := range rv.Flags {
 		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
 			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
@@ -145,9 +149,10 @@ func reviewJSON(res *station.Result) any {
 		Conflicts     []string `json:"conflicts"`
 		Verdict       any      `json:"verdict"`
 		MaySign       bool     `json:"maySign"`
+		Template      any      `json:"template,omitempty"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
+		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), templateJSON(res)}
 }
 
 func orEmpty(s []string) []string {
@@ -171,6 +176,9 @@ func (e *env) printReview(res *station.Result) {
 	}
 	for _, f := range res.Review.Flags {
 		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
+	}
+	if t := res.Proposal.Template; t != "" {
+		fmt.Fprintf(w, "template: %s (%s)\n", t, templateState(res))
 	}
 	if res.Verdict != nil {
 		for _, l := range strings.Split(strings.TrimSpace(res.Verdict.String()), "\n") {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/airlock-vault/airlock/station"
+	"github.com/airlock-vault/airlock/transport/transfer"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// templateState says whether a reviewed proposal matched the template it
+// names.
+func templateState(res *station.Result) string {
+	if res.Verdict != nil && res.Verdict.Template == res.Proposal.Template {
+		return "matched"
+	}
+	return "NOT matched"
+}
+
+// templateJSON is the review's template, for --json (nil: none named).
+func templateJSON(res *station.Result) any {
+	if res.Proposal.Template == "" {
+		return nil
+	}
+	return struct {
+		Name    string `json:"name"`
+		Matched bool   `json:"matched"`
+	}{res.Proposal.Template, templateState(res) == "matched"}
+}
+
+// stationAuto is 'airlock station auto PROPOSAL...': an automated
+// station signs what a template allows it, and refuses, says why and logs
+// everything else.
+func (e *env) stationAuto(args []string) error {
+	fs := e.flags("station auto")
+	outDir := fs.String("out-dir", ".", "where to write the approvals (NAME.PARTICIPANT.approval for NAME.proposal)")
+	passFile := e.secretFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("station auto: want one or more proposal files")
+	}
+	ws, err := e.openRole(workspace.Station)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	ks, err := e.unlock(ws, passFile)
+	if err != nil {
+		return err
+	}
+	defer ks.Close()
+	if ks.Chain == nil {
+		return errors.New("this workspace holds no chain key to sign with")
+	}
+	st := e.station(ws)
+	st.Custody = (&transfer.Gap{WS: ws, Reg: reg}).Custody
+	if st.Health, err = station.LastHealth(ws); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return err
+	}
+	refused := 0
+	for _, file := range pos {
+		raw, err := e.proposalBytes(ws, file)
+		if err != nil {
+			return err
+		}
+		r, err := st.Auto(context.Background(), raw, filepath.Base(file), ks.Identity, ks.Chain)
+		if err != nil {
+			return err
+		}
+		if r.Signed == nil {
+			refused++
+			fmt.Fprintf(e.stdout, "%s: REFUSED: %s\n", file, strings.Join(r.Reasons, "; "))
+			continue
+		}
+		out := filepath.Join(*outDir, strings.TrimSuffix(filepath.Base(file), ".proposal")+"."+ws.Config.Name+".approval")
+		if err := writeEnvelope(out, r.Signed); err != nil {
+			return withHint(err, fmt.Sprintf("the decision is recorded and kept: 'airlock -C %s export %s --out FILE' writes it again", ws.Dir, hex.EncodeToString(r.ID[:8])))
+		}
+		fmt.Fprintf(e.stdout, "%s: signed under template %s (txid %s); wrote %s\n", file, r.Template, r.Result.Review.TxID, out)
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
+		return err
+	}
+	if refused > 0 {
+		return &refusedError{fmt.Sprintf("station auto: refused %d of %d proposals", refused, len(pos))}
+	}
+	return nil
+}
