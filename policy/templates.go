@@ -334,3 +334,53 @@ func validateRate(at string, r *Rate) error {
 	}
 	return nil
 }
+
+// Payment is one transfer under a template, resolved for a builder: the
+// vault, the destination's address, the asset (canonical id, and for a
+// token its contract) and the amount in smallest units.
+type Payment struct {
+	Vault  *Vault
+	To     string
+	Asset  string // "BTC", "ETH" or "erc20:0x<checksummed>"
+	Token  string // the token contract for an ERC-20, else ""
+	Amount *big.Int
+}
+
+// TemplatePayment resolves a payment of amount (whole units, as people
+// write it) to the address-book entry label under template name. It
+// checks only what it needs to build the transaction: that label is one
+// of the template's destinations for its vault, and amount reads in the
+// asset's decimals. Evaluate decides the rest, as for any proposal.
+func (p *Policy) TemplatePayment(name, label, amount string) (*Payment, error) {
+	t, ok := p.Template(name)
+	if !ok {
+		return nil, fmt.Errorf("policy: policy %s has no template %q", p.Name, name)
+	}
+	v, ok := p.Vault(t.Vault)
+	if !ok {
+		return nil, fmt.Errorf("policy: template %q: no vault %q", name, t.Vault)
+	}
+	if !slices.Contains(t.To, label) {
+		return nil, fmt.Errorf("policy: template %q pays %s, not %q", name, strings.Join(t.To, ", "), label)
+	}
+	entry, ok := p.addressEntry(label)
+	if !ok || !entry.appliesTo(v) {
+		return nil, fmt.Errorf("policy: %q is not a destination of vault %q", label, v.Name)
+	}
+	info, ok := p.asset(t.Asset)
+	if !ok {
+		return nil, fmt.Errorf("policy: template %q: unknown asset %q", name, t.Asset)
+	}
+	n, err := parseAmount(amount, info.Decimals, info.Symbol)
+	if err != nil {
+		return nil, fmt.Errorf("policy: amount: %v", err)
+	}
+	if n.Sign() <= 0 {
+		return nil, fmt.Errorf("policy: amount %s: want more than zero", amount)
+	}
+	pay := &Payment{Vault: v, To: entry.Address, Asset: info.ID, Amount: n}
+	if tok, ok := strings.CutPrefix(info.ID, "erc20:"); ok {
+		pay.Token = tok
+	}
+	return pay, nil
+}

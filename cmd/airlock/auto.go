@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
@@ -97,4 +99,39 @@ func (e *env) stationAuto(args []string) error {
 		return &refusedError{fmt.Sprintf("station auto: refused %d of %d proposals", refused, len(pos))}
 	}
 	return nil
+}
+
+// templatePay are propose's flags for a Safe payment it builds under a
+// template.
+type templatePay struct {
+	to, amount *string
+	nonce      *int64
+}
+
+func templateFlags(fs *flag.FlagSet) *templatePay {
+	return &templatePay{
+		to:     fs.String("to", "", "with --template: the address-book label to pay (a Safe vault)"),
+		amount: fs.String("amount", "", "with --template: the amount in whole units, such as 1250.50"),
+		nonce:  fs.Int64("nonce", -1, "with --template: the Safe transaction's nonce"),
+	}
+}
+
+func (p *templatePay) set() bool      { return *p.to != "" || *p.amount != "" || *p.nonce >= 0 }
+func (p *templatePay) complete() bool { return *p.to != "" && *p.amount != "" && *p.nonce >= 0 }
+
+// build makes the Safe transaction (coordinator.SafePayment); vault, when
+// given, must be the template's.
+func (p *templatePay) build(ws *workspace.Workspace, template, vault string) (string, []byte, error) {
+	pol, _, err := ws.Policy(reg)
+	if err != nil {
+		return "", nil, err
+	}
+	v, payload, err := coordinator.SafePayment(pol, template, *p.to, *p.amount, uint64(*p.nonce))
+	if err != nil {
+		return "", nil, withHint(err, "'airlock policy show' lists the templates, their vaults and destinations")
+	}
+	if vault != "" && vault != v {
+		return "", nil, fmt.Errorf("template %q pays from vault %q, not %q", template, v, vault)
+	}
+	return v, payload, nil
 }

@@ -192,7 +192,8 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: quorum [all|recovery|rules|templates] [drill]")
 	}
 	// templates: as rules, and payroll-bot, an automated station (role
-	// automation), is a fourth signer of ops (still 2 of its signers).
+	// automation), is a fourth signer of ops (still 2 of its signers) and
+	// of "payroll", a 2-of-4 Safe.
 	bot := len(args) == 1 && args[0] == "templates"
 	if bot {
 		args = []string{"rules"}
@@ -236,6 +237,10 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		"vaults:\n" +
 		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [" + opsSigners + "]\n" +
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	if bot {
+		yaml += "  - name: payroll\n    chain: ethereum\n    threshold: 2\n    signers: [" + opsSigners + "]\n" +
+			"    safe: {address: \"0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4\", chain_id: 31337, version: 1.3.0}\n"
+	}
 	if len(args) == 1 && args[0] == "recovery" {
 		yaml += "  - name: vault\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n    recovery:\n      signer: dave/keystore\n      after_blocks: 110\n"
 	} else if len(args) == 1 {

@@ -37,11 +37,16 @@ func (e *env) propose(args []string) error {
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
 	template := fs.String("template", "", "the policy's template the payment is made under")
+	pay := templateFlags(fs)
 	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if pay.set() {
+		if len(pos) > 0 || *template == "" || !pay.complete() || *psbtFile != "" || *safeTx != "" {
+			return usagef("propose: a Safe payment under a template wants --template NAME --to LABEL --amount X --nonce N")
+		}
 	} else if len(pos) > 0 || *vault == "" || (*psbtFile == "") == (*safeTx == "") {
-		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE")
+		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE (or --template NAME --to LABEL --amount X --nonce N)")
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
@@ -49,9 +54,12 @@ func (e *env) propose(args []string) error {
 	}
 	defer ws.Close()
 	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template}
-	if *safeTx != "" {
+	switch {
+	case pay.set():
+		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
+	case *safeTx != "":
 		prm.SafeTx, err = readArtifact(*safeTx)
-	} else {
+	default:
 		prm.Payload, err = readArtifact(*psbtFile)
 	}
 	if err != nil {
