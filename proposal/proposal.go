@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -130,8 +131,15 @@ func Decode(e *envelope.Envelope) (*Proposal, error) {
 	if len(p.Payload) == 0 || len(p.Payload) > MaxPayload {
 		return nil, fmt.Errorf("proposal: payload of %d bytes outside 1..%d", len(p.Payload), MaxPayload)
 	}
+	if p.Template != "" && !templateName.MatchString(p.Template) {
+		return nil, fmt.Errorf("proposal: template name %q is not a policy name", p.Template)
+	}
 	return &p, nil
 }
+
+// templateName is what a policy's template may be named: a station
+// prints it, so nothing else gets that far.
+var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // Open decodes a proposal envelope and checks it against the policy the
 // caller holds: the coordinator's signature, the policy id it cites, the
