@@ -131,6 +131,11 @@ const MaxApprovals = 1024
 //  3. If none matches, the vault's threshold of its signers is required,
 //     unless the policy's default is deny.
 //
+// A transaction that names a template (Input.Template) must match it or
+// is denied; a match takes the template's requirement instead of the
+// approve rules, and lets the template's automated stations count
+// (templates.go). Deny rules apply to it all the same.
+//
 // Why: a deny is a limit the quorum set, and no other rule may lift it, so
 // its order cannot matter; an approve rule says who must agree, and first
 // match lets tiers read top-down (largest first) like a firewall's rules,

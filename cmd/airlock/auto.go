@@ -128,7 +128,7 @@ func (p *templatePay) build(ws *workspace.Workspace, template, vault string) (st
 	}
 	v, payload, err := coordinator.SafePayment(pol, template, *p.to, *p.amount, uint64(*p.nonce))
 	if err != nil {
-		return "", nil, withHint(err, "'airlock policy show' lists the templates, their vaults and destinations")
+		return "", nil, withHint(err, "the policy's templates (its source's templates:) name each one's vault, destinations and asset")
 	}
 	if vault != "" && vault != v {
 		return "", nil, fmt.Errorf("template %q pays from vault %q, not %q", template, v, vault)
