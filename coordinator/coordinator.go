@@ -58,6 +58,9 @@ type ProposeParams struct {
 	// Force creates the proposal even when the coordinator's own review
 	// finds a blocking flag (stations will refuse it; for drills and tests).
 	Force bool
+	// Template names the policy's template the payment is made under:
+	// the proposal must match it (policy.Evaluate).
+	Template string
 }
 
 // ErrAlreadyCollected is returned by Collect for a decision it holds
@@ -101,7 +104,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	p, err := proposal.New(pol, polID, proposal.Params{
 		Vault: prm.Vault, Payload: prm.Payload, Intent: prm.Intent, Lifetime: prm.Lifetime,
-		Now: c.Now(), Coordinator: c.WS.Config.Name,
+		Now: c.Now(), Coordinator: c.WS.Config.Name, Template: prm.Template,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -127,7 +130,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, rv, err
 	}
-	verdict, err := c.decide(ctx, pol, policy.Input{Vault: p.Vault, Effects: rv.Effects}, nil)
+	verdict, err := c.decide(ctx, pol, policy.Input{Vault: p.Vault, Effects: rv.Effects, Template: p.Template}, nil)
 	if err != nil {
 		return nil, rv, err
 	}
@@ -145,11 +148,18 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
+	detail := map[string]string{
+		"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
+		"expires": p.ExpiresTime().Format(time.RFC3339), "spent": spent,
+	}
+	if verdict.Template != "" {
+		// Counted against the template's rate (workspace.Spending). A
+		// forced proposal that does not match its template is not: no
+		// station signs it under the template.
+		detail["template"] = verdict.Template
+	}
 	err = c.update(ctx, nil, func(tx Tx) error {
-		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), map[string]string{
-			"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
-			"expires": p.ExpiresTime().Format(time.RFC3339), "spent": spent,
-		})); err != nil {
+		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), detail)); err != nil {
 			return err
 		}
 		return tx.PutProposal(store.Proposal{ID: e.ID(), Envelope: raw, State: "open"})
@@ -413,7 +423,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	if proof.Path != "recovery" {
 		// The policy's rules at assembly: an amount tier may require more
 		// approvals than the vault's threshold, or other people's.
-		in := policy.Input{Vault: p.Vault}
+		in := policy.Input{Vault: p.Vault, Template: p.Template}
 		rv, err := a.Review(ctx, cv0, p.Payload)
 		if err != nil {
 			return nil, err

@@ -74,7 +74,7 @@ func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *poli
 	if err != nil {
 		return false, "", err
 	}
-	in := policy.Input{Vault: v.Name, Effects: rv.Effects}
+	in := policy.Input{Vault: v.Name, Effects: rv.Effects, Template: p.Template}
 	for _, who := range approvers {
 		if s, ok := pol.SignerFor(v, who); ok && !s.Recovery {
 			in.Approvals = append(in.Approvals, policy.Approval{Participant: who, Device: s.Device.ID})

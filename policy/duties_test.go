@@ -90,5 +90,5 @@ func TestApprovalsThatDoNotFitThePolicyAreRefused(t *testing.T) {
 func TestTemplateHookDenies(t *testing.T) {
 	p := rulesPolicy(t, "", "", "")
 	vd := evaluate(t, p, policy.Input{Vault: "ops", Effects: effects(), Template: "payroll"}, nil, noon)
-	want(t, vd, false, `DENIED by template "payroll": the proposal names a template, and the policy defines none`)
+	want(t, vd, false, `DENIED by template "payroll": the proposal names template "payroll", which policy treasury does not define`)
 }

@@ -22,8 +22,8 @@ type Input struct {
 	// Proposer is the participant who proposed the transaction ("" when
 	// none, e.g. a coordinator's own proposal).
 	Proposer string
-	// Template names the template the proposal was made from, if any.
-	// Templates are not part of the policy yet: a named one is denied.
+	// Template names the template the proposal was made from, if any:
+	// the transaction must match it (templates.go).
 	Template string
 	// Approvals gathered so far, each verified by the caller; empty when
 	// a station decides whether to sign.
@@ -90,6 +90,9 @@ type Verdict struct {
 	Met bool `json:"met"`
 	// Flags are what a person should know besides the decision.
 	Flags []chain.Flag `json:"flags,omitempty"`
+	// Template is the template the transaction matched ("" when it
+	// names none, or does not match the one it names).
+	Template string `json:"template,omitempty"`
 }
 
 // Flag codes a verdict raises.
@@ -128,6 +131,11 @@ const MaxApprovals = 1024
 //  3. If none matches, the vault's threshold of its signers is required,
 //     unless the policy's default is deny.
 //
+// A transaction that names a template (Input.Template) must match it or
+// is denied; a match takes the template's requirement instead of the
+// approve rules, and lets the template's automated stations count
+// (templates.go). Deny rules apply to it all the same.
+//
 // Why: a deny is a limit the quorum set, and no other rule may lift it, so
 // its order cannot matter; an approve rule says who must agree, and first
 // match lets tiers read top-down (largest first) like a firewall's rules,
@@ -163,11 +171,9 @@ func Evaluate(p *Policy, in Input, h History, now time.Time) (*Verdict, error) {
 	}
 	vd := &Verdict{Vault: v.Name}
 	e.flagUnknowns(vd)
-	if in.Template != "" {
-		vd.Denials = append(vd.Denials, Denial{
-			Rule:   RuleRef{Scope: ScopeTemplate, Index: -1, Name: in.Template},
-			Reason: "the proposal names a template, and the policy defines none",
-		})
+	tmpl, tmplWhy, err := e.applyTemplate(in.Template, vd)
+	if err != nil {
+		return nil, err
 	}
 	rules := p.rulesFor(v)
 	for _, sr := range rules {
@@ -188,8 +194,13 @@ func Evaluate(p *Policy, in Input, h History, now time.Time) (*Verdict, error) {
 	}
 	var need *Need
 	vd.Rule = RuleRef{Scope: ScopeDefault, Index: -1, Name: "default"}
+	if tmpl != nil {
+		// A matching template's requirement replaces the approve rules.
+		i := slices.IndexFunc(p.Templates, func(t Template) bool { return t.Name == tmpl.Name })
+		vd.Rule, vd.Reason, need = RuleRef{Scope: ScopeTemplate, Index: i, Name: tmpl.Name}, tmplWhy, tmpl.Require
+	}
 	for _, sr := range rules {
-		if sr.Rule.Kind != RuleApprove {
+		if sr.Rule.Kind != RuleApprove || tmpl != nil {
 			continue
 		}
 		why, err := e.matches(sr.Rule, vd)
@@ -294,6 +305,9 @@ type evaluation struct {
 	// approvers maps each approving participant to their devices, sorted.
 	approvers map[string][]string
 	proposer  string
+	// automated are the automated stations whose approvals count: those
+	// of the template the transaction matched.
+	automated []string
 }
 
 // readPeople checks the proposer and approvals against the policy.

@@ -65,6 +65,8 @@ type File struct {
 	Groups           []FileGroup   `yaml:"groups" json:"groups"`
 	AddressBook      []FileAddress `yaml:"address_book" json:"address_book"`
 	TransactionRules []FileRule    `yaml:"transaction_rules" json:"transaction_rules"`
+	// Templates are routine payments (templatesfile.go).
+	Templates []FileTemplate `yaml:"templates" json:"templates"`
 
 	// lines maps field paths to their lines in a YAML source.
 	lines map[string]int

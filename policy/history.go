@@ -32,6 +32,8 @@ type Entry struct {
 	Vault  string
 	Asset  string // "BTC", "ETH" or "erc20:0x<address>"
 	Amount *big.Int
+	// Template is the template the payment was made under ("" when none).
+	Template string
 }
 
 // Ledger is a History held in memory, built once from entries. It answers
@@ -42,6 +44,8 @@ type Entry struct {
 // A Ledger is immutable and safe for concurrent use.
 type Ledger struct {
 	series map[seriesKey]*series
+	// templates are the entries made under a template, per template.
+	templates map[templateKey]*series
 }
 
 var _ History = (*Ledger)(nil)
@@ -74,6 +78,7 @@ func NewLedger(entries []Entry) (*Ledger, error) {
 		a *big.Int
 	}
 	groups := map[seriesKey][]item{}
+	tgroups := map[templateKey][]item{}
 	for i, e := range entries {
 		if e.Amount == nil || e.Amount.Sign() < 0 {
 			return nil, fmt.Errorf("policy: ledger entry %d: amount %v, want zero or more", i, e.Amount)
@@ -87,9 +92,12 @@ func NewLedger(entries []Entry) (*Ledger, error) {
 		}
 		k := seriesKey{e.Vault, asset}
 		groups[k] = append(groups[k], item{e.Time.UnixNano(), e.Amount})
+		if e.Template != "" {
+			tk := templateKey{e.Vault, e.Template, asset}
+			tgroups[tk] = append(tgroups[tk], item{e.Time.UnixNano(), e.Amount})
+		}
 	}
-	l := &Ledger{series: make(map[seriesKey]*series, len(groups))}
-	for k, items := range groups {
+	build := func(items []item) *series {
 		slices.SortStableFunc(items, func(a, b item) int { return cmp.Compare(a.t, b.t) })
 		total := new(big.Int)
 		for _, it := range items {
@@ -103,7 +111,14 @@ func NewLedger(entries []Entry) (*Ledger, error) {
 			run.Add(run, it.a)
 			copy(s.sums[(i+1)*s.width:], run.Bits())
 		}
-		l.series[k] = s
+		return s
+	}
+	l := &Ledger{series: make(map[seriesKey]*series, len(groups)), templates: make(map[templateKey]*series, len(tgroups))}
+	for k, items := range groups {
+		l.series[k] = build(items)
+	}
+	for k, items := range tgroups {
+		l.templates[k] = build(items)
 	}
 	return l, nil
 }

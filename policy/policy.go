@@ -83,6 +83,8 @@ type Policy struct {
 	// ProposerCounts lets the proposer's own approval count; without it
 	// (separation of duties, the default) it does not.
 	ProposerCounts bool `cbor:"16,keyasint,omitempty"`
+	// Templates are routine payments agreed in advance (templates.go).
+	Templates []Template `cbor:"20,keyasint,omitempty"`
 }
 
 // Coordinator is an online machine allowed to issue proposals.

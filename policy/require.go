@@ -32,6 +32,9 @@ type Requirement struct {
 	// Excluded are members whose approval does not count here: the
 	// proposer, under separation of duties.
 	Excluded []string `json:"excluded,omitempty"`
+	// Automated are members who are automated stations, whose approval
+	// counts only under a template that lists them.
+	Automated []string `json:"automated,omitempty"`
 	// Approved are the members whose approval counts and is given.
 	Approved []string `json:"approved,omitempty"`
 	// Met says whether the approvals gathered satisfy this part.
@@ -120,7 +123,7 @@ func (r *Requirement) String() string {
 	case OpGroup:
 		var b strings.Builder
 		b.WriteString(strconv.Itoa(r.Count) + " of " + r.Group + " {" + strings.Join(r.Members, ", "))
-		if len(r.Members) == 0 && len(r.Excluded) == 0 {
+		if len(r.Members) == 0 && len(r.Excluded) == 0 && len(r.Automated) == 0 {
 			b.WriteString("nobody")
 		}
 		if len(r.Excluded) > 0 {
@@ -128,6 +131,12 @@ func (r *Requirement) String() string {
 				b.WriteString("; ")
 			}
 			b.WriteString("not " + strings.Join(r.Excluded, ", ") + ": proposer")
+		}
+		if len(r.Automated) > 0 {
+			if len(r.Members) > 0 || len(r.Excluded) > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString("not " + strings.Join(r.Automated, ", ") + ": automated, outside its templates")
 		}
 		b.WriteString("}")
 		return b.String()

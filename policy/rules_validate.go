@@ -34,7 +34,7 @@ func (p *Policy) validateTxRules() error {
 			return err
 		}
 	}
-	return nil
+	return p.validateTemplates()
 }
 
 func (p *Policy) validateAssets() error {

@@ -130,7 +130,7 @@ func (f *File) convertRules(p *Policy) error {
 			return err
 		}
 	}
-	return nil
+	return f.convertTemplates(p)
 }
 
 func convertRuleList(p *Policy, at string, rules []FileRule) ([]TxRule, error) {

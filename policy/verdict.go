@@ -88,6 +88,10 @@ func (e *evaluation) leaf(group string, count int) (*Requirement, error) {
 			r.Excluded = append(r.Excluded, m)
 			continue
 		}
+		if e.excludedAutomated(m) {
+			r.Automated = append(r.Automated, m)
+			continue
+		}
 		r.Members = append(r.Members, m)
 		devs := e.approvers[m]
 		if did, ok := devices[m]; ok {

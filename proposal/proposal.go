@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -54,6 +55,9 @@ type Proposal struct {
 	Coordinator   string `cbor:"9,keyasint"`
 	Intent        string `cbor:"10,keyasint,omitempty"` // the coordinator's claim; stations show their own reading
 	Nonce         []byte `cbor:"11,keyasint"`
+	// Template names the policy's template the transaction is made
+	// under ("" when none); stations decide it against the template.
+	Template string `cbor:"13,keyasint,omitempty"`
 }
 
 // CreatedTime and ExpiresTime convert the stored seconds.
@@ -68,6 +72,7 @@ type Params struct {
 	Lifetime    time.Duration // the policy's maximum when zero
 	Now         time.Time
 	Coordinator string
+	Template    string
 }
 
 // New builds a proposal under pol (whose id is polID).
@@ -94,7 +99,7 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 	return &Proposal{
 		Format: 1, Chain: v.Chain, Vault: v.Name, Policy: polID[:], PolicyVersion: pol.Version,
 		Payload: prm.Payload, Created: now.Unix(), Expires: now.Add(lt).Unix(),
-		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce,
+		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Template: prm.Template,
 	}, nil
 }
 
@@ -126,8 +131,15 @@ func Decode(e *envelope.Envelope) (*Proposal, error) {
 	if len(p.Payload) == 0 || len(p.Payload) > MaxPayload {
 		return nil, fmt.Errorf("proposal: payload of %d bytes outside 1..%d", len(p.Payload), MaxPayload)
 	}
+	if p.Template != "" && !templateName.MatchString(p.Template) {
+		return nil, fmt.Errorf("proposal: template name %q is not a policy name", p.Template)
+	}
 	return &p, nil
 }
+
+// templateName is what a policy's template may be named: a station
+// prints it, so nothing else gets that far.
+var templateName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
 // Open decodes a proposal envelope and checks it against the policy the
 // caller holds: the coordinator's signature, the policy id it cites, the

@@ -19,7 +19,7 @@ func (s *Station) decide(ctx context.Context, res *Result) error {
 	if err != nil {
 		return err
 	}
-	v, err := policy.Evaluate(res.Policy, policy.Input{Vault: res.Proposal.Vault, Effects: res.Review.Effects}, hist, s.Now())
+	v, err := policy.Evaluate(res.Policy, policy.Input{Vault: res.Proposal.Vault, Effects: res.Review.Effects, Template: res.Proposal.Template}, hist, s.Now())
 	if err != nil {
 		res.Refusals = append(res.Refusals, fmt.Sprintf("the policy's rules cannot decide this transaction: %v", err))
 		return nil
@@ -27,6 +27,9 @@ func (s *Station) decide(ctx context.Context, res *Result) error {
 	res.Verdict = v
 	if !v.Allowed {
 		res.Refusals = append(res.Refusals, fmt.Sprintf("policy: %s (%s)", v.Reason, v.Rule))
+	}
+	if why := automatedRefusal(res.Policy, s.WS.Config.Name, v); why != "" {
+		res.Refusals = append(res.Refusals, why)
 	}
 	return nil
 }

@@ -261,6 +261,10 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 			return nil, res, err
 		}
 		detail["vault"] = res.Proposal.Vault
+		if res.Verdict != nil && res.Verdict.Template != "" {
+			// Counted against the template's rate (history).
+			detail["template"] = res.Verdict.Template
+		}
 	}
 	if d.Override != "" {
 		detail["override"] = d.Override

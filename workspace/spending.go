@@ -11,7 +11,8 @@ import (
 // Spending reads the "spent" of every entry of one kind (what a proposal
 // or an approval sends out, policy.Spending) as velocity history, for the
 // entries keep accepts. Entries made before spending was recorded carry
-// none and are skipped; one that does not read back is tampering.
+// none and are skipped; one that does not read back is tampering. An
+// entry's "template" names the template it was made under.
 func Spending(r store.Reader, kind string, keep func(i int64, ev audit.Event) (bool, error)) ([]policy.Entry, error) {
 	idx, err := r.EntriesOfKind(kind)
 	if err != nil {
@@ -42,6 +43,9 @@ func Spending(r store.Reader, kind string, keep func(i int64, ev audit.Event) (b
 		es, err := policy.ParseSpending(ev.Time, ev.Detail["vault"], spent)
 		if err != nil {
 			return nil, fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
+		}
+		for k := range es {
+			es[k].Template = ev.Detail["template"]
 		}
 		out = append(out, es...)
 	}

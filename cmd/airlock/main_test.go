@@ -189,8 +189,15 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		// Drill workspaces: the only ones where AIRLOCK_NOW sets the clock.
 		drill, args = []string{"--drill"}, args[:len(args)-1]
 	}
-	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery" && args[0] != "rules") {
-		ts.Fatalf("usage: quorum [all|recovery|rules] [drill]")
+	if neg || len(args) > 1 || (len(args) == 1 && args[0] != "all" && args[0] != "recovery" && args[0] != "rules" && args[0] != "templates") {
+		ts.Fatalf("usage: quorum [all|recovery|rules|templates] [drill]")
+	}
+	// templates: as rules, and payroll-bot, an automated station (role
+	// automation), is a fourth signer of ops (still 2 of its signers) and
+	// of "payroll", a 2-of-4 Safe.
+	bot := len(args) == 1 && args[0] == "templates"
+	if bot {
+		args = []string{"rules"}
 	}
 	// rules: the script's rules.yaml (top-level policy keys: assets,
 	// groups, address_book, transaction_rules) goes into the policy.
@@ -201,6 +208,9 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 	people := []string{"alice", "bob", "carol"}
 	if len(args) == 1 && args[0] == "recovery" {
 		people = append(people, "dave")
+	}
+	if bot {
+		people = append(people, "payroll-bot")
 	}
 	ts.Check(os.WriteFile(ts.MkAbs("pass"), []byte("correct horse battery\n"), 0o600))
 	run := func(args ...string) {
@@ -217,11 +227,21 @@ func cmdQuorum(ts *testscript.TestScript, neg bool, args []string) {
 		run("-C", who, "key", "show", "--yaml")
 		entries[who] = ts.ReadFile("stdout")
 	}
+	opsSigners := "alice/keystore, bob/keystore, carol/keystore"
+	if bot {
+		entries["payroll-bot"] = strings.Replace(entries["payroll-bot"], "    name: payroll-bot\n", "    name: payroll-bot\n    roles: [automation]\n", 1)
+		entries["dave"] += entries["payroll-bot"]
+		opsSigners += ", payroll-bot/keystore"
+	}
 	yaml := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" + entries["coord"] +
 		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] + entries["dave"] + rules +
 		"vaults:\n" +
-		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n" +
+		"  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [" + opsSigners + "]\n" +
 		"  - name: cold\n    chain: bitcoin\n    threshold: 3\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	if bot {
+		yaml += "  - name: payroll\n    chain: ethereum\n    threshold: 2\n    signers: [" + opsSigners + "]\n" +
+			"    safe: {address: \"0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4\", chain_id: 31337, version: 1.3.0}\n"
+	}
 	if len(args) == 1 && args[0] == "recovery" {
 		yaml += "  - name: vault\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n    recovery:\n      signer: dave/keystore\n      after_blocks: 110\n"
 	} else if len(args) == 1 {

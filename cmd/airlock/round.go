@@ -38,21 +38,30 @@ func (e *env) propose(args []string) error {
 	intent := fs.String("intent", "", "what the transaction is for, in words")
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
+	template := fs.String("template", "", "the policy's template the payment is made under")
+	pay := templateFlags(fs)
 	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if pay.set() {
+		if len(pos) > 0 || *template == "" || !pay.complete() || *psbtFile != "" || *safeTx != "" {
+			return usagef("propose: a Safe payment under a template wants --template NAME --to LABEL --amount X --nonce N")
+		}
 	} else if len(pos) > 0 || *vault == "" || (*psbtFile == "") == (*safeTx == "") {
-		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE")
+		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE (or --template NAME --to LABEL --amount X --nonce N)")
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force}
-	if *safeTx != "" {
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template}
+	switch {
+	case pay.set():
+		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
+	case *safeTx != "":
 		prm.SafeTx, err = readArtifact(*safeTx)
-	} else {
+	default:
 		prm.Payload, err = readArtifact(*psbtFile)
 	}
 	if err != nil {
@@ -83,6 +92,9 @@ func (e *env) propose(args []string) error {
 	p, _ := proposal.Decode(env)
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
 	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	if p.Template != "" {
+		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
+	}
 	for _, f := range rv.Flags {
 		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
 			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
@@ -167,9 +179,10 @@ func reviewJSON(res *station.Result) any {
 		Verdict       any      `json:"verdict"`
 		MaySign       bool     `json:"maySign"`
 		Endorsement   bool     `json:"endorsement,omitempty"`
+		Template      any      `json:"template,omitempty"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		&rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser}
+		&rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
 }
 
 func orEmpty(s []string) []string {
@@ -193,6 +206,9 @@ func (e *env) printReview(res *station.Result) {
 	}
 	for _, f := range res.Review.Flags {
 		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
+	}
+	if t := res.Proposal.Template; t != "" {
+		fmt.Fprintf(w, "template: %s (%s)\n", t, templateState(res))
 	}
 	if res.Verdict != nil {
 		for _, l := range strings.Split(strings.TrimSpace(res.Verdict.String()), "\n") {
