@@ -41,6 +41,7 @@ func (e *env) propose(args []string) error {
 	template := fs.String("template", "", "the policy's template the payment is made under")
 	pay := templateFlags(fs)
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if pay.set() {
@@ -90,6 +91,23 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	p, _ := proposal.Decode(env)
+	if *asJSON {
+		fl := rv.Flags
+		if fl == nil {
+			fl = []chain.Flag{}
+		}
+		return printJSON(e.stdout, struct {
+			Proposal string       `json:"proposal"`
+			Vault    string       `json:"vault"`
+			Chain    string       `json:"chain"`
+			TxID     string       `json:"txid"`
+			Created  string       `json:"created"`
+			Expires  string       `json:"expires"`
+			Template string       `json:"template,omitempty"`
+			Flags    []chain.Flag `json:"flags"`
+			File     string       `json:"file"`
+		}{env.IDHex(), p.Vault, p.Chain, rv.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, fl, *out})
+	}
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
 	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
 	if p.Template != "" {
@@ -106,7 +124,7 @@ func (e *env) propose(args []string) error {
 
 func (e *env) review(args []string) error {
 	fs := e.flags("review")
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
