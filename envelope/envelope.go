@@ -55,6 +55,9 @@ const (
 	// TypeRelease is a coordinator's signed notice that a proposal ended
 	// unfinalized (withdrawn, rejected, expired): stations free its claims.
 	TypeRelease = "airlock.release/v1"
+	// TypeBundle is the signed manifest of an audit evidence bundle
+	// (package evidence): every file of the bundle with its digest.
+	TypeBundle = "airlock.evidence-bundle/v1"
 )
 
 var knownTypes = map[string]bool{
@@ -65,6 +68,7 @@ var knownTypes = map[string]bool{
 	TypeManifest: true,
 	TypeExternal: true,
 	TypeRelease:  true,
+	TypeBundle:   true,
 }
 
 // Limits against hostile input.
