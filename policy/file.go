@@ -66,6 +66,10 @@ type File struct {
 	AddressBook      []FileAddress `yaml:"address_book" json:"address_book"`
 	TransactionRules []FileRule    `yaml:"transaction_rules" json:"transaction_rules"`
 
+	// ChangeDelay is how long a later version that loosens the rules
+	// waits before it takes effect ("48h", "7d"; 0..90d).
+	ChangeDelay string `yaml:"change_delay" json:"change_delay"`
+
 	// lines maps field paths to their lines in a YAML source.
 	lines map[string]int
 }
@@ -81,6 +85,9 @@ type FileParticipant struct {
 	Roles    []string     `yaml:"roles" json:"roles"`
 	Identity string       `yaml:"identity" json:"identity"`
 	Devices  []FileDevice `yaml:"devices" json:"devices"`
+	// Revoked is why the participant signs nothing any more (later
+	// versions only).
+	Revoked string `yaml:"revoked" json:"revoked"`
 }
 
 type FileDevice struct {
@@ -91,6 +98,9 @@ type FileDevice struct {
 	Key    string `yaml:"key" json:"key"`
 	// Ethereum is the device's Safe owner key (optional).
 	Ethereum string `yaml:"ethereum" json:"ethereum"`
+	// Revoked is why the device signs nothing any more (later versions
+	// only).
+	Revoked string `yaml:"revoked" json:"revoked"`
 }
 
 type FileVault struct {
@@ -200,7 +210,13 @@ func ParseFile(data []byte) (*File, error) {
 // vault's descriptor with its chain adapter, and validates it. A refused
 // field is a *FieldError that names its line in a YAML source.
 func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
-	p, err := f.genesis(reg)
+	return f.build(reg, nil, time.Time{})
+}
+
+// build turns the file into version 1 (prev nil) or into the version
+// after prev, made at now.
+func (f *File) build(reg *chain.Registry, prev *Policy, now time.Time) (*Policy, error) {
+	p, err := f.genesis(reg, prev, now)
 	var fe *FieldError
 	if errors.As(err, &fe) && fe.Line == 0 {
 		fe.Line = f.line(fe.Path)
@@ -208,7 +224,7 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 	return p, err
 }
 
-func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
+func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Policy, error) {
 	lt, err := time.ParseDuration(f.MaxProposalLifetime)
 	if err != nil {
 		return nil, invalid("max_proposal_lifetime %q: %v", f.MaxProposalLifetime, err)
@@ -217,6 +233,9 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 		Format: FormatVersion, Name: f.Name, Version: 1, Network: f.Network,
 		MaxProposalLifetime: int64(lt / time.Second),
 		PolicyThreshold:     f.PolicyThreshold,
+	}
+	if err := f.rotation(p, prev, now); err != nil {
+		return nil, err
 	}
 	if p.PolicyThreshold == 0 {
 		p.PolicyThreshold = len(f.Participants)/2 + 1
@@ -236,6 +255,9 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 		part := Participant{ID: fp.ID, Name: fp.Name, Roles: fp.Roles, Identity: pub}
 		for _, d := range fp.Devices {
 			part.Devices = append(part.Devices, Device{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key, Ethereum: d.Ethereum})
+		}
+		if err := f.revocations(&part, len(p.Participants), fp, prev, now); err != nil {
+			return nil, err
 		}
 		p.Participants = append(p.Participants, part)
 	}
