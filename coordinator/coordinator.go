@@ -171,7 +171,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if _, err := c.WS.Final(pe.ID()); err == nil {
 		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 	}
-	checked, err := proposal.CheckApproval(e, p, pe.ID(), pol, polID, c.Reg, c.Now())
+	checked, err := c.checkApproval(e, p, pe.ID(), pol, polID, c.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +363,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if !ok {
 			continue
 		}
-		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(ae, p, pe.ID(), pol, polID, now)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", s.Participant.ID, err)
 		}
@@ -387,7 +387,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		}
 		// The recovery path: the recovery signer alone; the chain adapter
 		// refuses it unless the transaction's locks allow it.
-		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(ae, p, pe.ID(), pol, polID, now)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", r.Participant.ID, err)
 		}
@@ -590,7 +590,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 		if err != nil {
 			return nil, err
 		}
-		checked, err := proposal.CheckApproval(e, p, match.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(e, p, match.ID(), pol, polID, now)
 		if err != nil {
 			return nil, err
 		}

@@ -24,6 +24,12 @@ func CheckSuccessor(prev, next *Policy) error {
 	if next.NotBefore < next.Created {
 		return fmt.Errorf("%w: version %d takes effect at %v, before it is made (%v)", ErrBrokenChain, next.Version, unixUTC(next.NotBefore), unixUTC(next.Created))
 	}
+	// A version never takes effect before the one it follows: else a
+	// tightening version 3, in effect at once, would carry a pending
+	// loosening version 2 past its delay.
+	if next.NotBefore < prev.NotBefore {
+		return fmt.Errorf("%w: version %d takes effect at %v, before version %d does (%v)", ErrTooSoon, next.Version, unixUTC(next.NotBefore), prev.Version, unixUTC(prev.NotBefore))
+	}
 	if err := keepRevocations(prev, next); err != nil {
 		return err
 	}
@@ -73,8 +79,9 @@ func keepRevocations(prev, next *Policy) error {
 // TakesEffect says when a version made at created that changes prev as
 // next does may take effect at the earliest.
 func TakesEffect(prev, next *Policy) time.Time {
-	if len(Loosening(Diff(prev, next))) == 0 {
-		return unixUTC(next.Created)
+	t := next.Created
+	if len(Loosening(Diff(prev, next))) > 0 {
+		t += prev.ChangeDelay
 	}
-	return unixUTC(next.Created + prev.ChangeDelay)
+	return unixUTC(max(t, prev.NotBefore))
 }

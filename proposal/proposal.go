@@ -137,11 +137,19 @@ func Open(e *envelope.Envelope, pol *policy.Policy, polID [32]byte, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	if !bytes.Equal(p.Policy, polID[:]) {
+		if err := checkSigner(e, pol, p.Coordinator); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: it cites policy %s version %d, this workspace holds %s version %d (%s)", ErrWrongPolicy, short(p.Policy), p.PolicyVersion, pol.Name, pol.Version, short(polID[:]))
+	}
+	return open(e, p, pol, now)
+}
+
+// open checks a decoded proposal under pol, the version in effect.
+func open(e *envelope.Envelope, p *Proposal, pol *policy.Policy, now time.Time) (*Proposal, error) {
 	if err := checkSigner(e, pol, p.Coordinator); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(p.Policy, polID[:]) {
-		return nil, fmt.Errorf("%w: it cites policy %s version %d, this workspace holds %s version %d (%s)", ErrWrongPolicy, short(p.Policy), p.PolicyVersion, pol.Name, pol.Version, short(polID[:]))
 	}
 	v, ok := pol.Vault(p.Vault)
 	if !ok {

@@ -145,7 +145,7 @@ func reviewJSON(res *station.Result) any {
 		Conflicts     []string `json:"conflicts"`
 		Verdict       any      `json:"verdict"`
 		MaySign       bool     `json:"maySign"`
-	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
+	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Proposal.PolicyVersion, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
 		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
 }
@@ -161,7 +161,10 @@ func (e *env) printReview(res *station.Result) {
 	w := e.stdout
 	p := res.Proposal
 	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
-	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, res.Policy.Version, hex.EncodeToString(res.PolicyID[:8]))
+	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, p.PolicyVersion, hex.EncodeToString(res.PolicyID[:8]))
+	if p.PolicyVersion != res.Policy.Version {
+		fmt.Fprintf(w, "policy version %d is in effect now: its rules and signers decide (the vault's signers and threshold are unchanged)\n", res.Policy.Version)
+	}
 	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
 	if p.Intent != "" {
 		fmt.Fprintf(w, "the coordinator says: %q (not verified; what follows is)\n", p.Intent)
