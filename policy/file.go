@@ -288,6 +288,9 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 	if err := f.convertRules(p); err != nil {
 		return nil, err
 	}
+	if n := len(p.Participants); n > 0 && (p.PolicyThreshold < 1 || p.PolicyThreshold > n) {
+		return nil, fieldErr("policy_threshold", "policy threshold %d outside 1..%d (the participants)", p.PolicyThreshold, n)
+	}
 	if err := p.validateMembers(); err != nil {
 		return nil, err
 	}
@@ -296,7 +299,7 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 	for i, fv := range f.Vaults {
 		v := &p.Vaults[i]
 		if v.Threshold < 1 || v.Threshold > len(v.Signers) {
-			return nil, invalid("vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].threshold", i), "vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
 		}
 		a, err := reg.Lookup(v.Chain)
 		if err != nil {

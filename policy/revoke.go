@@ -122,3 +122,53 @@ func (p *Policy) validateRotation() error {
 	}
 	return nil
 }
+
+// WithRevocations returns p with the revocations later versions make of
+// its participants and devices (the same ids with the same keys), or p
+// itself when there are none. The copy shares everything else with p.
+func WithRevocations(p *Policy, later ...*Policy) *Policy {
+	var out *Policy
+	for _, l := range later {
+		for _, lp := range l.Participants {
+			for i := range p.Participants {
+				cp := &p.Participants[i]
+				if cp.ID != lp.ID || string(cp.Identity) != string(lp.Identity) {
+					continue
+				}
+				if lp.Revoked != nil && cp.Revoked == nil {
+					out = copyParticipants(p, out)
+					out.Participants[i].Revoked = lp.Revoked
+				}
+				for _, ld := range lp.Devices {
+					for j := range cp.Devices {
+						cd := &cp.Devices[j]
+						if ld.Revoked != nil && cd.Revoked == nil && cd.ID == ld.ID && cd.Key == ld.Key && cd.Ethereum == ld.Ethereum {
+							out = copyParticipants(p, out)
+							if out.Participants[i].Devices[j].Revoked == nil {
+								out.Participants[i].Devices[j].Revoked = ld.Revoked
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if out == nil {
+		return p
+	}
+	return out
+}
+
+// copyParticipants copies p with its own participants and devices, once.
+func copyParticipants(p, out *Policy) *Policy {
+	if out != nil {
+		return out
+	}
+	q := *p
+	q.Participants = make([]Participant, len(p.Participants))
+	for i, part := range p.Participants {
+		part.Devices = append([]Device(nil), part.Devices...)
+		q.Participants[i] = part
+	}
+	return &q
+}

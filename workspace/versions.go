@@ -44,8 +44,19 @@ func (w *Workspace) PolicyChain(reg *chain.Registry) (*PolicyChain, error) {
 	return c, nil
 }
 
-// Current is the version in effect.
-func (c *PolicyChain) Current() *policy.Policy { return c.Versions[c.InEffect] }
+// Current is the version in effect, with the revocations of every later
+// version held applied at once: a revocation only tightens and is never
+// lifted, so an emergency revocation made after a pending version (which
+// it must follow, and so cannot take effect before) still stops the
+// revoked key now. The result is a copy; its id is still IDs[InEffect].
+func (c *PolicyChain) Current() *policy.Policy {
+	cur := c.Versions[c.InEffect]
+	var later []*policy.Policy
+	for _, p := range c.Versions[c.InEffect+1:] {
+		later = append(later, p)
+	}
+	return policy.WithRevocations(cur, later...)
+}
 
 // Newest is the newest version held, in effect or pending.
 func (c *PolicyChain) Newest() (*policy.Policy, [32]byte) {
