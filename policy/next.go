@@ -37,7 +37,7 @@ func (f *File) rotation(p *Policy, prev *Policy, now time.Time) error {
 	p.Version, p.Previous = prev.Version+1, id[:]
 	p.Created = now.Unix()
 	if p.Created <= prev.Created {
-		return fmt.Errorf("policy: version %d would be made at %v, not after version %d (%v): check the clock", p.Version, unixUTC(p.Created), prev.Version, unixUTC(prev.Created))
+		return fmt.Errorf("policy: version %d would be made at %v, not after version %d (%v): check the clock", p.Version, rfc(p.Created), prev.Version, rfc(prev.Created))
 	}
 	return nil
 }

@@ -37,12 +37,12 @@ func (p *Policy) RevokedDevice(pid, did string) (bool, string) {
 		return true, fmt.Sprintf("%q is not a participant of %s version %d", pid, p.Name, p.Version)
 	}
 	if part.Revoked != nil {
-		return true, fmt.Sprintf("participant %s is revoked in %s version %d (%s, %s)", pid, p.Name, p.Version, unixUTC(part.Revoked.Time), part.Revoked.Reason)
+		return true, fmt.Sprintf("participant %s is revoked in %s version %d (%s, %s)", pid, p.Name, p.Version, rfc(part.Revoked.Time), part.Revoked.Reason)
 	}
 	for i := range part.Devices {
 		if d := &part.Devices[i]; d.ID == did {
 			if d.Revoked != nil {
-				return true, fmt.Sprintf("device %s/%s is revoked in %s version %d (%s, %s)", pid, did, p.Name, p.Version, unixUTC(d.Revoked.Time), d.Revoked.Reason)
+				return true, fmt.Sprintf("device %s/%s is revoked in %s version %d (%s, %s)", pid, did, p.Name, p.Version, rfc(d.Revoked.Time), d.Revoked.Reason)
 			}
 			return false, ""
 		}
@@ -78,6 +78,9 @@ func (p *Policy) InEffect(now time.Time) bool { return p.NotBefore <= now.Unix()
 
 func unixUTC(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
+// rfc writes unix seconds as people read them in messages.
+func rfc(s int64) string { return unixUTC(s).Format(time.RFC3339) }
+
 // validateRotation checks the rotation fields: bounded times and delay,
 // well-formed revocations, and a policy threshold the participants who
 // are not revoked can still reach (else the policy could never change
@@ -90,7 +93,7 @@ func (p *Policy) validateRotation() error {
 		return invalid("created %d or not_before %d out of range", p.Created, p.NotBefore)
 	}
 	if p.NotBefore != 0 && p.NotBefore < p.Created {
-		return invalid("version %d takes effect (%v) before it is made (%v)", p.Version, unixUTC(p.NotBefore), unixUTC(p.Created))
+		return invalid("version %d takes effect (%v) before it is made (%v)", p.Version, rfc(p.NotBefore), rfc(p.Created))
 	}
 	if p.NotBefore-p.Created > int64(MaxEffectWaiting/time.Second) {
 		return invalid("version %d takes effect %v after it is made, over %v", p.Version, time.Duration(p.NotBefore-p.Created)*time.Second, MaxEffectWaiting)

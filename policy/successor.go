@@ -19,16 +19,16 @@ var ErrTooSoon = errors.New("policy: a loosening change takes effect too soon")
 // back, not even under a new name: keys are unique in a version).
 func CheckSuccessor(prev, next *Policy) error {
 	if next.Created <= prev.Created {
-		return fmt.Errorf("%w: version %d is made at %v, not after version %d (%v)", ErrBrokenChain, next.Version, unixUTC(next.Created), prev.Version, unixUTC(prev.Created))
+		return fmt.Errorf("%w: version %d is made at %v, not after version %d (%v)", ErrBrokenChain, next.Version, rfc(next.Created), prev.Version, rfc(prev.Created))
 	}
 	if next.NotBefore < next.Created {
-		return fmt.Errorf("%w: version %d takes effect at %v, before it is made (%v)", ErrBrokenChain, next.Version, unixUTC(next.NotBefore), unixUTC(next.Created))
+		return fmt.Errorf("%w: version %d takes effect at %v, before it is made (%v)", ErrBrokenChain, next.Version, rfc(next.NotBefore), rfc(next.Created))
 	}
 	// A version never takes effect before the one it follows: else a
 	// tightening version 3, in effect at once, would carry a pending
 	// loosening version 2 past its delay.
 	if next.NotBefore < prev.NotBefore {
-		return fmt.Errorf("%w: version %d takes effect at %v, before version %d does (%v)", ErrTooSoon, next.Version, unixUTC(next.NotBefore), prev.Version, unixUTC(prev.NotBefore))
+		return fmt.Errorf("%w: version %d takes effect at %v, before version %d does (%v)", ErrTooSoon, next.Version, rfc(next.NotBefore), prev.Version, rfc(prev.NotBefore))
 	}
 	if err := keepRevocations(prev, next); err != nil {
 		return err
@@ -44,7 +44,7 @@ func CheckSuccessor(prev, next *Policy) error {
 			lines = append(lines, c.String())
 		}
 		return fmt.Errorf("%w: version %d loosens the rules, so it takes effect no sooner than version %d's change_delay (%v) after it is made, at %v; it claims %v. Loosening changes:\n  %s",
-			ErrTooSoon, next.Version, prev.Version, prev.Delay(), unixUTC(earliest), unixUTC(next.NotBefore), strings.Join(lines, "\n  "))
+			ErrTooSoon, next.Version, prev.Version, prev.Delay(), rfc(earliest), rfc(next.NotBefore), strings.Join(lines, "\n  "))
 	}
 	return nil
 }
