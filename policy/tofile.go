@@ -146,6 +146,7 @@ func (f *File) YAML() ([]byte, error) {
 		return nil, err
 	}
 	prune(&n)
+	vaultsLast(&n)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -180,4 +181,19 @@ func prune(n *yaml.Node) {
 		}
 	}
 	n.Content = keep
+}
+
+// vaultsLast moves the vaults to the end of the document, as people
+// write a policy: who, then what they guard.
+func vaultsLast(n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "vaults" {
+			k, v := n.Content[i], n.Content[i+1]
+			n.Content = append(append(n.Content[:i:i], n.Content[i+2:]...), k, v)
+			return
+		}
+	}
 }

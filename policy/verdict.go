@@ -84,6 +84,9 @@ func (e *evaluation) leaf(group string, count int) (*Requirement, error) {
 	members = slices.Compact(members)
 	r := &Requirement{Op: OpGroup, Group: group, Count: count}
 	for _, m := range members {
+		if e.revoked(m, devices[m]) {
+			continue // signs nothing any more: not a member who counts
+		}
 		if m == e.proposer && !e.p.ProposerCounts {
 			r.Excluded = append(r.Excluded, m)
 			continue
@@ -129,4 +132,15 @@ func (vd *Verdict) String() string {
 		fmt.Fprintf(&b, "[%s] %s: %s\n", f.Severity, f.Code, f.Message)
 	}
 	return b.String()
+}
+
+// revoked says whether participant pid (with device did, for the vault's
+// signers) is revoked.
+func (e *evaluation) revoked(pid, did string) bool {
+	if did != "" {
+		r, _ := e.p.RevokedDevice(pid, did)
+		return r
+	}
+	part, ok := e.p.Participant(pid)
+	return ok && part.Revoked != nil
 }

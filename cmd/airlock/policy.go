@@ -179,24 +179,48 @@ func (e *env) policyImport(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("policy import: want one policy file")
+	if len(pos) == 0 {
+		return usagef("policy import: want a policy file (or several, oldest first, for a participant who joins in a later version)")
 	}
 	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	env, err := readEnvelope(pos[0])
-	if err != nil {
-		return err
+	var envs []*envelope.Envelope
+	for _, f := range pos {
+		env, err := readEnvelope(f)
+		if err != nil {
+			return err
+		}
+		envs = append(envs, env)
 	}
-	p, err := ws.ImportPolicy(env, reg)
+	var p *policy.Policy
+	if len(envs) == 1 {
+		p, err = ws.ImportPolicy(envs[0], reg)
+	} else {
+		var ps []*policy.Policy
+		ps, err = ws.ImportPolicies(envs, reg)
+		for _, q := range ps {
+			p = q
+			if q != ps[len(ps)-1] {
+				fmt.Fprintf(e.stdout, "imported policy %s version %d\n", q.Name, q.Version)
+			}
+		}
+	}
 	if errors.Is(err, policy.ErrIncomplete) {
 		return withHint(err, "every participant must run 'airlock policy sign' on it first")
 	}
 	if err != nil {
 		return err
+	}
+	env := envs[len(envs)-1]
+	if id, err := policy.ID(p); err == nil {
+		for _, x := range envs {
+			if x.ID() == id {
+				env = x
+			}
+		}
 	}
 	fmt.Fprintf(e.stdout, "imported policy %s version %d (%s)\n", p.Name, p.Version, env.IDHex()[:16])
 	if p.Version > 1 {
