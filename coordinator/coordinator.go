@@ -196,7 +196,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 			return err
 		}
 		v, _ := pol.Vault(p.Vault)
-		if err := c.recount(tx, pe, pol, v); err != nil {
+		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
 			return err
 		}
 		if w := checked.Witnessed; w != nil {
@@ -410,7 +410,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 			in.Approvals = append(in.Approvals, policy.Approval{Participant: vc.s.Participant.ID, Device: vc.s.Device.ID})
 		}
 		pid := pe.ID()
-		verdict, err := c.decide(ctx, pol, in, &pid)
+		verdict, err := c.decide(ctx, c.rules(pol), in, &pid)
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +478,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
 		}
-		if err := c.recount(tx, pe, pol, v); err != nil {
+		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
 			return err
 		}
 		// The step's own entry ("proposal.finalized") is the one the final
@@ -607,7 +607,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 			if err := tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw}); err != nil {
 				return err
 			}
-			return c.recount(tx, match, pol, v)
+			return c.recount(tx, match, c.rules(pol), v)
 		})
 		if err != nil {
 			return nil, err

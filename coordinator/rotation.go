@@ -31,3 +31,15 @@ func (c *Coordinator) checkApproval(e *envelope.Envelope, p *proposal.Proposal, 
 	}
 	return checked, nil
 }
+
+// rules is the version whose transaction rules decide on a proposal
+// citing pol: the version in effect when it is newer (a proposal goes on
+// under a newer version only when its vault is the same in both: see
+// checkApproval), else pol.
+func (c *Coordinator) rules(pol *policy.Policy) *policy.Policy {
+	cur, _, err := c.WS.Policy(c.Reg)
+	if err != nil || cur.Version <= pol.Version {
+		return pol
+	}
+	return cur
+}
