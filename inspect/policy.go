@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"encoding/hex"
+	"time"
 
 	"github.com/airlock-vault/airlock/policy"
 )
@@ -20,17 +21,23 @@ type PolicyReport struct {
 	Signed, Missing             []string
 	SignaturesNeeded            int
 	Complete                    bool
+	// Rotation (docs/governance.md): absent in a policy without them.
+	ChangeDelay string `json:",omitempty"`
+	Created     string `json:",omitempty"` // RFC 3339
+	NotBefore   string `json:",omitempty"` // RFC 3339: when the version takes effect
 }
 
 // PolicyParticipant is one participant of a [PolicyReport].
 type PolicyParticipant struct {
 	ID, Name, Identity string
 	Devices            []PolicyDevice
+	Revoked            *policy.Revocation `json:",omitempty"`
 }
 
 // PolicyDevice is one device of a [PolicyParticipant].
 type PolicyDevice struct {
 	ID, Kind, Vendor, Model, Key string
+	Revoked                      *policy.Revocation `json:",omitempty"`
 }
 
 // PolicyVault is one vault of a [PolicyReport].
@@ -48,13 +55,22 @@ func Policy(st *policy.Status) PolicyReport {
 	out := PolicyReport{ID: st.ID, Name: p.Name, Network: p.Network, Previous: hex.EncodeToString(p.Previous), Version: p.Version,
 		MaxProposalLifetime: p.Lifetime().String(), PolicyThreshold: p.PolicyThreshold, Coordinators: map[string]string{},
 		Signed: st.Signed, Missing: st.Missing, SignaturesNeeded: st.Needed, Complete: st.Complete}
+	if p.ChangeDelay != 0 {
+		out.ChangeDelay = p.Delay().String()
+	}
+	if p.Created != 0 {
+		out.Created = time.Unix(p.Created, 0).UTC().Format(time.RFC3339)
+	}
+	if p.NotBefore != 0 {
+		out.NotBefore = p.EffectiveAt().Format(time.RFC3339)
+	}
 	for _, c := range p.Coordinators {
 		out.Coordinators[c.ID] = policy.EncodeIdentity(c.Identity)
 	}
 	for _, pp := range p.Participants {
-		x := PolicyParticipant{ID: pp.ID, Name: pp.Name, Identity: policy.EncodeIdentity(pp.Identity)}
+		x := PolicyParticipant{ID: pp.ID, Name: pp.Name, Identity: policy.EncodeIdentity(pp.Identity), Revoked: pp.Revoked}
 		for _, d := range pp.Devices {
-			x.Devices = append(x.Devices, PolicyDevice{d.ID, d.Kind, d.Vendor, d.Model, d.Key})
+			x.Devices = append(x.Devices, PolicyDevice{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key, Revoked: d.Revoked})
 		}
 		out.Participants = append(out.Participants, x)
 	}

@@ -240,3 +240,42 @@ func TestRevocationCannotBeLifted(t *testing.T) {
 		}
 	}
 }
+
+// TestRevocationBehindPendingVersionAppliesNow: a loosening version 2 is
+// pending for 48h; a revocation must follow it (version 3) and so cannot
+// take effect before it, yet the key must stop signing now. The version
+// in effect carries the later versions' revocations.
+func TestRevocationBehindPendingVersionAppliesNow(t *testing.T) {
+	const day = 86400
+	v1 := rulesPolicy(t, "change_delay: 48h\n", "", "")
+	v2 := successor(t, v1, func(p *policy.Policy) { p.Vaults[0].Threshold = 1 }, 10*day, 12*day)
+	if err := policy.CheckSuccessor(v1, v2); err != nil {
+		t.Fatal(err)
+	}
+	revoke := func(p *policy.Policy) {
+		p.Participants[1].Devices[0].Revoked = &policy.Revocation{Time: p.Created, Reason: "stolen"}
+	}
+	// Version 3 cannot take effect before version 2, even if it only
+	// tightens: else it would carry version 2's loosening past the delay.
+	early := successor(t, v2, revoke, 10*day+60, 10*day+60)
+	if err := policy.CheckSuccessor(v2, early); !errors.Is(err, policy.ErrTooSoon) {
+		t.Fatalf("version 3 before version 2: got %v", err)
+	}
+	v3 := successor(t, v2, revoke, 10*day+60, 12*day)
+	if err := policy.CheckSuccessor(v2, v3); err != nil {
+		t.Fatal(err)
+	}
+	if got := policy.TakesEffect(v2, v3).Unix(); got != 12*day {
+		t.Fatalf("TakesEffect %d, want version 2's %d", got, 12*day)
+	}
+	cur := policy.WithRevocations(v1, v2, v3)
+	if _, ok := cur.SignerFor(&cur.Vaults[0], "bob"); ok {
+		t.Fatal("the revoked key still signs under the version in effect")
+	}
+	if _, ok := v1.SignerFor(&v1.Vaults[0], "bob"); !ok {
+		t.Fatal("WithRevocations changed version 1 itself")
+	}
+	if cur.Vaults[0].Threshold != 2 {
+		t.Fatal("WithRevocations took more than revocations from a pending version")
+	}
+}

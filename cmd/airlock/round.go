@@ -344,6 +344,11 @@ func (e *env) status(args []string) error {
 	if *asJSON {
 		return printJSON(e.stdout, rows)
 	}
+	if c, err := ws.PolicyChain(reg); err == nil {
+		for _, q := range c.Pending() {
+			fmt.Fprintf(e.stdout, "policy %s version %d pending: takes effect at %s (version %d in effect)\n", q.Name, q.Version, q.EffectiveAt().Format(time.RFC3339), c.Current().Version)
+		}
+	}
 	if len(rows) == 0 {
 		fmt.Fprintln(e.stdout, "no proposals")
 	}
