@@ -229,10 +229,19 @@ func TestRevocationCannotBeLifted(t *testing.T) {
 	if err := policy.CheckSuccessor(base, v2); err != nil {
 		t.Fatal(err)
 	}
+	// carol is revoked as a person too.
+	v2.Participants[2].Revoked = &policy.Revocation{Time: 100, Reason: "left"}
+	if err := policy.CheckSuccessor(base, v2); err != nil {
+		t.Fatal(err)
+	}
 	for name, edit := range map[string]func(*policy.Policy){
-		"lifted":    func(p *policy.Policy) { p.Participants[1].Devices[0].Revoked = nil },
-		"rewritten": func(p *policy.Policy) { p.Participants[1].Devices[0].Revoked.Reason = "found" },
-		"re-keyed":  func(p *policy.Policy) { p.Participants[1].Devices[0].Key = "k" },
+		"carol's device dropped": func(p *policy.Policy) { p.Participants[2].Devices = p.Participants[2].Devices[:0] },
+		"carol re-keyed":         func(p *policy.Policy) { p.Participants[2].Identity = make([]byte, 32) },
+		"carol dropped":          func(p *policy.Policy) { p.Participants = append(p.Participants[:2:2], p.Participants[3:]...) },
+		"carol reinstated":       func(p *policy.Policy) { p.Participants[2].Revoked = nil },
+		"lifted":                 func(p *policy.Policy) { p.Participants[1].Devices[0].Revoked = nil },
+		"rewritten":              func(p *policy.Policy) { p.Participants[1].Devices[0].Revoked.Reason = "found" },
+		"re-keyed":               func(p *policy.Policy) { p.Participants[1].Devices[0].Key = "k" },
 	} {
 		v3 := successor(t, v2, edit, 200, 200)
 		if err := policy.CheckSuccessor(v2, v3); !errors.Is(err, policy.ErrBrokenChain) {

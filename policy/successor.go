@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -53,11 +54,13 @@ func CheckSuccessor(prev, next *Policy) error {
 func keepRevocations(prev, next *Policy) error {
 	for _, pp := range prev.Participants {
 		np, ok := next.Participant(pp.ID)
-		if pp.Revoked != nil && (!ok || np.Revoked == nil || *np.Revoked != *pp.Revoked) {
-			return fmt.Errorf("%w: version %d drops or lifts participant %s's revocation; a revoked participant stays listed and revoked", ErrBrokenChain, next.Version, pp.ID)
+		if pp.Revoked != nil && (!ok || np.Revoked == nil || *np.Revoked != *pp.Revoked || !bytes.Equal(np.Identity, pp.Identity)) {
+			return fmt.Errorf("%w: version %d drops, lifts or re-keys participant %s's revocation; a revoked participant stays listed and revoked", ErrBrokenChain, next.Version, pp.ID)
 		}
 		for _, pd := range pp.Devices {
-			if pd.Revoked == nil {
+			// A revoked participant's devices are revoked with them: they
+			// stay listed with their keys, so no key of theirs comes back.
+			if pd.Revoked == nil && pp.Revoked == nil {
 				continue
 			}
 			var nd *Device
@@ -68,7 +71,7 @@ func keepRevocations(prev, next *Policy) error {
 					}
 				}
 			}
-			if nd == nil || nd.Revoked == nil || *nd.Revoked != *pd.Revoked || nd.Key != pd.Key || nd.Ethereum != pd.Ethereum {
+			if nd == nil || nd.Key != pd.Key || nd.Ethereum != pd.Ethereum || (pd.Revoked != nil && (nd.Revoked == nil || *nd.Revoked != *pd.Revoked)) {
 				return fmt.Errorf("%w: version %d drops or lifts device %s/%s's revocation; a revoked device stays listed and revoked", ErrBrokenChain, next.Version, pp.ID, pd.ID)
 			}
 		}
