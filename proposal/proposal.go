@@ -4,9 +4,10 @@
 //
 // Each travels in an envelope signed by its author's identity key. A
 // proposal cites the policy version it was made under by id; a station
-// refuses one that cites any other policy than the one it holds, that a
-// listed coordinator did not sign, that has expired or that claims a
-// lifetime over the policy's maximum. An approval names the proposal id, the
+// refuses one that cites a policy it does not hold, or an older version
+// whose change touched the proposal's vault (stale.go), that a listed
+// coordinator did not sign, that has expired or that claims a lifetime
+// over the policy's maximum. An approval names the proposal id, the
 // policy id and the participant's device, and carries the chain signatures;
 // a rejection carries a reason instead. Nothing in these checks reads a
 // clock directly: callers pass the time.
