@@ -227,7 +227,7 @@ func (f *File) build(reg *chain.Registry, prev *Policy, now time.Time) (*Policy,
 func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Policy, error) {
 	lt, err := time.ParseDuration(f.MaxProposalLifetime)
 	if err != nil {
-		return nil, invalid("max_proposal_lifetime %q: %v", f.MaxProposalLifetime, err)
+		return nil, fieldErr("max_proposal_lifetime", "%q: %v", f.MaxProposalLifetime, err)
 	}
 	p := &Policy{
 		Format: FormatVersion, Name: f.Name, Version: 1, Network: f.Network,
@@ -240,17 +240,17 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 	if p.PolicyThreshold == 0 {
 		p.PolicyThreshold = len(f.Participants)/2 + 1
 	}
-	for _, c := range f.Coordinators {
+	for i, c := range f.Coordinators {
 		pub, err := DecodeIdentity(c.Identity)
 		if err != nil {
-			return nil, invalid("coordinator %q: %v", c.ID, strings.TrimPrefix(err.Error(), "policy: "))
+			return nil, fieldErr(fmt.Sprintf("coordinators[%d].identity", i), "coordinator %q: %v", c.ID, strings.TrimPrefix(err.Error(), "policy: "))
 		}
 		p.Coordinators = append(p.Coordinators, Coordinator{ID: c.ID, Identity: pub})
 	}
 	for _, fp := range f.Participants {
 		pub, err := DecodeIdentity(fp.Identity)
 		if err != nil {
-			return nil, invalid("participant %q: %v", fp.ID, strings.TrimPrefix(err.Error(), "policy: "))
+			return nil, fieldErr(fmt.Sprintf("participants[%d].identity", len(p.Participants)), "participant %q: %v", fp.ID, strings.TrimPrefix(err.Error(), "policy: "))
 		}
 		part := Participant{ID: fp.ID, Name: fp.Name, Roles: fp.Roles, Identity: pub}
 		for _, d := range fp.Devices {
@@ -279,7 +279,7 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 		if fv.Rules.HealthMaxAge != "" {
 			age, err := parseDays(fv.Rules.HealthMaxAge)
 			if err != nil {
-				return nil, invalid("vault %q: health_max_age: %v", fv.Name, err)
+				return nil, fieldErr(fmt.Sprintf("vaults[%d].rules.health_max_age", len(p.Vaults)), "vault %q: %v", fv.Name, err)
 			}
 			v.Rules.HealthMaxAge = int64(age / time.Second)
 		}
@@ -303,7 +303,7 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 		}
 		a, err := reg.Lookup(v.Chain)
 		if err != nil {
-			return nil, invalid("vault %q: %v", v.Name, err)
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].chain", i), "vault %q: %v", v.Name, err)
 		}
 		cv, err := p.ChainVault(v)
 		if err != nil {
@@ -315,7 +315,7 @@ func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Polic
 			return nil, invalid("vault %q: %v", v.Name, err)
 		}
 		if fv.Descriptor != "" && fv.Descriptor != prepared.Descriptor {
-			return nil, invalid("vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, fv.Descriptor, prepared.Descriptor)
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].descriptor", i), "vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, fv.Descriptor, prepared.Descriptor)
 		}
 		v.Descriptor = prepared.Descriptor
 	}
