@@ -236,7 +236,7 @@ func (e *env) policyImport(args []string) error {
 func (e *env) policyShow(args []string) error {
 	fs := e.flags("policy show")
 	asJSON := fs.Bool("json", false, "print JSON")
-	asYAML := fs.Bool("yaml", false, "print the version in effect as editable YAML (for 'airlock policy propose')")
+	asYAML := fs.Bool("yaml", false, "print the version the next one follows (in effect, or the newest pending) as editable YAML (for 'airlock policy propose')")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -286,9 +286,16 @@ func (e *env) policyShow(args []string) error {
 		return err
 	}
 	if *asYAML {
+		// The version the next one follows: the version in effect, or
+		// the newest pending one (said on stderr), so an edit of it
+		// changes only what the person changes.
 		p := st.Policy
 		if inEffect != nil {
 			p = inEffect
+		}
+		if len(pending) > 0 {
+			p = pending[len(pending)-1]
+			fmt.Fprintf(e.stderr, "airlock: note: version %d is pending (takes effect at %s); this is version %d, which the next version follows\n", p.Version, p.EffectiveAt().Format(time.RFC3339), p.Version)
 		}
 		b, err := policy.ToFile(p).YAML()
 		if err != nil {
