@@ -51,7 +51,7 @@ func (f *File) revocations(part *Participant, i int, fp FileParticipant, prev *P
 	if prev != nil {
 		held, _ = prev.Participant(part.ID)
 	}
-	make := func(path, reason string, old *Revocation) (*Revocation, error) {
+	revocation := func(path, reason string, old *Revocation) (*Revocation, error) {
 		if reason == "" {
 			return nil, nil
 		}
@@ -73,7 +73,7 @@ func (f *File) revocations(part *Participant, i int, fp FileParticipant, prev *P
 	if held != nil {
 		old = held.Revoked
 	}
-	r, err := make(fmt.Sprintf("participants[%d].revoked", i), fp.Revoked, old)
+	r, err := revocation(fmt.Sprintf("participants[%d].revoked", i), fp.Revoked, old)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func (f *File) revocations(part *Participant, i int, fp FileParticipant, prev *P
 				}
 			}
 		}
-		if part.Devices[j].Revoked, err = make(fmt.Sprintf("participants[%d].devices[%d].revoked", i, j), fd.Revoked, old); err != nil {
+		if part.Devices[j].Revoked, err = revocation(fmt.Sprintf("participants[%d].devices[%d].revoked", i, j), fd.Revoked, old); err != nil {
 			return err
 		}
 	}

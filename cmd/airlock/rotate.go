@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -204,5 +203,3 @@ func checkSignTime(p *policy.Policy, now time.Time) error {
 	}
 	return nil
 }
-
-var _ = envelope.TypePolicy
