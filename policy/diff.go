@@ -60,7 +60,82 @@ func Diff(prev, next *Policy) []Change {
 	d.addresses(prev.AddressBook, next.AddressBook)
 	d.rules("policy", prev.TxRules, next.TxRules)
 	d.vaults(prev, next)
+	d.residue(prev, next)
 	return d.out
+}
+
+// residue fails closed on fields Diff does not read: a field added to
+// the policy later (and not taught to Diff) that changes counts as
+// loosening, named by where it is.
+func (d *differ) residue(a, b *Policy) {
+	unread := "a change to a field airlock's diff does not read"
+	if !reflect.DeepEqual(policyRest(a), policyRest(b)) {
+		d.add(true, unread, "~ policy: other settings changed")
+	}
+	for _, pb := range b.Participants {
+		for _, pa := range a.Participants {
+			if pa.ID != pb.ID {
+				continue
+			}
+			if residual(pa, pb, func(p *Participant) {
+				p.ID, p.Name, p.Roles, p.Identity, p.Revoked, p.Devices = "", "", nil, nil, nil, nil
+			}) {
+				d.add(true, unread, "~ participant %s: other fields changed", pb.ID)
+			}
+			for _, db := range pb.Devices {
+				for _, da := range pa.Devices {
+					if da.ID == db.ID && residual(da, db, func(x *Device) {
+						x.ID, x.Kind, x.Vendor, x.Model, x.Key, x.Ethereum, x.Revoked = "", "", "", "", "", "", nil
+					}) {
+						d.add(true, unread, "~ device %s/%s: other fields changed", pb.ID, db.ID)
+					}
+				}
+			}
+		}
+	}
+	for _, vb := range b.Vaults {
+		for _, va := range a.Vaults {
+			if va.Name != vb.Name {
+				continue
+			}
+			if residual(va, vb, func(v *Vault) {
+				v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor, v.Script = "", "", 0, nil, "", ""
+				v.Limits, v.Rules, v.Safe, v.Recovery, v.TxRules = Limits{}, Rules{}, nil, nil, nil
+			}) {
+				d.add(true, unread, "~ vault %s: other fields changed", vb.Name)
+			}
+			if va.Safe != nil && vb.Safe != nil && residual(*va.Safe, *vb.Safe, func(s *SafeVault) {
+				s.Address, s.ChainID, s.Version, s.Trusted, s.Severities, s.AllowEthSign = "", 0, "", nil, nil, false
+			}) {
+				d.add(true, unread, "~ vault %s: other Safe fields changed", vb.Name)
+			}
+		}
+	}
+	for _, gb := range b.Groups {
+		for _, ga := range a.Groups {
+			if ga.Name == gb.Name && residual(ga, gb, func(g *Group) { g.Name, g.Members = "", nil }) {
+				d.add(true, unread, "~ group %s: other fields changed", gb.Name)
+			}
+		}
+	}
+}
+
+// residual says whether a and b still differ once clear has dropped the
+// fields Diff reads.
+func residual[T any](a, b T, clear func(*T)) bool {
+	clear(&a)
+	clear(&b)
+	return !reflect.DeepEqual(a, b)
+}
+
+// policyRest is a policy without the fields Diff reads or Check fixes.
+func policyRest(p *Policy) Policy {
+	q := *p
+	q.Format, q.Name, q.Version, q.Previous, q.Network = 0, "", 0, nil, ""
+	q.MaxProposalLifetime, q.PolicyThreshold, q.ChangeDelay, q.Created, q.NotBefore = 0, 0, 0, 0, 0
+	q.DefaultDeny, q.ProposerCounts = false, false
+	q.Coordinators, q.Participants, q.Vaults, q.Assets, q.Groups, q.AddressBook, q.TxRules = nil, nil, nil, nil, nil, nil, nil
+	return q
 }
 
 type differ struct{ out []Change }
@@ -105,6 +180,8 @@ func (d *differ) coordinators(a, b []Coordinator) {
 			d.add(true, "a new coordinator may propose", "+ coordinator %s (%s)", c.ID, envelope.KeyID(c.Identity))
 		case !bytes.Equal(a[i].Identity, c.Identity):
 			d.add(true, "a new coordinator key may propose", "~ coordinator %s: identity %s → %s", c.ID, envelope.KeyID(a[i].Identity), envelope.KeyID(c.Identity))
+		case residual(a[i], c, func(x *Coordinator) { x.ID, x.Identity = "", nil }):
+			d.add(true, "a change to a field airlock's diff does not read", "~ coordinator %s: other fields changed", c.ID)
 		}
 	}
 	for _, c := range a {
@@ -346,6 +423,12 @@ func (d *differ) rule(scope string, a, b *TxRule) {
 	}
 	if !reflect.DeepEqual(a.Require, b.Require) {
 		d.add(true, "the approvals it requires changed", "%s: require %s → %s", at, needString(a.Require), needString(b.Require))
+	}
+	if residual(*a, *b, func(r *TxRule) {
+		r.Name, r.Kind, r.Asset, r.Max, r.Period, r.Zone, r.Days = "", "", "", "", 0, "", nil
+		r.From, r.Until, r.Actions, r.Above, r.To, r.Require = 0, 0, nil, "", nil, nil
+	}) {
+		d.add(true, "a change to a field airlock's diff does not read", "%s: other fields changed", at)
 	}
 }
 

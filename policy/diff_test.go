@@ -144,6 +144,9 @@ func TestDiffClassifiesEveryChange(t *testing.T) {
 			}
 			found := false
 			for _, ch := range got {
+				if strings.Contains(ch.Text, "other") {
+					t.Errorf("a field Diff reads is reported as unread: %q", ch.Text)
+				}
 				if c.text == "" || ch.Text == c.text {
 					found = true
 					if ch.Loosens != c.loosens {
@@ -288,3 +291,4 @@ func TestRevocationBehindPendingVersionAppliesNow(t *testing.T) {
 		t.Fatal("WithRevocations took more than revocations from a pending version")
 	}
 }
+
