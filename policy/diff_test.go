@@ -291,4 +291,3 @@ func TestRevocationBehindPendingVersionAppliesNow(t *testing.T) {
 		t.Fatal("WithRevocations took more than revocations from a pending version")
 	}
 }
-
