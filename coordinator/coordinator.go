@@ -194,7 +194,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if _, err := c.WS.Final(pe.ID()); err == nil {
 		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 	}
-	checked, err := proposal.CheckApproval(e, p, pe.ID(), pol, polID, c.Reg, c.Now())
+	checked, err := c.checkApproval(e, p, pe.ID(), pol, polID, c.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +219,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 			return err
 		}
 		v, _ := pol.Vault(p.Vault)
-		if err := c.recount(tx, pe, pol, v); err != nil {
+		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
 			return err
 		}
 		if w := checked.Witnessed; w != nil {
@@ -386,7 +386,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if !ok {
 			continue
 		}
-		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(ae, p, pe.ID(), pol, polID, now)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", s.Participant.ID, err)
 		}
@@ -410,7 +410,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		}
 		// The recovery path: the recovery signer alone; the chain adapter
 		// refuses it unless the transaction's locks allow it.
-		checked, err := proposal.CheckApproval(ae, p, pe.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(ae, p, pe.ID(), pol, polID, now)
 		if err != nil {
 			return nil, fmt.Errorf("coordinator: stored approval by %q no longer verifies: %w", r.Participant.ID, err)
 		}
@@ -452,7 +452,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 			proof.Endorsements = append(proof.Endorsements, proposal.ProofApproval{Participant: part.ID, Approval: aid[:], Envelope: raw})
 		}
 		pid := pe.ID()
-		verdict, err := c.decide(ctx, pol, in, &pid)
+		verdict, err := c.decide(ctx, c.rules(pol), in, &pid)
 		if err != nil {
 			return nil, err
 		}
@@ -520,7 +520,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
 		}
-		if err := c.recount(tx, pe, pol, v); err != nil {
+		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
 			return err
 		}
 		// The step's own entry ("proposal.finalized") is the one the final
@@ -632,7 +632,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 		if err != nil {
 			return nil, err
 		}
-		checked, err := proposal.CheckApproval(e, p, match.ID(), pol, polID, c.Reg, now)
+		checked, err := c.checkApproval(e, p, match.ID(), pol, polID, now)
 		if err != nil {
 			return nil, err
 		}
@@ -649,7 +649,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 			if err := tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw}); err != nil {
 				return err
 			}
-			return c.recount(tx, match, pol, v)
+			return c.recount(tx, match, c.rules(pol), v)
 		})
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"encoding/hex"
+	"time"
 
 	"github.com/airlock-vault/airlock/policy"
 )
@@ -24,25 +25,31 @@ type PolicyReport struct {
 	Missing                    []string            `json:"missing"`
 	SignaturesNeeded           int                 `json:"signaturesNeeded"`
 	Complete                   bool                `json:"complete"`
+	// Rotation (docs/governance.md): absent in a policy without them.
+	ChangeDelaySeconds int64  `json:"changeDelaySeconds,omitempty"`
+	Created            string `json:"created,omitempty"`   // RFC 3339
+	NotBefore          string `json:"notBefore,omitempty"` // RFC 3339: when the version takes effect
 }
 
 // PolicyParticipant is one participant of a [PolicyReport].
 type PolicyParticipant struct {
-	ID       string         `json:"id"`
-	Name     string         `json:"name"`
-	Roles    []string       `json:"roles"`
-	Identity string         `json:"identity"`
-	Devices  []PolicyDevice `json:"devices"`
+	ID       string             `json:"id"`
+	Name     string             `json:"name"`
+	Roles    []string           `json:"roles"`
+	Identity string             `json:"identity"`
+	Devices  []PolicyDevice     `json:"devices"`
+	Revoked  *policy.Revocation `json:"revoked,omitempty"`
 }
 
 // PolicyDevice is one device of a [PolicyParticipant].
 type PolicyDevice struct {
-	ID       string `json:"id"`
-	Kind     string `json:"kind"`
-	Vendor   string `json:"vendor"`
-	Model    string `json:"model"`
-	Key      string `json:"key"`
-	Ethereum string `json:"ethereum,omitempty"`
+	ID       string             `json:"id"`
+	Kind     string             `json:"kind"`
+	Vendor   string             `json:"vendor"`
+	Model    string             `json:"model"`
+	Key      string             `json:"key"`
+	Ethereum string             `json:"ethereum,omitempty"`
+	Revoked  *policy.Revocation `json:"revoked,omitempty"`
 }
 
 // PolicyVault is one vault of a [PolicyReport].
@@ -71,13 +78,20 @@ func Policy(st *policy.Status) PolicyReport {
 		MaxProposalLifetimeSeconds: p.MaxProposalLifetime, PolicyThreshold: p.PolicyThreshold, Coordinators: map[string]string{},
 		Participants: []PolicyParticipant{}, Vaults: []PolicyVault{},
 		Signed: orEmpty(st.Signed), Missing: orEmpty(st.Missing), SignaturesNeeded: st.Needed, Complete: st.Complete}
+	out.ChangeDelaySeconds = p.ChangeDelay
+	if p.Created != 0 {
+		out.Created = time.Unix(p.Created, 0).UTC().Format(time.RFC3339)
+	}
+	if p.NotBefore != 0 {
+		out.NotBefore = p.EffectiveAt().Format(time.RFC3339)
+	}
 	for _, c := range p.Coordinators {
 		out.Coordinators[c.ID] = policy.EncodeIdentity(c.Identity)
 	}
 	for _, pp := range p.Participants {
-		x := PolicyParticipant{ID: pp.ID, Name: pp.Name, Roles: orEmpty(pp.Roles), Identity: policy.EncodeIdentity(pp.Identity), Devices: []PolicyDevice{}}
+		x := PolicyParticipant{ID: pp.ID, Name: pp.Name, Roles: orEmpty(pp.Roles), Identity: policy.EncodeIdentity(pp.Identity), Devices: []PolicyDevice{}, Revoked: pp.Revoked}
 		for _, d := range pp.Devices {
-			x.Devices = append(x.Devices, PolicyDevice{d.ID, d.Kind, d.Vendor, d.Model, d.Key, d.Ethereum})
+			x.Devices = append(x.Devices, PolicyDevice{d.ID, d.Kind, d.Vendor, d.Model, d.Key, d.Ethereum, d.Revoked})
 		}
 		out.Participants = append(out.Participants, x)
 	}

@@ -336,6 +336,9 @@ func (e *evaluation) readPeople(in Input) error {
 		} else if !slices.ContainsFunc(part.Devices, func(d Device) bool { return d.ID == a.Device }) {
 			return fmt.Errorf("%w: approval by %s from device %q, which is not theirs", ErrInput, a.Participant, a.Device)
 		}
+		if revoked, _ := e.p.RevokedDevice(a.Participant, a.Device); revoked {
+			continue // a revoked key's approval counts for nothing
+		}
 		if !slices.Contains(e.approvers[a.Participant], a.Device) {
 			e.approvers[a.Participant] = append(e.approvers[a.Participant], a.Device)
 		}

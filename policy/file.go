@@ -68,6 +68,10 @@ type File struct {
 	// Templates are routine payments (templatesfile.go).
 	Templates []FileTemplate `yaml:"templates" json:"templates"`
 
+	// ChangeDelay is how long a later version that loosens the rules
+	// waits before it takes effect ("48h", "7d"; 0..90d).
+	ChangeDelay string `yaml:"change_delay" json:"change_delay"`
+
 	// lines maps field paths to their lines in a YAML source.
 	lines map[string]int
 }
@@ -83,6 +87,9 @@ type FileParticipant struct {
 	Roles    []string     `yaml:"roles" json:"roles"`
 	Identity string       `yaml:"identity" json:"identity"`
 	Devices  []FileDevice `yaml:"devices" json:"devices"`
+	// Revoked is why the participant signs nothing any more (later
+	// versions only).
+	Revoked string `yaml:"revoked" json:"revoked"`
 }
 
 type FileDevice struct {
@@ -93,6 +100,9 @@ type FileDevice struct {
 	Key    string `yaml:"key" json:"key"`
 	// Ethereum is the device's Safe owner key (optional).
 	Ethereum string `yaml:"ethereum" json:"ethereum"`
+	// Revoked is why the device signs nothing any more (later versions
+	// only).
+	Revoked string `yaml:"revoked" json:"revoked"`
 }
 
 type FileVault struct {
@@ -202,7 +212,13 @@ func ParseFile(data []byte) (*File, error) {
 // vault's descriptor with its chain adapter, and validates it. A refused
 // field is a *FieldError that names its line in a YAML source.
 func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
-	p, err := f.genesis(reg)
+	return f.build(reg, nil, time.Time{})
+}
+
+// build turns the file into version 1 (prev nil) or into the version
+// after prev, made at now.
+func (f *File) build(reg *chain.Registry, prev *Policy, now time.Time) (*Policy, error) {
+	p, err := f.genesis(reg, prev, now)
 	var fe *FieldError
 	if errors.As(err, &fe) && fe.Line == 0 {
 		fe.Line = f.line(fe.Path)
@@ -210,34 +226,40 @@ func (f *File) Genesis(reg *chain.Registry) (*Policy, error) {
 	return p, err
 }
 
-func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
+func (f *File) genesis(reg *chain.Registry, prev *Policy, now time.Time) (*Policy, error) {
 	lt, err := time.ParseDuration(f.MaxProposalLifetime)
 	if err != nil {
-		return nil, invalid("max_proposal_lifetime %q: %v", f.MaxProposalLifetime, err)
+		return nil, fieldErr("max_proposal_lifetime", "%q: %v", f.MaxProposalLifetime, err)
 	}
 	p := &Policy{
 		Format: FormatVersion, Name: f.Name, Version: 1, Network: f.Network,
 		MaxProposalLifetime: int64(lt / time.Second),
 		PolicyThreshold:     f.PolicyThreshold,
 	}
+	if err := f.rotation(p, prev, now); err != nil {
+		return nil, err
+	}
 	if p.PolicyThreshold == 0 {
 		p.PolicyThreshold = len(f.Participants)/2 + 1
 	}
-	for _, c := range f.Coordinators {
+	for i, c := range f.Coordinators {
 		pub, err := DecodeIdentity(c.Identity)
 		if err != nil {
-			return nil, invalid("coordinator %q: %v", c.ID, strings.TrimPrefix(err.Error(), "policy: "))
+			return nil, fieldErr(fmt.Sprintf("coordinators[%d].identity", i), "coordinator %q: %v", c.ID, strings.TrimPrefix(err.Error(), "policy: "))
 		}
 		p.Coordinators = append(p.Coordinators, Coordinator{ID: c.ID, Identity: pub})
 	}
 	for _, fp := range f.Participants {
 		pub, err := DecodeIdentity(fp.Identity)
 		if err != nil {
-			return nil, invalid("participant %q: %v", fp.ID, strings.TrimPrefix(err.Error(), "policy: "))
+			return nil, fieldErr(fmt.Sprintf("participants[%d].identity", len(p.Participants)), "participant %q: %v", fp.ID, strings.TrimPrefix(err.Error(), "policy: "))
 		}
 		part := Participant{ID: fp.ID, Name: fp.Name, Roles: fp.Roles, Identity: pub}
 		for _, d := range fp.Devices {
 			part.Devices = append(part.Devices, Device{ID: d.ID, Kind: d.Kind, Vendor: d.Vendor, Model: d.Model, Key: d.Key, Ethereum: d.Ethereum})
+		}
+		if err := f.revocations(&part, len(p.Participants), fp, prev, now); err != nil {
+			return nil, err
 		}
 		p.Participants = append(p.Participants, part)
 	}
@@ -259,7 +281,7 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 		if fv.Rules.HealthMaxAge != "" {
 			age, err := parseDays(fv.Rules.HealthMaxAge)
 			if err != nil {
-				return nil, invalid("vault %q: health_max_age: %v", fv.Name, err)
+				return nil, fieldErr(fmt.Sprintf("vaults[%d].rules.health_max_age", len(p.Vaults)), "vault %q: %v", fv.Name, err)
 			}
 			v.Rules.HealthMaxAge = int64(age / time.Second)
 		}
@@ -267,6 +289,9 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 	}
 	if err := f.convertRules(p); err != nil {
 		return nil, err
+	}
+	if n := len(p.Participants); n > 0 && (p.PolicyThreshold < 1 || p.PolicyThreshold > n) {
+		return nil, fieldErr("policy_threshold", "policy threshold %d outside 1..%d (the participants)", p.PolicyThreshold, n)
 	}
 	if err := p.validateMembers(); err != nil {
 		return nil, err
@@ -276,11 +301,11 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 	for i, fv := range f.Vaults {
 		v := &p.Vaults[i]
 		if v.Threshold < 1 || v.Threshold > len(v.Signers) {
-			return nil, invalid("vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].threshold", i), "vault %q: threshold %d outside 1..%d (its signers)", v.Name, v.Threshold, len(v.Signers))
 		}
 		a, err := reg.Lookup(v.Chain)
 		if err != nil {
-			return nil, invalid("vault %q: %v", v.Name, err)
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].chain", i), "vault %q: %v", v.Name, err)
 		}
 		cv, err := p.ChainVault(v)
 		if err != nil {
@@ -292,7 +317,7 @@ func (f *File) genesis(reg *chain.Registry) (*Policy, error) {
 			return nil, invalid("vault %q: %v", v.Name, err)
 		}
 		if fv.Descriptor != "" && fv.Descriptor != prepared.Descriptor {
-			return nil, invalid("vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, fv.Descriptor, prepared.Descriptor)
+			return nil, fieldErr(fmt.Sprintf("vaults[%d].descriptor", i), "vault %q: descriptor %q is not the one its signers' keys give, %q", v.Name, fv.Descriptor, prepared.Descriptor)
 		}
 		v.Descriptor = prepared.Descriptor
 	}

@@ -85,6 +85,14 @@ type Policy struct {
 	ProposerCounts bool `cbor:"16,keyasint,omitempty"`
 	// Templates are routine payments agreed in advance (templates.go).
 	Templates []Template `cbor:"20,keyasint,omitempty"`
+
+	// Rotation (versions.go, diff.go): how long a version that loosens
+	// the rules waits after it is made before it takes effect, when this
+	// version was made, and when it takes effect (unix seconds; a
+	// genesis may leave both 0).
+	ChangeDelay int64 `cbor:"17,keyasint,omitempty"`
+	Created     int64 `cbor:"18,keyasint,omitempty"`
+	NotBefore   int64 `cbor:"19,keyasint,omitempty"`
 }
 
 // Coordinator is an online machine allowed to issue proposals.
@@ -100,6 +108,10 @@ type Participant struct {
 	Roles    []string `cbor:"3,keyasint,omitempty"`
 	Identity []byte   `cbor:"4,keyasint"`
 	Devices  []Device `cbor:"5,keyasint"`
+	// Revoked, once set, stays set in every later version: the
+	// participant signs nothing any more (no approval, no policy
+	// version), but stays listed so history still verifies.
+	Revoked *Revocation `cbor:"6,keyasint,omitempty"`
 }
 
 // Device is where a participant's chain key lives.
@@ -115,6 +127,10 @@ type Device struct {
 	// (or "[fingerprint]0xAddress" for a token, "0xAddress" for an external
 	// wallet or an owner Safe), for Safe vaults.
 	Ethereum string `cbor:"6,keyasint,omitempty"`
+	// Revoked, once set, stays set in every later version: the device
+	// signs nothing any more, but stays listed so a vault's descriptor
+	// still resolves and old approvals still verify.
+	Revoked *Revocation `cbor:"7,keyasint,omitempty"`
 }
 
 // KeyFor returns the device's key for vaults on chain c.
@@ -366,7 +382,8 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 	return cv, nil
 }
 
-// SignerFor returns the vault signer held by participant pid, if any.
+// SignerFor returns the vault signer held by participant pid, if any. A
+// revoked participant or device holds none: it signs nothing any more.
 func (p *Policy) SignerFor(v *Vault, pid string) (Signer, bool) {
 	signers, err := p.Signers(v)
 	if err != nil {
@@ -374,11 +391,11 @@ func (p *Policy) SignerFor(v *Vault, pid string) (Signer, bool) {
 	}
 	for _, s := range signers {
 		if s.Participant.ID == pid {
-			return s, true
+			return s, !s.Revoked()
 		}
 	}
 	if r, ok, err := p.RecoverySigner(v); err == nil && ok && r.Participant.ID == pid {
-		return r, true
+		return r, !r.Revoked()
 	}
 	return Signer{}, false
 }
@@ -418,6 +435,9 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 		return invalid("max proposal lifetime %v outside %v..%v", lt, MinLifetime, MaxLifetime)
 	}
 	if err := p.validateMembers(); err != nil {
+		return err
+	}
+	if err := p.validateRotation(); err != nil {
 		return err
 	}
 	if err := p.validateVaults(reg); err != nil {

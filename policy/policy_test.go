@@ -146,7 +146,8 @@ func TestRotationNeedsQuorumOfPreviousVersion(t *testing.T) {
 	id1 := e1.ID()
 	p2 := *p1
 	p2.Version, p2.Previous = 2, id1[:]
-	p2.MaxProposalLifetime = 3600
+	p2.MaxProposalLifetime = 3600 // shorter: tightens, so no delay
+	p2.Created, p2.NotBefore = 1000, 1000
 	e2, err := policy.Seal(&p2)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +167,7 @@ func TestRotationNeedsQuorumOfPreviousVersion(t *testing.T) {
 	// A version that does not name its predecessor is refused.
 	p3 := p2
 	p3.Version, p3.Previous = 3, id1[:]
+	p3.Created, p3.NotBefore = 2000, 2000
 	e3, _ := policy.Seal(&p3)
 	e3.Sign(ms[0].key)
 	e3.Sign(ms[1].key)
@@ -300,4 +302,36 @@ func FuzzParseFile(f *testing.F) {
 			t.Fatal("policy id changed across decode and encode")
 		}
 	})
+}
+
+// TestRevokedParticipantCannotCoSign: once version 2 revokes carol, her
+// signature no longer counts towards version 3 (it is refused as an
+// unknown key), so a thief of her key cannot help rotate the policy.
+func TestRevokedParticipantCannotCoSign(t *testing.T) {
+	p1, ms := genesis(t)
+	e1, _ := policy.Seal(p1)
+	for _, m := range ms {
+		e1.Sign(m.key)
+	}
+	id1 := e1.ID()
+	p2 := *p1
+	p2.Participants = append([]policy.Participant(nil), p1.Participants...)
+	p2.Version, p2.Previous, p2.Created, p2.NotBefore = 2, id1[:], 1000, 1000
+	p2.Participants[2].Revoked = &policy.Revocation{Time: 1000, Reason: "left the company"}
+	e2, _ := policy.Seal(&p2)
+	e2.Sign(ms[0].key)
+	e2.Sign(ms[1].key)
+	if _, err := policy.Verify([]*envelope.Envelope{e1, e2}, reg); err != nil {
+		t.Fatalf("revocation by the quorum: %v", err)
+	}
+	id2 := e2.ID()
+	p3 := p2
+	p3.Version, p3.Previous, p3.Created, p3.NotBefore = 3, id2[:], 2000, 2000
+	p3.MaxProposalLifetime = 3600
+	e3, _ := policy.Seal(&p3)
+	e3.Sign(ms[0].key)
+	e3.Sign(ms[2].key)
+	if _, err := policy.Verify([]*envelope.Envelope{e1, e2, e3}, reg); err == nil || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("carol co-signs after her revocation: got %v", err)
+	}
 }

@@ -84,6 +84,9 @@ func (e *evaluation) leaf(group string, count int) (*Requirement, error) {
 	members = slices.Compact(members)
 	r := &Requirement{Op: OpGroup, Group: group, Count: count}
 	for _, m := range members {
+		if e.revoked(m, devices[m]) {
+			continue // signs nothing any more: not a member who counts
+		}
 		if m == e.proposer && !e.p.ProposerCounts {
 			r.Excluded = append(r.Excluded, m)
 			continue
@@ -133,4 +136,22 @@ func (vd *Verdict) String() string {
 		fmt.Fprintf(&b, "[%s] %s: %s\n", f.Severity, f.Code, f.Message)
 	}
 	return b.String()
+}
+
+// revoked says whether participant pid (with device did, for the vault's
+// signers) is revoked.
+func (e *evaluation) revoked(pid, did string) bool {
+	part, ok := e.p.Participant(pid)
+	if !ok {
+		return false // not a participant: validation refuses such a policy
+	}
+	if part.Revoked != nil {
+		return true
+	}
+	for _, d := range part.Devices {
+		if d.ID == did && d.Revoked != nil {
+			return true
+		}
+	}
+	return false
 }

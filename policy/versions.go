@@ -79,8 +79,13 @@ func Check(e *envelope.Envelope, prev *Policy, reg *chain.Registry) (*Status, er
 	} else if p.Version != 1 || p.Previous != nil {
 		return nil, fmt.Errorf("%w: version %d without its predecessor", ErrBrokenChain, p.Version)
 	}
+	// A later version is approved by the previous version's participants
+	// who are not revoked: a revoked key signs nothing, policies included.
 	known := map[string]ed25519.PublicKey{}
 	for _, part := range approvers.Participants {
+		if prev != nil && part.Revoked != nil {
+			continue
+		}
 		known[envelope.KeyID(part.Identity)] = part.Identity
 	}
 	// Signatures first: nothing in an unauthenticated document is worth
@@ -92,6 +97,11 @@ func Check(e *envelope.Envelope, prev *Policy, reg *chain.Registry) (*Status, er
 	if err := p.Validate(reg); err != nil {
 		return nil, err
 	}
+	if prev != nil {
+		if err := CheckSuccessor(prev, p); err != nil {
+			return nil, err
+		}
+	}
 	signed := map[string]bool{}
 	for _, k := range kids {
 		signed[k] = true
@@ -99,6 +109,9 @@ func Check(e *envelope.Envelope, prev *Policy, reg *chain.Registry) (*Status, er
 	id := e.ID()
 	st := &Status{Policy: p, ID: hex.EncodeToString(id[:]), Needed: needed}
 	for _, part := range approvers.Participants {
+		if prev != nil && part.Revoked != nil {
+			continue
+		}
 		if signed[envelope.KeyID(part.Identity)] {
 			st.Signed = append(st.Signed, part.ID)
 		} else {

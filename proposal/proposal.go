@@ -4,9 +4,10 @@
 //
 // Each travels in an envelope signed by its author's identity key. A
 // proposal cites the policy version it was made under by id; a station
-// refuses one that cites any other policy than the one it holds, that a
-// listed coordinator did not sign, that has expired or that claims a
-// lifetime over the policy's maximum. An approval names the proposal id, the
+// refuses one that cites a policy it does not hold, or an older version
+// whose change touched the proposal's vault (stale.go), that a listed
+// coordinator did not sign, that has expired or that claims a lifetime
+// over the policy's maximum. An approval names the proposal id, the
 // policy id and the participant's device, and carries the chain signatures;
 // a rejection carries a reason instead. Nothing in these checks reads a
 // clock directly: callers pass the time.
@@ -149,11 +150,19 @@ func Open(e *envelope.Envelope, pol *policy.Policy, polID [32]byte, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	if !bytes.Equal(p.Policy, polID[:]) {
+		if err := checkSigner(e, pol, p.Coordinator); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: it cites policy %s version %d, this workspace holds %s version %d (%s)", ErrWrongPolicy, short(p.Policy), p.PolicyVersion, pol.Name, pol.Version, short(polID[:]))
+	}
+	return open(e, p, pol, now)
+}
+
+// open checks a decoded proposal under pol, the version in effect.
+func open(e *envelope.Envelope, p *Proposal, pol *policy.Policy, now time.Time) (*Proposal, error) {
 	if err := checkSigner(e, pol, p.Coordinator); err != nil {
 		return nil, err
-	}
-	if !bytes.Equal(p.Policy, polID[:]) {
-		return nil, fmt.Errorf("%w: it cites policy %s version %d, this workspace holds %s version %d (%s)", ErrWrongPolicy, short(p.Policy), p.PolicyVersion, pol.Name, pol.Version, short(polID[:]))
 	}
 	v, ok := pol.Vault(p.Vault)
 	if !ok {

@@ -62,7 +62,7 @@ type Result struct {
 	ID        [32]byte
 	Proposal  *proposal.Proposal
 	Policy    *policy.Policy
-	PolicyID  [32]byte
+	PolicyID  [32]byte // the version the proposal cites (Policy is the one in effect)
 	Vault     chain.Vault
 	Review    *chain.Review
 	Refusals  []string // why this station must not sign, empty when it may
@@ -94,12 +94,8 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	pol, polID, err := s.WS.Policy(s.Reg)
-	if err != nil {
-		return nil, err
-	}
-	p, err := proposal.Open(e, pol, polID, s.Now())
-	if errors.Is(err, proposal.ErrExpired) || errors.Is(err, proposal.ErrWrongPolicy) {
+	pol, polID, p, err := s.open(e)
+	if errors.Is(err, proposal.ErrExpired) || errors.Is(err, proposal.ErrWrongPolicy) || errors.Is(err, proposal.ErrStale) {
 		return nil, &Refusal{Reasons: []string{err.Error()}}
 	}
 	if err != nil {
@@ -123,7 +119,10 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	}
 	v, _ := pol.Vault(p.Vault)
 	signer, ok := pol.SignerFor(v, s.WS.Config.Name)
+	revoked, why := pol.RevokedDevice(s.WS.Config.Name, s.WS.Config.Device)
 	switch {
+	case revoked:
+		res.Refusals = append(res.Refusals, fmt.Sprintf("this station's key is revoked: %s; it signs nothing", why))
 	case !ok:
 		if _, endorser := pol.Endorser(v, s.WS.Config.Name); endorser {
 			// Not a signer, but in an approval group: this station
@@ -190,7 +189,7 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	}
 	ap := &proposal.Approval{
 		Format: 1, Proposal: res.ID[:], Participant: s.WS.Config.Name, Device: s.WS.Config.Device,
-		Policy: res.PolicyID[:], PolicyVersion: res.Policy.Version,
+		Policy: res.PolicyID[:], PolicyVersion: res.Proposal.PolicyVersion,
 		Time: s.Now().UTC().Unix(), Review: res.Digest[:], Reason: d.Reason,
 	}
 	if res.Endorser {

@@ -3,6 +3,7 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/envelope"
@@ -51,6 +52,53 @@ func (w *Workspace) Member(p *policy.Policy) (*policy.Participant, string, error
 // member of it, then it is stored with its audit entry. A station whose
 // device id changed in the new version follows it.
 func (w *Workspace) ImportPolicy(e *envelope.Envelope, reg *chain.Registry) (*policy.Policy, error) {
+	return w.importPolicy(e, reg, true)
+}
+
+// ImportPolicies imports versions in order, as ImportPolicy does, but
+// asks this workspace to be a member of the last one only: a participant
+// who joins in version N holds the chain from the genesis on.
+func (w *Workspace) ImportPolicies(es []*envelope.Envelope, reg *chain.Registry) ([]*policy.Policy, error) {
+	if len(es) == 0 {
+		return nil, fmt.Errorf("workspace: no policy to import")
+	}
+	if err := policy.SortVersions(es); err != nil {
+		return nil, err
+	}
+	// All of it verifies, with what is held, and lists this workspace
+	// at its end, before anything is stored.
+	held, err := w.Policies()
+	if err != nil {
+		return nil, err
+	}
+	all := append([]*envelope.Envelope(nil), held...)
+	for _, e := range es {
+		if !slices.ContainsFunc(all, func(h *envelope.Envelope) bool { return h.ID() == e.ID() }) {
+			all = append(all, e)
+		}
+	}
+	if err := policy.SortVersions(all); err != nil {
+		return nil, err
+	}
+	chainOut, err := policy.Verify(all, reg)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := w.Member(chainOut[len(chainOut)-1]); err != nil {
+		return nil, fmt.Errorf("%w; nothing imported", err)
+	}
+	var out []*policy.Policy
+	for i, e := range es {
+		p, err := w.importPolicy(e, reg, i == len(es)-1)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (w *Workspace) importPolicy(e *envelope.Envelope, reg *chain.Registry, member bool) (*policy.Policy, error) {
 	p, err := policy.Open(e)
 	if err != nil {
 		return nil, err
@@ -72,6 +120,11 @@ func (w *Workspace) ImportPolicy(e *envelope.Envelope, reg *chain.Registry) (*po
 	}
 	if _, err := policy.Check(e, prev, reg); err != nil {
 		return nil, err
+	}
+	if !member {
+		return w.AddPolicy(e, reg, func(p *policy.Policy) (string, map[string]string) {
+			return "policy.imported", map[string]string{"name": p.Name, "version": fmt.Sprint(p.Version)}
+		})
 	}
 	_, dev, err := w.Member(p)
 	if err != nil {

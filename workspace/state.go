@@ -87,20 +87,16 @@ func (w *Workspace) Policies() ([]*envelope.Envelope, error) {
 	return out, err
 }
 
-// Policy verifies the stored chain and returns its newest version and id.
+// Policy verifies the stored chain and returns the version in effect now
+// (the newest whose not-before time has come) and its id. A later
+// version still waiting for its time is stored and verified but not in
+// effect (see PolicyChain).
 func (w *Workspace) Policy(reg *chain.Registry) (*policy.Policy, [32]byte, error) {
-	versions, err := w.Policies()
+	c, err := w.PolicyChain(reg)
 	if err != nil {
 		return nil, [32]byte{}, err
 	}
-	if len(versions) == 0 {
-		return nil, [32]byte{}, fmt.Errorf("%w: no policy in %s", ErrNotFound, w.Dir)
-	}
-	chainOut, err := policy.Verify(versions, reg)
-	if err != nil {
-		return nil, [32]byte{}, err
-	}
-	return chainOut[len(chainOut)-1], versions[len(versions)-1].ID(), nil
+	return c.Current(), c.IDs[c.InEffect], nil
 }
 
 // FindProposal finds a stored proposal by id or unique hex prefix (at

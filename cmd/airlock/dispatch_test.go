@@ -149,3 +149,20 @@ func TestCrashIsAnErrorNotAUsageMistake(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }
+
+// TestEveryCommandSpeaksJSON: every command that prints something takes
+// --json (the contract of docs/cli.md, "JSON"); help and demo print for
+// people only.
+func TestEveryCommandSpeaksJSON(t *testing.T) {
+	e := &env{}
+	for name := range e.commands() {
+		if name == "help" || name == "demo" {
+			continue
+		}
+		var out, errb bytes.Buffer
+		code := run(append([]string{"-C", t.TempDir()}, append(strings.Fields(name), "--help")...), strings.NewReader(""), &out, &errb)
+		if code != exitOK || !strings.Contains(out.String(), "-json") {
+			t.Errorf("airlock %s takes no --json", name)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,6 +59,7 @@ func (e *env) policyInit(args []string) error {
 	fs := e.flags("policy init")
 	out := fs.String("out", "policy.airlock", "where to write the unsigned policy envelope")
 	bsms := e.bsmsPolicyFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -90,6 +92,14 @@ func (e *env) policyInit(args []string) error {
 	if err := writeEnvelope(*out, env); err != nil {
 		return err
 	}
+	if *asJSON {
+		var vs []string
+		for _, v := range p.Vaults {
+			vs = append(vs, v.Name)
+		}
+		return printJSON(e.stdout, versionJSON{File: *out, Name: p.Name, Version: p.Version, ID: env.IDHex(), Changes: []policy.Change{},
+			Signed: []string{}, SignaturesNeeded: len(p.Participants), Vaults: vs})
+	}
 	fmt.Fprintf(e.stdout, "wrote %s: policy %s version 1, id %s\n", *out, p.Name, env.IDHex())
 	for _, v := range p.Vaults {
 		fmt.Fprintf(e.stdout, "vault %s: %d of %d, %s\n", v.Name, v.Threshold, len(v.Signers), v.Descriptor)
@@ -104,6 +114,7 @@ func (e *env) policyInit(args []string) error {
 func (e *env) policySign(args []string) error {
 	fs := e.flags("policy sign")
 	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -121,15 +132,37 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	var prev *policy.Policy
-	if have, _, err := ws.Policy(reg); err == nil {
-		prev = have
+	if next, err := policy.Open(env); err == nil {
+		prev = versionBefore(ws, next)
+		if prev == nil && next.Version > 1 {
+			return withHint(fmt.Errorf("policy %s version %d follows version %d, which this workspace does not hold; refusing to sign what cannot be compared", next.Name, next.Version, next.Version-1),
+				"import the versions before it first ('airlock policy import')")
+		}
 	}
 	st, err := policy.Check(env, prev, reg)
 	if err != nil {
-		return err
+		return policyRefused(err)
 	}
 	p := st.Policy
+	var changes []policy.Change
+	if prev != nil {
+		// Stations review the change offline before they co-sign.
+		changes = policy.Diff(prev, p)
+		if !*asJSON {
+			printChanges(e.stdout, prev, p, changes)
+		}
+		if err := checkSignTime(p, ws.Now()); err != nil {
+			return err
+		}
+		if revoked, why := prev.RevokedDevice(ws.Config.Name, ws.Config.Device); revoked {
+			return &refusedError{fmt.Sprintf("this station's key is revoked: %s; it signs nothing", why)}
+		}
+	}
 	part, _, err := ws.Member(p)
+	if prev != nil && err != nil {
+		// A version that drops this station is signed by who it was.
+		part, _, err = ws.Member(prev)
+	}
 	if err != nil {
 		return fmt.Errorf("%w; refusing to sign", err)
 	}
@@ -151,58 +184,104 @@ func (e *env) policySign(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(e.stdout, versionJSON{File: pos[0], Name: p.Name, Version: p.Version, ID: env.IDHex(), Previous: hex.EncodeToString(p.Previous),
+			Changes: changesOrEmpty(changes), Loosens: len(policy.Loosening(changes)) > 0, Signed: orEmpty(st.Signed), SignaturesNeeded: st.Needed, Complete: st.Complete})
+	}
 	fmt.Fprintf(e.stdout, "signed policy %s version %d (%s) as %s: %d of %d signatures\n", p.Name, p.Version, env.IDHex()[:16], part.ID, len(st.Signed), st.Needed)
 	return nil
 }
 
 func (e *env) policyImport(args []string) error {
 	fs := e.flags("policy import")
+	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("policy import: want one policy file")
+	if len(pos) == 0 {
+		return usagef("policy import: want a policy file (or several, oldest first, for a participant who joins in a later version)")
 	}
 	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	env, err := readEnvelope(pos[0])
-	if err != nil {
-		return err
+	var envs []*envelope.Envelope
+	for _, f := range pos {
+		env, err := readEnvelope(f)
+		if err != nil {
+			return err
+		}
+		envs = append(envs, env)
 	}
-	p, err := ws.ImportPolicy(env, reg)
+	var p *policy.Policy
+	if len(envs) == 1 {
+		p, err = ws.ImportPolicy(envs[0], reg)
+	} else {
+		var ps []*policy.Policy
+		ps, err = ws.ImportPolicies(envs, reg)
+		for _, q := range ps {
+			p = q
+			if q != ps[len(ps)-1] && !*asJSON {
+				fmt.Fprintf(e.stdout, "imported policy %s version %d\n", q.Name, q.Version)
+			}
+		}
+	}
 	if errors.Is(err, policy.ErrIncomplete) {
 		return withHint(err, "every participant must run 'airlock policy sign' on it first")
 	}
 	if err != nil {
 		return err
 	}
+	env := envs[len(envs)-1]
+	if id, err := policy.ID(p); err == nil {
+		for _, x := range envs {
+			if x.ID() == id {
+				env = x
+			}
+		}
+	}
+	if *asJSON {
+		in := p.InEffect(ws.Now())
+		nb := ""
+		if p.NotBefore != 0 {
+			nb = p.EffectiveAt().Format(time.RFC3339)
+		}
+		return printJSON(e.stdout, versionJSON{Name: p.Name, Version: p.Version, ID: env.IDHex(), Previous: hex.EncodeToString(p.Previous),
+			Changes: []policy.Change{}, NotBefore: nb, InEffect: &in, Signed: []string{}, Complete: true})
+	}
 	fmt.Fprintf(e.stdout, "imported policy %s version %d (%s)\n", p.Name, p.Version, env.IDHex()[:16])
+	if p.Version > 1 {
+		if p.InEffect(ws.Now()) {
+			fmt.Fprintf(e.stdout, "version %d is in effect now\n", p.Version)
+		} else {
+			fmt.Fprintf(e.stdout, "version %d is pending: it takes effect at %s; until then version %d stays in effect (revocations in it apply at once)\n", p.Version, p.EffectiveAt().Format(time.RFC3339), p.Version-1)
+		}
+	}
 	return nil
 }
 
 func (e *env) policyShow(args []string) error {
 	fs := e.flags("policy show")
 	asJSON := fs.Bool("json", false, "print JSON")
+	asYAML := fs.Bool("yaml", false, "print the version the next one follows (in effect, or the newest pending) as editable YAML (for 'airlock policy propose')")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	var env *envelope.Envelope
 	var prev *policy.Policy
+	var pending []*policy.Policy
+	var inEffect *policy.Policy
 	switch len(pos) {
 	case 1:
 		if env, err = readEnvelope(pos[0]); err != nil {
 			return err
 		}
 		if ws, err := workspace.Open(e.dir, e.wsOptions()); err == nil {
-			if have, _, err := ws.Policy(reg); err == nil {
-				if p, err := policy.Open(env); err == nil && p.Version == have.Version+1 {
-					prev = have
-				}
+			if p, err := policy.Open(env); err == nil {
+				prev = versionBefore(ws, p)
 			}
 			ws.Close()
 		}
@@ -212,20 +291,21 @@ func (e *env) policyShow(args []string) error {
 			return err
 		}
 		defer ws.Close()
+		c, err := ws.PolicyChain(reg)
+		if errors.Is(err, workspace.ErrNotFound) {
+			return withHint(errors.New("this workspace holds no policy"), "run 'airlock policy import FILE'")
+		}
+		if err != nil {
+			return err
+		}
 		vs, err := ws.Policies()
 		if err != nil {
 			return err
 		}
-		if len(vs) == 0 {
-			return withHint(errors.New("this workspace holds no policy"), "run 'airlock policy import FILE'")
-		}
-		env = vs[len(vs)-1]
-		if len(vs) > 1 {
-			chain, err := policy.Verify(vs[:len(vs)-1], reg)
-			if err != nil {
-				return err
-			}
-			prev = chain[len(chain)-1]
+		// The version in effect; later ones are pending.
+		env, inEffect, pending = vs[c.InEffect], c.Current(), c.Pending()
+		if c.InEffect > 0 {
+			prev = c.Versions[c.InEffect-1]
 		}
 	default:
 		return usagef("policy show: want at most one file")
@@ -234,11 +314,38 @@ func (e *env) policyShow(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asYAML {
+		// The version the next one follows: the version in effect, or
+		// the newest pending one (said on stderr), so an edit of it
+		// changes only what the person changes.
+		p := st.Policy
+		if inEffect != nil {
+			p = inEffect
+		}
+		if len(pending) > 0 {
+			p = pending[len(pending)-1]
+			fmt.Fprintf(e.stderr, "airlock: note: version %d is pending (takes effect at %s); this is version %d, which the next version follows\n", p.Version, p.EffectiveAt().Format(time.RFC3339), p.Version)
+		}
+		b, err := policy.ToFile(p).YAML()
+		if err != nil {
+			return err
+		}
+		_, err = e.stdout.Write(b)
+		return err
+	}
 	if *asJSON {
 		return printJSON(e.stdout, inspect.Policy(st))
 	}
 	p := st.Policy
 	w := e.stdout
+	defer func() {
+		for _, q := range pending {
+			fmt.Fprintf(w, "version %d pending: takes effect at %s\n", q.Version, q.EffectiveAt().Format(time.RFC3339))
+		}
+	}()
+	if prev != nil && len(pos) == 1 {
+		printChanges(w, prev, p, policy.Diff(prev, p))
+	}
 	fmt.Fprintf(w, "policy %s version %d on %s\n", p.Name, p.Version, p.Network)
 	fmt.Fprintf(w, "id        %s\n", st.ID)
 	if p.Previous != nil {
@@ -248,10 +355,22 @@ func (e *env) policyShow(args []string) error {
 	for _, c := range p.Coordinators {
 		fmt.Fprintf(w, "coordinator %s  %s\n", c.ID, policy.EncodeIdentity(c.Identity))
 	}
+	if p.ChangeDelay != 0 {
+		fmt.Fprintf(w, "a later version that loosens the rules waits %v before it takes effect\n", p.Delay())
+	}
+	if p.Version > 1 {
+		fmt.Fprintf(w, "made %s, in effect from %s\n", time.Unix(p.Created, 0).UTC().Format(time.RFC3339), p.EffectiveAt().Format(time.RFC3339))
+	}
 	for _, part := range p.Participants {
 		fmt.Fprintf(w, "participant %s (%s)  %s\n", part.ID, part.Name, policy.EncodeIdentity(part.Identity))
+		if r := part.Revoked; r != nil {
+			fmt.Fprintf(w, "    REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
+		}
 		for _, d := range part.Devices {
 			fmt.Fprintf(w, "    device %s: %s %s %s  %s\n", d.ID, d.Kind, d.Vendor, d.Model, d.Key)
+			if r := d.Revoked; r != nil {
+				fmt.Fprintf(w, "        REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
+			}
 		}
 	}
 	for _, v := range p.Vaults {

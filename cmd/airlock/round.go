@@ -198,7 +198,7 @@ func reviewJSON(res *station.Result) any {
 		MaySign       bool     `json:"maySign"`
 		Endorsement   bool     `json:"endorsement,omitempty"`
 		Template      any      `json:"template,omitempty"`
-	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
+	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Proposal.PolicyVersion, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
 		&rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
 }
@@ -214,7 +214,10 @@ func (e *env) printReview(res *station.Result) {
 	w := e.stdout
 	p := res.Proposal
 	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
-	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, res.Policy.Version, hex.EncodeToString(res.PolicyID[:8]))
+	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, p.PolicyVersion, hex.EncodeToString(res.PolicyID[:8]))
+	if p.PolicyVersion != res.Policy.Version {
+		fmt.Fprintf(w, "policy version %d is in effect now: its rules and signers decide (the vault's signers and threshold are unchanged)\n", res.Policy.Version)
+	}
 	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
 	if p.Intent != "" {
 		fmt.Fprintf(w, "the coordinator says: %q (not verified; what follows is)\n", p.Intent)
@@ -511,6 +514,11 @@ func (e *env) status(args []string) error {
 		return printJSON(e.stdout, struct {
 			Proposals []row `json:"proposals"`
 		}{out})
+	}
+	if c, err := ws.PolicyChain(reg); err == nil {
+		for _, q := range c.Pending() {
+			fmt.Fprintf(e.stdout, "policy %s version %d pending: takes effect at %s (version %d in effect)\n", q.Name, q.Version, q.EffectiveAt().Format(time.RFC3339), c.Current().Version)
+		}
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(e.stdout, "no proposals")
