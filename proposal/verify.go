@@ -168,4 +168,3 @@ func coordinatorKey(pol *policy.Policy, id string) []byte {
 	}
 	return nil
 }
-
