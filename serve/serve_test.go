@@ -56,7 +56,10 @@ func newFixture(t *testing.T, o quorum.Options) *fixture {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(b)))
+	return len(b), nil
+}
 
 // validating checks every response the service gives against its OpenAPI
 // document: a route the document lacks, a status it does not list, or a
@@ -105,9 +108,9 @@ func check(t *testing.T, router routers.Router, r *http.Request, rec *httptest.R
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: rr, PathParams: params, Route: route,
 			Options: &openapi3filter.Options{ExcludeRequestBody: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}},
-		Status: rec.Code,
-		Header: rec.Header(),
-		Body:   io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
+		Status:  rec.Code,
+		Header:  rec.Header(),
+		Body:    io.NopCloser(bytes.NewReader(rec.Body.Bytes())),
 		Options: &openapi3filter.Options{IncludeResponseStatus: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 	}
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {

@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -230,7 +231,29 @@ func decodeJSON(b []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return problem("malformed", "the body: more than one JSON value")
 	}
+	// encoding/json matches names without regard to case; the API's
+	// names are exact.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return problem("malformed", "the body is not a JSON object")
+	}
+	known := jsonNames(reflect.TypeOf(v).Elem())
+	for k := range fields {
+		if !known[k] {
+			return problem("malformed", fmt.Sprintf("the body: unknown field %q", k))
+		}
+	}
 	return nil
+}
+
+// jsonNames are the JSON names of a struct's fields.
+func jsonNames(t reflect.Type) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		out[name] = true
+	}
+	return out
 }
 
 func (s *Server) routes() {
