@@ -2,10 +2,10 @@ package serve
 
 import (
 	"bytes"
-	"encoding/json"
-	"reflect"
 	"crypto/ed25519"
+	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +116,3 @@ func TestRolesFromThePolicy(t *testing.T) {
 		}
 	}
 }
-

@@ -147,6 +147,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"audit prove": e.auditProve, "audit check-proof": e.auditCheckProof, "audit transfers": e.auditTransfers,
 		"device check": e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
 		"reconcile": e.reconcile, "store": e.store, "demo": e.demo,
+		"serve":    e.serve,
 		"qr show":  func(a []string) error { return e.qrOut("show", a) },
 		"qr write": func(a []string) error { return e.qrOut("write", a) },
 		"qr read":  e.qrRead,
