@@ -17,9 +17,11 @@ import (
 // TestBadRequestsRefused: each request an attacker or a broken client
 // sends is refused with its status and problem type, and nothing is
 // stored: the audit log's size is unchanged.
-func TestBadRequestsRefused(t *testing.T) {
+func TestBadRequestsRefused(t *testing.T) { eachStore(t, badRequestsRefused) }
+
+func badRequestsRefused(t *testing.T, o quorum.Options) {
 	ctx := context.Background()
-	f := newFixture(t, quorum.Options{})
+	f := newFixture(t, o)
 	open := f.propose("open")
 	_, envBytes, _ := f.clients["alice"].Do(ctx, "GET", "/v1/proposals/"+open.ID+"/envelope", nil, "")
 	coord, alice := f.clients["coord"], f.clients["alice"]

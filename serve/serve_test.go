@@ -4,19 +4,25 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make a schema per test
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/internal/quorum"
@@ -25,6 +31,41 @@ import (
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/vault"
 )
+
+// eachStore runs a test with the coordinator's store in SQLite (its
+// workspace folder), then in a real PostgreSQL server when
+// AIRLOCK_TEST_POSTGRES names one (a fresh schema per test; CI sets it).
+func eachStore(t *testing.T, fn func(*testing.T, quorum.Options)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, quorum.Options{}) })
+	t.Run("postgres", func(t *testing.T) {
+		dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
+		if dsn == "" {
+			t.Skip("SKIPPED ON POSTGRESQL: AIRLOCK_TEST_POSTGRES is not set; eval \"$(./scripts/postgres.sh start)\" starts a server and sets it")
+		}
+		admin, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		var b [6]byte
+		rand.Read(b[:])
+		schema := "servetest_" + hex.EncodeToString(b[:])
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if a, err := sql.Open("pgx", dsn); err == nil {
+				a.Exec("DROP SCHEMA " + schema + " CASCADE")
+				a.Close()
+			}
+		})
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		fn(t, quorum.Options{Database: dsn + sep + "search_path=" + schema})
+	})
+}
 
 // fixture is a quorum whose coordinator runs as the service on
 // 127.0.0.1, with a signing client per identity.
@@ -173,9 +214,11 @@ func (f *fixture) approve(who string, env []byte) []byte {
 // stations sign offline, hand-ins (the same one twice records it once),
 // approved, finalize (twice: the same proof), and the audit log proves
 // the finalization's entry.
-func TestRoundThroughTheAPI(t *testing.T) {
+func TestRoundThroughTheAPI(t *testing.T) { eachStore(t, roundThroughTheAPI) }
+
+func roundThroughTheAPI(t *testing.T, o quorum.Options) {
 	ctx := context.Background()
-	f := newFixture(t, quorum.Options{})
+	f := newFixture(t, o)
 	coord := f.clients["coord"]
 	p := f.propose("rent")
 	if p.State != "open" || p.Intent != "rent" || p.TxID == "" || len(p.WaitingFor) != 3 {
@@ -273,9 +316,11 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 // TestWithdrawAndPages: a proposer withdraws with a reason; the list
 // pages by token and filters by state; a withdrawn proposal cannot be
 // finalized (409 not-allowed).
-func TestWithdrawAndPages(t *testing.T) {
+func TestWithdrawAndPages(t *testing.T) { eachStore(t, withdrawAndPages) }
+
+func withdrawAndPages(t *testing.T, o quorum.Options) {
 	ctx := context.Background()
-	f := newFixture(t, quorum.Options{})
+	f := newFixture(t, o)
 	coord := f.clients["coord"]
 	var ids []string
 	for _, intent := range []string{"a", "b", "c"} {
