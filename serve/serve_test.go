@@ -80,6 +80,9 @@ type fixture struct {
 func newFixture(t *testing.T, o quorum.Options) *fixture {
 	t.Helper()
 	q := quorum.New(t, o)
+	if _, err := os.Stat(q.Coord.WS.Dir + "/state.db"); o.Database != "" && err == nil {
+		t.Fatal("the coordinator's store is to be in PostgreSQL, yet its folder holds a state.db")
+	}
 	srv, err := serve.New(serve.Config{Coord: q.Coord, Identity: q.CoordKeys.Identity,
 		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	if err != nil {
