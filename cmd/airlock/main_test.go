@@ -76,6 +76,8 @@ func TestScripts(t *testing.T) {
 			"ext-device":         cmdExtDevice,
 			"ext-sign":           cmdExtSign,
 			"psbt-tamper-sig":    cmdPSBTTamperSig,
+			"freeport":           cmdFreePort,
+			"http":               cmdHTTP,
 		},
 	})
 }
