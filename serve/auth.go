@@ -15,10 +15,10 @@ import (
 	"github.com/airlock-vault/airlock/policy"
 )
 
-// Roles a request may need. A policy participant has the roles its
-// policy entry lists (Participant.Roles); one that lists none is an
-// approver. A coordinator of the policy is an admin. Names a policy lists
-// that are none of these grant nothing here.
+// Roles a request may need. A policy participant has those of these
+// roles its policy entry lists (Participant.Roles, otherwise free-form
+// labels); one that lists none of them is an approver. A coordinator of
+// the policy is an admin.
 const (
 	RoleInitiator = "initiator" // propose, withdraw, finalize
 	RoleApprover  = "approver"  // hand in decisions, finalize
@@ -56,11 +56,16 @@ func principals(pol *policy.Policy) map[string]*Principal {
 		out[keyID(c.Identity)] = &Principal{ID: c.ID, Key: ed25519.PublicKey(c.Identity), Roles: []string{RoleAdmin}}
 	}
 	for _, p := range pol.Participants {
-		roles := p.Roles
+		var roles []string
+		for _, r := range p.Roles {
+			if r == RoleInitiator || r == RoleApprover || r == RoleAuditor || r == RoleAdmin {
+				roles = append(roles, r)
+			}
+		}
 		if len(roles) == 0 {
 			roles = []string{RoleApprover}
 		}
-		out[keyID(p.Identity)] = &Principal{ID: p.ID, Key: ed25519.PublicKey(p.Identity), Roles: slices.Clone(roles)}
+		out[keyID(p.Identity)] = &Principal{ID: p.ID, Key: ed25519.PublicKey(p.Identity), Roles: roles}
 	}
 	return out
 }

@@ -85,7 +85,7 @@ func FuzzProposeBody(f *testing.F) {
 }
 
 // TestRolesFromThePolicy: the policy's role names decide; a participant
-// without roles approves; an auditor only reads; a coordinator is admin.
+// without service roles (none, or free-form labels only) approves; an auditor only reads; a coordinator is admin.
 func TestRolesFromThePolicy(t *testing.T) {
 	pub := func(b byte) []byte { k := make([]byte, 32); k[0] = b; return k }
 	pol := &policy.Policy{
@@ -95,6 +95,7 @@ func TestRolesFromThePolicy(t *testing.T) {
 			{ID: "bea", Identity: pub(3)},
 			{ID: "cid", Identity: pub(4), Roles: []string{RoleAuditor}},
 			{ID: "dan", Identity: pub(5), Roles: []string{"treasurer"}},
+			{ID: "eve", Identity: pub(6), Roles: []string{"treasurer", RoleInitiator, RoleApprover}},
 		},
 	}
 	ps := principals(pol)
@@ -108,7 +109,8 @@ func TestRolesFromThePolicy(t *testing.T) {
 		{2, []string{RoleInitiator}, true}, {2, []string{RoleApprover}, false},
 		{3, []string{RoleApprover}, true}, {3, []string{RoleInitiator}, false},
 		{4, nil, true}, {4, []string{RoleApprover}, false}, {4, []string{RoleInitiator}, false},
-		{5, nil, true}, {5, []string{RoleApprover}, false},
+		{5, nil, true}, {5, []string{RoleApprover}, true}, {5, []string{RoleInitiator}, false},
+		{6, []string{RoleAuditor}, false}, {6, []string{RoleInitiator}, true}, {6, []string{RoleApprover}, true},
 	}
 	for _, c := range cases {
 		if got := by(c.who).May(c.roles...); got != c.may {
