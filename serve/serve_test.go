@@ -25,8 +25,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to make a schema per test
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/vault"
@@ -382,4 +384,89 @@ func TestOpenEndpoints(t *testing.T) {
 		resp.Body.Close()
 	}
 	_ = ed25519.PublicKey(nil)
+}
+
+// TestRejectionsAndChangedMinds: a rejection is handed in and shown with
+// its reason; the proposal becomes rejected once the threshold is out of
+// reach; a participant who decided cannot hand in a different decision
+// (409 duplicate, nothing recorded), and an approval for another
+// proposal is refused on this one's path.
+func TestRejectionsAndChangedMinds(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, quorum.Options{})
+	p := f.propose("first")
+	other := f.propose("second")
+	_, env, _ := f.clients["alice"].Do(ctx, "GET", "/v1/proposals/"+p.ID+"/envelope", nil, "")
+	_, otherEnv, _ := f.clients["alice"].Do(ctx, "GET", "/v1/proposals/"+other.ID+"/envelope", nil, "")
+
+	reject := func(who string, raw []byte, reason string) []byte {
+		m := f.q.Stations[who]
+		ae, res, err := m.Sign(ctx, raw, station.Decision{Reason: reason}, m.Keys.Identity, m.Keys.Chain)
+		if err != nil {
+			t.Fatalf("%s rejects: %v (%v)", who, err, res)
+		}
+		b, _ := ae.Encode()
+		return b
+	}
+	handIn := func(who, id string, b []byte) (int, []byte) {
+		resp, body, err := f.clients[who].Do(ctx, "POST", "/v1/proposals/"+id+"/decisions", b, "application/octet-stream")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	if code, b := handIn("alice", p.ID, reject("alice", env, "invoice already paid")); code != 201 {
+		t.Fatalf("alice's rejection: %d %s", code, b)
+	}
+	var got serve.Proposal
+	if err := f.clients["bob"].JSON(ctx, "GET", "/v1/proposals/"+p.ID, nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Rejections["alice"] != "invoice already paid" || got.State != "open" || len(got.WaitingFor) != 2 {
+		t.Fatalf("after alice's rejection: %+v", got)
+	}
+
+	size := f.logSize()
+	if code, b := handIn("bob", p.ID, f.approve("bob", otherEnv)); code != 422 || !bytes.Contains(b, []byte("problem:invalid")) {
+		t.Fatalf("an approval of another proposal on this one's path: %d %s", code, b)
+	}
+	if f.logSize() != size {
+		t.Fatal("a refused hand-in was recorded")
+	}
+
+	if code, b := handIn("bob", p.ID, reject("bob", env, "agree with alice")); code != 201 {
+		t.Fatalf("bob's rejection: %d %s", code, b)
+	}
+	if err := f.clients["bob"].JSON(ctx, "GET", "/v1/proposals/"+p.ID, nil, &got); err != nil || got.State != "rejected" {
+		t.Fatalf("two rejections of three with a threshold of two: %+v %v", got.State, err)
+	}
+
+	// carol approves the second proposal; then a second, different
+	// decision of hers (her approval with another note, signed again with
+	// her identity key: her station would not sign twice) is refused.
+	first := f.approve("carol", otherEnv)
+	if code, b := handIn("carol", other.ID, first); code != 201 {
+		t.Fatalf("carol's approval: %d %s", code, b)
+	}
+	size = f.logSize()
+	e, err := envelope.Decode(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap, err := proposal.DecodeApproval(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap.Reason = "a different note"
+	again, err := proposal.SealApproval(ap, f.q.Stations["carol"].Keys.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := again.Encode()
+	if code, body := handIn("carol", other.ID, b); code != 409 || !bytes.Contains(body, []byte("problem:duplicate")) {
+		t.Fatalf("a second, different decision: %d %s", code, body)
+	}
+	if f.logSize() != size {
+		t.Fatal("a second decision was recorded")
+	}
 }
