@@ -470,3 +470,38 @@ func TestRejectionsAndChangedMinds(t *testing.T) {
 		t.Fatal("a second decision was recorded")
 	}
 }
+
+// TestSafeProposalsFromServiceJSON: a Safe transaction in the Safe
+// Transaction Service's JSON is proposed through the API; a
+// Bybit-shaped delegatecall is refused (422 blocked) and not stored.
+func TestSafeProposalsFromServiceJSON(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, quorum.Options{Vaults: `vaults:
+  - name: treasury
+    chain: ethereum
+    threshold: 2
+    signers: [alice/keystore, bob/keystore, carol/keystore]
+    safe:
+      address: "0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4"
+      chain_id: 31337
+      version: 1.3.0
+`})
+	transfer := `{"to":"0x000000000000000000000000000000000000dEaD","value":"100000000000000000","data":null,"operation":0,"safeTxGas":"0","baseGas":"0","gasPrice":"0","gasToken":"0x0000000000000000000000000000000000000000","refundReceiver":"0x0000000000000000000000000000000000000000","nonce":4}`
+	bybit := `{"to":"0x96221423681A6d52E184D440a8eFCEbB105C7242","value":"0","data":"0xa9059cbb000000000000000000000000bdd077f651ebe7f7b3ce16fe5f2b025be29695160000000000000000000000000000000000000000000000000000000000000000","operation":1,"safeTxGas":"45746","baseGas":"0","gasPrice":"0","gasToken":"0x0000000000000000000000000000000000000000","refundReceiver":"0x0000000000000000000000000000000000000000","nonce":71}`
+	var p serve.Proposal
+	if err := f.clients["coord"].JSON(ctx, "POST", "/v1/proposals", serve.ProposeRequest{Vault: "treasury", SafeTx: json.RawMessage(transfer), Intent: "pay the auditor"}, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Chain != "ethereum" || !strings.HasPrefix(p.TxID, "0x") {
+		t.Fatalf("proposal %+v", p)
+	}
+	size := f.logSize()
+	err := f.clients["coord"].JSON(ctx, "POST", "/v1/proposals", serve.ProposeRequest{Vault: "treasury", SafeTx: json.RawMessage(bybit)}, nil)
+	var pr *serve.Problem
+	if !errors.As(err, &pr) || pr.Type != serve.ProblemBase+"blocked" || pr.Status != 422 {
+		t.Fatalf("a delegatecall to an untrusted contract: %v", err)
+	}
+	if f.logSize() != size {
+		t.Fatal("a blocked proposal was recorded")
+	}
+}
