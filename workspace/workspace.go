@@ -134,6 +134,36 @@ type Options struct {
 	// does not undo it: DIR/head could not be rewritten (a full disk).
 	// The default logs it with log/slog.
 	Warn func(error)
+	// Database, when set, is a PostgreSQL database (a libpq URL or
+	// key=value string) that holds the store instead of DIR/state.db: a
+	// coordinator's, for the service. DIR keeps airlock.json, head and
+	// the lock.
+	Database string
+}
+
+// openStore opens the workspace's store: DIR/state.db, or o.Database.
+func (w *Workspace) openStore(o Options, create bool) (*sqlstore.DB, error) {
+	if o.Database == "" {
+		return sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{Create: create})
+	}
+	db, err := sqlstore.OpenPostgres(context.Background(), o.Database, sqlstore.Options{})
+	if err != nil || !create {
+		return db, err
+	}
+	// A new workspace never takes over a database that holds a log.
+	var size int64
+	err = db.View(context.Background(), func(r store.Reader) (err error) {
+		size, err = r.Audit().Size()
+		return err
+	})
+	if err == nil && size > 0 {
+		err = fmt.Errorf("workspace: the database already holds a store (%d log entries); a new workspace needs an empty one", size)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func (o Options) warn() func(error) {
@@ -174,8 +204,10 @@ func Init(dir string, cfg Config, o Options) (*Workspace, error) {
 	}
 	w := &Workspace{Dir: dir, Config: cfg, Now: o.now(), warn: o.warn(), lock: lock}
 	w.Config.Format = Format
-	os.Remove(w.path("state.db"))
-	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{Create: true})
+	if o.Database == "" {
+		os.Remove(w.path("state.db"))
+	}
+	db, err := w.openStore(o, true)
 	if err != nil {
 		lock.release()
 		return nil, err
@@ -219,7 +251,7 @@ func Open(dir string, o Options) (*Workspace, error) {
 			return nil, err
 		}
 	}
-	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{})
+	db, err := w.openStore(o, false)
 	if errors.Is(err, store.ErrNotFound) {
 		lock.release()
 		return nil, fmt.Errorf("%w: %s: %v; a station's record of what it signed lives there: restore state.db from a backup, or re-initialise it with 'airlock store reinit --acknowledge REASON' (logged and signed)", ErrStoreMissing, dir, err)

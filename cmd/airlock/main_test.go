@@ -77,6 +77,8 @@ func TestScripts(t *testing.T) {
 			"ext-device":         cmdExtDevice,
 			"ext-sign":           cmdExtSign,
 			"psbt-tamper-sig":    cmdPSBTTamperSig,
+			"freeport":           cmdFreePort,
+			"http":               cmdHTTP,
 		},
 	})
 }

@@ -52,6 +52,9 @@ type Options struct {
 	Vaults string
 	// Start is the clock's first reading (default 2026-12-04 09:00 UTC).
 	Start time.Time
+	// Database, when set, keeps the coordinator's store in this
+	// PostgreSQL database (workspace.Options.Database); it must be empty.
+	Database string
 }
 
 // Member is a signer station with its keys unlocked.
@@ -125,6 +128,10 @@ func build(dir string, o Options) (*Quorum, error) {
 		return q, err
 	}
 	enrol := func(role, name string) (*workspace.Workspace, *unlock.Keyring, error) {
+		wsOpts := wsOpts
+		if role == workspace.Coordinator {
+			wsOpts.Database = o.Database
+		}
 		d := filepath.Join(dir, name)
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, nil, err
