@@ -274,8 +274,11 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 				rep.add("decisions", false, dp, "does not verify against policy version %d: %v", dver.Policy.Version, err)
 				continue
 			}
-			if !lg.has("approval.collected", de.IDHex()) {
+			collected, ok := lg.first("approval.collected", de.IDHex())
+			if !ok {
 				rep.add("decisions", false, dp, "no approval.collected entry in the log: state and log disagree")
+			} else if v := revokedBefore(chainOf, ch, collected); v != nil {
+				rep.add("revocations", false, dp, "collected at %s although policy version %d (made %s) revokes %s's key", collected.UTC().Format(time.RFC3339), v.Version, time.Unix(v.Created, 0).UTC().Format(time.RFC3339), ch.Participant.ID)
 			}
 			if w := ch.Witnessed; w != nil {
 				rep.Witnessed++
@@ -365,7 +368,7 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		}
 	}
 	if rep.OK {
-		rep.add("rounds", true, "proposals/", "%d proposals, %d decisions and %d threshold proofs verified against the policy versions they cite, each logged; %d witnessed checkpoints agree; no conflicting spends", rep.Proposals, rep.Decisions, rep.Finalized, rep.Witnessed)
+		rep.add("rounds", true, "proposals/", "%d proposals, %d decisions and %d threshold proofs verified against the policy versions they cite, each logged; %d witnessed checkpoints agree; no key used after its revocation; no conflicting spends", rep.Proposals, rep.Decisions, rep.Finalized, rep.Witnessed)
 	}
 	return rep, nil
 }
@@ -485,4 +488,41 @@ func short(s string) string {
 		return s[:16]
 	}
 	return s
+}
+
+// first is the time of the first entry of a kind and subject.
+func (lg *bundleLog) first(kind, subject string) (time.Time, bool) {
+	is := lg.index[kind+" "+subject]
+	if len(is) == 0 {
+		return time.Time{}, false
+	}
+	return lg.events[is[0]].Time, true
+}
+
+// revokedBefore is the first policy version, made at or before t, that
+// revokes the key a decision was signed with (a revocation applies from
+// the moment its version exists), or nil.
+func revokedBefore(chainOf []*policy.Policy, ch *proposal.Checked, t time.Time) *policy.Policy {
+	did := ""
+	if ch.Device != nil {
+		did = ch.Device.ID
+	}
+	for _, v := range chainOf {
+		if v.Created == 0 || time.Unix(v.Created, 0).After(t) {
+			continue
+		}
+		part, ok := v.Participant(ch.Participant.ID)
+		if !ok {
+			continue
+		}
+		if part.Revoked != nil {
+			return v
+		}
+		for _, d := range part.Devices {
+			if d.ID == did && d.Revoked != nil {
+				return v
+			}
+		}
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/evidence"
 	"github.com/airlock-vault/airlock/internal/quorum"
+	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/vault"
 )
@@ -263,4 +264,69 @@ func TestTamperedBundlesFail(t *testing.T) {
 		reseal(t, files, key)
 		failedWith(t, mustCheck(t, files, genesis), "checkpoints", "FORK")
 	})
+}
+
+// TestApprovalCollectedAfterRevocationFails: a coordinator that collects
+// an approval by a key a policy version had already revoked (it had not
+// imported the version yet) is caught: the bundle's chain holds the
+// version, and the log says when the approval was collected.
+func TestApprovalCollectedAfterRevocationFails(t *testing.T) {
+	q := quorum.New(t, quorum.Options{})
+	v, err := vault.Resolve(q.Coord.WS, quorum.Reg, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := v.Synthetic(vault.SyntheticRequest{Seed: 9, Amount: 1_000_000, Fee: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, _, err := q.Coord.Propose(ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT}, q.CoordKeys.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := pe.Encode()
+	m := q.Stations["alice"]
+	ae, _, err := m.Sign(ctx, raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Version 2 revokes alice; bob and carol sign it.
+	q.Advance(time.Minute)
+	prev, _, err := q.Coord.WS.Policy(quorum.Reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := policy.ToFile(prev)
+	for i := range f.Participants {
+		if f.Participants[i].ID == "alice" {
+			f.Participants[i].Revoked = "laptop stolen"
+		}
+	}
+	v2, _, err := policy.Next(prev, f, quorum.Reg, q.Now(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2, err := policy.Seal(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"bob", "carol"} {
+		if err := env2.Sign(q.Stations[who].Keys.Identity); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The coordinator collects alice's approval before importing it.
+	q.Advance(time.Minute)
+	b, _ := ae.Encode()
+	if _, err := q.Coord.Collect(ctx, b, nil); err != nil {
+		t.Fatal(err)
+	}
+	q.Advance(time.Minute)
+	if _, err := q.Coord.WS.ImportPolicy(env2, quorum.Reg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Coord.WS.Checkpoint(ctx, q.CoordKeys.Identity); err != nil {
+		t.Fatal(err)
+	}
+	failedWith(t, mustCheck(t, export(t, q), q.Policy.ID()), "revocations", "revokes alice")
 }
