@@ -31,9 +31,9 @@ type Range struct {
 	From        int64
 	Frontier    []tlog.Hash
 	Records     [][]byte
-	Before      []byte          // record From-1, or nil when From is 0
+	Before      []byte           // record From-1, or nil when From is 0
 	BeforeProof tlog.RecordProof // its inclusion in the tree of From entries
-	Checkpoint  []byte          // the signed checkpoint of From+len(Records) entries
+	Checkpoint  []byte           // the signed checkpoint of From+len(Records) entries
 }
 
 // ProveRange proves the entries [from, to) of the log, where to is the
