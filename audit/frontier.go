@@ -203,7 +203,7 @@ func VerifyRange(r *Range, origin string, pub ed25519.PublicKey) (*VerifiedRange
 		return nil, fmt.Errorf("%w: the range's entries %d..%d and frontier do not hash to the checkpoint's root: an entry was left out, added or changed", ErrTampered, r.From, cp.Size)
 	}
 	switch {
-	case r.From == 0 && (r.Before != nil || r.BeforeProof != nil):
+	case r.From == 0 && (len(r.Before) != 0 || len(r.BeforeProof) != 0):
 		return nil, fmt.Errorf("%w: a range from the first entry has an entry before it", ErrTampered)
 	case r.From > 0:
 		if len(r.Before) == 0 || len(r.Before) > MaxRecord || len(r.BeforeProof) > maxProofHashes {

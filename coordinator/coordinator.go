@@ -124,6 +124,11 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err := c.flagLive(ctx, rv); err != nil {
 		return nil, nil, err
 	}
+	// What the coordinator's log shows was spent, for the stations'
+	// velocity rules (history.go).
+	if err := c.attachHistory(ctx, pol, p, id); err != nil {
+		return nil, nil, err
+	}
 	e, err := proposal.Seal(p, id)
 	if err != nil {
 		return nil, nil, err

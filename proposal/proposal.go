@@ -54,6 +54,9 @@ type Proposal struct {
 	Coordinator   string `cbor:"9,keyasint"`
 	Intent        string `cbor:"10,keyasint,omitempty"` // the coordinator's claim; stations show their own reading
 	Nonce         []byte `cbor:"11,keyasint"`
+	// History is the coordinator's proven spend history, for a vault with
+	// velocity rules (history.go).
+	History *History `cbor:"12,keyasint,omitempty"`
 }
 
 // CreatedTime and ExpiresTime convert the stored seconds.

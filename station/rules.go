@@ -15,18 +15,21 @@ import (
 // verified log. A rule that denies, or rules that cannot decide, is a
 // refusal.
 func (s *Station) decide(ctx context.Context, res *Result) error {
-	hist, err := s.history(ctx)
+	hist, refusal, err := s.velocityHistory(ctx, res)
 	if err != nil {
 		return err
 	}
-	v, err := policy.Evaluate(res.Policy, policy.Input{Vault: res.Proposal.Vault, Effects: res.Review.Effects}, hist, s.Now())
+	if refusal != "" {
+		res.Refusals = append(res.Refusals, refusal)
+	}
+	v, err := policy.Evaluate(res.Policy, policy.Input{Vault: res.Proposal.Vault, Effects: res.Review.Effects}, hist.Ledger, s.Now())
 	if err != nil {
 		res.Refusals = append(res.Refusals, fmt.Sprintf("the policy's rules cannot decide this transaction: %v", err))
 		return nil
 	}
 	res.Verdict = v
 	if !v.Allowed {
-		res.Refusals = append(res.Refusals, fmt.Sprintf("policy: %s (%s)", v.Reason, v.Rule))
+		res.Refusals = append(res.Refusals, fmt.Sprintf("policy: %s (%s)%s", v.Reason, v.Rule, hist.note(v)))
 	}
 	return nil
 }

@@ -1,0 +1,112 @@
+package coordinator
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// attachHistory attaches to p, a proposal for a vault with velocity
+// rules, the coordinator's proven spend history: it signs a checkpoint of
+// its log as it stands, and proves the entries since the last one older
+// than the longest velocity period (plus the clock skew a station may
+// have) are all of its log after it. A period too full to carry is said
+// in History.Missing; stations then refuse the proposal.
+func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *proposal.Proposal, id keys.Identity) error {
+	v, ok := pol.Vault(p.Vault)
+	if !ok {
+		return nil
+	}
+	period := proposal.VelocityPeriod(pol, v)
+	if period == 0 {
+		return nil
+	}
+	since := p.CreatedTime().Add(-period - proposal.ClockSkew)
+	return c.WS.Update(ctx, func(tx store.Tx) error {
+		l, err := audit.New(tx.AuditWriter(), c.WS.Config.LogOrigin(), id)
+		if err != nil {
+			return err
+		}
+		if _, err := l.Checkpoint(); err != nil {
+			return err
+		}
+		n := l.Size()
+		// The range starts after the newest entry at or before since.
+		from := n
+		for from > 0 && n-from <= audit.MaxRangeRecords {
+			e, err := l.Entry(from - 1)
+			if err != nil {
+				return err
+			}
+			if !e.Event.Time.After(since) {
+				break
+			}
+			from--
+		}
+		if n-from > audit.MaxRangeRecords {
+			p.History = &proposal.History{Missing: fmt.Sprintf("the coordinator's log holds more than %d entries in the last %v", audit.MaxRangeRecords, period)}
+			return nil
+		}
+		r, err := l.ProveRange(from, n)
+		if err != nil {
+			p.History = &proposal.History{Missing: err.Error()}
+			return nil
+		}
+		// Consistency from every size of the log stations were sent or
+		// reported witnessing, before the range: whichever a station saw
+		// last, one proof starts there.
+		proofs := map[int64]tlog.TreeProof{}
+		sizes, err := witnessedSizes(tx, from)
+		if err != nil {
+			return err
+		}
+		for _, m := range sizes {
+			if len(proofs) == proposal.MaxHistoryProofs {
+				break
+			}
+			if proofs[m], err = l.ConsistencyProof(m, from); err != nil {
+				return err
+			}
+		}
+		p.History = proposal.NewHistory(r, proofs)
+		return nil
+	})
+}
+
+// witnessedSizes are the sizes of this log's checkpoints sent to stations
+// ("sent:<station>:<size>") or cosigned by them ("size:<size>:<who>"),
+// below before, newest first.
+func witnessedSizes(r store.Reader, before int64) ([]int64, error) {
+	set := map[int64]bool{}
+	for _, prefix := range []string{"sent:", "size:"} {
+		ws, err := r.Witnesses(prefix)
+		if err != nil {
+			return nil, err
+		}
+		for k := range ws {
+			f := strings.Split(k, ":")
+			s := f[len(f)-1]
+			if prefix == "size:" && len(f) >= 2 {
+				s = f[1]
+			}
+			if m, err := strconv.ParseInt(s, 10, 64); err == nil && m >= 1 && m < before {
+				set[m] = true
+			}
+		}
+	}
+	out := make([]int64, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
+	return out, nil
+}
