@@ -151,5 +151,9 @@ func (h *spendHistory) note(v *policy.Verdict) string {
 	if v.Rule.Kind != policy.RuleVelocity || h.Range == "" {
 		return ""
 	}
-	return fmt.Sprintf(", counting the coordinator's proven spend history (its log entries %s: %d proposals this station did not sign)", h.Range, h.Counted)
+	what := "proposals"
+	if h.Counted == 1 {
+		what = "proposal"
+	}
+	return fmt.Sprintf(", counting the coordinator's proven spend history (its log entries %s: %d %s this station did not sign)", h.Range, h.Counted, what)
 }
