@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/keys/keystore"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/station"
+	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// velocityQuorum sets up, through the CLI in process, what "quorum rules"
+// sets up for velocity.txt, and the first two payments: alice and bob
+// approve payment 1, bob and carol payment 2. It returns the folder and
+// payment 3, forced through the coordinator.
+func velocityQuorum(t *testing.T) (string, []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	airlock := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := run(args, strings.NewReader(""), &out, &errb); code != exitOK {
+			t.Fatalf("airlock %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		}
+		return out.String()
+	}
+	if err := os.WriteFile(p("pass"), []byte("correct horse battery\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pass := []string{"--passphrase-file", p("pass")}
+	entries := map[string]string{}
+	airlock(append([]string{"-C", p("coord"), "key", "new", "--role", "coordinator", "--name", "coord", "--work-factor", "10"}, pass...)...)
+	entries["coord"] = airlock("-C", p("coord"), "key", "show", "--yaml")
+	people := []string{"alice", "bob", "carol"}
+	for _, who := range people {
+		airlock(append([]string{"-C", p(who), "key", "new", "--name", who, "--work-factor", "10"}, pass...)...)
+		entries[who] = airlock("-C", p(who), "key", "show", "--yaml")
+	}
+	yaml := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" + entries["coord"] +
+		"participants:\n" + entries["alice"] + entries["bob"] + entries["carol"] +
+		"address_book:\n  - {label: cold, chain: bitcoin, address: bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080}\n" +
+		"transaction_rules:\n  - {name: daily, kind: velocity, asset: BTC, max: \"0.7\", period: 24h}\n" +
+		"vaults:\n  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [alice/keystore, bob/keystore, carol/keystore]\n"
+	if err := os.WriteFile(p("policy.yaml"), []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	airlock("-C", p("coord"), "policy", "init", p("policy.yaml"), "--out", p("treasury.policy"))
+	for _, who := range people {
+		airlock(append([]string{"-C", p(who), "policy", "sign", p("treasury.policy")}, pass...)...)
+	}
+	for _, who := range append([]string{"coord"}, people...) {
+		airlock("-C", p(who), "policy", "import", p("treasury.policy"))
+	}
+	pay := func(n string, signers ...string) {
+		airlock("-C", p("coord"), "psbt", "synth", "--vault", "ops", "--seed", n, "--to", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080", "--send", "30000000", "--out", p("pay"+n+".psbt"))
+		args := []string{"-C", p("coord"), "propose", "--vault", "ops", "--psbt", p("pay" + n + ".psbt"), "--out", p("pay" + n + ".proposal")}
+		if len(signers) == 0 {
+			args = append(args, "--force")
+		}
+		airlock(append(args, pass...)...)
+		var approvals []string
+		for _, who := range signers {
+			airlock(append([]string{"-C", p(who), "sign", p("pay" + n + ".proposal"), "--approve", "--out", p("pay" + n + "." + who)}, pass...)...)
+			approvals = append(approvals, p("pay"+n+"."+who))
+		}
+		if len(approvals) > 0 {
+			airlock(append([]string{"-C", p("coord"), "collect"}, approvals...)...)
+		}
+	}
+	pay("1", "alice", "bob")
+	pay("2", "bob", "carol")
+	pay("3")
+	raw, err := os.ReadFile(p("pay3.proposal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, raw
+}
+
+// TestStationCatchesCoordinatorHidingSpends: a coordinator (its key
+// stolen, or its operator) that re-signs payment 3 with a history hiding
+// payment 2, which alice did not sign, does not get her signature: every
+// way of hiding it fails the history's proof, and she refuses. The honest
+// history makes her refuse on the velocity rule itself.
+func TestStationCatchesCoordinatorHidingSpends(t *testing.T) {
+	dir, raw := velocityQuorum(t)
+	ctx := context.Background()
+	coord, err := workspace.Open(filepath.Join(dir, "coord"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(coord.KeystorePath(), []byte("correct horse battery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ks.Identity()
+	defer coord.Close()
+	alice, err := workspace.Open(filepath.Join(dir, "alice"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	st := &station.Station{WS: alice, Reg: reg}
+
+	// index of payment 2's proposal.created entry among the history's.
+	pay2 := func(h *proposal.History) int {
+		raw2, err := os.ReadFile(filepath.Join(dir, "pay2.proposal"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, err := envelope.Decode(raw2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rec := range h.Records {
+			if bytes.Contains(rec, []byte(`"proposal.created"`)) && bytes.Contains(rec, []byte(e2.IDHex())) {
+				return i
+			}
+		}
+		t.Fatal("payment 2 is not in the history")
+		return -1
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(h *proposal.History) *proposal.History
+		want string
+	}{
+		{"honest history", func(h *proposal.History) *proposal.History { return h }, `(?s)"daily".*coordinator's proven spend history.*1 proposal this station did not sign`},
+		{"entry dropped", func(h *proposal.History) *proposal.History {
+			i := pay2(h)
+			h.Records = append(h.Records[:i:i], h.Records[i+1:]...)
+			return h
+		}, "does not prove.*(does not end|do not hash)"},
+		{"entry dropped, range start moved", func(h *proposal.History) *proposal.History {
+			i := pay2(h)
+			h.Records = append(h.Records[:i:i], h.Records[i+1:]...)
+			h.From++
+			return h
+		}, "does not prove.*(frontier|do not hash)"},
+		{"entry replaced by another", func(h *proposal.History) *proposal.History {
+			i := pay2(h)
+			h.Records[i] = h.Records[0]
+			return h
+		}, "does not prove.*do not hash"},
+		{"range starting after it", func(h *proposal.History) *proposal.History {
+			i := pay2(h)
+			h.Records = h.Records[i+1:]
+			h.From += int64(i + 1)
+			return h
+		}, "does not prove.*(frontier|do not hash|inside the period)"},
+		{"a valid range starting after it", func(h *proposal.History) *proposal.History {
+			// The coordinator proves, correctly, a shorter range: the
+			// entry before it (payment 2's) is inside the period.
+			from := h.From + int64(pay2(h)) + 1
+			var out *proposal.History
+			err := coord.AuditLog(ctx, func(l *audit.Log) error {
+				cp, err := l.LatestCheckpoint()
+				if err != nil {
+					return err
+				}
+				c, err := audit.OpenCheckpoint(cp, l.Origin(), id.Public().(ed25519.PublicKey))
+				if err != nil {
+					return err
+				}
+				r, err := l.ProveRange(from, c.Size)
+				if err != nil {
+					return err
+				}
+				out = proposal.NewHistory(r, nil)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}, "does not prove.*inside the period"},
+		{"a forked log without it, after alice witnessed it", func(h *proposal.History) *proposal.History {
+			// The coordinator signs a second log, every entry but payment
+			// 2's: a history that verifies, unless the station witnessed
+			// a checkpoint of the real log that includes payment 2.
+			i := h.From + int64(pay2(h))
+			var recs [][]byte
+			err := coord.AuditLog(ctx, func(l *audit.Log) error {
+				for k := int64(0); k < h.From+int64(len(h.Records)); k++ {
+					e, err := l.Entry(k)
+					if err != nil {
+						return err
+					}
+					recs = append(recs, e.Raw)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := signedLog(t, coord.Config.LogOrigin(), id, recs[:i+1])
+			cp, err := seen.LatestCheckpoint()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// As an import of the coordinator's media would keep it.
+			if err := alice.Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.Log(alice.Event("transfer.imported", "", map[string]string{"from": "coordinator/coord"})); err != nil {
+					return err
+				}
+				return tx.PutWitness("seen:coordinator/coord", cp)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			fork := signedLog(t, coord.Config.LogOrigin(), id, append(recs[:i:i], recs[i+1:]...))
+			r, err := fork.ProveRange(0, fork.Size())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return proposal.NewHistory(r, nil)
+		}, "does not prove.*forked"},
+		{"no history", func(h *proposal.History) *proposal.History { return nil }, "does not prove.*not proven"},
+		{"history said to be missing", func(h *proposal.History) *proposal.History {
+			return &proposal.History{Missing: "too many"}
+		}, "does not prove.*too many"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := envelope.Decode(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := proposal.Decode(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.History == nil {
+				t.Fatal("payment 3 carries no history")
+			}
+			p.History = tc.edit(p.History)
+			forged, err := proposal.Seal(p, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := forged.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := st.Review(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.MaySign() {
+				t.Fatal("alice may sign payment 3: the limit was broken")
+			}
+			all := strings.Join(res.Refusals, "\n")
+			if !regexp.MustCompile(tc.want).MatchString(all) {
+				t.Fatalf("refusals %q, want %q", all, tc.want)
+			}
+		})
+	}
+}
+
+// signedLog is a log of origin signed with key holding recs, with a
+// checkpoint.
+func signedLog(t *testing.T, origin string, key crypto.Signer, recs [][]byte) *audit.Log {
+	t.Helper()
+	l, err := audit.Open(t.TempDir(), origin, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	for _, rec := range recs {
+		ev, err := audit.Decode(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
