@@ -144,6 +144,9 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 		})); err != nil {
 			return err
 		}
+		if err := historySent(tx, pol, p); err != nil {
+			return err
+		}
 		return tx.PutProposal(store.Proposal{ID: e.ID(), Envelope: raw, State: "open"})
 	})
 	if err != nil {

@@ -110,3 +110,29 @@ func witnessedSizes(r store.Reader, before int64) ([]int64, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
 	return out, nil
 }
+
+// historySent records, for each signer of the proposal's vault, that the
+// checkpoint of its history goes to them ("sent:<participant>:<size>", as
+// an export records the checkpoint in its manifest): the next export to
+// each proves the log then extends it, and the station's import checks
+// that proof (station.CheckHistoryArrival).
+func historySent(tx Tx, pol *policy.Policy, p *proposal.Proposal) error {
+	if p.History == nil || len(p.History.Checkpoint) == 0 {
+		return nil
+	}
+	v, ok := pol.Vault(p.Vault)
+	if !ok {
+		return nil
+	}
+	signers, err := pol.Signers(v)
+	if err != nil {
+		return err
+	}
+	n := p.History.From + int64(len(p.History.Records))
+	for _, s := range signers {
+		if err := tx.PutWitness(fmt.Sprintf("sent:%s:%012d", s.Participant.ID, n), []byte{1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

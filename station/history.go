@@ -11,6 +11,7 @@ import (
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // spendHistory is what the station counts for velocity on one proposal:
@@ -156,4 +157,36 @@ func (h *spendHistory) note(v *policy.Verdict) string {
 		what = "proposal"
 	}
 	return fmt.Sprintf(", counting the coordinator's proven spend history (its log entries %s: %d %s this station did not sign)", h.Range, h.Counted, what)
+}
+
+// CheckHistoryArrival checks, when a proposal arrives on media, that the
+// checkpoint the manifest carries (the coordinator's log as it stood at
+// the export, which the import checks extends every checkpoint this
+// station saw before) extends the checkpoint of the proposal's spend
+// history: proofs are the manifest's consistency proofs by their start.
+// So a history cut from a fork of the log is refused at the door, even
+// though the import brings a checkpoint newer than the history's. A
+// proposal without a history, or a manifest without a checkpoint, has
+// nothing to check here (the review decides whether a history is needed).
+func CheckHistoryArrival(pol *policy.Policy, p *proposal.Proposal, origin string, manifestCP []byte, proofs map[int64]tlog.TreeProof) error {
+	if p.History == nil || len(p.History.Checkpoint) == 0 || len(manifestCP) == 0 {
+		return nil
+	}
+	c, ok := pol.Coordinator(p.Coordinator)
+	if !ok || origin != "coordinator/"+p.Coordinator {
+		return nil
+	}
+	pub := ed25519.PublicKey(c.Identity)
+	hist, err := audit.OpenCheckpoint(p.History.Checkpoint, "airlock/"+origin, pub)
+	if err != nil {
+		return fmt.Errorf("station: the proposal's spend history: %w", err)
+	}
+	now, err := audit.OpenCheckpoint(manifestCP, "airlock/"+origin, pub)
+	if err != nil {
+		return err
+	}
+	if err := audit.CheckConsistency(hist, now, proofs[hist.Size]); err != nil {
+		return fmt.Errorf("station: the proposal's spend history is not the log %s showed this station: %w", origin, err)
+	}
+	return nil
 }
