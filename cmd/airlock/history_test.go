@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +19,7 @@ import (
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // velocityQuorum sets up, through the CLI in process, what "quorum rules"
@@ -289,4 +291,81 @@ func signedLog(t *testing.T, origin string, key crypto.Signer, recs [][]byte) *a
 		t.Fatal(err)
 	}
 	return l
+}
+
+// TestImportRefusesHistoryFromAForkedLog: a coordinator that cuts a
+// proposal's history from a second log (hiding payment 2) cannot carry
+// it in on media: the manifest's checkpoint, which the station checks
+// against what it saw before, does not extend the history's.
+func TestImportRefusesHistoryFromAForkedLog(t *testing.T) {
+	dir, raw := velocityQuorum(t)
+	ctx := context.Background()
+	coord, err := workspace.Open(filepath.Join(dir, "coord"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer coord.Close()
+	ks, err := keystore.Open(coord.KeystorePath(), []byte("correct horse battery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ks.Identity()
+	pol, _, err := coord.Policy(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := envelope.Decode(raw)
+	p, err := proposal.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw2, _ := os.ReadFile(filepath.Join(dir, "pay2.proposal"))
+	e2, _ := envelope.Decode(raw2)
+	var recs [][]byte
+	var manifestCP []byte
+	proofs := map[int64]tlog.TreeProof{}
+	n := p.History.From + int64(len(p.History.Records))
+	err = coord.AuditLog(ctx, func(l *audit.Log) error {
+		for k := int64(0); k < n; k++ {
+			en, err := l.Entry(k)
+			if err != nil {
+				return err
+			}
+			if en.Event.Kind == "proposal.created" && en.Event.Subject == e2.IDHex() {
+				continue // payment 2, hidden
+			}
+			recs = append(recs, en.Raw)
+		}
+		if manifestCP, err = l.LatestCheckpoint(); err != nil {
+			return err
+		}
+		c, err := audit.OpenCheckpoint(manifestCP, l.Origin(), id.Public().(ed25519.PublicKey))
+		if err != nil {
+			return err
+		}
+		// Every proof the coordinator could put in the manifest.
+		for from := int64(1); from < c.Size; from++ {
+			if proofs[from], err = l.ConsistencyProof(from, c.Size); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The honest history arrives.
+	if err := station.CheckHistoryArrival(pol, p, "coordinator/coord", manifestCP, proofs); err != nil {
+		t.Fatalf("the honest history is refused: %v", err)
+	}
+	fork := signedLog(t, coord.Config.LogOrigin(), id, recs)
+	r, err := fork.ProveRange(0, fork.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.History = proposal.NewHistory(r, nil)
+	err = station.CheckHistoryArrival(pol, p, "coordinator/coord", manifestCP, proofs)
+	if !errors.Is(err, audit.ErrTampered) || !strings.Contains(err.Error(), "not the log") {
+		t.Fatalf("a history from a forked log arrives: %v", err)
+	}
 }
