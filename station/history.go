@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -34,6 +35,7 @@ type spendHistory struct {
 func (s *Station) velocityHistory(ctx context.Context, res *Result) (h *spendHistory, refusal string, err error) {
 	own := map[string][]policy.Entry{}
 	var seen []byte
+	var arrived bool
 	origin := "coordinator/" + res.Proposal.Coordinator
 	err = s.WS.View(ctx, func(r store.Reader) error {
 		// Spending reads the log; keep files each approval's spending under
@@ -49,14 +51,24 @@ func (s *Station) velocityHistory(ctx context.Context, res *Result) (h *spendHis
 		if err != nil {
 			return err
 		}
-		seen, err = r.Witness("seen:" + origin)
-		return err
+		if seen, err = r.Witness("seen:" + origin); err != nil {
+			return err
+		}
+		// A proposal that arrived on media was checked against the
+		// manifest's checkpoint at the import (CheckHistoryArrival).
+		switch _, err := r.Proposal(res.ID); {
+		case err == nil:
+			arrived = true
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	h = &spendHistory{}
-	theirs, refusal := s.coordinatorSpends(res, origin, seen)
+	theirs, refusal := s.coordinatorSpends(res, origin, seen, arrived)
 	if theirs != nil {
 		h.Range = theirs.rng
 	}
@@ -89,7 +101,7 @@ type coordinatorSpends struct {
 
 // coordinatorSpends verifies the proposal's history; a refusal says why
 // it cannot be counted. A vault without velocity rules needs none.
-func (s *Station) coordinatorSpends(res *Result, origin string, seen []byte) (*coordinatorSpends, string) {
+func (s *Station) coordinatorSpends(res *Result, origin string, seen []byte, arrived bool) (*coordinatorSpends, string) {
 	pol, p := res.Policy, res.Proposal
 	v, ok := pol.Vault(p.Vault)
 	if !ok {
@@ -126,17 +138,21 @@ func (s *Station) coordinatorSpends(res *Result, origin string, seen []byte) (*c
 	}
 	// It extends the newest checkpoint of the coordinator's log this
 	// station witnessed (from media it imported). One newer than the
-	// history's (the import of this very proposal brings one) cannot be
-	// checked here; see docs/decisions.md.
+	// history's cannot be checked here without a proof: the import that
+	// brought the proposal checked it (the import of this very proposal
+	// brings one); a proposal carried otherwise is refused.
 	if seen != nil {
 		old, err := audit.OpenCheckpoint(seen, "airlock/"+origin, pub)
 		if err != nil {
 			return fail(fmt.Errorf("the coordinator's checkpoint this station kept does not verify: %v", err))
 		}
-		if old.Size <= vr.Checkpoint.Size {
+		switch {
+		case old.Size <= vr.Checkpoint.Size:
 			if err := vr.Extends(old, proofs[old.Size]); err != nil {
 				return fail(err)
 			}
+		case !arrived:
+			return fail(fmt.Errorf("its checkpoint of %d entries is older than the coordinator's of %d this station witnessed, and nothing proves the newer one extends it: import the proposal from the coordinator's media (the import checks it)", vr.Checkpoint.Size, old.Size))
 		}
 	}
 	spends, err := proposal.Spends(vr, p.Vault)
@@ -166,15 +182,17 @@ func (h *spendHistory) note(v *policy.Verdict) string {
 // history: proofs are the manifest's consistency proofs by their start.
 // So a history cut from a fork of the log is refused at the door, even
 // though the import brings a checkpoint newer than the history's. A
-// proposal without a history, or a manifest without a checkpoint, has
-// nothing to check here (the review decides whether a history is needed).
+// proposal without a history has nothing to check here (the review
+// decides whether a history is needed).
 func CheckHistoryArrival(pol *policy.Policy, p *proposal.Proposal, origin string, manifestCP []byte, proofs map[int64]tlog.TreeProof) error {
-	if p.History == nil || len(p.History.Checkpoint) == 0 || len(manifestCP) == 0 {
+	if p.History == nil || len(p.History.Checkpoint) == 0 {
 		return nil
 	}
+	// The review trusts that an imported proposal's history was checked
+	// here: one that cannot be is refused at the door.
 	c, ok := pol.Coordinator(p.Coordinator)
-	if !ok || origin != "coordinator/"+p.Coordinator {
-		return nil
+	if !ok || origin != "coordinator/"+p.Coordinator || len(manifestCP) == 0 {
+		return fmt.Errorf("station: a proposal with a spend history comes on its coordinator's own media, with its checkpoint; this came from %s", origin)
 	}
 	pub := ed25519.PublicKey(c.Identity)
 	hist, err := audit.OpenCheckpoint(p.History.Checkpoint, "airlock/"+origin, pub)

@@ -228,6 +228,38 @@ func TestStationCatchesCoordinatorHidingSpends(t *testing.T) {
 			}
 			return proposal.NewHistory(r, nil)
 		}, "does not prove.*forked"},
+		{"an honest history older than a witnessed checkpoint, not imported", func(h *proposal.History) *proposal.History {
+			// alice witnessed a newer checkpoint; nothing proves it
+			// extends the history's, and the proposal did not come on
+			// media (whose import checks it).
+			var recs [][]byte
+			err := coord.AuditLog(ctx, func(l *audit.Log) error {
+				for k := int64(0); k < l.Size(); k++ {
+					e, err := l.Entry(k)
+					if err != nil {
+						return err
+					}
+					recs = append(recs, e.Raw)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := signedLog(t, coord.Config.LogOrigin(), id, recs).LatestCheckpoint()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := alice.Update(ctx, func(tx store.Tx) error {
+				if _, err := tx.Log(alice.Event("transfer.imported", "", map[string]string{"from": "coordinator/coord"})); err != nil {
+					return err
+				}
+				return tx.PutWitness("seen:coordinator/coord", cp)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return h
+		}, "does not prove.*older than the coordinator's"},
 		{"no history", func(h *proposal.History) *proposal.History { return nil }, "does not prove.*not proven"},
 		{"history said to be missing", func(h *proposal.History) *proposal.History {
 			return &proposal.History{Missing: "too many"}
