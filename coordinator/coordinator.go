@@ -126,7 +126,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	// What the coordinator's log shows was spent, for the stations'
 	// velocity rules (history.go).
-	if err := c.attachHistory(ctx, pol, p, id); err != nil {
+	if err := c.attachHistory(ctx, pol, p, id, prm.Force); err != nil {
 		return nil, nil, err
 	}
 	e, err := proposal.Seal(p, id)

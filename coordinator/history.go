@@ -20,8 +20,9 @@ import (
 // its log as it stands, and proves the entries since the last one older
 // than the longest velocity period (plus the clock skew a station may
 // have) are all of its log after it. A period too full to carry is said
-// in History.Missing; stations then refuse the proposal.
-func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *proposal.Proposal, id keys.Identity) error {
+// in History.Missing; stations then refuse the proposal, so the
+// coordinator refuses to make it unless forced.
+func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *proposal.Proposal, id keys.Identity, force bool) error {
 	v, ok := pol.Vault(p.Vault)
 	if !ok {
 		return nil
@@ -31,7 +32,7 @@ func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *
 		return nil
 	}
 	since := p.CreatedTime().Add(-period - proposal.ClockSkew)
-	return c.WS.Update(ctx, func(tx store.Tx) error {
+	err := c.WS.Update(ctx, func(tx store.Tx) error {
 		l, err := audit.New(tx.AuditWriter(), c.WS.Config.LogOrigin(), id)
 		if err != nil {
 			return err
@@ -80,6 +81,10 @@ func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *
 		p.History = proposal.NewHistory(r, proofs)
 		return nil
 	})
+	if err == nil && p.History != nil && p.History.Missing != "" && !force {
+		return fmt.Errorf("%w: its spend history cannot be proven (%s), and stations refuse a proposal for a vault with velocity rules without it", ErrDenied, p.History.Missing)
+	}
+	return err
 }
 
 // witnessedSizes are the sizes of this log's checkpoints sent to stations
