@@ -12,6 +12,7 @@ import (
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -89,31 +90,50 @@ func (c *Coordinator) attachHistory(ctx context.Context, pol *policy.Policy, p *
 
 // witnessedSizes are the sizes of this log's checkpoints sent to stations
 // ("sent:<station>:<size>") or cosigned by them ("size:<size>:<who>"),
-// below before, newest first.
+// below before: each station's newest first, then each one's second
+// newest, and so on, so the bounded list of proofs covers what every
+// station most likely saw last.
 func witnessedSizes(r store.Reader, before int64) ([]int64, error) {
-	set := map[int64]bool{}
+	per := map[string][]int64{}
 	for _, prefix := range []string{"sent:", "size:"} {
 		ws, err := r.Witnesses(prefix)
 		if err != nil {
 			return nil, err
 		}
 		for k := range ws {
-			f := strings.Split(k, ":")
-			s := f[len(f)-1]
-			if prefix == "size:" && len(f) >= 2 {
-				s = f[1]
+			f := strings.SplitN(strings.TrimPrefix(k, prefix), ":", 2)
+			if len(f) != 2 {
+				continue
 			}
-			if m, err := strconv.ParseInt(s, 10, 64); err == nil && m >= 1 && m < before {
-				set[m] = true
+			who, size := f[0], f[1]
+			if prefix == "size:" {
+				who, size = f[1], f[0]
+			}
+			if m, err := strconv.ParseInt(size, 10, 64); err == nil && m >= 1 && m < before {
+				per[who] = append(per[who], m)
 			}
 		}
 	}
-	out := make([]int64, 0, len(set))
-	for m := range set {
-		out = append(out, m)
+	for _, ms := range per {
+		sort.Slice(ms, func(i, j int) bool { return ms[i] > ms[j] })
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
-	return out, nil
+	seen := map[int64]bool{}
+	var out []int64
+	for rank := 0; ; rank++ {
+		more := false
+		for _, who := range workspace.SortedKeys(per) {
+			if ms := per[who]; rank < len(ms) {
+				more = true
+				if !seen[ms[rank]] {
+					seen[ms[rank]] = true
+					out = append(out, ms[rank])
+				}
+			}
+		}
+		if !more {
+			return out, nil
+		}
+	}
 }
 
 // historySent records, for each signer of the proposal's vault, that the
