@@ -6,13 +6,16 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys/keystore"
 	"github.com/airlock-vault/airlock/proposal"
@@ -399,5 +402,123 @@ func TestImportRefusesHistoryFromAForkedLog(t *testing.T) {
 	err = station.CheckHistoryArrival(pol, p, "coordinator/coord", manifestCP, proofs)
 	if !errors.Is(err, audit.ErrTampered) || !strings.Contains(err.Error(), "not the log") {
 		t.Fatalf("a history from a forked log arrives: %v", err)
+	}
+}
+
+// TestStationChecksAHistoryStartingAfterItsWitnessedCheckpoint: a day
+// later, the history starts after every entry (all older than the
+// period), so alice checks it extends the checkpoint she witnessed by the
+// consistency proof the coordinator attaches from the size it sent her;
+// a witnessed checkpoint of another log with that size fails it.
+func TestStationChecksAHistoryStartingAfterItsWitnessedCheckpoint(t *testing.T) {
+	dir, _ := velocityQuorum(t)
+	ctx := context.Background()
+	later := time.Now().Add(25 * time.Hour)
+	opts := workspace.Options{Now: func() time.Time { return later }}
+	// Today: the coordinator's log as it stands, sent to alice (the
+	// coordinator records sending it, in an entry dated today).
+	coord, err := workspace.Open(filepath.Join(dir, "coord"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(coord.KeystorePath(), []byte("correct horse battery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ks.Identity()
+	alice, err := workspace.Open(filepath.Join(dir, "alice"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer alice.Close()
+	// alice witnessed the coordinator's log as it stands (a checkpoint
+	// sent to her), and the coordinator recorded sending it.
+	cp, err := coord.Checkpoint(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := audit.OpenCheckpoint(cp, coord.Config.LogOrigin(), id.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := coord.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Log(coord.Event("transfer.exported", "", map[string]string{"to": "station/alice"})); err != nil {
+			return err
+		}
+		return tx.PutWitness(fmt.Sprintf("sent:alice:%012d", c.Size), []byte{1})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	coord.Close()
+	// A day later.
+	if coord, err = workspace.Open(filepath.Join(dir, "coord"), opts); err != nil {
+		t.Fatal(err)
+	}
+	defer coord.Close()
+	witness := func(cp []byte) {
+		t.Helper()
+		if err := alice.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Log(alice.Event("transfer.imported", "", map[string]string{"from": "coordinator/coord"})); err != nil {
+				return err
+			}
+			return tx.PutWitness("seen:coordinator/coord", cp)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	witness(cp)
+	psbt, err := os.ReadFile(filepath.Join(dir, "pay3.psbt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := &coordinator.Coordinator{WS: coord, Reg: reg}
+	e, _, err := cc.Propose(ctx, coordinator.ProposeParams{Vault: "ops", Payload: psbt, Intent: "a day later"}, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proposal.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := p.History; h == nil || h.From <= c.Size || len(h.Consistency) == 0 || h.Before == nil {
+		t.Fatalf("history %+v: want a range after the witnessed size %d, with a proof from it", h, c.Size)
+	}
+	raw, err := e.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &station.Station{WS: alice, Reg: reg}
+	res, err := st.Review(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.MaySign() {
+		t.Fatalf("alice refuses a day later: %q", res.Refusals)
+	}
+	// A checkpoint of the same size on another log: the proof fails.
+	var recs [][]byte
+	if err := coord.AuditLog(ctx, func(l *audit.Log) error {
+		for k := int64(0); k < c.Size; k++ {
+			en, err := l.Entry(k)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, en.Raw)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recs[1] = recs[2]
+	other, err := signedLog(t, coord.Config.LogOrigin(), id, recs).LatestCheckpoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	witness(other)
+	if res, err = st.Review(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	if res.MaySign() || !strings.Contains(strings.Join(res.Refusals, "\n"), "forked") {
+		t.Fatalf("alice may sign against a forked witnessed checkpoint: %q", res.Refusals)
 	}
 }
