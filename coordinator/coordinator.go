@@ -140,6 +140,11 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err := c.flagLive(ctx, rv); err != nil {
 		return nil, nil, err
 	}
+	// What the coordinator's log shows was spent, for the stations'
+	// velocity rules (history.go).
+	if err := c.attachHistory(ctx, pol, p, id, prm.Force); err != nil {
+		return nil, nil, err
+	}
 	e, err := proposal.Seal(p, id)
 	if err != nil {
 		return nil, nil, err
@@ -160,6 +165,9 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), detail)); err != nil {
+			return err
+		}
+		if err := historySent(tx, pol, p); err != nil {
 			return err
 		}
 		return tx.PutProposal(store.Proposal{ID: e.ID(), Envelope: raw, State: "open"})

@@ -149,6 +149,10 @@ func describe(env *envelope.Envelope, network func() string) (map[string]any, er
 			}
 			body["psbt"] = d
 		}
+		if h := p.History; h != nil {
+			// The coordinator's spend history: what it claims, unverified.
+			body["history"] = map[string]any{"from": h.From, "entries": len(h.Records), "to": h.From + int64(len(h.Records)), "missing": h.Missing}
+		}
 		out["proposal"] = body
 	case envelope.TypeApproval, envelope.TypeExternal:
 		a, err := proposal.DecodeApproval(env)

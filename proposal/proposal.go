@@ -56,6 +56,9 @@ type Proposal struct {
 	Coordinator   string `cbor:"9,keyasint"`
 	Intent        string `cbor:"10,keyasint,omitempty"` // the coordinator's claim; stations show their own reading
 	Nonce         []byte `cbor:"11,keyasint"`
+	// History is the coordinator's proven spend history, for a vault with
+	// velocity rules (history.go).
+	History *History `cbor:"12,keyasint,omitempty"`
 	// Template names the policy's template the transaction is made
 	// under ("" when none); stations decide it against the template.
 	Template string `cbor:"13,keyasint,omitempty"`

@@ -395,6 +395,9 @@ func (g *Gap) importOne(ctx context.Context, pol *policy.Policy, it *Item) error
 	}
 	switch a.Type {
 	case envelope.TypeProposal:
+		if err := historyArrives(pol, a, m); err != nil {
+			return err
+		}
 		err = ws.Update(ctx, func(tx store.Tx) error {
 			if err := logged(tx); err != nil {
 				return err
