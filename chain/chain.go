@@ -55,6 +55,9 @@ type Vault struct {
 	// Recovery is a Bitcoin vault's time-locked recovery path; nil for
 	// none.
 	Recovery *Recovery
+	// PolicyVersion is the version of the policy the vault is read from
+	// (0: none), named in reviews of a Safe rotation.
+	PolicyVersion uint64
 }
 
 // Recovery is a recovery path: Key (in the chain's notation, like Keys)
@@ -167,6 +170,11 @@ const (
 	ActionRecoveryPath    Action = "recovery-path"    // a Bitcoin vault's time-locked recovery path is used
 	ActionTokenApproval   Action = "token-approval"   // someone else may move the vault's tokens (approve, increaseAllowance, setApprovalForAll)
 	ActionSignMessage     Action = "sign-message"     // the vault signs an off-chain message (EIP-1271), not a transaction
+	// ActionRotation is an owner or threshold change that moves a Safe
+	// toward exactly the owners and threshold the cited policy version
+	// lists for the vault (reported instead of owner-change and
+	// threshold-change; any other such change keeps those and blocks).
+	ActionRotation Action = "rotation"
 )
 
 // Has reports whether the effects include action a.

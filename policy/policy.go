@@ -332,7 +332,7 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 	}
 	cv := chain.Vault{
 		Name: v.Name, Chain: v.Chain, Network: p.Network, Threshold: v.Threshold,
-		Descriptor: v.Descriptor, Script: v.Script,
+		Descriptor: v.Descriptor, Script: v.Script, PolicyVersion: p.Version,
 		Limits: chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
 	}
 	for _, s := range signers {

@@ -38,6 +38,8 @@ type vaultInfo struct {
 	trusted    map[common.Address]string
 	severities map[string]chain.Severity
 	ethSign    bool
+	// policyVersion is the policy version the vault is read from.
+	policyVersion uint64
 }
 
 func parseVault(v chain.Vault) (*vaultInfo, error) {
@@ -56,7 +58,7 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 		return nil, fmt.Errorf("safe: vault %q: chain id 0", v.Name)
 	}
 	vi := &vaultInfo{name: v.Name, safe: safe, chainID: new(big.Int).SetUint64(acc.ChainID), version: acc.Version,
-		threshold: v.Threshold, keys: v.Keys, trusted: map[common.Address]string{}, severities: map[string]chain.Severity{}, ethSign: acc.AllowEthSign}
+		threshold: v.Threshold, keys: v.Keys, trusted: map[common.Address]string{}, severities: map[string]chain.Severity{}, ethSign: acc.AllowEthSign, policyVersion: v.PolicyVersion}
 	seen := map[common.Address]bool{}
 	for _, k := range v.Keys {
 		o, err := ParseOwnerKey(k)

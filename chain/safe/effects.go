@@ -99,6 +99,8 @@ func (a *analysis) callEffects(e *chain.Effects, c *Call) {
 	case m.kind == kindSignMessage:
 		// SignMessageLib, pinned or not: the Safe signs a message.
 		e.AddAction(chain.ActionSignMessage, chain.ActionContractCall)
+	case self && ownerMethods[m.sig] && a.rot.ok:
+		e.AddAction(chain.ActionRotation)
 	case self:
 		as, ok := selfActions[m.sig]
 		if !ok {

@@ -34,28 +34,30 @@ const (
 // DefaultSeverity is each flag's severity unless a vault's policy says
 // otherwise: every flag that can move control of the Safe blocks.
 var DefaultSeverity = map[string]chain.Severity{
-	FlagDelegatecallUntrusted: chain.Block,
-	FlagOwnerChange:           chain.Block,
-	FlagThresholdChange:       chain.Block,
-	FlagModuleChange:          chain.Block,
-	FlagGuardChange:           chain.Block,
-	FlagFallbackHandlerChange: chain.Block,
-	FlagImplementationChange:  chain.Block,
-	FlagOwnershipTransfer:     chain.Block,
-	FlagUpgradeCall:           chain.Block,
-	FlagGasRefund:             chain.Warn,
-	FlagHashMismatch:          chain.Block,
-	FlagNonceConflict:         chain.Warn,
-	FlagUnknownSelector:       chain.Warn,
-	FlagEthSignRequested:      chain.Block,
-	FlagWrongSafe:             chain.Block,
-	FlagTokenApproval:         chain.Warn,
-	FlagMessageSignature:      chain.Info,
+	FlagDelegatecallUntrusted:    chain.Block,
+	FlagOwnerChange:              chain.Block,
+	FlagThresholdChange:          chain.Block,
+	FlagModuleChange:             chain.Block,
+	FlagGuardChange:              chain.Block,
+	FlagFallbackHandlerChange:    chain.Block,
+	FlagImplementationChange:     chain.Block,
+	FlagOwnershipTransfer:        chain.Block,
+	FlagUpgradeCall:              chain.Block,
+	FlagGasRefund:                chain.Warn,
+	FlagHashMismatch:             chain.Block,
+	FlagNonceConflict:            chain.Warn,
+	FlagUnknownSelector:          chain.Warn,
+	FlagEthSignRequested:         chain.Block,
+	FlagWrongSafe:                chain.Block,
+	FlagTokenApproval:            chain.Warn,
+	FlagMessageSignature:         chain.Info,
+	FlagRotation:                 chain.Info,
+	FlagOwnerChangeOutsidePolicy: chain.Block,
 }
 
 // hardFlags can never be lowered by a policy: they mean the station is not
 // looking at what it would sign.
-var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true}
+var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true, FlagOwnerChangeOutsidePolicy: true}
 
 // Details is a Safe review for auditors (the JSON of review --json and
 // inspect safe).
@@ -89,6 +91,8 @@ type analysis struct {
 	details Details
 	flags   []chain.Flag
 	lines   []string
+	// rot is what the transaction does to the Safe's owners (rotation.go).
+	rot rotation
 }
 
 func (a *analysis) flag(code, format string, args ...any) {
@@ -157,6 +161,8 @@ func (a *analysis) reviewMessage(m *Message) {
 
 func (a *analysis) reviewTx(tx *Tx) {
 	top := decodeCall("0", tx.Operation, tx.To, tx.Value, tx.Data, 0)
+	a.rot = a.planRotation(&top)
+	a.flagRotation()
 	a.inspect(&top, nil)
 	a.details.Calls = []Call{top}
 	if tx.GasPrice.Sign() > 0 || tx.BaseGas.Sign() > 0 || tx.GasToken != (common.Address{}) || tx.RefundReceiver != (common.Address{}) {
@@ -246,6 +252,9 @@ func (a *analysis) severe(code string) chain.Severity {
 
 func (a *analysis) selfCall(c *Call, where string) {
 	m := c.method
+	if ownerMethods[m.sig] && a.rot.ok {
+		return // a rotation toward the policy: flagged once, FlagRotation
+	}
 	switch m.sig {
 	case "addOwnerWithThreshold(address,uint256)":
 		a.flag(FlagOwnerChange, "%s: adds owner %s", where, c.Args[0].Value)
