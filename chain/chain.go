@@ -83,6 +83,16 @@ type Account struct {
 	// AllowEthSign lets stations sign with eth_sign (v 31/32) instead of
 	// EIP-712 when asked.
 	AllowEthSign bool
+	// Delay is, for an emergency Safe, the Zodiac Delay modifier it
+	// queues transactions in; nil for none.
+	Delay *Delay
+}
+
+// Delay is a Zodiac Delay modifier at Address that executes, after its
+// cooldown, as the Safe at Avatar (both EIP-55 or lower-case hex).
+type Delay struct {
+	Address string
+	Avatar  string
 }
 
 // Trusted is a pinned contract.
@@ -175,6 +185,11 @@ const (
 	// lists for the vault (reported instead of owner-change and
 	// threshold-change; any other such change keeps those and blocks).
 	ActionRotation Action = "rotation"
+	// ActionDelayed is a transaction queued in a delay modifier: what it
+	// queues, reported as the other effects, runs as another vault (the
+	// modifier's avatar) after a cooldown, unless that vault's owners
+	// veto it.
+	ActionDelayed Action = "delayed"
 )
 
 // Has reports whether the effects include action a.

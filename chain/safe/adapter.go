@@ -40,6 +40,8 @@ type vaultInfo struct {
 	ethSign    bool
 	// policyVersion is the policy version the vault is read from.
 	policyVersion uint64
+	// delay is the Delay modifier an emergency Safe queues in (delay.go).
+	delay *delayInfo
 }
 
 func parseVault(v chain.Vault) (*vaultInfo, error) {
@@ -92,6 +94,11 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, fmt.Errorf("safe: vault %q: the Safe itself cannot be a delegatecall target", v.Name)
 		}
 		vi.trusted[a] = t.Name
+	}
+	if acc.Delay != nil {
+		if vi.delay, err = parseDelay(acc.Delay, safe); err != nil {
+			return nil, fmt.Errorf("safe: vault %q: %v", v.Name, err)
+		}
 	}
 	for code, sev := range acc.Severities {
 		if _, ok := DefaultSeverity[code]; !ok {

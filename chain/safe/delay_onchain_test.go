@@ -1,6 +1,7 @@
 package safe
 
 import (
+	"context"
 	"math/big"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/safe/safesim"
 )
 
@@ -62,17 +64,27 @@ func newDelaySetup(t *testing.T, env *safesim.Env) *delaySetup {
 	if !on {
 		t.Fatal("G is not a module of D")
 	}
+	acc := *d.emer.vault.Account
+	acc.Delay = &chain.Delay{Address: d.delay.Hex(), Avatar: d.main.safe.Hex()}
+	d.emer.vault.Account = &acc
 	return d
 }
 
 // queue has G's owners sign and execute D.execTransactionFromModule(to,
 // value, data, call): the transaction enters D's queue.
-func (d *delaySetup) queue(t *testing.T, to common.Address, value *big.Int, data []byte) []byte {
+func (d *delaySetup) queue(t *testing.T, to common.Address, value *big.Int, data []byte) *chain.Review {
 	t.Helper()
 	inner := call("execTransactionFromModule(address,uint256,bytes,uint8)", to, value, data, uint8(0))
 	pl := d.emer.payload(t, d.delay, new(big.Int), inner, OpCall)
+	r, err := Adapter{}.Review(context.Background(), d.emer.vault, pl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasFlag(r, FlagDelayQueued, chain.Warn) || !r.Effects.Has(chain.ActionDelayed) {
+		t.Fatalf("not reviewed as queued: flags %v, effects %+v", r.Flags, r.Effects)
+	}
 	d.emer.roundTrip(t, pl, 0, 1)
-	return pl
+	return r
 }
 
 // executeNext calls D.executeNextTx from an account that is nobody's
@@ -104,8 +116,13 @@ func TestOnChainEmergencyMoveThroughDelay(t *testing.T) {
 			d := newDelaySetup(t, env)
 			all := env.Balance(t, d.main.safe)
 
-			// G queues the move; before the cooldown it does not run.
-			d.queue(t, d.cold, all, nil)
+			// G queues the move, reviewed as S's transfer to the cold
+			// vault; before the cooldown it does not run.
+			r := d.queue(t, d.cold, all, nil)
+			checkEffects(t, r.Effects, []chain.Transfer{{Asset: "ETH", To: d.cold.Hex(), Amount: all}}, []chain.Action{chain.ActionDelayed}, nil)
+			if !strings.Contains(strings.Join(r.Lines, "\n"), "QUEUED in Delay modifier "+d.delay.Hex()) {
+				t.Fatalf("review does not show the queue:\n%s", strings.Join(r.Lines, "\n"))
+			}
 			if err := d.executeNext(t, d.cold, all, nil); err == nil || !strings.Contains(err.Error(), "cooldown") {
 				t.Fatalf("executed before the cooldown: %v", err)
 			}
@@ -120,7 +137,11 @@ func TestOnChainEmergencyMoveThroughDelay(t *testing.T) {
 			// Veto: G queues a threshold change of S; S's owners skip it.
 			env.Fund(t, d.main.safe, big.NewInt(1e18))
 			pause := call("changeThreshold(uint256)", big.NewInt(3))
-			d.queue(t, d.main.safe, new(big.Int), pause)
+			r = d.queue(t, d.main.safe, new(big.Int), pause)
+			checkEffects(t, r.Effects, nil, []chain.Action{chain.ActionDelayed, chain.ActionThresholdChange}, nil)
+			if !hasFlag(r, FlagThresholdChange, chain.Warn) {
+				t.Fatalf("flags %v", r.Flags)
+			}
 			var queued *big.Int
 			env.Read(t, safesim.NameDelay, d.delay, "queueNonce", &queued)
 			d.main.roundTrip(t, d.main.payload(t, d.delay, new(big.Int), call("setTxNonce(uint256)", queued), OpCall), 0, 2)
@@ -148,4 +169,42 @@ func TestOnChainEmergencyMoveThroughDelay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDelayModuleTxRefusedUnlessToTheListedModifier: an emergency Safe's
+// module transaction to another contract (a look-alike modifier with no
+// cooldown, or the main Safe directly) is refused; a queued delegatecall
+// or owner change of the avatar is refused too.
+func TestDelayModuleTxRefusedUnlessToTheListedModifier(t *testing.T) {
+	f := newFixture(t, "1.4.1")
+	delay, avatar := common.HexToAddress("0x00000000000000000000000000000000000De1a7"), common.HexToAddress("0x00000000000000000000000000000000000A7A7A")
+	f.vault.Account.Delay = &chain.Delay{Address: delay.Hex(), Avatar: avatar.Hex()}
+	cold := common.HexToAddress("0x00000000000000000000000000000000C01dC01d")
+	module := func(to common.Address, op uint8, data []byte) []byte {
+		return call("execTransactionFromModule(address,uint256,bytes,uint8)", to, big.NewInt(5), data, op)
+	}
+	cases := []struct {
+		name, to string
+		data     []byte
+		want     string
+	}{
+		{"a look-alike modifier", "0x0000000000000000000000000000000000BADBAD", module(cold, 0, nil), FlagDelayUnlisted},
+		{"the avatar directly", avatar.Hex(), module(cold, 0, nil), FlagDelayUnlisted},
+		{"a queued delegatecall", delay.Hex(), module(cold, 1, nil), FlagDelegatecallUntrusted},
+		{"a queued owner swap", delay.Hex(), module(avatar, 0, call("swapOwner(address,address,address)", Sentinel, cold, cold)), FlagOwnerChange},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			pl := txJSON(c.to, 0, c.data, "")
+			r := review(t, f, pl)
+			if !hasFlag(r, c.want, chain.Block) {
+				t.Fatalf("flags %v", r.Flags)
+			}
+			if _, err := (Adapter{}).Sign(f.vault, pl, f.vault.Keys[0], f.signers[0]); err == nil {
+				t.Fatal("signed")
+			}
+		})
+	}
+	r := review(t, f, txJSON(delay.Hex(), 0, module(cold, 0, nil), ""))
+	checkEffects(t, r.Effects, []chain.Transfer{{Asset: "ETH", To: cold.Hex(), Amount: big.NewInt(5)}}, []chain.Action{chain.ActionDelayed}, nil)
 }

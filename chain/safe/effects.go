@@ -44,8 +44,15 @@ func (a *analysis) effects() *chain.Effects {
 		e.AddAction(chain.ActionSignMessage)
 		return e
 	}
-	for i := range a.details.Calls {
-		a.callEffects(e, &a.details.Calls[i])
+	if a.queued != nil {
+		// What the Delay modifier will run, as its avatar: the call to
+		// the modifier itself moves nothing of this Safe's.
+		e.AddAction(chain.ActionDelayed)
+		a.queued.sub.callEffects(e, &a.queued.call)
+	} else {
+		for i := range a.details.Calls {
+			a.callEffects(e, &a.details.Calls[i])
+		}
 	}
 	if worst := maxRefund(tx); worst != nil {
 		if tx.GasToken == (common.Address{}) {

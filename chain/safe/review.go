@@ -53,11 +53,13 @@ var DefaultSeverity = map[string]chain.Severity{
 	FlagMessageSignature:         chain.Info,
 	FlagRotation:                 chain.Info,
 	FlagOwnerChangeOutsidePolicy: chain.Block,
+	FlagDelayQueued:              chain.Warn,
+	FlagDelayUnlisted:            chain.Block,
 }
 
 // hardFlags can never be lowered by a policy: they mean the station is not
 // looking at what it would sign.
-var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true, FlagOwnerChangeOutsidePolicy: true}
+var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true, FlagOwnerChangeOutsidePolicy: true, FlagDelayUnlisted: true}
 
 // Details is a Safe review for auditors (the JSON of review --json and
 // inspect safe).
@@ -74,6 +76,8 @@ type Details struct {
 	SignedAs  string   `json:"signedAs"` // eip712 or eth_sign
 	Owners    []string `json:"owners"`
 	Threshold int      `json:"threshold"`
+	// Delayed is the transaction queued in a Delay modifier, if any.
+	Delayed *Delayed `json:"delayed,omitempty"`
 }
 
 // Refund is the worst case a gas refund pays out of the Safe.
@@ -93,6 +97,9 @@ type analysis struct {
 	lines   []string
 	// rot is what the transaction does to the Safe's owners (rotation.go).
 	rot rotation
+	// queued is what the transaction queues in the vault's Delay
+	// modifier, as its avatar will run it (delay.go); nil for none.
+	queued *queued
 }
 
 func (a *analysis) flag(code, format string, args ...any) {
@@ -164,6 +171,7 @@ func (a *analysis) reviewTx(tx *Tx) {
 	a.rot = a.planRotation(&top)
 	a.flagRotation()
 	a.inspect(&top, nil)
+	a.reviewDelay(&top)
 	a.details.Calls = []Call{top}
 	if tx.GasPrice.Sign() > 0 || tx.BaseGas.Sign() > 0 || tx.GasToken != (common.Address{}) || tx.RefundReceiver != (common.Address{}) {
 		worst := maxRefund(tx)
@@ -280,7 +288,9 @@ func (a *analysis) selfCall(c *Call, where string) {
 }
 
 func (a *analysis) thresholdTo(v, where string) {
-	if v != fmt.Sprint(a.v.threshold) {
+	if a.v.threshold == 0 {
+		a.flag(FlagThresholdChange, "%s: threshold → %s", where, v)
+	} else if v != fmt.Sprint(a.v.threshold) {
 		a.flag(FlagThresholdChange, "%s: threshold %d → %s", where, a.v.threshold, v)
 	}
 }
@@ -334,6 +344,10 @@ func (a *analysis) render() {
 	}
 	for _, c := range d.Calls {
 		walk(c, "")
+	}
+	if q := d.Delayed; q != nil {
+		l = append(l, fmt.Sprintf("QUEUED in Delay modifier %s, to run as Safe %s after its cooldown (its owners may veto):", q.Delay, q.Avatar))
+		walk(q.Call, "    ")
 	}
 	if d.Refund != nil {
 		l = append(l, fmt.Sprintf("gas refund: up to %s of %s to %s", d.Refund.WorstCase, d.Refund.Token, d.Refund.Receiver))
