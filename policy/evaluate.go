@@ -58,6 +58,8 @@ func (r RuleRef) String() string {
 		return "the policy's default"
 	case ScopeTemplate:
 		return fmt.Sprintf("template %q", r.Name)
+	case ScopeEmergency:
+		return "the vault's emergency path"
 	}
 	return fmt.Sprintf("%s rule %d %q (%s)", r.Scope, r.Index, r.Name, r.Kind)
 }
@@ -168,6 +170,11 @@ func Evaluate(p *Policy, in Input, h History, now time.Time) (*Verdict, error) {
 			Rule:   RuleRef{Scope: ScopeTemplate, Index: -1, Name: in.Template},
 			Reason: "the proposal names a template, and the policy defines none",
 		})
+	}
+	if v.Emergency != nil {
+		if reason := e.emergencyDenial(); reason != "" {
+			vd.Denials = append(vd.Denials, Denial{Rule: RuleRef{Scope: ScopeEmergency, Index: -1, Name: "emergency"}, Reason: reason})
+		}
 	}
 	rules := p.rulesFor(v)
 	for _, sr := range rules {

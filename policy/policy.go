@@ -144,6 +144,9 @@ type Vault struct {
 	Recovery *Recovery `cbor:"10,keyasint,omitempty"`
 	// TxRules are the vault's transaction rules, read after the policy's.
 	TxRules []TxRule `cbor:"11,keyasint,omitempty"`
+	// Emergency makes this Safe vault an emergency path for another
+	// (emergency.go); nil for none.
+	Emergency *Emergency `cbor:"12,keyasint,omitempty"`
 }
 
 // Recovery is a recovery path: the Signer ("participant/device", not one
@@ -353,6 +356,13 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 			for k, s := range v.Safe.Severities {
 				acc.Severities[k] = chain.Severity(s)
 			}
+		}
+		if em := v.Emergency; em != nil {
+			t, ok := p.Vault(em.Target)
+			if !ok || t.Safe == nil {
+				return chain.Vault{}, fmt.Errorf("policy: vault %q: emergency target %q is not a Safe vault of the policy", v.Name, em.Target)
+			}
+			acc.Delay = &chain.Delay{Address: em.Delay, Avatar: t.Safe.Address}
 		}
 		cv.Account = acc
 	}
