@@ -58,6 +58,8 @@ type ProposeParams struct {
 	// Force creates the proposal even when the coordinator's own review
 	// finds a blocking flag (stations will refuse it; for drills and tests).
 	Force bool
+	// Urgent marks the proposal urgent (an emergency).
+	Urgent bool
 }
 
 // ErrBlocked is returned by Propose when the coordinator's own review of
@@ -88,7 +90,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	p, err := proposal.New(pol, polID, proposal.Params{
 		Vault: prm.Vault, Payload: prm.Payload, Intent: prm.Intent, Lifetime: prm.Lifetime,
-		Now: c.Now(), Coordinator: c.WS.Config.Name,
+		Now: c.Now(), Coordinator: c.WS.Config.Name, Urgent: prm.Urgent,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -133,10 +135,14 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 		return nil, nil, err
 	}
 	err = c.update(ctx, nil, func(tx Tx) error {
-		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), map[string]string{
+		detail := map[string]string{
 			"vault": p.Vault, "txid": rv.TxID, "policy_version": fmt.Sprint(pol.Version),
 			"expires": p.ExpiresTime().Format(time.RFC3339), "spent": spent,
-		})); err != nil {
+		}
+		if p.Urgent {
+			detail["urgent"] = "true"
+		}
+		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), detail)); err != nil {
 			return err
 		}
 		return tx.PutProposal(store.Proposal{ID: e.ID(), Envelope: raw, State: "open"})
@@ -176,6 +182,9 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 		return nil, err
 	}
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
+	if p.Urgent {
+		detail["urgent"] = "true"
+	}
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
 	}

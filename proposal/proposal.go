@@ -54,6 +54,9 @@ type Proposal struct {
 	Coordinator   string `cbor:"9,keyasint"`
 	Intent        string `cbor:"10,keyasint,omitempty"` // the coordinator's claim; stations show their own reading
 	Nonce         []byte `cbor:"11,keyasint"`
+	// Urgent marks an emergency proposal: every station shows it, every
+	// audit entry about it says so. It changes no rule.
+	Urgent bool `cbor:"14,keyasint,omitempty"`
 }
 
 // CreatedTime and ExpiresTime convert the stored seconds.
@@ -68,6 +71,7 @@ type Params struct {
 	Lifetime    time.Duration // the policy's maximum when zero
 	Now         time.Time
 	Coordinator string
+	Urgent      bool
 }
 
 // New builds a proposal under pol (whose id is polID).
@@ -94,7 +98,7 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 	return &Proposal{
 		Format: 1, Chain: v.Chain, Vault: v.Name, Policy: polID[:], PolicyVersion: pol.Version,
 		Payload: prm.Payload, Created: now.Unix(), Expires: now.Add(lt).Unix(),
-		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce,
+		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Urgent: prm.Urgent,
 	}, nil
 }
 

@@ -36,6 +36,7 @@ func (e *env) propose(args []string) error {
 	intent := fs.String("intent", "", "what the transaction is for, in words")
 	out := fs.String("out", "", "where to write the proposal (default: ID.proposal)")
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
+	urgent := fs.Bool("urgent", false, "mark it urgent (an emergency): every station shows it, the audit logs say so")
 	passFile := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -47,7 +48,7 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force}
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Urgent: *urgent}
 	if *safeTx != "" {
 		prm.SafeTx, err = readArtifact(*safeTx)
 	} else {
@@ -140,6 +141,7 @@ func reviewJSON(res *station.Result) any {
 		Created       string   `json:"created"`
 		Expires       string   `json:"expires"`
 		Intent        string   `json:"intent,omitempty"`
+		Urgent        bool     `json:"urgent,omitempty"`
 		Review        any      `json:"review"`
 		Refusals      []string `json:"refusals"`
 		Conflicts     []string `json:"conflicts"`
@@ -147,7 +149,7 @@ func reviewJSON(res *station.Result) any {
 		MaySign       bool     `json:"maySign"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Policy.Version, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
+		res.Proposal.Urgent, res.Review, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign()}
 }
 
 func orEmpty(s []string) []string {
@@ -160,6 +162,9 @@ func orEmpty(s []string) []string {
 func (e *env) printReview(res *station.Result) {
 	w := e.stdout
 	p := res.Proposal
+	if p.Urgent {
+		fmt.Fprintln(w, "*** URGENT: the coordinator marks this an emergency proposal; review it as carefully as any other ***")
+	}
 	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
 	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, res.Policy.Version, hex.EncodeToString(res.PolicyID[:8]))
 	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
