@@ -18,6 +18,9 @@ const (
 	// FlagDelayUnlisted (block, always) is a module transaction sent to a
 	// contract other than the Delay modifier the policy lists.
 	FlagDelayUnlisted = "delay-unlisted"
+	// FlagModuleTransaction (warn) is any other module transaction: the
+	// contract called runs it at once if this Safe is its module.
+	FlagModuleTransaction = "module-transaction"
 )
 
 // delayInfo is the vault's Delay modifier and the Safe it runs as.

@@ -207,4 +207,11 @@ func TestDelayModuleTxRefusedUnlessToTheListedModifier(t *testing.T) {
 	}
 	r := review(t, f, txJSON(delay.Hex(), 0, module(cold, 0, nil), ""))
 	checkEffects(t, r.Effects, []chain.Transfer{{Asset: "ETH", To: cold.Hex(), Amount: big.NewInt(5)}}, []chain.Action{chain.ActionDelayed}, nil)
+	// On a vault with no emergency path, a module transaction is a
+	// contract call, and a warning says what it would run.
+	plain := newFixture(t, "1.4.1")
+	r = review(t, plain, txJSON(delay.Hex(), 0, module(cold, 0, nil), ""))
+	if !hasFlag(r, FlagModuleTransaction, chain.Warn) || r.Effects.Has(chain.ActionDelayed) || !r.Effects.Has(chain.ActionContractCall) {
+		t.Fatalf("flags %v, effects %+v", r.Flags, r.Effects)
+	}
 }

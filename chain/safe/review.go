@@ -55,6 +55,7 @@ var DefaultSeverity = map[string]chain.Severity{
 	FlagOwnerChangeOutsidePolicy: chain.Block,
 	FlagDelayQueued:              chain.Warn,
 	FlagDelayUnlisted:            chain.Block,
+	FlagModuleTransaction:        chain.Warn,
 }
 
 // hardFlags can never be lowered by a policy: they mean the station is not
@@ -239,6 +240,11 @@ func (a *analysis) inspect(c *Call, parent *Call) {
 		}
 	case kindOwnership:
 		a.flag(FlagOwnershipTransfer, "%s: %s on %s (%s)", where, m.sig, c.To, argList(c))
+	case kindModuleTx:
+		// The emergency vault's top-level call is reviewDelay's.
+		if a.v.delay == nil || parent != nil {
+			a.flag(FlagModuleTransaction, "%s: %s on %s (%s): if this Safe is one of its modules, %s runs the call at once, as itself", where, m.sig, c.To, argList(c), c.To)
+		}
 	case kindUpgrade:
 		a.flag(FlagUpgradeCall, "%s: %s on %s (%s)", where, m.sig, c.To, argList(c))
 	case kindMigration:
