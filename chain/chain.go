@@ -55,6 +55,9 @@ type Vault struct {
 	// Recovery is a Bitcoin vault's time-locked recovery path; nil for
 	// none.
 	Recovery *Recovery
+	// PolicyVersion is the version of the policy the vault is read from
+	// (0: none), named in reviews of a Safe rotation.
+	PolicyVersion uint64
 }
 
 // Recovery is a recovery path: Key (in the chain's notation, like Keys)
@@ -83,6 +86,16 @@ type Account struct {
 	// AddressBook are the addresses the policy's address book lists for
 	// this vault: a gas refund to one of them does not block.
 	AddressBook []string
+	// Delay is, for an emergency Safe, the Zodiac Delay modifier it
+	// queues transactions in; nil for none.
+	Delay *Delay
+}
+
+// Delay is a Zodiac Delay modifier at Address that executes, after its
+// cooldown, as the Safe at Avatar (both EIP-55 or lower-case hex).
+type Delay struct {
+	Address string
+	Avatar  string
 }
 
 // Trusted is a pinned contract.
@@ -170,6 +183,16 @@ const (
 	ActionRecoveryPath    Action = "recovery-path"    // a Bitcoin vault's time-locked recovery path is used
 	ActionTokenApproval   Action = "token-approval"   // someone else may move the vault's tokens (approve, increaseAllowance, setApprovalForAll)
 	ActionSignMessage     Action = "sign-message"     // the vault signs an off-chain message (EIP-1271), not a transaction
+	// ActionRotation is an owner or threshold change that moves a Safe
+	// toward exactly the owners and threshold the cited policy version
+	// lists for the vault (reported instead of owner-change and
+	// threshold-change; any other such change keeps those and blocks).
+	ActionRotation Action = "rotation"
+	// ActionDelayed is a transaction queued in a delay modifier: what it
+	// queues, reported as the other effects, runs as another vault (the
+	// modifier's avatar) after a cooldown, unless that vault's owners
+	// veto it.
+	ActionDelayed Action = "delayed"
 )
 
 // Has reports whether the effects include action a.

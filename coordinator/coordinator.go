@@ -61,6 +61,8 @@ type ProposeParams struct {
 	// Template names the policy's template the payment is made under:
 	// the proposal must match it (policy.Evaluate).
 	Template string
+	// Urgent marks the proposal urgent (an emergency).
+	Urgent bool
 }
 
 // ErrAlreadyCollected is returned by Collect for a decision it holds
@@ -104,7 +106,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	}
 	p, err := proposal.New(pol, polID, proposal.Params{
 		Vault: prm.Vault, Payload: prm.Payload, Intent: prm.Intent, Lifetime: prm.Lifetime,
-		Now: c.Now(), Coordinator: c.WS.Config.Name, Template: prm.Template,
+		Now: c.Now(), Coordinator: c.WS.Config.Name, Template: prm.Template, Urgent: prm.Urgent,
 	})
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +166,9 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 		detail["template"] = verdict.Template
 	}
 	err = c.update(ctx, nil, func(tx Tx) error {
+		if p.Urgent {
+			detail["urgent"] = "true"
+		}
 		if _, err := tx.Log(c.WS.Event("proposal.created", e.IDHex(), detail)); err != nil {
 			return err
 		}
@@ -207,6 +212,9 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 		return nil, err
 	}
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
+	if p.Urgent {
+		detail["urgent"] = "true"
+	}
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
 	}

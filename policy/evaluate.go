@@ -58,6 +58,8 @@ func (r RuleRef) String() string {
 		return "the policy's default"
 	case ScopeTemplate:
 		return fmt.Sprintf("template %q", r.Name)
+	case ScopeEmergency:
+		return "the vault's emergency path"
 	}
 	return fmt.Sprintf("%s rule %d %q (%s)", r.Scope, r.Index, r.Name, r.Kind)
 }
@@ -174,6 +176,11 @@ func Evaluate(p *Policy, in Input, h History, now time.Time) (*Verdict, error) {
 	tmpl, tmplWhy, err := e.applyTemplate(in.Template, vd)
 	if err != nil {
 		return nil, err
+	}
+	if v.Emergency != nil {
+		if reason := e.emergencyDenial(); reason != "" {
+			vd.Denials = append(vd.Denials, Denial{Rule: RuleRef{Scope: ScopeEmergency, Index: -1, Name: "emergency"}, Reason: reason})
+		}
 	}
 	rules := p.rulesFor(v)
 	for _, sr := range rules {

@@ -121,6 +121,8 @@ type FileVault struct {
 	Recovery *FileRecovery `yaml:"recovery" json:"recovery"`
 	// TransactionRules are the vault's own rules, read after the policy's.
 	TransactionRules []FileRule `yaml:"transaction_rules" json:"transaction_rules"`
+	// Emergency makes the vault an emergency path for another (emergency.go).
+	Emergency *FileEmergency `yaml:"emergency" json:"emergency"`
 }
 
 // FileRecovery names a vault's recovery signer and its lock in blocks.

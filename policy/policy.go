@@ -162,6 +162,9 @@ type Vault struct {
 	Recovery *Recovery `cbor:"10,keyasint,omitempty"`
 	// TxRules are the vault's transaction rules, read after the policy's.
 	TxRules []TxRule `cbor:"11,keyasint,omitempty"`
+	// Emergency makes this Safe vault an emergency path for another
+	// (emergency.go); nil for none.
+	Emergency *Emergency `cbor:"12,keyasint,omitempty"`
 }
 
 // Recovery is a recovery path: the Signer ("participant/device", not one
@@ -350,7 +353,7 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 	}
 	cv := chain.Vault{
 		Name: v.Name, Chain: v.Chain, Network: p.Network, Threshold: v.Threshold,
-		Descriptor: v.Descriptor, Script: v.Script,
+		Descriptor: v.Descriptor, Script: v.Script, PolicyVersion: p.Version,
 		Limits: chain.Limits{MaxFee: v.Limits.MaxFee, MaxFeeRate: v.Limits.MaxFeeRate, MaxFeePercent: v.Limits.MaxFeePercent},
 	}
 	for _, s := range signers {
@@ -376,6 +379,13 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 			if a := &p.AddressBook[i]; a.appliesTo(v) {
 				acc.AddressBook = append(acc.AddressBook, a.Address)
 			}
+		}
+		if em := v.Emergency; em != nil {
+			t, ok := p.Vault(em.Target)
+			if !ok || t.Safe == nil {
+				return chain.Vault{}, fmt.Errorf("policy: vault %q: emergency target %q is not a Safe vault of the policy", v.Name, em.Target)
+			}
+			acc.Delay = &chain.Delay{Address: em.Delay, Avatar: t.Safe.Address}
 		}
 		cv.Account = acc
 	}

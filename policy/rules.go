@@ -134,7 +134,7 @@ type Need struct {
 var Actions = []chain.Action{
 	chain.ActionDelegateCall, chain.ActionOwnerChange, chain.ActionThresholdChange,
 	chain.ActionModuleChange, chain.ActionGuardChange, chain.ActionHandlerChange,
-	chain.ActionContractCall, chain.ActionRecoveryPath,
+	chain.ActionContractCall, chain.ActionRecoveryPath, chain.ActionRotation, chain.ActionDelayed,
 }
 
 // weekdays are the day names rules use, Monday first.

@@ -23,6 +23,7 @@ func FuzzParseRules(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(rulesSource(f, s[0], s[1], s[2])))
 	}
+	f.Add([]byte(emergencySource(f, goodEmergency)))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		pf, err := policy.ParseFile(src)
 		if err != nil {

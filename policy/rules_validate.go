@@ -33,6 +33,9 @@ func (p *Policy) validateTxRules() error {
 		if err := p.validateVaultRules(i); err != nil {
 			return err
 		}
+		if err := p.validateEmergency(i); err != nil {
+			return err
+		}
 	}
 	return p.validateTemplates()
 }

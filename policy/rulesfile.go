@@ -129,6 +129,16 @@ func (f *File) convertRules(p *Policy) error {
 		if p.Vaults[i].TxRules, err = convertRuleList(p, fmt.Sprintf("vaults[%d].transaction_rules", i), f.Vaults[i].TransactionRules); err != nil {
 			return err
 		}
+		if p.Vaults[i].Emergency, err = convertEmergency(fmt.Sprintf("vaults[%d].emergency", i), f.Vaults[i].Emergency); err != nil {
+			return err
+		}
+	}
+	// Emergency paths name other vaults: checked once all are read, and
+	// before the adapters see them, so a refusal names its line.
+	for i := range p.Vaults {
+		if err := p.validateEmergency(i); err != nil {
+			return err
+		}
 	}
 	return f.convertTemplates(p)
 }

@@ -62,6 +62,9 @@ type Proposal struct {
 	// Template names the policy's template the transaction is made
 	// under ("" when none); stations decide it against the template.
 	Template string `cbor:"13,keyasint,omitempty"`
+	// Urgent marks an emergency proposal: every station shows it, every
+	// audit entry about it says so. It changes no rule.
+	Urgent bool `cbor:"14,keyasint,omitempty"`
 }
 
 // CreatedTime and ExpiresTime convert the stored seconds.
@@ -77,6 +80,7 @@ type Params struct {
 	Now         time.Time
 	Coordinator string
 	Template    string
+	Urgent      bool
 }
 
 // New builds a proposal under pol (whose id is polID).
@@ -103,7 +107,7 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 	return &Proposal{
 		Format: 1, Chain: v.Chain, Vault: v.Name, Policy: polID[:], PolicyVersion: pol.Version,
 		Payload: prm.Payload, Created: now.Unix(), Expires: now.Add(lt).Unix(),
-		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Template: prm.Template,
+		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Template: prm.Template, Urgent: prm.Urgent,
 	}, nil
 }
 

@@ -268,6 +268,9 @@ func (s *Station) Sign(ctx context.Context, raw []byte, d Decision, id keys.Iden
 	if d.Override != "" {
 		detail["override"] = d.Override
 	}
+	if res.Proposal.Urgent {
+		detail["urgent"] = "true"
+	}
 	// The decision, its claims and its entry commit together; the claims
 	// are checked again inside the transaction.
 	err = update(ctx, s.WS, nil, func(tx Tx) error {

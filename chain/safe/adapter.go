@@ -39,6 +39,10 @@ type vaultInfo struct {
 	severities map[string]chain.Severity
 	ethSign    bool
 	known      map[common.Address]bool // the policy's address book for the vault
+	// policyVersion is the policy version the vault is read from.
+	policyVersion uint64
+	// delay is the Delay modifier an emergency Safe queues in (delay.go).
+	delay *delayInfo
 }
 
 func parseVault(v chain.Vault) (*vaultInfo, error) {
@@ -57,7 +61,7 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 		return nil, fmt.Errorf("safe: vault %q: chain id 0", v.Name)
 	}
 	vi := &vaultInfo{name: v.Name, safe: safe, chainID: new(big.Int).SetUint64(acc.ChainID), version: acc.Version,
-		threshold: v.Threshold, keys: v.Keys, trusted: map[common.Address]string{}, severities: map[string]chain.Severity{}, ethSign: acc.AllowEthSign}
+		threshold: v.Threshold, keys: v.Keys, trusted: map[common.Address]string{}, severities: map[string]chain.Severity{}, ethSign: acc.AllowEthSign, policyVersion: v.PolicyVersion}
 	seen := map[common.Address]bool{}
 	for _, k := range v.Keys {
 		o, err := ParseOwnerKey(k)
@@ -91,6 +95,11 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, fmt.Errorf("safe: vault %q: the Safe itself cannot be a delegatecall target", v.Name)
 		}
 		vi.trusted[a] = t.Name
+	}
+	if acc.Delay != nil {
+		if vi.delay, err = parseDelay(acc.Delay, safe); err != nil {
+			return nil, fmt.Errorf("safe: vault %q: %v", v.Name, err)
+		}
 	}
 	for code, sev := range acc.Severities {
 		if _, ok := DefaultSeverity[code]; !ok {

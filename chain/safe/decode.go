@@ -28,6 +28,7 @@ const (
 	kindMigration   = "migration"
 	kindSignMessage = "sign-message"
 	kindApproveHash = "approve-hash"
+	kindModuleTx    = "module-tx"
 )
 
 // method is one function airlock decodes.
@@ -84,6 +85,9 @@ func init() {
 	def("setFallbackHandler(address)", kindSelf, "set the fallback handler", "handler")
 	def("changeMasterCopy(address)", kindSelf, "change the Safe's implementation (master copy)", "masterCopy")
 	def("approveHash(bytes32)", kindApproveHash, "pre-approve a hash on a Safe", "hashToApprove")
+	// A module's transaction: queued by a Zodiac Delay modifier, executed
+	// at once by a Safe (delay.go).
+	def("execTransactionFromModule(address,uint256,bytes,uint8)", kindModuleTx, "a module's transaction (Zodiac Delay: queue it)", "to", "value", "data", "operation")
 	// Batches.
 	def("multiSend(bytes)", kindBatch, "MultiSend batch", "transactions")
 	// Ownership and proxies (any contract).

@@ -44,8 +44,15 @@ func (a *analysis) effects() *chain.Effects {
 		e.AddAction(chain.ActionSignMessage)
 		return e
 	}
-	for i := range a.details.Calls {
-		a.callEffects(e, &a.details.Calls[i])
+	if a.queued != nil {
+		// What the Delay modifier will run, as its avatar: the call to
+		// the modifier itself moves nothing of this Safe's.
+		e.AddAction(chain.ActionDelayed)
+		a.queued.sub.callEffects(e, &a.queued.call)
+	} else {
+		for i := range a.details.Calls {
+			a.callEffects(e, &a.details.Calls[i])
+		}
 	}
 	if worst := maxRefund(tx); worst != nil {
 		if tx.GasToken == (common.Address{}) {
@@ -99,6 +106,8 @@ func (a *analysis) callEffects(e *chain.Effects, c *Call) {
 	case m.kind == kindSignMessage:
 		// SignMessageLib, pinned or not: the Safe signs a message.
 		e.AddAction(chain.ActionSignMessage, chain.ActionContractCall)
+	case self && ownerMethods[m.sig] && a.rot.ok:
+		e.AddAction(chain.ActionRotation)
 	case self:
 		as, ok := selfActions[m.sig]
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -48,6 +49,26 @@ func FuzzMultiSend(f *testing.F) {
 		}
 		for _, e := range entries {
 			decodeCall("0", e.op, e.to, e.value, e.data, 0)
+		}
+	})
+}
+
+// FuzzDelayReview: an emergency Safe's review of arbitrary payloads,
+// queued calls included, never panics and always reports effects.
+func FuzzDelayReview(f *testing.F) {
+	delay, avatar := common.HexToAddress("0x00000000000000000000000000000000000De1a7"), common.HexToAddress("0x00000000000000000000000000000000000A7A7A")
+	mod := func(to common.Address, op uint8, data []byte) []byte {
+		return call("execTransactionFromModule(address,uint256,bytes,uint8)", to, big.NewInt(5), data, op)
+	}
+	f.Add(txJSON(delay.Hex(), 0, mod(avatar, 0, call("changeThreshold(uint256)", big.NewInt(3))), ""))
+	f.Add(txJSON(delay.Hex(), 0, mod(common.HexToAddress(multiSendCO), 1, PackMultiSend([]BatchCall{{To: avatar, Value: big.NewInt(1)}, {To: avatar, Value: new(big.Int), Data: call("swapOwner(address,address,address)", avatar, avatar, avatar)}})), ""))
+	f.Add(txJSON(delay.Hex(), 0, mod(avatar, 0, []byte{1, 2}), ""))
+	fx := newFixture(f, "1.4.1")
+	fx.vault.Account.Delay = &chain.Delay{Address: delay.Hex(), Avatar: avatar.Hex()}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Adapter{}.Review(context.Background(), fx.vault, b)
+		if err == nil && r.Effects == nil {
+			t.Fatal("a review without effects")
 		}
 	})
 }

@@ -34,28 +34,33 @@ const (
 // DefaultSeverity is each flag's severity unless a vault's policy says
 // otherwise: every flag that can move control of the Safe blocks.
 var DefaultSeverity = map[string]chain.Severity{
-	FlagDelegatecallUntrusted: chain.Block,
-	FlagOwnerChange:           chain.Block,
-	FlagThresholdChange:       chain.Block,
-	FlagModuleChange:          chain.Block,
-	FlagGuardChange:           chain.Block,
-	FlagFallbackHandlerChange: chain.Block,
-	FlagImplementationChange:  chain.Block,
-	FlagOwnershipTransfer:     chain.Block,
-	FlagUpgradeCall:           chain.Block,
-	FlagGasRefund:             chain.Warn,
-	FlagHashMismatch:          chain.Block,
-	FlagNonceConflict:         chain.Warn,
-	FlagUnknownSelector:       chain.Warn,
-	FlagEthSignRequested:      chain.Block,
-	FlagWrongSafe:             chain.Block,
-	FlagTokenApproval:         chain.Warn,
-	FlagMessageSignature:      chain.Info,
+	FlagDelegatecallUntrusted:    chain.Block,
+	FlagOwnerChange:              chain.Block,
+	FlagThresholdChange:          chain.Block,
+	FlagModuleChange:             chain.Block,
+	FlagGuardChange:              chain.Block,
+	FlagFallbackHandlerChange:    chain.Block,
+	FlagImplementationChange:     chain.Block,
+	FlagOwnershipTransfer:        chain.Block,
+	FlagUpgradeCall:              chain.Block,
+	FlagGasRefund:                chain.Warn,
+	FlagHashMismatch:             chain.Block,
+	FlagNonceConflict:            chain.Warn,
+	FlagUnknownSelector:          chain.Warn,
+	FlagEthSignRequested:         chain.Block,
+	FlagWrongSafe:                chain.Block,
+	FlagTokenApproval:            chain.Warn,
+	FlagMessageSignature:         chain.Info,
+	FlagRotation:                 chain.Info,
+	FlagOwnerChangeOutsidePolicy: chain.Block,
+	FlagDelayQueued:              chain.Warn,
+	FlagDelayUnlisted:            chain.Block,
+	FlagModuleTransaction:        chain.Warn,
 }
 
 // hardFlags can never be lowered by a policy: they mean the station is not
 // looking at what it would sign.
-var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true}
+var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true, FlagOwnerChangeOutsidePolicy: true, FlagDelayUnlisted: true}
 
 // Details is a Safe review for auditors (the JSON of review --json and
 // inspect safe).
@@ -72,6 +77,8 @@ type Details struct {
 	SignedAs  string   `json:"signedAs"` // eip712 or eth_sign
 	Owners    []string `json:"owners"`
 	Threshold int      `json:"threshold"`
+	// Delayed is the transaction queued in a Delay modifier, if any.
+	Delayed *Delayed `json:"delayed,omitempty"`
 }
 
 // Refund is the worst case a gas refund pays out of the Safe.
@@ -89,6 +96,11 @@ type analysis struct {
 	details Details
 	flags   []chain.Flag
 	lines   []string
+	// rot is what the transaction does to the Safe's owners (rotation.go).
+	rot rotation
+	// queued is what the transaction queues in the vault's Delay
+	// modifier, as its avatar will run it (delay.go); nil for none.
+	queued *queued
 }
 
 func (a *analysis) flag(code, format string, args ...any) {
@@ -157,7 +169,10 @@ func (a *analysis) reviewMessage(m *Message) {
 
 func (a *analysis) reviewTx(tx *Tx) {
 	top := decodeCall("0", tx.Operation, tx.To, tx.Value, tx.Data, 0)
+	a.rot = a.planRotation(&top)
+	a.flagRotation()
 	a.inspect(&top, nil)
+	a.reviewDelay(&top)
 	a.details.Calls = []Call{top}
 	if tx.GasPrice.Sign() > 0 || tx.BaseGas.Sign() > 0 || tx.GasToken != (common.Address{}) || tx.RefundReceiver != (common.Address{}) {
 		worst := maxRefund(tx)
@@ -226,6 +241,11 @@ func (a *analysis) inspect(c *Call, parent *Call) {
 		}
 	case kindOwnership:
 		a.flag(FlagOwnershipTransfer, "%s: %s on %s (%s)", where, m.sig, c.To, argList(c))
+	case kindModuleTx:
+		// The emergency vault's top-level call is reviewDelay's.
+		if a.v.delay == nil || parent != nil {
+			a.flag(FlagModuleTransaction, "%s: %s on %s (%s): if this Safe is one of its modules, %s runs the call at once, as itself", where, m.sig, c.To, argList(c), c.To)
+		}
 	case kindUpgrade:
 		a.flag(FlagUpgradeCall, "%s: %s on %s (%s)", where, m.sig, c.To, argList(c))
 	case kindMigration:
@@ -247,6 +267,9 @@ func (a *analysis) severe(code string) chain.Severity {
 
 func (a *analysis) selfCall(c *Call, where string) {
 	m := c.method
+	if ownerMethods[m.sig] && a.rot.ok {
+		return // a rotation toward the policy: flagged once, FlagRotation
+	}
 	switch m.sig {
 	case "addOwnerWithThreshold(address,uint256)":
 		a.flag(FlagOwnerChange, "%s: adds owner %s", where, c.Args[0].Value)
@@ -272,7 +295,9 @@ func (a *analysis) selfCall(c *Call, where string) {
 }
 
 func (a *analysis) thresholdTo(v, where string) {
-	if v != fmt.Sprint(a.v.threshold) {
+	if a.v.threshold == 0 {
+		a.flag(FlagThresholdChange, "%s: threshold → %s", where, v)
+	} else if v != fmt.Sprint(a.v.threshold) {
 		a.flag(FlagThresholdChange, "%s: threshold %d → %s", where, a.v.threshold, v)
 	}
 }
@@ -326,6 +351,10 @@ func (a *analysis) render() {
 	}
 	for _, c := range d.Calls {
 		walk(c, "")
+	}
+	if q := d.Delayed; q != nil {
+		l = append(l, fmt.Sprintf("QUEUED in Delay modifier %s, to run as Safe %s after its cooldown (its owners may veto):", q.Delay, q.Avatar))
+		walk(q.Call, "    ")
 	}
 	if d.Refund != nil {
 		l = append(l, fmt.Sprintf("gas refund: up to %s of %s to %s", d.Refund.WorstCase, d.Refund.Token, d.Refund.Receiver))

@@ -161,7 +161,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"audit export": e.auditExport, "audit check": e.auditCheck,
 		"device check": e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
 		"reconcile": e.reconcile, "store": e.store, "demo": e.demo, "station auto": e.stationAuto,
-		"serve": e.serve,
+		"serve":    e.serve,
 		"qr show":  func(a []string) error { return e.qrOut("show", a) },
 		"qr write": func(a []string) error { return e.qrOut("write", a) },
 		"qr read":  e.qrRead,

@@ -40,6 +40,7 @@ func (e *env) propose(args []string) error {
 	force := fs.Bool("force", false, "create it even if the coordinator's review blocks it")
 	template := fs.String("template", "", "the policy's template the payment is made under")
 	pay := templateFlags(fs)
+	urgent := fs.Bool("urgent", false, "mark it urgent (an emergency): every station shows it, the audit logs say so")
 	passFile := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
@@ -56,7 +57,7 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template}
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template, Urgent: *urgent}
 	switch {
 	case pay.set():
 		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
@@ -191,6 +192,7 @@ func reviewJSON(res *station.Result) any {
 		Created       string   `json:"created"`
 		Expires       string   `json:"expires"`
 		Intent        string   `json:"intent,omitempty"`
+		Urgent        bool     `json:"urgent,omitempty"`
 		Review        any      `json:"review"`
 		Refusals      []string `json:"refusals"`
 		Conflicts     []string `json:"conflicts"`
@@ -200,7 +202,7 @@ func reviewJSON(res *station.Result) any {
 		Template      any      `json:"template,omitempty"`
 	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Proposal.PolicyVersion, hex.EncodeToString(res.PolicyID[:]),
 		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		&rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
+		res.Proposal.Urgent, &rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
 }
 
 func orEmpty(s []string) []string {
@@ -213,6 +215,9 @@ func orEmpty(s []string) []string {
 func (e *env) printReview(res *station.Result) {
 	w := e.stdout
 	p := res.Proposal
+	if p.Urgent {
+		fmt.Fprintln(w, "*** URGENT: the coordinator marks this an emergency proposal; review it as carefully as any other ***")
+	}
 	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
 	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, p.PolicyVersion, hex.EncodeToString(res.PolicyID[:8]))
 	if p.PolicyVersion != res.Policy.Version {

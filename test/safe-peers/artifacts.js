@@ -7,6 +7,7 @@
 // Layout:
 //   OUTDIR/<version>/<Contract>.json   {"contractName","abi","bytecode","deployedBytecode","source"}
 //   OUTDIR/erc20.json, OUTDIR/erc721.json (OpenZeppelin 4.9.6 mintable presets)
+//   OUTDIR/delay.json                  Zodiac Delay modifier (@gnosis.pm/zodiac: ABI + mastercopy init code)
 //   OUTDIR/index.json                  versions -> contract -> relative file, plus roles
 'use strict';
 
@@ -227,6 +228,30 @@ function main() {
     const out = `${key}.json`;
     write(outDir, out, art);
     index.tokens[key] = { file: out, contractName: art.contractName, source: art.source };
+  }
+  {
+    // Zodiac's Delay modifier: the package ships the ABI and the mastercopy's
+    // creation code (initData/Delay.js, deployed by its singleton factory);
+    // the constructor (owner, avatar, target, cooldown, expiration) calls
+    // setUp, so a direct deployment is a configured modifier.
+    const pkg = '@gnosis.pm/zodiac';
+    const dir = path.join(__dirname, 'node_modules', ...pkg.split('/')); // its exports hide package.json
+    const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+    const abi = JSON.parse(fs.readFileSync(path.join(dir, 'dist', 'cjs', 'abi', 'Delay.json'), 'utf8'));
+    const { initCode } = require(path.join(dir, 'dist', 'cjs', 'initData', 'Delay.js'));
+    // initCode ends with the mastercopy's placeholder constructor arguments
+    // (five static words); cut them so a deployment takes its own.
+    const ctor = abi.find((x) => x.type === 'constructor');
+    let code = hex(initCode, `${pkg}/dist/cjs/initData/Delay.js`);
+    const n = (code.length - 2) / 2 - 32 * ctor.inputs.length;
+    // The creation code reads its arguments from its own length: check it.
+    if (!code.includes('62' + n.toString(16).padStart(6, '0') + '38038062' + n.toString(16).padStart(6, '0'))) {
+      throw new Error(`${pkg}: Delay init code does not read its ${ctor.inputs.length} constructor arguments at offset ${n}`);
+    }
+    code = code.slice(0, 2 + 2 * n);
+    const art = { contractName: 'Delay', abi, bytecode: code, source: `${pkg}@${version}/dist/cjs/initData/Delay.js` };
+    write(outDir, 'delay.json', art);
+    index.tokens.delay = { file: 'delay.json', contractName: 'Delay', source: art.source };
   }
   fs.writeFileSync(path.join(outDir, 'index.json'), JSON.stringify(index, null, 2) + '\n');
   console.log(`index.json: ${Object.keys(index.versions).length} Safe versions (${Object.keys(index.versions).join(', ')}), tokens: ${Object.keys(index.tokens).join(', ')}`);

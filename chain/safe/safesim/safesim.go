@@ -71,6 +71,9 @@ const (
 	// NameERC20 is the version-independent OpenZeppelin ERC20PresetMinterPauser
 	// artifact (<dir>/erc20.json).
 	NameERC20 = "erc20"
+	// NameDelay is the version-independent Zodiac Delay modifier
+	// (<dir>/delay.json, from @gnosis.pm/zodiac); see DeployDelay.
+	NameDelay = "delay"
 )
 
 // versionContracts are the artifacts New deploys, in deployment order.
@@ -217,7 +220,7 @@ type index struct {
 // exists, for error messages.
 func (e *Env) artifactPath(name string) string {
 	var cands []string
-	if name == NameERC20 || name == "erc721" {
+	if name == NameERC20 || name == "erc721" || name == NameDelay {
 		cands = append(cands, filepath.Join(e.dir, name+".json"))
 	} else {
 		cands = append(cands, filepath.Join(e.dir, e.Version, name+".json"))
