@@ -60,8 +60,56 @@ func Diff(prev, next *Policy) []Change {
 	d.addresses(prev.AddressBook, next.AddressBook)
 	d.rules("policy", prev.TxRules, next.TxRules)
 	d.vaults(prev, next)
+	d.templates(prev.Templates, next.Templates)
+	d.emergency(prev, next)
 	d.residue(prev, next)
 	return d.out
+}
+
+// templates: a new template, or a changed one, opens a routine path with
+// fewer approvals (loosening); a removed one closes it.
+func (d *differ) templates(a, b []Template) {
+	byName := func(ts []Template) map[string]Template {
+		m := map[string]Template{}
+		for _, t := range ts {
+			m[t.Name] = t
+		}
+		return m
+	}
+	ma, mb := byName(a), byName(b)
+	for _, t := range b {
+		old, ok := ma[t.Name]
+		switch {
+		case !ok:
+			d.add(true, "a new routine payment path with fewer approvals", "+ template %s (vault %s, %s to %v)", t.Name, t.Vault, t.Asset, t.To)
+		case !reflect.DeepEqual(old, t):
+			d.add(true, "a template's terms changed", "~ template %s changed", t.Name)
+		}
+	}
+	for _, t := range a {
+		if _, ok := mb[t.Name]; !ok {
+			d.add(false, "", "- template %s", t.Name)
+		}
+	}
+}
+
+// emergency: any change to a vault's emergency path counts as loosening
+// (a new or wider path out), except its removal.
+func (d *differ) emergency(a, b *Policy) {
+	for _, vb := range b.Vaults {
+		va, ok := a.Vault(vb.Name)
+		if !ok {
+			continue // a new vault: reported by vaults
+		}
+		switch {
+		case va.Emergency == nil && vb.Emergency != nil:
+			d.add(true, "a new emergency path", "+ vault %s: emergency path through %s", vb.Name, vb.Emergency.Delay)
+		case va.Emergency != nil && vb.Emergency == nil:
+			d.add(false, "", "- vault %s: emergency path", vb.Name)
+		case va.Emergency != nil && !reflect.DeepEqual(*va.Emergency, *vb.Emergency):
+			d.add(true, "the emergency path changed", "~ vault %s: emergency path changed", vb.Name)
+		}
+	}
 }
 
 // residue fails closed on fields Diff does not read: a field added to
@@ -101,6 +149,7 @@ func (d *differ) residue(a, b *Policy) {
 			if residual(va, vb, func(v *Vault) {
 				v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor, v.Script = "", "", 0, nil, "", ""
 				v.Limits, v.Rules, v.Safe, v.Recovery, v.TxRules = Limits{}, Rules{}, nil, nil, nil
+				v.Emergency = nil // read by emergency
 			}) {
 				d.add(true, unread, "~ vault %s: other fields changed", vb.Name)
 			}
@@ -135,6 +184,7 @@ func policyRest(p *Policy) Policy {
 	q.MaxProposalLifetime, q.PolicyThreshold, q.ChangeDelay, q.Created, q.NotBefore = 0, 0, 0, 0, 0
 	q.DefaultDeny, q.ProposerCounts = false, false
 	q.Coordinators, q.Participants, q.Vaults, q.Assets, q.Groups, q.AddressBook, q.TxRules = nil, nil, nil, nil, nil, nil, nil
+	q.Templates = nil
 	return q
 }
 

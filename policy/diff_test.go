@@ -291,3 +291,28 @@ func TestRevocationBehindPendingVersionAppliesNow(t *testing.T) {
 		t.Fatal("WithRevocations took more than revocations from a pending version")
 	}
 }
+
+// TestDiffReadsTemplatesAndEmergencyPaths: a new template or emergency
+// path loosens (it opens a way out with fewer or other approvals) and is
+// named; removing one tightens.
+func TestDiffReadsTemplatesAndEmergencyPaths(t *testing.T) {
+	a := &policy.Policy{Vaults: []policy.Vault{{Name: "g"}}}
+	b := &policy.Policy{Vaults: []policy.Vault{{Name: "g", Emergency: &policy.Emergency{Delay: "0xD", Target: "s"}}},
+		Templates: []policy.Template{{Name: "payroll", Vault: "ops", Asset: "BTC", To: []string{"staff"}}}}
+	changes := policy.Diff(a, b)
+	var texts []string
+	for _, c := range changes {
+		if !c.Loosens {
+			t.Errorf("%s does not loosen", c.Text)
+		}
+		texts = append(texts, c.Text)
+	}
+	if len(changes) != 2 || !strings.Contains(texts[0], "template payroll") || !strings.Contains(texts[1], "emergency path through 0xD") {
+		t.Fatalf("changes %q", texts)
+	}
+	for _, c := range policy.Diff(b, a) {
+		if c.Loosens {
+			t.Errorf("removing: %s loosens", c.Text)
+		}
+	}
+}

@@ -77,7 +77,34 @@ func ToFile(p *Policy) *File {
 			}
 		}
 		fv.TransactionRules = p.fileRules(v.TxRules)
+		if e := v.Emergency; e != nil {
+			fe := &FileEmergency{Delay: e.Delay, Target: e.Target, To: e.To}
+			for _, a := range e.Actions {
+				fe.Actions = append(fe.Actions, string(a))
+			}
+			fv.Emergency = fe
+		}
 		f.Vaults = append(f.Vaults, fv)
+	}
+	for _, t := range p.Templates {
+		dec := 0
+		if a, ok := p.asset(t.Asset); ok {
+			dec = a.Decimals
+		}
+		amount := func(s string) string {
+			n, ok := new(big.Int).SetString(s, 10)
+			if s == "" || !ok {
+				return s
+			}
+			return FormatAmount(n, dec)
+		}
+		ft := FileTemplate{Name: t.Name, Vault: t.Vault, Asset: t.Asset, To: t.To, Max: amount(t.Max),
+			Rate:    &FileRate{Count: t.Rate.Count, Max: amount(t.Rate.Max), Period: formatDuration(t.Rate.Period)},
+			Require: fileNeed(t.Require), Automated: t.Automated}
+		if sc := t.Schedule; sc != nil {
+			ft.Schedule = &FileSchedule{Zone: sc.Zone, Days: sc.Days, Hours: formatHours(sc.From, sc.Until)}
+		}
+		f.Templates = append(f.Templates, ft)
 	}
 	return f
 }
