@@ -54,6 +54,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":      cmdExits,
 			"jsonschema": cmdJSONSchema,
+			"safesim":    cmdSafesim,
 			"concat":     cmdConcat,
 			"flipbyte":   cmdFlipByte,
 			"quorum":     cmdQuorum,

@@ -41,10 +41,17 @@ func (e *env) propose(args []string) error {
 	template := fs.String("template", "", "the policy's template the payment is made under")
 	pay := templateFlags(fs)
 	urgent := fs.Bool("urgent", false, "mark it urgent (an emergency): every station shows it, the audit logs say so")
+	rotate := fs.Bool("rotate", false, "a Safe vault: the owner rotation to the owners and threshold of the policy in effect (with --nonce)")
+	owners := fs.String("owners", "", "with --rotate: the Safe's owners now, in its own order (getOwners), comma-separated (default: the previous policy version's)")
+	ownersThreshold := fs.Int("owners-threshold", 0, "with --rotate and --owners: the Safe's threshold now")
 	passFile := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if *rotate {
+		if len(pos) > 0 || *vault == "" || *pay.nonce < 0 || *psbtFile != "" || *safeTx != "" || *template != "" || *pay.to != "" || *pay.amount != "" || (*owners == "") != (*ownersThreshold == 0) {
+			return usagef("propose --rotate: want --vault NAME --nonce N [--owners 0xA,0xB,... --owners-threshold K]")
+		}
 	} else if pay.set() {
 		if len(pos) > 0 || *template == "" || !pay.complete() || *psbtFile != "" || *safeTx != "" {
 			return usagef("propose: a Safe payment under a template wants --template NAME --to LABEL --amount X --nonce N")
@@ -59,6 +66,11 @@ func (e *env) propose(args []string) error {
 	defer ws.Close()
 	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template, Urgent: *urgent}
 	switch {
+	case *rotate:
+		prm.Payload, err = e.rotation(ws, *vault, *owners, *ownersThreshold, uint64(*pay.nonce))
+		if prm.Intent == "" {
+			prm.Intent = "owner rotation to the policy in effect"
+		}
 	case pay.set():
 		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
 	case *safeTx != "":
@@ -675,4 +687,22 @@ func (e *env) proposalBytes(ws *workspace.Workspace, ref string) ([]byte, error)
 		return nil, withHint(fmt.Errorf("%s is neither a file nor a proposal this workspace holds: %w", ref, err), "import it from the media first, or pass the file")
 	}
 	return pe.Encode()
+}
+
+// rotation builds a Safe vault's owner rotation (coordinator.Rotation)
+// from its owners now: given, or the previous policy version's.
+func (e *env) rotation(ws *workspace.Workspace, name, owners string, threshold int, nonce uint64) ([]byte, error) {
+	c, err := ws.PolicyChain(reg)
+	if err != nil {
+		return nil, err
+	}
+	var from []string
+	if owners != "" {
+		from = strings.Split(owners, ",")
+	}
+	b, err := coordinator.Rotation(c.Versions, c.Current(), name, from, threshold, nonce)
+	if err != nil && owners == "" {
+		return nil, withHint(err, "give the Safe's owners now (getOwners) with --owners and --owners-threshold")
+	}
+	return b, err
 }
