@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/airlock-vault/airlock/chain/safe/safesim"
@@ -28,6 +31,10 @@ var (
 //	safesim exec SAFE FILE                 sends FILE's execTransaction calldata (hex, as finalize writes it) to SAFE
 //	safesim owners SAFE                    prints the Safe's owners (getOwners) and threshold
 //	safesim balance ADDR                   prints an account's balance in wei
+//	safesim delay VAR AVATAR COOLDOWN       deploys a Zodiac Delay modifier (owner, avatar and target AVATAR; cooldown in seconds); sets VAR
+//	safesim calldata VAR SIG ARGS...       ABI-encodes a call, sig such as "enableModule(address)"; sets VAR to its hex
+//	safesim send ADDR SIG ARGS...          sends that call from the funded deployer (! expects a revert)
+//	safesim time SECONDS                   moves the chain's clock forward
 func cmdSafesim(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
 		ts.Fatalf("usage: safesim start|safe|fund|exec|owners|balance ...")
@@ -96,7 +103,78 @@ func cmdSafesim(ts *testscript.TestScript, neg bool, args []string) {
 		fmt.Fprintf(ts.Stdout(), "threshold %d\n", env.Threshold(tb, a))
 	case "balance":
 		fmt.Fprintln(ts.Stdout(), env.Balance(tb, addr(args[1])))
+	case "delay":
+		cd, err := strconv.ParseUint(args[3], 10, 64)
+		ts.Check(err)
+		a := addr(args[2])
+		ts.Setenv(args[1], env.DeployDelay(tb, a, a, a, cd, 0).Hex())
+	case "calldata":
+		ts.Setenv(args[1], "0x"+hex.EncodeToString(packCall(ts, args[2], args[3:])))
+	case "send":
+		rcpt, err := env.Send(tb, env.Deployer, addr(args[1]), nil, packCall(ts, args[2], args[3:]))
+		if neg {
+			if err == nil && rcpt.Status == 1 {
+				ts.Fatalf("safesim send: %s did not revert", args[2])
+			}
+			fmt.Fprintf(ts.Stdout(), "reverted: %v\n", err)
+			return
+		}
+		if err != nil {
+			ts.Fatalf("safesim send %s: %v", args[2], err)
+		}
+	case "time":
+		n, err := strconv.ParseInt(args[1], 10, 64)
+		ts.Check(err)
+		env.AdjustTime(tb, time.Duration(n)*time.Second)
 	default:
 		ts.Fatalf("safesim: unknown subcommand %q", args[0])
 	}
+}
+
+// packCall ABI-encodes sig ("name(type,...)") with args written as text:
+// addresses, decimal integers, 0x-hex bytes, true/false.
+func packCall(ts *testscript.TestScript, sig string, args []string) []byte {
+	open := strings.IndexByte(sig, '(')
+	if open < 0 || !strings.HasSuffix(sig, ")") {
+		ts.Fatalf("safesim: %q is not a function signature", sig)
+	}
+	var types []string
+	if inner := sig[open+1 : len(sig)-1]; inner != "" {
+		types = strings.Split(inner, ",")
+	}
+	if len(types) != len(args) {
+		ts.Fatalf("safesim: %s takes %d arguments, %d given", sig, len(types), len(args))
+	}
+	var argsABI abi.Arguments
+	var vals []any
+	for i, t := range types {
+		typ, err := abi.NewType(t, "", nil)
+		ts.Check(err)
+		argsABI = append(argsABI, abi.Argument{Type: typ})
+		switch {
+		case t == "address":
+			vals = append(vals, common.HexToAddress(args[i]))
+		case t == "bool":
+			vals = append(vals, args[i] == "true")
+		case t == "bytes":
+			b, err := hex.DecodeString(strings.TrimPrefix(args[i], "0x"))
+			ts.Check(err)
+			vals = append(vals, b)
+		case t == "uint8":
+			n, err := strconv.ParseUint(args[i], 10, 8)
+			ts.Check(err)
+			vals = append(vals, uint8(n))
+		case strings.HasPrefix(t, "uint") || strings.HasPrefix(t, "int"):
+			n, ok := new(big.Int).SetString(args[i], 10)
+			if !ok {
+				ts.Fatalf("safesim: %q is not an integer", args[i])
+			}
+			vals = append(vals, n)
+		default:
+			ts.Fatalf("safesim: type %s is not supported", t)
+		}
+	}
+	b, err := argsABI.Pack(vals...)
+	ts.Check(err)
+	return append(crypto.Keccak256([]byte(sig))[:4], b...)
 }
