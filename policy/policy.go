@@ -429,7 +429,7 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 		return invalid("format %d, want %d", p.Format, FormatVersion)
 	}
 	if !idPattern.MatchString(p.Name) {
-		return invalid("name %q: want lower-case letters, digits, '.', '_' or '-'", p.Name)
+		return fieldErr("name", "name %q: want lower-case letters, digits, '.', '_' or '-'", p.Name)
 	}
 	if p.Version == 0 {
 		return invalid("version 0: versions start at 1")
@@ -442,7 +442,7 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 	}
 	lt := p.Lifetime()
 	if lt < MinLifetime || lt > MaxLifetime {
-		return invalid("max proposal lifetime %v outside %v..%v", lt, MinLifetime, MaxLifetime)
+		return fieldErr("max_proposal_lifetime", "max proposal lifetime %v outside %v..%v", lt, MinLifetime, MaxLifetime)
 	}
 	if err := p.validateMembers(); err != nil {
 		return err
@@ -461,13 +461,13 @@ func (p *Policy) Validate(reg *chain.Registry) error {
 func (p *Policy) validateMembers() error {
 	n := len(p.Participants)
 	if n == 0 || n > MaxParticipants {
-		return invalid("%d participants, want 1..%d", n, MaxParticipants)
+		return fieldErr("participants", "%d participants, want 1..%d", n, MaxParticipants)
 	}
 	if p.PolicyThreshold < 1 || p.PolicyThreshold > n {
-		return invalid("policy threshold %d outside 1..%d (the participants)", p.PolicyThreshold, n)
+		return fieldErr("policy_threshold", "policy threshold %d outside 1..%d (the participants)", p.PolicyThreshold, n)
 	}
 	if len(p.Coordinators) == 0 {
-		return invalid("no coordinator")
+		return fieldErr("coordinators", "no coordinator")
 	}
 	ids := map[string]string{}
 	identities := map[string]string{}
@@ -554,7 +554,7 @@ func (p *Policy) validateMembers() error {
 // validateVaults checks each vault, with its chain adapter.
 func (p *Policy) validateVaults(reg *chain.Registry) error {
 	if len(p.Vaults) == 0 || len(p.Vaults) > MaxVaults {
-		return invalid("%d vaults, want 1..%d", len(p.Vaults), MaxVaults)
+		return fieldErr("vaults", "%d vaults, want 1..%d", len(p.Vaults), MaxVaults)
 	}
 	names := map[string]bool{}
 	for i := range p.Vaults {
