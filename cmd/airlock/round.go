@@ -19,6 +19,7 @@ import (
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
+	"golang.org/x/term"
 )
 
 func (e *env) coordinator(ws *workspace.Workspace) *coordinator.Coordinator {
@@ -319,6 +320,12 @@ func (e *env) sign(args []string) error {
 	st.Custody = (&transfer.Gap{WS: ws, Reg: reg}).Custody
 	if st.Health, err = station.LastHealth(ws); err != nil {
 		return err
+	}
+	// A large transaction (hundreds of inputs) takes seconds to review and
+	// sign: say so on a terminal, so a pause is not taken for a hang.
+	if f, ok := e.stderr.(*os.File); ok && len(raw) > largeProposal && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(e.stderr, "airlock: reviewing and signing a %d KB proposal…", len(raw)>>10)
+		defer fmt.Fprint(e.stderr, "\r\x1b[K")
 	}
 	env, res, err := st.Sign(context.Background(), raw, d, ks.Identity, ks.Chain)
 	if res != nil && err != nil {
@@ -706,3 +713,7 @@ func (e *env) rotation(ws *workspace.Workspace, name, owners string, threshold i
 	}
 	return b, err
 }
+
+// largeProposal is the size from which signing says it is working (a
+// 2-of-3 P2WSH PSBT of about 250 inputs).
+const largeProposal = 256 << 10
