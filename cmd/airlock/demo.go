@@ -44,7 +44,7 @@ func (e *env) demo(args []string) error {
 		step++
 		fmt.Fprintf(e.stdout, "\n== %d. %s\n$ airlock %s\n", step, title, shellJoin(args))
 		last.Reset()
-		sub := &env{dir: e.dir, stdout: &last, stderr: e.stderr, stdin: e.stdin, now: e.now}
+		sub := &env{dir: e.dir, stdout: &last, stderr: e.stderr, stdin: e.stdin, now: e.now, rehearsal: true}
 		if args[0] == "-C" {
 			sub.dir = args[1]
 			args = args[2:]

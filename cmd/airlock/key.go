@@ -244,7 +244,7 @@ func (e *env) keyNew(args []string) error {
 			return err
 		}
 	}
-	if *role == workspace.Station {
+	if *role == workspace.Station && !e.rehearsal {
 		fmt.Fprintf(e.stderr, "airlock: note: back up the seed now, nothing else restores these keys: airlock -C %s key backup --threshold K --shares N ... (custodians' keys from 'airlock key custodian')\n", shellJoin([]string{e.dir}))
 	}
 	return nil

@@ -68,6 +68,9 @@ type env struct {
 	clockSet bool
 	// lockWait bounds the wait for another command in the workspace.
 	lockWait time.Duration
+	// rehearsal: commands run by the demo, in throwaway workspaces (no
+	// seed-backup reminder).
+	rehearsal bool
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
