@@ -330,3 +330,41 @@ func TestApprovalCollectedAfterRevocationFails(t *testing.T) {
 	}
 	failedWith(t, mustCheck(t, export(t, q), q.Policy.ID()), "revocations", "revokes alice")
 }
+
+// TestReportShowsEveryControl: the HTML report holds a section for every
+// CCSS aspect, the verdict, and no external resource; a failing bundle's
+// report says FAIL where.
+func TestReportShowsEveryControl(t *testing.T) {
+	q, genesis := rounds(t)
+	files := export(t, q)
+	var b strings.Builder
+	if err := evidence.WriteReport(&b, mustCheck(t, files, genesis), genesis); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, h := range evidence.ReportHeadings() {
+		if !strings.Contains(page, h) {
+			t.Errorf("no section %q", h)
+		}
+	}
+	if !strings.Contains(page, `id="verdict">the bundle verifies`) {
+		t.Error("no verdict")
+	}
+	for _, ext := range []string{"src=", "href=", "http://", "https://", "@import"} {
+		if strings.Contains(page, ext) {
+			t.Errorf("the report refers outside itself (%s)", ext)
+		}
+	}
+	delete(files, "log/records")
+	b.Reset()
+	rep, err := evidence.Check(files, genesis, quorum.Reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := evidence.WriteReport(&b, rep, genesis); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "does NOT verify") || !strings.Contains(b.String(), ">FAIL<") {
+		t.Error("a failing bundle's report does not say so")
+	}
+}
