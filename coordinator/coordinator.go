@@ -85,6 +85,11 @@ var ErrBlocked = errors.New("coordinator: the payload has blocking flags")
 // Propose reviews the payload as a station would, and wraps it in a
 // proposal signed with the coordinator's identity key.
 func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Identity) (*envelope.Envelope, *chain.Review, error) {
+	if why, err := c.WS.Halted(ctx); err != nil {
+		return nil, nil, err
+	} else if why != "" {
+		return nil, nil, fmt.Errorf("%w (%s)", workspace.ErrHalted, why)
+	}
 	pol, polID, err := c.WS.Policy(c.Reg)
 	if err != nil {
 		return nil, nil, err

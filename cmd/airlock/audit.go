@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -17,29 +21,86 @@ import (
 func (e *env) auditVerify(args []string) error {
 	fs := e.flags("audit verify")
 	asJSON := jsonFlag(fs)
+	watch := fs.Duration("watch", 0, "verify again every D (scheduled self-verification; a failure halts new proposals until 'audit acknowledge')")
+	times := fs.Int("times", 0, "with --watch: stop after N verifications (0: until interrupted)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if *watch == 0 {
+		return e.verifyOnce(*asJSON)
+	}
+	if *watch < time.Second || *times < 0 {
+		return usagef("audit verify: --watch wants a period of at least 1s, --times 0 or more")
+	}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stop)
+	failed := 0
+	for i := 0; *times == 0 || i < *times; i++ {
+		if i > 0 {
+			select {
+			case <-stop:
+				i = *times // done
+				continue
+			case <-time.After(*watch):
+			}
+		}
+		// The workspace is opened for each run only: other commands run
+		// between them.
+		ws, err := e.open()
+		if err != nil {
+			return err
+		}
+		v, err := ws.SelfCheck(context.Background())
+		ws.Close()
+		if err != nil {
+			return err
+		}
+		if v.Err != nil {
+			failed++
+		}
+		if *asJSON {
+			msg := ""
+			if v.Err != nil {
+				msg = v.Err.Error()
+			}
+			b, _ := json.Marshal(struct {
+				Time     string `json:"time"`
+				OK       bool   `json:"ok"`
+				Error    string `json:"error,omitempty"`
+				Entries  int64  `json:"entries"`
+				Failures int    `json:"failures"`
+				Halted   string `json:"halted,omitempty"`
+			}{v.VerifiedAt.Format(time.RFC3339), v.Err == nil, msg, v.Report.Entries, v.Failures, v.Halted})
+			fmt.Fprintf(e.stdout, "%s\n", b)
+		} else if v.Err != nil {
+			fmt.Fprintf(e.stdout, "%s  FAIL  %v; new proposals are refused until 'airlock audit acknowledge --reason R'\n", v.VerifiedAt.Format(time.RFC3339), v.Err)
+		} else {
+			fmt.Fprintf(e.stdout, "%s  ok    %d entries, checkpoint of %d; %d failures so far\n", v.VerifiedAt.Format(time.RFC3339), v.Report.Entries, v.Report.CheckpointSize, v.Failures)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("audit verify: %d self-verifications failed", failed)
+	}
+	return nil
+}
+
+// verifyOnce is 'audit verify': the workspace's self-verification, with
+// what it checked.
+func (e *env) verifyOnce(asJSON bool) error {
 	ws, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
-	pub, err := policy.DecodeIdentity(ws.Config.Identity)
+	v, err := ws.Verify(context.Background())
 	if err != nil {
 		return err
 	}
-	var rep audit.Report
-	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		rep, err = l.Verify(pub)
-		return err
-	})
-	if err != nil {
-		return err
+	if v.Err != nil {
+		return v.Err
 	}
-	if err := ws.VerifyState(context.Background()); err != nil {
-		return err
-	}
+	rep := v.Report
 	type witness struct {
 		Size     int64    `json:"size"`
 		Stations []string `json:"stations"`
@@ -56,7 +117,7 @@ func (e *env) auditVerify(args []string) error {
 			witnesses = append(witnesses, witness{n, bySize[size]})
 		}
 	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(e.stdout, struct {
 			Verified        bool      `json:"verified"`
 			Origin          string    `json:"origin"`
@@ -67,7 +128,9 @@ func (e *env) auditVerify(args []string) error {
 			StateAgrees     bool      `json:"stateAgrees"`
 			Witnessed       []witness `json:"witnessed"`
 			AfterCheckpoint int64     `json:"entriesAfterCheckpoint"`
-		}{true, origin(ws), rep.Entries, rep.CheckpointSize, fmt.Sprintf("%x", rep.Root[:]), ws.Config.Identity, true, witnesses, rep.Entries - rep.CheckpointSize})
+			Failures        int       `json:"failures"`
+			Halted          string    `json:"halted,omitempty"`
+		}{true, origin(ws), rep.Entries, rep.CheckpointSize, fmt.Sprintf("%x", rep.Root[:]), ws.Config.Identity, true, witnesses, rep.Entries - rep.CheckpointSize, v.Failures, v.Halted})
 	}
 	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
 	fmt.Fprintf(e.stdout, "latest checkpoint: size %d, root %x, signature by %s verifies\n", rep.CheckpointSize, rep.Root[:], ws.Config.Identity)
@@ -276,5 +339,42 @@ func (e *env) auditCheckProof(args []string) error {
 		}{true, en.Index, en.Event.Time.UTC().Format(time.RFC3339), en.Event.Kind, en.Event.Subject, d, *identity})
 	}
 	fmt.Fprintf(e.stdout, "proof verified: entry %d (%s %s at %s) is in the log signed by %s\n", en.Index, en.Event.Kind, en.Event.Subject, en.Event.Time.Format(time.RFC3339), *identity)
+	return nil
+}
+
+// auditAcknowledge lifts the halt a failed self-verification set, once
+// the workspace verifies again: logged with the operator's reason.
+func (e *env) auditAcknowledge(args []string) error {
+	fs := e.flags("audit acknowledge")
+	reason := fs.String("reason", "", "what was found and done (recorded in the log)")
+	passFile := e.secretFlags(fs)
+	asJSON := jsonFlag(fs)
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 || strings.TrimSpace(*reason) == "" {
+		return usagef("audit acknowledge: want --reason R")
+	}
+	ws, ks, done, err := e.unlocked("", passFile)
+	if err != nil {
+		return err
+	}
+	defer done()
+	why, err := ws.Halted(context.Background())
+	if err != nil {
+		return err
+	}
+	if err := ws.AcknowledgeHalt(context.Background(), *reason); err != nil {
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(e.stdout, struct {
+			Acknowledged string `json:"acknowledged"`
+			Reason       string `json:"reason"`
+		}{why, *reason})
+	}
+	fmt.Fprintf(e.stdout, "acknowledged the failed self-verification (%s); new proposals are accepted again; logged with the reason %q\n", why, *reason)
 	return nil
 }

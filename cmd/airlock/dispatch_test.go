@@ -25,7 +25,7 @@ func TestEveryCommandOfTheSummaryRuns(t *testing.T) {
 		want string
 	}{
 		{[]string{"key"}, "key: want one of backup, bsms, custodian, new, restore, show, verify-backup"},
-		{[]string{"audit", "verfy"}, `audit: unknown subcommand "verfy" (want one of check, check-proof, checkpoint, export, log, prove, report, transfers, verify)`},
+		{[]string{"audit", "verfy"}, `audit: unknown subcommand "verfy" (want one of acknowledge, check, check-proof, checkpoint, export, log, prove, report, transfers, verify)`},
 		{[]string{"sing"}, `unknown command "sing"`},
 	} {
 		var out, errb bytes.Buffer

@@ -89,6 +89,9 @@ func (e *env) propose(args []string) error {
 	defer ks.Close()
 	log := e.logger(ws, ks)
 	env, rv, err := e.coordinator(ws).Propose(context.Background(), prm, ks.Identity)
+	if errors.Is(err, workspace.ErrHalted) {
+		return withHint(err, "see 'airlock audit verify'; once the workspace is repaired, 'airlock audit acknowledge --reason R'")
+	}
 	if errors.Is(err, coordinator.ErrBlocked) || errors.Is(err, coordinator.ErrDenied) {
 		return withHint(&refusedError{err.Error()}, "stations would refuse it; --force creates it anyway (for drills: they refuse it offline)")
 	}
