@@ -163,7 +163,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"audit prove": e.auditProve, "audit check-proof": e.auditCheckProof, "audit transfers": e.auditTransfers,
 		"audit export": e.auditExport, "audit check": e.auditCheck, "audit report": e.auditReport,
 		"audit acknowledge": e.auditAcknowledge,
-		"device check": e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
+		"device check":      e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
 		"reconcile": e.reconcile, "store": e.store, "demo": e.demo, "station auto": e.stationAuto,
 		"serve":    e.serve,
 		"qr show":  func(a []string) error { return e.qrOut("show", a) },
