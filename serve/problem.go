@@ -47,6 +47,7 @@ var kinds = map[string]struct {
 	"blocked":           {http.StatusUnprocessableEntity, "the payload has blocking flags"},
 	"invalid":           {http.StatusUnprocessableEntity, "the artifact was refused"},
 	"busy":              {http.StatusServiceUnavailable, "busy: try again"},
+	"halted":            {http.StatusServiceUnavailable, "a self-verification of the audit log failed: proposals are halted until an operator acknowledges it"},
 	"internal":          {http.StatusInternalServerError, "internal error"},
 }
 
@@ -84,6 +85,8 @@ func classify(err error, input bool) *Problem {
 		kind = "forbidden"
 	case errors.Is(err, errBusy), errors.Is(err, store.ErrLocked):
 		kind = "busy"
+	case errors.Is(err, workspace.ErrHalted):
+		kind = "halted"
 	case errors.Is(err, workspace.ErrNotFound):
 		kind = "not-found"
 	case errors.Is(err, store.ErrDuplicate):
