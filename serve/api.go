@@ -160,6 +160,7 @@ func (s *Server) propose(c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.met.proposed(pe)
 	s.cfg.Log.Info("proposal created", "proposal", pe.IDHex(), "vault", req.Vault, "principal", c.who.ID)
 	v, err := s.view(c, pe, false)
 	if err != nil {
@@ -419,6 +420,11 @@ func (s *Server) handIn(c *call) (*reply, error) {
 		}
 		out.Decisions = append(out.Decisions, Decision{Participant: g.Participant.ID, Decision: g.Approval.Decision, Reason: g.Approval.Reason, Approval: hex.EncodeToString(g.ID[:])})
 	}
+	var ds []string
+	for _, d := range out.Decisions {
+		ds = append(ds, d.Decision)
+	}
+	s.met.handedIn(s.cfg.Coord.WS, pe, ds, s.cfg.Now())
 	s.cfg.Log.Info("decision handed in", "proposal", out.Proposal, "principal", c.who.ID, "decisions", len(out.Decisions))
 	return jsonReply(http.StatusCreated, out), nil
 }

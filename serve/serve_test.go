@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -503,5 +504,53 @@ func TestSafeProposalsFromServiceJSON(t *testing.T) {
 	}
 	if f.logSize() != size {
 		t.Fatal("a blocked proposal was recorded")
+	}
+}
+
+// TestMetricsCountTheRound: /metrics (open, like the health checks)
+// counts the proposal made, the decisions handed in, a refused duplicate,
+// the time to the threshold, the requests by route, and the scheduled
+// self-verification's record.
+func TestMetricsCountTheRound(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, quorum.Options{})
+	p := f.propose("rent")
+	_, env, err := f.clients["alice"].Do(ctx, "GET", "/v1/proposals/"+p.ID+"/envelope", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		if resp, b, err := f.clients[who].Do(ctx, "POST", "/v1/proposals/"+p.ID+"/decisions", f.approve(who, env), "application/octet-stream"); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("%s: %v %v %s", who, resp.Status, err, b)
+		}
+	}
+	f.q.Advance(time.Second)
+	if _, err := f.q.Coord.WS.Checkpoint(ctx, f.q.CoordKeys.Identity); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := f.q.Coord.WS.SelfCheck(ctx); err != nil || v.Err != nil {
+		t.Fatalf("self-verification: %v %+v", err, v)
+	}
+	resp, err := http.Get(f.url + "/metrics")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %v %v", resp.Status, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(b)
+	for _, want := range []string{
+		`airlock_proposals_created_total{urgent="false",vault="ops"} 1`,
+		`airlock_decisions_total{decision="approve"} 2`,
+		`airlock_proposal_time_to_approved_seconds_count{vault="ops"} 1`,
+		`airlock_http_requests_total{code="201",route="POST /v1/proposals/{id}/decisions"} 2`,
+		`airlock_audit_verify_failures 0`,
+		`airlock_proposals_halted 0`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %s in\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "airlock_audit_last_verified_timestamp_seconds 0\n") {
+		t.Error("the self-verification that passed is not in the metrics")
 	}
 }

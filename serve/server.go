@@ -70,6 +70,7 @@ type Server struct {
 	cfg Config
 	mux *http.ServeMux
 	ver *verifier
+	met *metrics
 	// mu serializes the requests that use the workspace.
 	mu sync.Mutex
 }
@@ -92,6 +93,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Now = cfg.Coord.Now
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux(), ver: &verifier{window: cfg.Window, skew: cfg.Skew, now: cfg.Now}}
+	s.met = newMetrics(s)
 	s.routes()
 	return s, nil
 }
@@ -100,6 +102,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	s.mux.ServeHTTP(rec, r)
+	s.met.observe(r, rec.status, time.Since(start))
 	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.n,
 		"duration_ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr}
 	if rec.who != "" {
@@ -199,7 +202,9 @@ func (s *Server) handle(o op) http.HandlerFunc {
 		}
 		out, err := o.fn(&call{ctx: r.Context(), r: r, body: body, who: who})
 		if err != nil {
-			fail(classify(err, o.input), err)
+			p := classify(err, o.input)
+			s.met.refused.WithLabelValues(r.Pattern, strings.TrimPrefix(p.Type, ProblemBase)).Inc()
+			fail(p, err)
 			return
 		}
 		for k, v := range out.header {
@@ -263,6 +268,10 @@ func (s *Server) routes() {
 		io.WriteString(w, "ok\n")
 	})
 	m.HandleFunc("GET /readyz", s.ready)
+	// Open like the health checks: Prometheus does not sign requests.
+	// It tells counts, vault names and timings, nothing to act on; bind
+	// the service to loopback or a private network (docs/service.md).
+	m.Handle("GET /metrics", s.met.handler())
 	m.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiDoc)

@@ -158,3 +158,10 @@ func (w *Workspace) AcknowledgeHalt(ctx context.Context, reason string) error {
 		return tx.SetMeta(metaHalted, "")
 	})
 }
+
+// Record is the self-verification's record so far (the last success, the
+// failures, the halt), without verifying anything.
+func (w *Workspace) Record(ctx context.Context) (*Verification, error) {
+	v := &Verification{}
+	return v, w.readRecord(ctx, v)
+}
