@@ -44,19 +44,11 @@ func rounds(t *testing.T) (*quorum.Quorum, [32]byte) {
 		}
 		raw, _ := pe.Encode()
 		for _, w := range who {
-			m := q.Stations[w]
 			d := station.Decision{Approve: true}
 			if strings.HasPrefix(w, "-") {
-				m, d = q.Stations[w[1:]], station.Decision{Reason: "not ours"}
+				w, d = w[1:], station.Decision{Reason: "not ours"}
 			}
-			ae, _, err := m.Sign(ctx, raw, d, m.Keys.Identity, m.Keys.Chain)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := ae.Encode()
-			if _, err := q.Coord.Collect(ctx, b, nil); err != nil {
-				t.Fatal(err)
-			}
+			q.Decide(t, w, raw, d)
 		}
 		return pe
 	}

@@ -42,15 +42,7 @@ func finalized(t *testing.T, q *quorum.Quorum, prm coordinator.ProposeParams) (p
 		t.Fatal(err)
 	}
 	for _, who := range []string{"alice", "carol"} {
-		m := q.Stations[who]
-		ae, _, err := m.Sign(ctx, raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := ae.Encode()
-		if _, err := q.Coord.Collect(ctx, b, nil); err != nil {
-			t.Fatal(err)
-		}
+		q.Decide(t, who, raw, station.Decision{Approve: true})
 	}
 	fin, err := q.Coord.Finalize(ctx, pe.IDHex(), q.CoordKeys.Identity)
 	if err != nil {

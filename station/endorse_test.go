@@ -45,19 +45,7 @@ func compliance(t *testing.T) (*quorum.Quorum, *envelope.Envelope, []byte) {
 
 func decide(t *testing.T, q *quorum.Quorum, raw []byte, who string) []byte {
 	t.Helper()
-	m := q.Stations[who]
-	ae, res, err := m.Sign(ctx, raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
-	if err != nil {
-		t.Fatalf("%s: %v (%+v)", who, err, res)
-	}
-	b, err := ae.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.Coord.Collect(ctx, b, nil); err != nil {
-		t.Fatalf("collect %s: %v", who, err)
-	}
-	return b
+	return q.Decide(t, who, raw, station.Decision{Approve: true})
 }
 
 // TestComplianceEndorsementCountsForItsGroupOnly: the compliance officer

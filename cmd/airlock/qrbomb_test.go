@@ -2,50 +2,15 @@ package main
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-)
 
-// pngBomb is a real PNG of w×h 1-bit grey pixels, all black: a few tens
-// of kilobytes that decode into w×h bytes.
-func pngBomb(w, h int) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		c := crc32.NewIEEE()
-		c.Write([]byte(typ))
-		c.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], c.Sum32())
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8] = 1
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, 1+(w+7)/8)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
-}
+	"github.com/airlock-vault/airlock/internal/bomb"
+)
 
 // peakRSS runs the airlock binary (this test binary, linked as airlock)
 // with args and returns its exit code, stderr and peak resident set in
@@ -81,7 +46,7 @@ func peakRSS(t *testing.T, dir string, args ...string) (int, string, int64) {
 // and its peak memory is that of a command that decodes nothing.
 func TestQRReadBombInBoundedMemory(t *testing.T) {
 	dir := t.TempDir()
-	bomb := pngBomb(30000, 30000)
+	bomb := bomb.PNG(30000, 30000)
 	if err := os.WriteFile(filepath.Join(dir, "bomb.png"), bomb, 0o644); err != nil {
 		t.Fatal(err)
 	}

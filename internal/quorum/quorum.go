@@ -204,3 +204,23 @@ func build(dir string, o Options) (*Quorum, error) {
 	}
 	return q, nil
 }
+
+// Decide has station who decide on a proposal (raw, its envelope's bytes)
+// and the coordinator collect the decision; it returns the decision's
+// bytes. Any refusal fails the test.
+func (q *Quorum) Decide(t testing.TB, who string, raw []byte, d station.Decision) []byte {
+	t.Helper()
+	m := q.Stations[who]
+	ae, res, err := m.Sign(context.Background(), raw, d, m.Keys.Identity, m.Keys.Chain)
+	if err != nil {
+		t.Fatalf("%s: %v (%+v)", who, err, res)
+	}
+	b, err := ae.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Coord.Collect(context.Background(), b, nil); err != nil {
+		t.Fatalf("collecting %s's decision: %v", who, err)
+	}
+	return b
+}

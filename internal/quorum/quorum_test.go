@@ -33,18 +33,7 @@ func TestQuorumRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, who := range []string{"alice", "bob"} {
-		m := q.Stations[who]
-		ae, res, err := m.Sign(ctx, raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
-		if err != nil {
-			t.Fatalf("%s: %v (refusals %v)", who, err, res)
-		}
-		b, err := ae.Encode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := q.Coord.Collect(ctx, b, nil); err != nil {
-			t.Fatalf("collect %s: %v", who, err)
-		}
+		q.Decide(t, who, raw, station.Decision{Approve: true})
 	}
 	rows, err := q.Coord.Status(ctx)
 	if err != nil {

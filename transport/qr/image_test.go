@@ -2,51 +2,15 @@ package qr
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
 	"runtime"
 	"testing"
-)
 
-// pngBomb builds a real PNG of w×h 1-bit grey pixels, all black: a few
-// hundred kilobytes that decode into w×h bytes.
-func pngBomb(t testing.TB, w, h int) []byte {
-	t.Helper()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, data []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(data)))
-		out.Write(n[:])
-		c := crc32.NewIEEE()
-		c.Write([]byte(typ))
-		c.Write(data)
-		out.WriteString(typ)
-		out.Write(data)
-		binary.BigEndian.PutUint32(n[:], c.Sum32())
-		out.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 1, 0 // 1 bit, greyscale
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, 1+(w+7)/8)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return out.Bytes()
-}
+	"github.com/airlock-vault/airlock/internal/bomb"
+)
 
 // allocated runs f and returns the bytes it allocated.
 func allocated(f func()) uint64 {
@@ -62,7 +26,7 @@ func allocated(f func()) uint64 {
 // few hundred kilobytes (400 MB once decoded) is refused from its header,
 // in bounded memory.
 func TestDecompressionBombPNGRefusedBeforeDecoding(t *testing.T) {
-	bomb := pngBomb(t, 20000, 20000)
+	bomb := bomb.PNG(20000, 20000)
 	var err error
 	n := allocated(func() { _, err = DecodeBytes(bomb, false) })
 	if !errors.Is(err, ErrImageTooLarge) {
@@ -131,7 +95,7 @@ func TestPhotoSizedImageIsRead(t *testing.T) {
 // FuzzDecodeBytes: no image input crashes the reader or escapes the
 // budget.
 func FuzzDecodeBytes(f *testing.F) {
-	f.Add(pngBomb(f, 64, 64), false)
+	f.Add(bomb.PNG(64, 64), false)
 	var buf bytes.Buffer
 	pal := color.Palette{color.White, color.Black}
 	gif.EncodeAll(&buf, &gif.GIF{Image: []*image.Paletted{image.NewPaletted(image.Rect(0, 0, 8, 8), pal)}, Delay: []int{1}})
