@@ -40,7 +40,7 @@ func newMetrics(s *Server) *metrics {
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "airlock_refused_total",
 		Help: "Requests refused, by operation and problem kind (denied, blocked, halted, duplicate, invalid, ...)."}, []string{"operation", "problem"})
 	m.toApproved = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "airlock_proposal_time_to_approved_seconds",
-		Help: "Time from a proposal's creation to the hand-in that met its threshold, by vault.",
+		Help:    "Time from a proposal's creation to the hand-in that met its threshold, by vault.",
 		Buckets: prometheus.ExponentialBuckets(60, 2, 14)}, []string{"vault"})
 	m.reg.MustRegister(m.requests, m.duration, m.proposals, m.decisions, m.refused, m.toApproved)
 	// The scheduled self-verification's record (workspace.SelfCheck),
