@@ -539,7 +539,7 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	// the proposal final: a failed file write afterwards loses nothing.
 	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Final(pe.ID()); err == nil {
-			return fmt.Errorf("%w: proposal %s was finalized meanwhile", store.ErrDuplicate, pe.IDHex()[:12])
+			return fmt.Errorf("%w: proposal %s", errFinalizedMeanwhile, pe.IDHex()[:12])
 		}
 		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
 			return err
@@ -561,11 +561,21 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 		}
 		return tx.PutArtifact(store.Artifact{ID: pe.ID(), Kind: "final", Data: finalJSON})
 	})
+	if errors.Is(err, errFinalizedMeanwhile) {
+		// Another process sharing the store (a replica of the service)
+		// finalized it between our read and our write: its result is
+		// the one, given again.
+		return c.Stored(ctx, pe.ID())
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &Finalized{Final: final, Proof: proof, Env: env}, nil
 }
+
+// errFinalizedMeanwhile: the proposal was finalized by another process
+// after Finalize read it.
+var errFinalizedMeanwhile = fmt.Errorf("%w: finalized meanwhile", store.ErrDuplicate)
 
 func hexID(e *envelope.Envelope) []byte {
 	id := e.ID()

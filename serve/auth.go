@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
@@ -85,6 +86,13 @@ var (
 type verifier struct {
 	window, skew time.Duration
 	now          func() time.Time
+	// shared, when set, keeps nonces in the database the replicas share,
+	// so a request replayed to another replica is refused too. Without
+	// it nonces live in this process, and started refuses requests signed
+	// before it began: a restarted process cannot know what its
+	// predecessor saw.
+	shared  nonceStore
+	started time.Time
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // keyid " " nonce -> forget after
@@ -98,7 +106,7 @@ var errBusy = errors.New("serve: too many requests in the signature window")
 
 // verify authenticates r, whose body is body, against the policy's
 // identities.
-func (v *verifier) verify(r *http.Request, body []byte, who map[string]*Principal) (*Principal, error) {
+func (v *verifier) verify(ctx context.Context, r *http.Request, body []byte, who map[string]*Principal) (*Principal, error) {
 	in, sg := r.Header.Values("Signature-Input"), r.Header.Values("Signature")
 	if len(in) == 0 && len(sg) == 0 {
 		return nil, ErrUnsigned
@@ -142,10 +150,31 @@ func (v *verifier) verify(r *http.Request, body []byte, who map[string]*Principa
 	case !now.Before(expires.Add(v.skew)):
 		return nil, fmt.Errorf("%w: expired %v", ErrSigExpired, expires.UTC())
 	}
-	if err := v.remember(p.KeyID+" "+p.Nonce, expires.Add(v.skew), now); err != nil {
+	key := p.KeyID + " " + p.Nonce
+	if v.shared != nil {
+		fresh, err := v.shared.RememberNonce(ctx, key, expires.Add(v.skew), now)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh {
+			return nil, ErrReplayed
+		}
+		return pr, nil
+	}
+	if created.Before(v.started.Truncate(time.Second)) {
+		return nil, fmt.Errorf("%w: signed at %v, before this service started (%v), so it cannot be checked for replay: sign it again",
+			ErrSigExpired, created.UTC(), v.started.UTC().Truncate(time.Second))
+	}
+	if err := v.remember(key, expires.Add(v.skew), now); err != nil {
 		return nil, err
 	}
 	return pr, nil
+}
+
+// nonceStore keeps nonces where every replica sees them
+// (sqlstore.DB.RememberNonce on PostgreSQL).
+type nonceStore interface {
+	RememberNonce(ctx context.Context, nonce string, until, now time.Time) (bool, error)
 }
 
 // remember records a nonce, refusing one seen before.

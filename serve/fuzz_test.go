@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"net/http/httptest"
@@ -53,7 +54,7 @@ func FuzzVerify(f *testing.F) {
 		req.Header.Set("Signature-Input", in)
 		req.Header.Set("Signature", sig)
 		req.Header.Set("Content-Digest", digest)
-		p, err := v.verify(req, body, who)
+		p, err := v.verify(context.Background(), req, body, who)
 		if err == nil && (p.ID != "alice" || in != valid.Get("Signature-Input") || !bytes.Equal(body, []byte("{}"))) {
 			t.Fatalf("accepted a request that was not signed: %q %q %q %q", in, sig, digest, body)
 		}

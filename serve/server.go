@@ -30,6 +30,7 @@ import (
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/store/sqlstore"
 )
 
 //go:embed openapi.yaml
@@ -63,6 +64,9 @@ type Config struct {
 	// Now is the clock signatures are checked against (default the
 	// coordinator's).
 	Now func() time.Time
+	// ExpireEvery is how often Background expires proposals
+	// (DefaultExpireEvery when 0).
+	ExpireEvery time.Duration
 }
 
 // Server is the service's handler.
@@ -73,6 +77,19 @@ type Server struct {
 	met *metrics
 	// mu serializes the requests that use the workspace.
 	mu sync.Mutex
+	// shared is the database replicas share, when there is one.
+	shared sharedStore
+
+	leaseMu sync.Mutex
+	leases  map[int64]*sqlstore.Lease
+}
+
+// sharedStore is a store several replicas of the service share
+// (sqlstore on PostgreSQL): nonces every replica sees, and leases.
+type sharedStore interface {
+	Shared() bool
+	nonceStore
+	Lease(key int64) *sqlstore.Lease
 }
 
 // New builds the handler.
@@ -92,7 +109,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = cfg.Coord.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux(), ver: &verifier{window: cfg.Window, skew: cfg.Skew, now: cfg.Now}}
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), ver: &verifier{window: cfg.Window, skew: cfg.Skew, now: cfg.Now, started: cfg.Now()}}
+	if sh, ok := cfg.Coord.WS.Store.(sharedStore); ok && sh.Shared() {
+		s.shared = sh
+		s.ver.shared = sh
+	}
+	s.leases = map[int64]*sqlstore.Lease{}
 	s.met = newMetrics(s)
 	s.routes()
 	return s, nil
@@ -188,7 +210,7 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(classify(err, false), err)
 			return
 		}
-		who, err := s.ver.verify(r, body, principals(pol))
+		who, err := s.ver.verify(r.Context(), r, body, principals(pol))
 		if err != nil {
 			fail(classify(err, false), err)
 			return

@@ -42,6 +42,12 @@ func (e *env) serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Expiry in the background, by the replica holding its lease; it
+	// stops (and gives up its leases) after the last request finished.
+	bctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Background(bctx) }()
+	defer func() { cancel(); <-done }()
 	err = serve.ListenAndServe(ctx, srv, serve.Listen{Addr: *listen, CertFile: *cert, KeyFile: *key, Log: log})
 	if err != nil {
 		return withHint(err, "is another process listening there? pass --listen HOST:PORT")

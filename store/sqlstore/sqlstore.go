@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -238,7 +239,16 @@ func (s *DB) migrate(ctx context.Context) error {
 	if s.dialect == "postgres" {
 		dialect = goose.DialectPostgres
 	}
-	p, err := goose.NewProvider(dialect, s.db, sub)
+	var opts []goose.ProviderOption
+	if s.dialect == "postgres" {
+		// Replicas starting together migrate one at a time.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(dialect, s.db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %v", err)
 	}
