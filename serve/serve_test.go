@@ -41,7 +41,14 @@ import (
 // the test fails, as the store's conformance suite does: it never skips.
 func eachStore(t *testing.T, fn func(*testing.T, quorum.Options)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, quorum.Options{}) })
-	t.Run("postgres", func(t *testing.T) {
+	t.Run("postgres", func(t *testing.T) { fn(t, quorum.Options{Database: postgresSchema(t)}) })
+}
+
+// postgresSchema is a fresh schema on the PostgreSQL server
+// AIRLOCK_TEST_POSTGRES names, dropped after the test: its DSN.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
+	{
 		dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
 		if dsn == "" {
 			t.Fatal("AIRLOCK_TEST_POSTGRES is not set: the service must pass on a real PostgreSQL server too; ./scripts/test installs and starts one (or eval \"$(./scripts/postgres.sh start)\")")
@@ -67,8 +74,8 @@ func eachStore(t *testing.T, fn func(*testing.T, quorum.Options)) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		fn(t, quorum.Options{Database: dsn + sep + "search_path=" + schema})
-	})
+		return dsn + sep + "search_path=" + schema
+	}
 }
 
 // fixture is a quorum whose coordinator runs as the service on

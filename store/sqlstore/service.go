@@ -78,7 +78,14 @@ type Lease struct {
 }
 
 // Lease returns the lease named by key (a number fixed per purpose).
-func (s *DB) Lease(key int64) *Lease { return &Lease{s: s, key: key} }
+// Closing the store releases it.
+func (s *DB) Lease(key int64) *Lease {
+	l := &Lease{s: s, key: key}
+	s.mu.Lock()
+	s.leases = append(s.leases, l)
+	s.mu.Unlock()
+	return l
+}
 
 // Hold reports whether this process holds the lease, taking it when it is
 // free. A lost connection drops it (false, with the error); the next call

@@ -68,8 +68,9 @@ type DB struct {
 	dialect string // "sqlite" or "postgres"
 	group   *committer
 
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	leases []*Lease
 }
 
 // maxStmts bounds the prepared statements kept.
@@ -264,9 +265,12 @@ func (s *DB) Close() error {
 		s.group.stop()
 	}
 	s.mu.Lock()
-	stmts := s.stmts
-	s.stmts = nil
+	stmts, leases := s.stmts, s.leases
+	s.stmts, s.leases = nil, nil
 	s.mu.Unlock()
+	for _, l := range leases {
+		l.Release()
+	}
 	for _, st := range stmts {
 		st.Close()
 	}
