@@ -389,7 +389,12 @@ func (s *Server) handIn(c *call) (*reply, error) {
 	if len(c.body) == 0 {
 		return nil, problem("malformed", "the body is empty: want an approval envelope or a signed PSBT")
 	}
-	if e, err := envelope.Decode(c.body); err == nil {
+	// again answers an approval already stored as the first time.
+	again := func() (*reply, error) {
+		e, err := envelope.Decode(c.body)
+		if err != nil {
+			return nil, nil // not an envelope: a signed PSBT
+		}
 		ap, err := proposal.DecodeApproval(e)
 		if err != nil {
 			return nil, err
@@ -406,8 +411,19 @@ func (s *Server) handIn(c *call) (*reply, error) {
 				return jsonReply(http.StatusOK, HandIn{Proposal: pe.IDHex(), Decisions: []Decision{d}}), nil
 			}
 		}
+		return nil, nil
+	}
+	if out, err := again(); out != nil || err != nil {
+		return out, err
 	}
 	got, err := s.coord().CollectAny(c.ctx, c.body, func() (keys.Identity, error) { return s.cfg.Identity, nil })
+	if errors.Is(err, coordinator.ErrAlreadyCollected) {
+		// Handed in at another replica between our look and our write:
+		// the same answer as if it had been here first.
+		if out, err := again(); out != nil || err != nil {
+			return out, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

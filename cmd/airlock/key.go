@@ -107,17 +107,30 @@ func (e *env) open() (*workspace.Workspace, error) {
 		ws.Close()
 		return nil, errClockOverride()
 	}
+	if e.database != "" && ws.Config.Role != workspace.Coordinator {
+		ws.Close()
+		return nil, errStationDatabase(e.dir)
+	}
 	return ws, nil
 }
 
 func (e *env) wsOptions() workspace.Options {
-	return workspace.Options{Now: e.now, LockWait: e.lockWait, Warn: e.warn}
+	return workspace.Options{Now: e.now, LockWait: e.lockWait, Warn: e.warn, Database: e.database}
+}
+
+// errStationDatabase: a station's store is its own file, never a server's.
+func errStationDatabase(dir string) error {
+	return withHint(fmt.Errorf("AIRLOCK_DATABASE keeps a coordinator's store in PostgreSQL; %s is a station, whose store is its own file and never on a network", dir),
+		"unset AIRLOCK_DATABASE for station commands")
 }
 
 // initWS creates the workspace the command runs in.
 func (e *env) initWS(cfg workspace.Config) (*workspace.Workspace, error) {
 	if e.clockSet && !cfg.Drill {
 		return nil, errClockOverride()
+	}
+	if e.database != "" && cfg.Role != workspace.Coordinator {
+		return nil, errStationDatabase(e.dir)
 	}
 	return workspace.Init(e.dir, cfg, e.wsOptions())
 }

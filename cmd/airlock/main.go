@@ -68,6 +68,9 @@ type env struct {
 	clockSet bool
 	// lockWait bounds the wait for another command in the workspace.
 	lockWait time.Duration
+	// database (AIRLOCK_DATABASE) keeps a coordinator's store in
+	// PostgreSQL, as "serve --database" does.
+	database string
 	// rehearsal: commands run by the demo, in throwaway workspaces (no
 	// seed-backup reminder).
 	rehearsal bool
@@ -122,6 +125,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		e.now = func() time.Time { return t }
 		e.clockSet = true
 	}
+	e.database = os.Getenv("AIRLOCK_DATABASE")
 	if v := os.Getenv("AIRLOCK_LOCK_WAIT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
