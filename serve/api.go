@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -532,10 +533,10 @@ func (s *Server) auditEntries(c *call) (*reply, error) {
 // covering returns the latest checkpoint, signing a fresh one first when
 // the latest does not cover entry index (or the whole log, index < 0).
 // A checkpoint is no log entry: the log's size does not change.
-func (s *Server) covering(c *call, index int64) ([]byte, error) {
+func (s *Server) covering(ctx context.Context, index int64) ([]byte, error) {
 	var cp []byte
 	var size, covered int64
-	err := s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
+	err := s.coord().WS.AuditLog(ctx, func(l *audit.Log) error {
 		size = l.Size()
 		var err error
 		if cp, err = l.LatestCheckpoint(); err != nil && !errors.Is(err, audit.ErrNoCheckpoint) {
@@ -559,13 +560,13 @@ func (s *Server) covering(c *call, index int64) ([]byte, error) {
 		}
 	}
 	if cp == nil || covered < size && (index < 0 || index >= covered) {
-		return s.coord().WS.Checkpoint(c.ctx, s.cfg.Identity)
+		return s.coord().WS.Checkpoint(ctx, s.cfg.Identity)
 	}
 	return cp, nil
 }
 
 func (s *Server) checkpoint(c *call) (*reply, error) {
-	cp, err := s.covering(c, -1)
+	cp, err := s.covering(c.ctx, -1)
 	if err != nil {
 		return nil, err
 	}
@@ -577,7 +578,7 @@ func (s *Server) proof(c *call) (*reply, error) {
 	if err != nil || n < 0 {
 		return nil, problem("malformed", "an entry index is a number from 0")
 	}
-	if _, err := s.covering(c, n); err != nil {
+	if _, err := s.covering(c.ctx, n); err != nil {
 		return nil, err
 	}
 	var proof []byte

@@ -42,9 +42,10 @@ func (s *Server) Leader(ctx context.Context, key int64) bool {
 }
 
 // Background does the service's duties that no request asks for, until
-// ctx is done: expiring proposals whose lifetime ended (every
-// Config.ExpireEvery, by the replica holding LeaseExpiry), so a
-// proposal's state says expired on time even when nobody touches it.
+// ctx is done: expiring proposals whose lifetime ended and signing a
+// checkpoint of a log that grew (every Config.ExpireEvery, by the replica
+// holding LeaseExpiry), so a proposal's state says expired on time even
+// when nobody touches it.
 // Each round is one coordinator call, its own store transactions and
 // audit entries. It releases its leases when it returns.
 func (s *Server) Background(ctx context.Context) {
@@ -68,16 +69,21 @@ func (s *Server) Background(ctx context.Context) {
 }
 
 // ExpireNow runs one round of expiry if this process holds the lease,
-// and reports whether it did.
+// then signs a checkpoint of the log if it grew past the last one (so an
+// auditor, a station or "audit verify" always finds the log checkpointed
+// to within one round), and reports whether it did.
 func (s *Server) ExpireNow(ctx context.Context) bool {
 	if !s.Leader(ctx, LeaseExpiry) {
 		return false
 	}
 	s.mu.Lock()
 	err := s.cfg.Coord.ExpireDue(ctx)
+	if err == nil {
+		_, err = s.covering(ctx, -1)
+	}
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
-		s.cfg.Log.Error("expiring proposals", "err", err)
+		s.cfg.Log.Error("background round", "err", err)
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/serve"
@@ -133,6 +136,25 @@ func oneReplicaExpires(t *testing.T, o quorum.Options) {
 		}
 	}
 	b.ExpireNow(ctx) // again: nothing more to expire
+	// The round signed a checkpoint covering the whole log.
+	var cpSize int64
+	if err := cb.WS.AuditLog(ctx, func(l *audit.Log) error {
+		cp, err := l.LatestCheckpoint()
+		if err != nil {
+			return err
+		}
+		pub, _ := keys.IdentityPublic(f.q.CoordKeys.Identity)
+		ck, err := audit.OpenCheckpoint(cp, cb.WS.Config.LogOrigin(), pub)
+		if err != nil {
+			return err
+		}
+		if cpSize = ck.Size; cpSize != l.Size() {
+			return fmt.Errorf("the background round's checkpoint covers %d of %d entries", ck.Size, l.Size())
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	var e serve.Entries
 	if err := f.clients["carol"].JSON(ctx, "GET", "/v1/audit/entries?limit=1000", nil, &e); err != nil {
