@@ -16,8 +16,8 @@ import (
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/coordinator"
-	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/internal/quorum"
+	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/workspace"
