@@ -34,6 +34,16 @@ type ProposeRequest struct {
 	Intent string          `json:"intent,omitempty"`
 	// Lifetime is a Go duration ("24h"); empty: the policy's maximum.
 	Lifetime string `json:"lifetime,omitempty"`
+	// Template names the policy's template the payment is made under.
+	// With a PSBT it constrains it; with To, Amount and Nonce instead,
+	// the service builds the Safe payment itself (as "propose --template
+	// --to --amount --nonce"), and Vault may be left out.
+	Template string  `json:"template,omitempty"`
+	To       string  `json:"to,omitempty"`
+	Amount   string  `json:"amount,omitempty"`
+	Nonce    *uint64 `json:"nonce,omitempty"`
+	// Urgent marks an emergency: every station shows it.
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 // Proposal is a proposal as the API shows it.
@@ -137,10 +147,14 @@ func (s *Server) propose(c *call) (*reply, error) {
 	if err := decodeJSON(c.body, &req); err != nil {
 		return nil, err
 	}
-	if req.Vault == "" || (req.PSBT == "") == (len(req.SafeTx) == 0) {
-		return nil, problem("malformed", "want vault and one of psbt (base64) or safe_tx")
+	pay := req.To != "" || req.Amount != "" || req.Nonce != nil
+	switch {
+	case pay && (req.Template == "" || req.To == "" || req.Amount == "" || req.Nonce == nil || req.PSBT != "" || len(req.SafeTx) != 0):
+		return nil, problem("malformed", "a payment under a template wants template, to, amount and nonce, and no psbt or safe_tx")
+	case !pay && (req.Vault == "" || (req.PSBT == "") == (len(req.SafeTx) == 0)):
+		return nil, problem("malformed", "want vault and one of psbt (base64) or safe_tx, or template, to, amount and nonce")
 	}
-	prm := coordinator.ProposeParams{Vault: req.Vault, Intent: req.Intent}
+	prm := coordinator.ProposeParams{Vault: req.Vault, Intent: req.Intent, Template: req.Template, Urgent: req.Urgent}
 	if req.Lifetime != "" {
 		d, err := time.ParseDuration(req.Lifetime)
 		if err != nil || d <= 0 {
@@ -148,7 +162,20 @@ func (s *Server) propose(c *call) (*reply, error) {
 		}
 		prm.Lifetime = d
 	}
-	if req.PSBT != "" {
+	if pay {
+		pol, _, err := s.coord().WS.Policy(s.coord().Reg)
+		if err != nil {
+			return nil, err
+		}
+		v, payload, err := coordinator.SafePayment(pol, req.Template, req.To, req.Amount, *req.Nonce)
+		if err != nil {
+			return nil, problem("denied", err.Error())
+		}
+		if req.Vault != "" && req.Vault != v {
+			return nil, problem("malformed", fmt.Sprintf("template %q pays from vault %q, not %q", req.Template, v, req.Vault))
+		}
+		prm.Vault, prm.Payload = v, payload
+	} else if req.PSBT != "" {
 		b, err := base64.StdEncoding.DecodeString(req.PSBT)
 		if err != nil {
 			return nil, problem("malformed", "psbt is not base64: "+err.Error())
@@ -162,7 +189,7 @@ func (s *Server) propose(c *call) (*reply, error) {
 		return nil, err
 	}
 	s.met.proposed(pe)
-	s.cfg.Log.Info("proposal created", "proposal", pe.IDHex(), "vault", req.Vault, "principal", c.who.ID)
+	s.cfg.Log.Info("proposal created", "proposal", pe.IDHex(), "vault", prm.Vault, "principal", c.who.ID)
 	v, err := s.view(c, pe, false)
 	if err != nil {
 		return nil, err

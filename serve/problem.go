@@ -46,6 +46,8 @@ var kinds = map[string]struct {
 	"denied":            {http.StatusUnprocessableEntity, "the policy's rules do not allow it"},
 	"blocked":           {http.StatusUnprocessableEntity, "the payload has blocking flags"},
 	"invalid":           {http.StatusUnprocessableEntity, "the artifact was refused"},
+	"node-rejected":     {http.StatusUnprocessableEntity, "the node rejected the transaction"},
+	"no-node":           {http.StatusNotImplemented, "the service has no node to send transactions to"},
 	"busy":              {http.StatusServiceUnavailable, "busy: try again"},
 	"halted":            {http.StatusServiceUnavailable, "a self-verification of the audit log failed: proposals are halted until an operator acknowledges it"},
 	"internal":          {http.StatusInternalServerError, "internal error"},

@@ -67,6 +67,9 @@ type Config struct {
 	// ExpireEvery is how often Background expires proposals
 	// (DefaultExpireEvery when 0).
 	ExpireEvery time.Duration
+	// Node, when set, is the Bitcoin node finalized transactions are
+	// broadcast to (POST /v1/proposals/{id}/broadcast).
+	Node *coordinator.Node
 }
 
 // Server is the service's handler.
@@ -307,6 +310,9 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, fn: s.handIn}))
 	m.Handle("POST /v1/proposals/{id}/withdraw", s.handle(op{roles: write(RoleInitiator), fn: s.withdraw}))
 	m.Handle("POST /v1/proposals/{id}/finalize", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.finalize}))
+	m.Handle("POST /v1/proposals/{id}/broadcast", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.broadcast}))
+	m.Handle("GET /v1/transfers", s.handle(op{roles: anyone, fn: s.transfers}))
+	m.Handle("GET /v1/reconciliation", s.handle(op{roles: anyone, fn: s.reconciliation}))
 	m.Handle("GET /v1/audit/entries", s.handle(op{roles: anyone, fn: s.auditEntries}))
 	m.Handle("GET /v1/audit/checkpoint", s.handle(op{roles: anyone, fn: s.checkpoint}))
 	m.Handle("GET /v1/audit/proofs/{index}", s.handle(op{roles: anyone, fn: s.proof}))

@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	"github.com/airlock-vault/airlock/coordinator"
 
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/workspace"
@@ -18,7 +21,10 @@ func (e *env) serve(args []string) error {
 	listen := fs.String("listen", serve.DefaultAddr, "host:port to listen on")
 	cert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM)")
 	key := fs.String("tls-key", "", "the certificate's private key (PEM)")
-	database := fs.String("database", "", "the coordinator's store in PostgreSQL (postgres://…; default: state.db in the workspace)")
+	database := fs.String("database", "", "the coordinator's store in PostgreSQL (postgres://…; default: $AIRLOCK_DATABASE, else state.db in the workspace)")
+	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
+	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
+	every := fs.Duration("expire-every", serve.DefaultExpireEvery, "how often the replica holding the lease expires proposals and checkpoints the log")
 	sec := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -36,7 +42,17 @@ func (e *env) serve(args []string) error {
 	}
 	defer ks.Close()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log})
+	if *rpcURL == "" {
+		*rpcURL = os.Getenv("AIRLOCK_RPC")
+	}
+	var node *coordinator.Node
+	if *rpcURL != "" {
+		node = &coordinator.Node{URL: *rpcURL, CAFile: *rpcCert}
+	}
+	if *every < time.Second {
+		return usagef("serve: --expire-every wants at least 1s")
+	}
+	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every})
 	if err != nil {
 		return err
 	}
