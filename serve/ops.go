@@ -9,6 +9,7 @@ import (
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/transport/transfer"
 )
 
@@ -134,6 +135,63 @@ func (s *Server) reconciliation(c *call) (*reply, error) {
 			out.Pending++
 		}
 		out.Findings = append(out.Findings, Finding{Alarm: f.Alarm(), Kind: f.Kind, Participant: f.Participant, Sequence: f.Sequence, Finding: f.String()})
+	}
+	return jsonReply(http.StatusOK, out), nil
+}
+
+// Consistency proves that the log a client saw (a checkpoint of From
+// entries) is a prefix of the log now (the signed checkpoint of To
+// entries): RFC 6962 consistency, checked with audit.CheckConsistency.
+type Consistency struct {
+	From       int64    `json:"from"`
+	To         int64    `json:"to"`
+	Checkpoint string   `json:"checkpoint"` // the signed note of To entries
+	Proof      [][]byte `json:"proof"`      // the tree hashes
+}
+
+func (s *Server) consistency(c *call) (*reply, error) {
+	q := c.r.URL.Query()
+	var from int64 = -1
+	for k, vs := range q {
+		n, err := strconv.ParseInt(vs[0], 10, 64)
+		switch {
+		case k != "from":
+			return nil, problem("malformed", fmt.Sprintf("unknown query parameter %q", k))
+		case err != nil || n < 1:
+			return nil, problem("malformed", "from is the size of a checkpoint seen before, at least 1")
+		}
+		from = n
+	}
+	if from < 0 {
+		return nil, problem("malformed", "want from, the size of a checkpoint seen before")
+	}
+	cp, err := s.covering(c.ctx, -1)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := keys.IdentityPublic(s.cfg.Identity)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := audit.OpenCheckpoint(cp, s.coord().WS.Config.LogOrigin(), pub)
+	if err != nil {
+		return nil, err
+	}
+	if from > ck.Size {
+		return nil, problem("not-found", fmt.Sprintf("the log has %d entries, fewer than %d: a checkpoint of %d entries was never this log's", ck.Size, from, from))
+	}
+	out := Consistency{From: from, To: ck.Size, Checkpoint: string(cp), Proof: [][]byte{}}
+	if from < ck.Size {
+		err = s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
+			p, err := l.ConsistencyProof(from, ck.Size)
+			for _, h := range p {
+				out.Proof = append(out.Proof, append([]byte(nil), h[:]...))
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return jsonReply(http.StatusOK, out), nil
 }

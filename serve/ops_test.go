@@ -12,10 +12,13 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/chain/bitcoin/regtest"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/internal/quorum"
+	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/vault"
 )
@@ -191,5 +194,53 @@ func TestTransfersAndReconciliation(t *testing.T) {
 	var pr *serve.Problem
 	if err := f.clients["carol"].JSON(ctx, "GET", "/v1/transfers?limit=0", nil, nil); !errors.As(err, &pr) || pr.Status != 400 {
 		t.Fatalf("limit 0: %v", err)
+	}
+}
+
+// TestConsistencyProofThroughTheAPI: an auditor who saw a checkpoint
+// earlier gets a proof that the log now extends it, and checks it with
+// the coordinator's key alone; a size the log never had is refused.
+func TestConsistencyProofThroughTheAPI(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, quorum.Options{})
+	carol := f.clients["carol"]
+	pub, _ := keys.IdentityPublic(f.q.CoordKeys.Identity)
+	origin := f.q.Coord.WS.Config.LogOrigin()
+	_, cp1, err := carol.Do(ctx, "GET", "/v1/audit/checkpoint", nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, err := audit.OpenCheckpoint(cp1, origin, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.propose("rent")
+	f.propose("payroll")
+	var c serve.Consistency
+	if err := carol.JSON(ctx, "GET", "/v1/audit/consistency?from="+itoa(older.Size), nil, &c); err != nil {
+		t.Fatal(err)
+	}
+	newer, err := audit.OpenCheckpoint([]byte(c.Checkpoint), origin, pub)
+	if err != nil || newer.Size <= older.Size || c.From != older.Size || c.To != newer.Size {
+		t.Fatalf("consistency %+v, checkpoint %v %+v", c, err, newer)
+	}
+	proof := make(tlog.TreeProof, len(c.Proof))
+	for i, h := range c.Proof {
+		copy(proof[i][:], h)
+	}
+	if err := audit.CheckConsistency(older, newer, proof); err != nil {
+		t.Fatalf("the proof does not check: %v", err)
+	}
+	// A tampered proof fails the check.
+	proof[0][0] ^= 1
+	if err := audit.CheckConsistency(older, newer, proof); err == nil {
+		t.Fatal("a tampered consistency proof checked")
+	}
+	var pr *serve.Problem
+	if err := carol.JSON(ctx, "GET", "/v1/audit/consistency?from="+itoa(newer.Size+100), nil, nil); !errors.As(err, &pr) || pr.Status != http.StatusNotFound {
+		t.Fatalf("a size beyond the log: %v", err)
+	}
+	if err := carol.JSON(ctx, "GET", "/v1/audit/consistency", nil, nil); !errors.As(err, &pr) || pr.Status != http.StatusBadRequest {
+		t.Fatalf("no from: %v", err)
 	}
 }

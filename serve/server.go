@@ -314,6 +314,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/transfers", s.handle(op{roles: anyone, fn: s.transfers}))
 	m.Handle("GET /v1/reconciliation", s.handle(op{roles: anyone, fn: s.reconciliation}))
 	m.Handle("GET /v1/audit/entries", s.handle(op{roles: anyone, fn: s.auditEntries}))
+	m.Handle("GET /v1/audit/consistency", s.handle(op{roles: anyone, fn: s.consistency}))
 	m.Handle("GET /v1/audit/checkpoint", s.handle(op{roles: anyone, fn: s.checkpoint}))
 	m.Handle("GET /v1/audit/proofs/{index}", s.handle(op{roles: anyone, fn: s.proof}))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
