@@ -65,6 +65,7 @@ func TestScripts(t *testing.T) {
 			"hsmdel":     cmdHSMDelete,
 			"replace":    cmdReplace,
 			"sql":        cmdSQL,
+			"pgschema":   cmdPGSchema,
 			"truncate":   cmdTruncate,
 			// A real btcd node in regtest (chain/bitcoin/regtest).
 			"btcd-start":         cmdBtcdStart,

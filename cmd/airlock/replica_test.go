@@ -22,6 +22,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/internal/quorum"
@@ -437,4 +438,36 @@ func (r *replica) stop(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Errorf("replica %s did not stop within 60s of SIGTERM", r.dir)
 	}
+}
+
+// cmdPGSchema: pgschema VAR sets VAR to the DSN of a fresh schema on the
+// PostgreSQL server AIRLOCK_TEST_POSTGRES names (dropped when the script
+// ends); the script fails without one.
+func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: pgschema VAR")
+	}
+	dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
+	if dsn == "" {
+		ts.Fatalf("AIRLOCK_TEST_POSTGRES is not set: this script needs a real PostgreSQL server; ./scripts/test installs and starts one")
+	}
+	admin, err := sql.Open("pgx", dsn)
+	ts.Check(err)
+	defer admin.Close()
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "scripttest_" + hex.EncodeToString(b[:])
+	_, err = admin.Exec("CREATE SCHEMA " + schema)
+	ts.Check(err)
+	ts.Defer(func() {
+		if a, err := sql.Open("pgx", dsn); err == nil {
+			a.Exec("DROP SCHEMA " + schema + " CASCADE")
+			a.Close()
+		}
+	})
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	ts.Setenv(args[0], dsn+sep+"search_path="+schema)
 }
