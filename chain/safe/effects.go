@@ -76,7 +76,7 @@ func (a *analysis) transfer(e *chain.Effects, asset string, to common.Address, a
 
 // callEffects adds the effects of call c and of the calls in it.
 func (a *analysis) callEffects(e *chain.Effects, c *Call) {
-	_, trusted := a.v.trusted[c.to]
+	_, _, trusted := a.v.trust(c.to)
 	if c.op == OpDelegateCall {
 		e.AddAction(chain.ActionDelegateCall)
 	} else if c.value.Sign() > 0 {

@@ -196,16 +196,18 @@ func (a *analysis) reviewTx(tx *Tx) {
 // inspect raises the flags of one call and its batch entries. parent is
 // the batch call c belongs to, if any.
 func (a *analysis) inspect(c *Call, parent *Call) {
-	name, trusted := a.v.trusted[c.to]
+	name, pinned, trusted := a.v.trust(c.to)
 	switch {
 	case c.to == a.v.safe:
 		c.Target = "this Safe"
-	case trusted:
+	case pinned:
 		c.Target = name + " (pinned in the policy)"
+	case trusted:
+		c.Target = name
 	}
 	where := "call " + c.Path
 	if c.op == OpDelegateCall && !trusted {
-		a.flag(FlagDelegatecallUntrusted, "%s: delegatecall to %s, which is not a contract pinned in the policy: it would run with the Safe's storage and funds", where, c.To)
+		a.flag(FlagDelegatecallUntrusted, "%s: delegatecall to %s, which is neither an official Safe batch library on this chain nor a contract pinned in the policy: it would run with the Safe's storage and funds", where, c.To)
 	}
 	if c.problem != "" {
 		if c.to == a.v.safe {

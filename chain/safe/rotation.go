@@ -40,7 +40,7 @@ type rotation struct {
 // isSelf says whether call c runs on this Safe: called on it, or
 // delegatecalled on a pinned library (as the flags read it).
 func (a *analysis) isSelf(c *Call) bool {
-	_, trusted := a.v.trusted[c.to]
+	_, _, trusted := a.v.trust(c.to)
 	return c.to == a.v.safe || (c.op == OpDelegateCall && trusted)
 }
 
