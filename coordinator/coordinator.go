@@ -97,12 +97,23 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if _, ok := pol.Coordinator(c.WS.Config.Name); !ok {
 		return nil, nil, fmt.Errorf("coordinator: %q is not a coordinator in policy %s", c.WS.Config.Name, pol.Name)
 	}
+	var service *safe.ServiceTx
 	if prm.SafeTx != nil {
 		if prm.Payload != nil {
 			return nil, nil, errors.New("coordinator: a proposal has one payload: a PSBT or a Safe transaction, not both")
 		}
-		st, err := safe.Parse(prm.SafeTx)
-		if err != nil {
+		var st *safe.Payload
+		var err error
+		if safe.IsServiceJSON(prm.SafeTx) {
+			// The Transaction Service's response as it comes: the
+			// transaction with the Service's safeTxHash as the claimed
+			// hash (the review recomputes it; a mismatch blocks), its
+			// confirmations collected below, the rest only shown.
+			if service, err = safe.ParseService(prm.SafeTx); err != nil {
+				return nil, nil, err
+			}
+			st = service.Payload
+		} else if st, err = safe.Parse(prm.SafeTx); err != nil {
 			return nil, nil, err
 		}
 		if prm.Payload, err = st.Encode(); err != nil {
@@ -127,6 +138,9 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	rv, err := a.Review(ctx, cv, p.Payload)
 	if err != nil {
 		return nil, nil, err
+	}
+	if service != nil {
+		serviceDecoding(rv, service)
 	}
 	if b := rv.Blocking(); len(b) > 0 && !prm.Force {
 		return nil, rv, fmt.Errorf("%w: %s: %s", ErrBlocked, b[0].Code, b[0].Message)
@@ -185,7 +199,36 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
+	if service != nil && len(service.Confirmations) > 0 {
+		// The Service's confirmations by the vault's external owners
+		// become their approvals, each verified against the owner and the
+		// recomputed safeTxHash; one that does not verify is reported and
+		// left out, never recorded.
+		checked, err := c.CollectExternalFor(ctx, e.IDHex(), prm.SafeTx, id)
+		for _, ch := range checked {
+			rv.Lines = append(rv.Lines, fmt.Sprintf("the Transaction Service's confirmation by %s/%s collected as an external approval", ch.Participant.ID, ch.Device.ID))
+		}
+		if err != nil {
+			rv.Lines = append(rv.Lines, "the Transaction Service's confirmations collected no approval: "+err.Error())
+		}
+	}
 	return e, rv, nil
+}
+
+// serviceDecoding shows the Transaction Service's own decoding beside
+// airlock's where they disagree (never trusted either way).
+func serviceDecoding(rv *chain.Review, st *safe.ServiceTx) {
+	d, ok := rv.Details.(safe.Details)
+	if st.Method == "" || !ok || len(d.Calls) == 0 {
+		return
+	}
+	ours, _, _ := strings.Cut(d.Calls[0].Method, "(")
+	if ours != st.Method {
+		if ours == "" {
+			ours = "no method it knows"
+		}
+		rv.Lines = append(rv.Lines, fmt.Sprintf("the Transaction Service decodes the call as %s; airlock decodes %s (airlock's decoding is the one reviewed)", st.Method, ours))
+	}
 }
 
 // Collect verifies a station's decision and stores it. A second decision
@@ -573,6 +616,14 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	return &Finalized{Final: final, Proof: proof, Env: env}, nil
 }
 
+// externalKind names what an external device returns on a chain.
+func externalKind(chainName string) string {
+	if chainName == "bitcoin" {
+		return "signed PSBT"
+	}
+	return "external signature"
+}
+
 // errFinalizedMeanwhile: the proposal was finalized by another process
 // after Finalize read it.
 var errFinalizedMeanwhile = fmt.Errorf("%w: finalized meanwhile", store.ErrDuplicate)
@@ -628,6 +679,40 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 	if match == nil {
 		return nil, errors.New("coordinator: no open proposal holds the transaction of this PSBT")
 	}
+	return c.collectExternal(ctx, match, ec, signed, id)
+}
+
+// CollectExternalFor takes what an external device signed for proposal
+// ref: for a Safe, an owner's EIP-712 signature in hex, a Transaction
+// Service confirmation or transaction JSON (its confirmations), which
+// name no transaction of their own.
+func (c *Coordinator) CollectExternalFor(ctx context.Context, ref string, signed []byte, id keys.Identity) ([]*proposal.Checked, error) {
+	pe, err := c.WS.Proposal(ref)
+	if err != nil {
+		return nil, err
+	}
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.Reg.Lookup(p.Chain)
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := a.(chain.ExternalCollector)
+	if !ok {
+		return nil, fmt.Errorf("coordinator: %s vaults take no external signatures", p.Chain)
+	}
+	if _, err := c.WS.Final(pe.ID()); err == nil {
+		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	}
+	return c.collectExternal(ctx, pe, ec, signed, id)
+}
+
+// collectExternal records, for each external device of the proposal's
+// vault, the signatures of signed that are its, as an approval signed by
+// the coordinator and checked as any approval is.
+func (c *Coordinator) collectExternal(ctx context.Context, match *envelope.Envelope, ec chain.ExternalCollector, signed []byte, id keys.Identity) ([]*proposal.Checked, error) {
 	p, pol, polID, err := c.open(match)
 	if err != nil {
 		return nil, err
@@ -673,7 +758,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 		}
 		err = c.update(ctx, nil, func(tx Tx) error {
 			if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), map[string]string{
-				"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": "signed PSBT " + hex.EncodeToString(digest[:8]),
+				"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": externalKind(p.Chain) + " " + hex.EncodeToString(digest[:8]),
 			})); err != nil {
 				return err
 			}
@@ -691,7 +776,7 @@ func (c *Coordinator) CollectExternal(ctx context.Context, signed []byte, id key
 		if len(reasons) == 0 {
 			return nil, fmt.Errorf("coordinator: vault %q has no external device", v.Name)
 		}
-		return nil, fmt.Errorf("coordinator: the PSBT carries no complete signature set by an external device of vault %q: %s", v.Name, strings.Join(reasons, "; "))
+		return nil, fmt.Errorf("coordinator: the %s carries no complete signature set by an external device of vault %q: %s", externalKind(p.Chain), v.Name, strings.Join(reasons, "; "))
 	}
 	return out, nil
 }

@@ -379,6 +379,7 @@ func (e *env) sign(args []string) error {
 
 func (e *env) collect(args []string) error {
 	fs := e.flags("collect")
+	ref := fs.String("proposal", "", "the proposal a Safe owner's external signature is for (hex, confirmation JSON, ur:eth-signature name none)")
 	passFile := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
@@ -439,7 +440,7 @@ func (e *env) collect(args []string) error {
 			results = append(results, fileResult{path, "refused", err.Error(), []decided{}})
 			continue
 		}
-		got, err := c.CollectAny(context.Background(), raw, unlock)
+		got, err := c.CollectAnyFor(context.Background(), *ref, raw, unlock)
 		var locked *unlockError
 		switch {
 		case errors.As(err, &locked):

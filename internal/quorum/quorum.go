@@ -11,6 +11,7 @@ package quorum
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,6 +56,10 @@ type Options struct {
 	// Database, when set, keeps the coordinator's store in this
 	// PostgreSQL database (workspace.Options.Database); it must be empty.
 	Database string
+	// Cosigners are the identity keys of participants without a station
+	// (people with only an external wallet, entered through Rules); they
+	// sign the genesis policy too.
+	Cosigners []crypto.Signer
 }
 
 // Member is a signer station with its keys unlocked.
@@ -190,6 +195,11 @@ func build(dir string, o Options) (*Quorum, error) {
 	}
 	for _, who := range o.People {
 		if err := env.Sign(q.Stations[who].Keys.Identity); err != nil {
+			return q, err
+		}
+	}
+	for _, k := range o.Cosigners {
+		if err := env.Sign(k); err != nil {
 			return q, err
 		}
 	}
