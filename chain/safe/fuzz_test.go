@@ -3,6 +3,7 @@ package safe
 import (
 	"context"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/airlock-vault/airlock/chain"
@@ -69,6 +70,30 @@ func FuzzDelayReview(f *testing.F) {
 		r, err := Adapter{}.Review(context.Background(), fx.vault, b)
 		if err == nil && r.Effects == nil {
 			t.Fatal("a review without effects")
+		}
+	})
+}
+
+// FuzzExternalSignature feeds arbitrary bytes to the readers of what an
+// external owner's wallet or the Transaction Service returns: never a
+// panic, and nothing but a real signature by the owner over the
+// payload's safeTxHash is taken.
+func FuzzExternalSignature(f *testing.F) {
+	fx := newFixture(f, "1.4.1")
+	payload := transferPayload("1")
+	f.Add([]byte("0x" + strings.Repeat("ab", 65)))
+	f.Add([]byte(`{"owner":"0x000000000000000000000000000000000000dEaD","signature":"0x` + strings.Repeat("11", 65) + `","signatureType":"EOA"}`))
+	f.Add([]byte(`{"safe":"` + testSafe + `","to":"0x000000000000000000000000000000000000dEaD","value":"1","data":null,"operation":0,"safeTxGas":0,"baseGas":0,"gasPrice":"0","gasToken":"0x0000000000000000000000000000000000000000","refundReceiver":"0x0000000000000000000000000000000000000000","nonce":1,"safeTxHash":"0x` + strings.Repeat("22", 32) + `","confirmations":[],"proposer":null}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseService(b)
+		for _, k := range fx.vault.Keys {
+			sigs, err := Adapter{}.ExternalSignatures(fx.vault, payload, b, k)
+			if err != nil {
+				continue
+			}
+			if _, err := (Adapter{}).Verify(fx.vault, payload, k, sigs); err != nil {
+				t.Fatalf("an external signature was taken that does not verify: %v", err)
+			}
 		}
 	})
 }
