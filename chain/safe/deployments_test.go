@@ -2,6 +2,7 @@ package safe
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/big"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/signer/core/apitypes"
 
 	"github.com/airlock-vault/airlock/chain"
 )
@@ -103,4 +105,31 @@ func newUnpinnedFixture(t *testing.T, chainID uint64) *fixture {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// TestTypedDataHashesToTheSafeTxHash: the typed data a hardware wallet is
+// asked to sign hashes, by go-ethereum's independent EIP-712 code, to the
+// safeTxHash airlock reviews, for a Safe with and without the chain id in
+// its domain.
+func TestTypedDataHashesToTheSafeTxHash(t *testing.T) {
+	for _, version := range []string{"1.1.1", "1.3.0", "1.4.1", "1.5.0"} {
+		f := newFixture(t, version)
+		payload := transferPayload("3")
+		td, err := TypedData(f.vault, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var typed apitypes.TypedData
+		if err := json.Unmarshal(td, &typed); err != nil {
+			t.Fatal(err)
+		}
+		h, _, err := apitypes.TypedDataAndHash(typed)
+		if err != nil {
+			t.Fatalf("%s: go-ethereum cannot hash the typed data: %v\n%s", version, err, td)
+		}
+		r := review(t, f, payload)
+		if common.BytesToHash(h).Hex() != r.TxID {
+			t.Fatalf("%s: the typed data hashes to %x, the review shows %s", version, h, r.TxID)
+		}
+	}
 }

@@ -45,6 +45,22 @@ func (e *env) artifact(ref string) (qr.Artifact, error) {
 	return qr.Artifact{Kind: "envelope", Data: b}, err
 }
 
+// ethSignRequest is the eth-sign-request for an external wallet to sign a
+// Safe proposal.
+func (e *env) ethSignRequest(ref, signer string) (qr.Artifact, error) {
+	ws, err := e.openRole(workspace.Coordinator)
+	if err != nil {
+		return qr.Artifact{}, err
+	}
+	defer ws.Close()
+	req, err := e.coordinator(ws).EthSignRequest(ref, signer)
+	if err != nil {
+		return qr.Artifact{}, err
+	}
+	b, err := req.CBOR()
+	return qr.Artifact{Kind: "eth-sign-request", Data: b}, err
+}
+
 func (e *env) qrOut(verb string, args []string) error {
 	fs := e.flags("qr " + verb)
 	format := fs.String("format", "ur", "ur (BC-UR) or bbqr")
@@ -54,6 +70,7 @@ func (e *env) qrOut(verb string, args []string) error {
 	scale := fs.Int("scale", 4, "write: pixels a QR module")
 	fps := fs.Float64("fps", 4, "show: frames a second when playing on a terminal")
 	loops := fs.Int("loops", 0, "show: times to play the frames on a terminal (0: until interrupted)")
+	ethReq := fs.String("eth-sign-request", "", "PARTICIPANT/DEVICE: instead of the proposal, the ur:eth-sign-request asking that external wallet to sign its SafeTx (EIP-4527)")
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -68,7 +85,15 @@ func (e *env) qrOut(verb string, args []string) error {
 	if *fragment < 10 || *fragment > 2000 || *extra < 0 || *extra > 10000 || *scale < 1 || *scale > 40 {
 		return usagef("qr %s: --fragment 10..2000, --extra 0..10000, --scale 1..40", verb)
 	}
-	a, err := e.artifact(pos[0])
+	var a qr.Artifact
+	if *ethReq != "" {
+		if *format != string(qr.UR) {
+			return usagef("qr %s: an eth-sign-request is a UR (--format ur)", verb)
+		}
+		a, err = e.ethSignRequest(pos[0], *ethReq)
+	} else {
+		a, err = e.artifact(pos[0])
+	}
 	if err != nil {
 		return err
 	}

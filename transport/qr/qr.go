@@ -120,6 +120,9 @@ func Frames(a Artifact, f Format, fragment, extra int) ([]string, error) {
 	switch f {
 	case UR:
 		urType, payload := ur.TypeCryptoPSBT, ur.WrapBytes(a.Data)
+		if a.Kind == "eth-sign-request" {
+			urType, payload = ur.TypeEthSignRequest, a.Data // CBOR already
+		}
 		if a.Kind == "envelope" {
 			var err error
 			urType = ur.TypeEnvelope
