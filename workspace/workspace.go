@@ -268,6 +268,19 @@ func Open(dir string, o Options) (*Workspace, error) {
 	return w, nil
 }
 
+// Peek reads a workspace's configuration alone, without taking its lock
+// or opening its store: for a command that needs only the workspace's
+// keys while another process works in it (a client of "airlock serve"
+// signing with the identity of the workspace the service runs in). Its
+// Store is nil; Close does nothing.
+func Peek(dir string) (*Workspace, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{Dir: dir, Config: cfg}, nil
+}
+
 func readConfig(dir string) (Config, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "airlock.json"))
 	if errors.Is(err, os.ErrNotExist) {
