@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,9 @@ type Client struct {
 	// their signature's validity (default DefaultWindow).
 	Now    func() time.Time
 	Window time.Duration
+	// Delegation, when set, is the envelope of a Delegation to Key, sent
+	// with every request (DelegationHeader).
+	Delegation []byte
 }
 
 // Do sends a signed request; body may be nil. The response's body is read
@@ -54,6 +58,9 @@ func (c *Client) Request(ctx context.Context, method, path string, body []byte, 
 	}
 	if window == 0 {
 		window = DefaultWindow
+	}
+	if len(c.Delegation) > 0 {
+		req.Header.Set(DelegationHeader, base64.StdEncoding.EncodeToString(c.Delegation))
 	}
 	if c.Key != nil {
 		if err := Sign(req, body, c.Key, now(), window); err != nil {

@@ -46,6 +46,10 @@ import (
 const (
 	Station     = "station"
 	Coordinator = "coordinator"
+	// Client is an online workspace that holds only an identity key, to
+	// sign requests to "airlock serve" for a participant who delegated
+	// to it (serve.Delegation); it is in no policy and keeps no round.
+	Client = "client"
 )
 
 // Format is the airlock.json format this release writes: 2, a SQL store.
@@ -295,7 +299,7 @@ func readConfig(dir string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return Config{}, fmt.Errorf("workspace: %s/airlock.json: %v", dir, err)
 	}
-	if (cfg.Format != 1 && cfg.Format != Format) || (cfg.Role != Station && cfg.Role != Coordinator) {
+	if (cfg.Format != 1 && cfg.Format != Format) || (cfg.Role != Station && cfg.Role != Coordinator && cfg.Role != Client) {
 		return Config{}, fmt.Errorf("workspace: %s/airlock.json: unknown format %d or role %q", dir, cfg.Format, cfg.Role)
 	}
 	return cfg, nil
