@@ -66,7 +66,16 @@ func (e *env) remote(sec *secrets) (*remote, func(), error) {
 	}
 	if ws.Config.Role == workspace.Station {
 		return nil, nil, withHint(fmt.Errorf("%s is a station workspace: a station is offline and never talks to the service", e.dir),
-			"carry the station's files to the online machine and hand them in from there: 'airlock -C DIR --coordinator URL collect FILE' with a coordinator's workspace (docs/service.md, The CLI as a client)")
+			"carry the station's files to the online machine and hand them in there from a client workspace the participant delegated to ('key new --role client', 'key delegate'; docs/service.md, The CLI as a client)")
+	}
+	var delegation []byte
+	for_ := ""
+	if ws.Config.Role == workspace.Client {
+		var dd *serve.Delegation
+		if delegation, dd, err = clientDelegation(ws); err != nil {
+			return nil, nil, err
+		}
+		for_ = fmt.Sprintf(" for %s (delegation until %s)", dd.Participant, dd.ExpiresTime().Format(time.RFC3339))
 	}
 	ks, err := e.unlock(ws, sec)
 	if err != nil {
@@ -79,8 +88,8 @@ func (e *env) remote(sec *secrets) (*remote, func(), error) {
 	}
 	kid := envelope.KeyID(pub)
 	r := &remote{
-		Client: &serve.Client{Base: base, Key: ks.Identity, HTTP: serve.NoRedirects(requestTimeout)},
-		who:    fmt.Sprintf("%s %s, key %s (%s)", ws.Config.Role, ws.Config.Name, kid, ws.Config.Identity),
+		Client: &serve.Client{Base: base, Key: ks.Identity, HTTP: serve.NoRedirects(requestTimeout), Delegation: delegation},
+		who:    fmt.Sprintf("%s %s, key %s (%s)%s", ws.Config.Role, ws.Config.Name, kid, ws.Config.Identity, for_),
 		keyID:  kid,
 	}
 	return r, ks.Close, nil
@@ -112,6 +121,8 @@ func (r *remote) fail(err error) error {
 		return withHint(err, "this machine's clock and the service's differ by more than a minute: a signed request is valid for 5 minutes")
 	case "unsigned", "replayed":
 		return withHint(err, "send the command again: each request is signed afresh with "+r.who)
+	case "bad-delegation":
+		return withHint(err, "it refused the delegation of "+r.who+"; the participant's station signs a new one ('airlock -C STATION key delegate --to IDENTITY')")
 	case "forbidden":
 		return withHint(err, "the roles the policy gives "+r.who+" do not allow this (docs/service.md, Roles)")
 	case "not-found":
@@ -138,7 +149,7 @@ func authFailure(err error) bool {
 		return true // the service could not be reached, or answered nonsense
 	}
 	switch p.Kind() {
-	case "unsigned", "bad-signature", "unknown-key", "replayed", "signature-expired", "forbidden", "busy", "internal", "halted":
+	case "unsigned", "bad-signature", "unknown-key", "bad-delegation", "replayed", "signature-expired", "forbidden", "busy", "internal", "halted":
 		return true
 	}
 	return false
