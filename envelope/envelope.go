@@ -58,17 +58,23 @@ const (
 	// TypeBundle is the signed manifest of an audit evidence bundle
 	// (package evidence): every file of the bundle with its digest.
 	TypeBundle = "airlock.evidence-bundle/v1"
+	// TypeDelegation is a participant's signed grant that another
+	// identity key may sign requests to "airlock serve" on their behalf
+	// (package serve): the key of an online client, so the participant's
+	// own identity key stays at the offline station.
+	TypeDelegation = "airlock.delegation/v1"
 )
 
 var knownTypes = map[string]bool{
-	TypePolicy:   true,
-	TypeProposal: true,
-	TypeApproval: true,
-	TypeProof:    true,
-	TypeManifest: true,
-	TypeExternal: true,
-	TypeRelease:  true,
-	TypeBundle:   true,
+	TypePolicy:     true,
+	TypeProposal:   true,
+	TypeApproval:   true,
+	TypeProof:      true,
+	TypeManifest:   true,
+	TypeExternal:   true,
+	TypeRelease:    true,
+	TypeBundle:     true,
+	TypeDelegation: true,
 }
 
 // Limits against hostile input.

@@ -32,6 +32,9 @@ type Principal struct {
 	ID    string
 	Key   ed25519.PublicKey
 	Roles []string
+	// Via is the key id of the delegate key that signed for ID (a
+	// Delegation); empty when ID's own key signed.
+	Via string
 }
 
 // May says whether p holds one of roles (admin holds all; an empty list

@@ -36,6 +36,7 @@ var kinds = map[string]struct {
 	"unknown-key":       {http.StatusUnauthorized, "the signing key is not in the policy"},
 	"replayed":          {http.StatusUnauthorized, "the request was replayed"},
 	"signature-expired": {http.StatusUnauthorized, "the signature is outside its time window"},
+	"bad-delegation":    {http.StatusUnauthorized, "the delegation sent with the request is refused"},
 	"forbidden":         {http.StatusForbidden, "the signer's roles do not allow this"},
 	"too-large":         {http.StatusRequestEntityTooLarge, "the request body is too large"},
 	"malformed":         {http.StatusBadRequest, "the request is malformed"},
@@ -73,6 +74,8 @@ func classify(err error, input bool) *Problem {
 		return p
 	case errors.As(err, &mbe):
 		kind = "too-large"
+	case errors.Is(err, ErrDelegation):
+		kind = "bad-delegation"
 	case errors.Is(err, ErrUnsigned):
 		kind = "unsigned"
 	case errors.Is(err, ErrUnknownKey):

@@ -213,13 +213,25 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(classify(err, false), err)
 			return
 		}
-		who, err := s.ver.verify(r.Context(), r, body, principals(pol))
+		ps := principals(pol)
+		if h := r.Header.Get(DelegationHeader); h != "" {
+			d, err := delegated(h, pol, ps, s.cfg.Now(), s.cfg.Skew)
+			if err != nil {
+				fail(classify(err, false), err)
+				return
+			}
+			ps[keyID(d.Key)] = d
+		}
+		who, err := s.ver.verify(r.Context(), r, body, ps)
 		if err != nil {
 			fail(classify(err, false), err)
 			return
 		}
 		if rec != nil {
 			rec.who = who.ID
+			if who.Via != "" {
+				rec.who += " via " + who.Via
+			}
 		}
 		if !who.May(o.roles...) {
 			fail(problem("forbidden", fmt.Sprintf("%s (roles %v) may not do this; it needs one of %v", who.ID, who.Roles, o.roles)), nil)

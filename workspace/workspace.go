@@ -46,6 +46,10 @@ import (
 const (
 	Station     = "station"
 	Coordinator = "coordinator"
+	// Client is an online workspace that holds only an identity key, to
+	// sign requests to "airlock serve" for a participant who delegated
+	// to it (serve.Delegation); it is in no policy and keeps no round.
+	Client = "client"
 )
 
 // Format is the airlock.json format this release writes: 2, a SQL store.
@@ -268,6 +272,19 @@ func Open(dir string, o Options) (*Workspace, error) {
 	return w, nil
 }
 
+// Peek reads a workspace's configuration alone, without taking its lock
+// or opening its store: for a command that needs only the workspace's
+// keys while another process works in it (a client of "airlock serve"
+// signing with the identity of the workspace the service runs in). Its
+// Store is nil; Close does nothing.
+func Peek(dir string) (*Workspace, error) {
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Workspace{Dir: dir, Config: cfg}, nil
+}
+
 func readConfig(dir string) (Config, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "airlock.json"))
 	if errors.Is(err, os.ErrNotExist) {
@@ -282,7 +299,7 @@ func readConfig(dir string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return Config{}, fmt.Errorf("workspace: %s/airlock.json: %v", dir, err)
 	}
-	if (cfg.Format != 1 && cfg.Format != Format) || (cfg.Role != Station && cfg.Role != Coordinator) {
+	if (cfg.Format != 1 && cfg.Format != Format) || (cfg.Role != Station && cfg.Role != Coordinator && cfg.Role != Client) {
 		return Config{}, fmt.Errorf("workspace: %s/airlock.json: unknown format %d or role %q", dir, cfg.Format, cfg.Role)
 	}
 	return cfg, nil

@@ -185,7 +185,7 @@ func origin(ws *workspace.Workspace) string { return ws.Config.LogOrigin() }
 
 func (e *env) keyNew(args []string) error {
 	fs := e.flags("key new")
-	role := fs.String("role", workspace.Station, "station or coordinator")
+	role := fs.String("role", workspace.Station, "station, coordinator, or client (an online key for 'airlock --coordinator URL', delegated by a participant)")
 	name := fs.String("name", "", "participant or coordinator id (default: the folder's name)")
 	device := fs.String("device", "", "device id in the policy (default keystore, or hsm with --pkcs11)")
 	module := fs.String("pkcs11", "", "keep the keys on a PKCS#11 token: the module (.so) to load")
@@ -201,8 +201,11 @@ func (e *env) keyNew(args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("key new: unexpected argument %q", pos[0])
 	}
-	if *role != workspace.Station && *role != workspace.Coordinator {
-		return usagef("key new: --role %q: want station or coordinator", *role)
+	if *role != workspace.Station && *role != workspace.Coordinator && *role != workspace.Client {
+		return usagef("key new: --role %q: want station, coordinator or client", *role)
+	}
+	if *role == workspace.Client && *module != "" {
+		return usagef("key new --role client: a client's key is a keystore's (it is online and delegated, not a signer)")
 	}
 	if *name == "" {
 		*name = strings.ToLower(filepath.Base(e.dir))
@@ -301,6 +304,10 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 		}
 		if c.Ethereum != "" {
 			fmt.Fprintf(w, "ethereum  %s (Safe owner)\n", c.Ethereum)
+		}
+		if c.Role == workspace.Client {
+			fmt.Fprintf(w, "a client is in no policy: the participant it acts for delegates to it at their station,\n  airlock -C STATION key delegate --to %s --out FILE\nthen 'airlock -C %s key delegate FILE' here\n", c.Identity, shellJoin([]string{ws.Dir}))
+			return nil
 		}
 		fmt.Fprintf(w, "policy entry (paste under %s):\n", map[string]string{workspace.Station: "participants:", workspace.Coordinator: "coordinators:"}[c.Role])
 	}

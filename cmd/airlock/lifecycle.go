@@ -26,6 +26,9 @@ func (e *env) withdraw(args []string) error {
 	if len(pos) != 1 || strings.TrimSpace(*reason) == "" {
 		return usagef("withdraw: want ID --reason R")
 	}
+	if e.service != "" {
+		return e.withdrawRemote(secrets, pos[0], *reason, *out, *asJSON)
+	}
 	ref, err := proposalID(pos[0])
 	if err != nil {
 		return err

@@ -74,6 +74,11 @@ type env struct {
 	// rehearsal: commands run by the demo, in throwaway workspaces (no
 	// seed-backup reminder).
 	rehearsal bool
+	// service is the URL of an "airlock serve" the round's commands talk
+	// to instead of a local coordinator store (--coordinator, or
+	// $AIRLOCK_COORDINATOR); insecureHTTP allows http:// beyond loopback.
+	service      string
+	insecureHTTP bool
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -90,10 +95,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	}()
 	e := &env{stdout: stdout, stderr: stderr, stdin: stdin, now: time.Now}
 	e.dir = os.Getenv("AIRLOCK_WORKSPACE")
+	e.service = os.Getenv("AIRLOCK_COORDINATOR")
+	serviceFlag := false
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		switch {
 		case args[0] == "-C" && len(args) > 1:
 			e.dir, args = args[1], args[2:]
+		case (args[0] == "--coordinator" || args[0] == "-coordinator") && len(args) > 1:
+			e.service, serviceFlag, args = args[1], true, args[2:]
+		case strings.HasPrefix(args[0], "--coordinator="):
+			e.service, serviceFlag, args = strings.TrimPrefix(args[0], "--coordinator="), true, args[1:]
+		case args[0] == "--insecure-http" || args[0] == "-insecure-http":
+			e.insecureHTTP, args = true, args[1:]
 		case args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
 			fmt.Fprint(stdout, usage)
 			return exitOK
@@ -114,6 +127,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
+	}
+	if serviceFlag && !remoteCommands[args[0]] {
+		fmt.Fprintf(stderr, "airlock: error: --coordinator applies to %s, not %s\nairlock: hint: stations never talk to the service; run other commands without it\n", remoteList(), args[0])
+		return exitUsage
+	}
+	if !remoteCommands[args[0]] || args[0] == "help" {
+		// $AIRLOCK_COORDINATOR concerns the round's commands only.
+		e.service = ""
 	}
 	if v := os.Getenv("AIRLOCK_NOW"); v != "" {
 		// Tests and drills pin the clock; documented in docs/cli.md.
@@ -156,7 +177,7 @@ func (e *env) commands() map[string]func([]string) error {
 	return map[string]func([]string) error{
 		"key new": e.keyNew, "key show": e.keyShow, "key backup": e.keyBackup, "key restore": e.keyRestore,
 		"key verify-backup": e.keyVerifyBackup, "key bsms": e.keyBSMS, "key custodian": e.keyCustodian,
-		"policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
+		"key delegate": e.keyDelegate, "policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
 		"policy propose": e.policyPropose, "policy revoke": e.policyRevoke,
 		"propose": e.propose, "review": e.review, "sign": e.sign, "collect": e.collect, "status": e.status,
 		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast,

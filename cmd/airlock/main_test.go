@@ -83,6 +83,7 @@ func TestScripts(t *testing.T) {
 			"psbt-tamper-sig":    cmdPSBTTamperSig,
 			"freeport":           cmdFreePort,
 			"http":               cmdHTTP,
+			"addrfile":           cmdAddrFile,
 		},
 	})
 }

@@ -60,6 +60,12 @@ func (e *env) propose(args []string) error {
 	} else if len(pos) > 0 || *vault == "" || (*psbtFile == "") == (*safeTx == "") {
 		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE (or --template NAME --to LABEL --amount X --nonce N)")
 	}
+	if e.service != "" {
+		if *force || *template != "" || *urgent || *rotate || pay.set() {
+			return &usageError{"propose --coordinator: --force, --template, --urgent and --rotate are not offered by the service", "make such a proposal at the coordinator's workspace, without --coordinator"}
+		}
+		return e.proposeRemote(passFile, *vault, *psbtFile, *safeTx, *intent, *out, *lifetime, *asJSON)
+	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
 		return err
@@ -389,6 +395,9 @@ func (e *env) collect(args []string) error {
 	if len(pos) == 0 {
 		return usagef("collect: want one or more approval files")
 	}
+	if e.service != "" {
+		return e.collectRemote(passFile, pos, *asJSON)
+	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
 		return err
@@ -511,8 +520,12 @@ func (e *unlockError) Unwrap() error { return e.err }
 func (e *env) status(args []string) error {
 	fs := e.flags("status")
 	asJSON := fs.Bool("json", false, "print JSON")
+	passFile := e.secretFlags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if e.service != "" {
+		return e.statusRemote(passFile, *asJSON)
 	}
 	ws, err := e.openRole(workspace.Coordinator)
 	if err != nil {
@@ -589,6 +602,9 @@ func (e *env) finalize(args []string) error {
 	}
 	if len(pos) != 1 {
 		return usagef("finalize: want one proposal: its id, a unique prefix, or its file")
+	}
+	if e.service != "" {
+		return e.finalizeRemote(passFile, pos[0], *out, *asJSON)
 	}
 	ref := pos[0]
 	ref, err = proposalID(ref)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +22,7 @@ func (e *env) serve(args []string) error {
 	listen := fs.String("listen", serve.DefaultAddr, "host:port to listen on")
 	cert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM)")
 	key := fs.String("tls-key", "", "the certificate's private key (PEM)")
+	addrFile := fs.String("addr-file", "", "once listening, write the address (host:port) to this file: with --listen 127.0.0.1:0, how a script learns the port")
 	database := fs.String("database", "", "the coordinator's store in PostgreSQL (postgres://…; default: $AIRLOCK_DATABASE, else state.db in the workspace)")
 	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
@@ -64,7 +66,15 @@ func (e *env) serve(args []string) error {
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Background(bctx) }()
 	defer func() { cancel(); <-done }()
-	err = serve.ListenAndServe(ctx, srv, serve.Listen{Addr: *listen, CertFile: *cert, KeyFile: *key, Log: log})
+	var started func(net.Addr)
+	if *addrFile != "" {
+		started = func(a net.Addr) {
+			if err := workspace.WriteFileAtomic(*addrFile, []byte(a.String()+"\n"), 0o644); err != nil {
+				log.Error("writing --addr-file", "err", err)
+			}
+		}
+	}
+	err = serve.ListenAndServe(ctx, srv, serve.Listen{Addr: *listen, CertFile: *cert, KeyFile: *key, Log: log, Started: started})
 	if err != nil {
 		return withHint(err, "is another process listening there? pass --listen HOST:PORT")
 	}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -51,5 +52,26 @@ func cmdHTTP(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("the answer lacks %q", args[3])
 		}
 		return
+	}
+}
+
+// cmdAddrFile: addrfile FILE VAR waits (up to 20s) for "airlock serve
+// --addr-file FILE" to write the address it listens on, and sets VAR to
+// it: the port the system picked for --listen 127.0.0.1:0.
+func cmdAddrFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: addrfile FILE VAR")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		b, err := os.ReadFile(ts.MkAbs(args[0]))
+		if addr := strings.TrimSpace(string(b)); err == nil && addr != "" {
+			ts.Setenv(args[1], addr)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("addrfile: %s was not written in 20s: did serve start? (%v)", args[0], err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

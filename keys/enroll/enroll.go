@@ -15,7 +15,8 @@
 //     HASH160(key)[:4], as Bitcoin Core writes a bare key, and the Safe
 //     owner "[fingerprint]0xAbC…" is the same key's address.
 //
-// A coordinator holds only an identity.
+// A coordinator holds only an identity, and so does a client (an online
+// workspace that signs requests to "airlock serve" for a participant).
 //
 // Enrolment writes key material (a keystore file, or keys on a token)
 // before the caller writes the workspace that records it. Until the
@@ -64,7 +65,7 @@ import (
 
 // Params say whose keys an enrolment makes.
 type Params struct {
-	Role    string // workspace.Station or workspace.Coordinator
+	Role    string // workspace.Station, workspace.Coordinator or workspace.Client
 	Name    string // the participant's or coordinator's id in the policy
 	Device  string // a station's device id in the policy
 	Network *chaincfg.Params
@@ -74,8 +75,8 @@ type Params struct {
 
 func (p *Params) check() error {
 	switch {
-	case p.Role != workspace.Station && p.Role != workspace.Coordinator:
-		return fmt.Errorf("enroll: role %q: want %s or %s", p.Role, workspace.Station, workspace.Coordinator)
+	case p.Role != workspace.Station && p.Role != workspace.Coordinator && p.Role != workspace.Client:
+		return fmt.Errorf("enroll: role %q: want %s, %s or %s", p.Role, workspace.Station, workspace.Coordinator, workspace.Client)
 	case p.Name == "":
 		return errors.New("enroll: no name")
 	case p.Role == workspace.Station && p.Device == "":
@@ -128,7 +129,7 @@ func Keystore(path string, passphrase []byte, workFactor int, p Params) (*Enrolm
 		return nil, err
 	}
 	ks, err := keystore.Create(path, passphrase, keystore.Options{
-		Network: p.Network, IdentityOnly: p.Role == workspace.Coordinator, WorkFactor: workFactor,
+		Network: p.Network, IdentityOnly: p.Role != workspace.Station, WorkFactor: workFactor,
 	})
 	if err != nil {
 		return nil, err
@@ -182,8 +183,8 @@ func keystoreConfig(ks *keystore.Keystore, p Params) (workspace.Config, error) {
 	switch {
 	case p.Role == workspace.Station && !ks.HasChainKeys():
 		return workspace.Config{}, errors.New("enroll: a station's keystore must hold chain keys")
-	case p.Role == workspace.Coordinator && ks.HasChainKeys():
-		return workspace.Config{}, errors.New("enroll: a coordinator's keystore holds no chain keys")
+	case p.Role != workspace.Station && ks.HasChainKeys():
+		return workspace.Config{}, fmt.Errorf("enroll: a %s's keystore holds no chain keys", p.Role)
 	}
 	cfg := p.config()
 	cfg.Identity = policy.EncodeIdentity(ks.IdentityKey().Public().(ed25519.PublicKey))
@@ -296,6 +297,9 @@ func ownerKey(s keys.ChainSigner, path []uint32) (string, error) {
 // "coordinators:" (a coordinator).
 func PolicyEntry(c workspace.Config) string {
 	var b strings.Builder
+	if c.Role == workspace.Client {
+		return "" // in no policy: a participant delegates to it
+	}
 	if c.Role == workspace.Coordinator {
 		fmt.Fprintf(&b, "  - id: %s\n    identity: %s\n", c.Name, c.Identity)
 		return b.String()
