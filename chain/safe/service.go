@@ -48,11 +48,15 @@ var serviceFields = map[string]bool{
 // present (no defaults), with safe and safeTxHash.
 var txFields = []string{"safe", "to", "value", "data", "operation", "safeTxGas", "baseGas", "gasPrice", "gasToken", "refundReceiver", "nonce", "safeTxHash"}
 
-// IsServiceJSON says whether b looks like a Service response (it carries a
-// field of the Service's own) rather than airlock's plain payload.
+// IsServiceJSON says whether b looks like a Service multisig transaction
+// (a transaction with a field of the Service's own) rather than airlock's
+// plain payload or a lone confirmation.
 func IsServiceJSON(b []byte) bool {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(b, &m) != nil {
+		return false
+	}
+	if _, ok := m["to"]; !ok {
 		return false
 	}
 	for k := range m {
