@@ -131,8 +131,14 @@ func (rc *receiver) wait(n int) []serve.WebhookEvent {
 // hookFixture is a fixture whose service is configured by cfg.
 func hookFixture(t *testing.T, o quorum.Options, cfg func(*serve.Config)) (*fixture, *serve.Server) {
 	t.Helper()
-	q := quorum.New(t, o)
-	f := &fixture{t: t, q: q, clients: map[string]*serve.Client{}}
+	return hookFixtureOn(t, &fixture{t: t, q: quorum.New(t, o)}, cfg)
+}
+
+// hookFixtureOn is a new service over old's coordinator: a restart.
+func hookFixtureOn(t *testing.T, old *fixture, cfg func(*serve.Config)) (*fixture, *serve.Server) {
+	t.Helper()
+	q := old.q
+	f := &fixture{t: t, q: q, clients: map[string]*serve.Client{}, seed: old.seed}
 	srv := f.serve(cfg)
 	ts := httptest.NewServer(validating(t, srv))
 	t.Cleanup(ts.Close)
