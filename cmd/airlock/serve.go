@@ -19,6 +19,8 @@ func (e *env) serve(args []string) error {
 	cert := fs.String("tls-cert", "", "serve TLS with this certificate (PEM)")
 	key := fs.String("tls-key", "", "the certificate's private key (PEM)")
 	database := fs.String("database", "", "the coordinator's store in PostgreSQL (postgres://…; default: state.db in the workspace)")
+	var hooks multi
+	fs.Var(&hooks, "webhook", "POST proposal events, signed, to this http(s) URL (repeat for each endpoint)")
 	sec := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -36,12 +38,17 @@ func (e *env) serve(args []string) error {
 	}
 	defer ks.Close()
 	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
-	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log})
+	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Webhooks: hooks})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Webhooks until the last request finished (their cursors kept).
+	hctx, hcancel := context.WithCancel(context.Background())
+	hdone := make(chan struct{})
+	go func() { defer close(hdone); srv.Deliver(hctx) }()
+	defer func() { hcancel(); <-hdone }()
 	err = serve.ListenAndServe(ctx, srv, serve.Listen{Addr: *listen, CertFile: *cert, KeyFile: *key, Log: log})
 	if err != nil {
 		return withHint(err, "is another process listening there? pass --listen HOST:PORT")
