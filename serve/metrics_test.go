@@ -17,7 +17,8 @@ import (
 // counted at the scrape, with the times the log's entries give: the time
 // to the threshold, each station's signing latency (from the proposal's
 // export to its station when there is one, else from its creation), a
-// rejection that opens a dispute and the expiry that resolves it; the
+// rejection that opens a dispute and the approval that resolves it, the
+// time to the broadcast; the
 // policy's verdicts are counted by the requests served. Entries from
 // before the service started are not counted.
 func TestMetricsFromTheLog(t *testing.T) {
@@ -62,6 +63,10 @@ func TestMetricsFromTheLog(t *testing.T) {
 	if err := f.clients["bob"].JSON(ctx, "POST", "/v1/proposals/"+p1.ID+"/finalize", nil, &fin); err != nil {
 		t.Fatal(err)
 	}
+	f.q.Advance(25 * time.Minute) // an hour after the creation
+	if err := f.q.Coord.MarkBroadcast(ctx, pe.ID(), fin.TxID, "node-1"); err != nil {
+		t.Fatal(err)
+	}
 	text := scrape(t, f)
 	for _, line := range []string{
 		`airlock_proposal_time_to_threshold_seconds_sum{vault="ops"} 2100`,
@@ -73,6 +78,7 @@ func TestMetricsFromTheLog(t *testing.T) {
 		`airlock_disputes_opened_total{vault="ops"} 1`,
 		`airlock_disputes_resolved_total{outcome="approved",vault="ops"} 1`,
 		`airlock_dispute_resolution_seconds_sum{vault="ops"} 1200`,
+		`airlock_proposal_time_to_broadcast_seconds_sum{vault="ops"} 3600`,
 		`airlock_policy_verdicts_total{stage="propose",verdict="allow"} 1`,
 		`airlock_policy_verdicts_total{stage="finalize",verdict="allow"} 1`,
 		`airlock_log_metrics_leader 1`,
