@@ -549,7 +549,7 @@ func TestMetricsCountTheRound(t *testing.T) {
 	for _, want := range []string{
 		`airlock_proposals_created_total{urgent="false",vault="ops"} 1`,
 		`airlock_decisions_total{decision="approve"} 2`,
-		`airlock_proposal_time_to_approved_seconds_count{vault="ops"} 1`,
+		`airlock_proposal_time_to_threshold_seconds_count{vault="ops"} 1`,
 		`airlock_http_requests_total{code="201",route="POST /v1/proposals/{id}/decisions"} 2`,
 		`airlock_audit_verify_failures 0`,
 		`airlock_proposals_halted 0`,

@@ -70,6 +70,15 @@ type Config struct {
 	// Node, when set, is the Bitcoin node finalized transactions are
 	// broadcast to (POST /v1/proposals/{id}/broadcast).
 	Node *coordinator.Node
+	// Webhooks are the endpoints told of proposal events, Hooks how
+	// (webhook.go; Deliver runs them).
+	Webhooks []string
+	Hooks    WebhookOptions
+	// Leader reports whether this process is the one replica that
+	// follows the audit log: it delivers the webhooks and counts the
+	// metrics read from the log. nil: always (one process on SQLite).
+	// With replicas on PostgreSQL it is the holder of a lease.
+	Leader func(context.Context) bool
 }
 
 // Server is the service's handler.
@@ -78,6 +87,8 @@ type Server struct {
 	mux *http.ServeMux
 	ver *verifier
 	met *metrics
+	// hooks deliver the webhooks (webhook.go).
+	hooks []*hook
 	// mu serializes the requests that use the workspace.
 	mu sync.Mutex
 	// shared is the database replicas share, when there is one.
@@ -118,7 +129,14 @@ func New(cfg Config) (*Server, error) {
 		s.ver.shared = sh
 	}
 	s.leases = map[int64]*sqlstore.Lease{}
+	if s.cfg.Leader == nil && s.shared != nil {
+		// Replicas: the holder of the webhooks' lease follows the log.
+		s.cfg.Leader = func(ctx context.Context) bool { return s.Leader(ctx, LeaseWebhooks) }
+	}
 	s.met = newMetrics(s)
+	if err := s.setupFollowers(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -240,10 +258,11 @@ func (s *Server) handle(o op) http.HandlerFunc {
 		out, err := o.fn(&call{ctx: r.Context(), r: r, body: body, who: who})
 		if err != nil {
 			p := classify(err, o.input)
-			s.met.refused.WithLabelValues(r.Pattern, strings.TrimPrefix(p.Type, ProblemBase)).Inc()
+			s.met.refuse(r.Pattern, strings.TrimPrefix(p.Type, ProblemBase))
 			fail(p, err)
 			return
 		}
+		s.met.done(r.Pattern)
 		for k, v := range out.header {
 			w.Header().Set(k, v)
 		}
@@ -308,7 +327,7 @@ func (s *Server) routes() {
 	// Open like the health checks: Prometheus does not sign requests.
 	// It tells counts, vault names and timings, nothing to act on; bind
 	// the service to loopback or a private network (docs/service.md).
-	m.Handle("GET /metrics", s.met.handler())
+	m.Handle("GET /metrics", s.metricsHandler())
 	m.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Write(openapiDoc)

@@ -27,6 +27,8 @@ func (e *env) serve(args []string) error {
 	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	every := fs.Duration("expire-every", serve.DefaultExpireEvery, "how often the replica holding the lease expires proposals and checkpoints the log")
+	var hooks multi
+	fs.Var(&hooks, "webhook", "POST proposal events, signed, to this http(s) URL (repeat for each endpoint)")
 	sec := e.secretFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -54,7 +56,7 @@ func (e *env) serve(args []string) error {
 	if *every < time.Second {
 		return usagef("serve: --expire-every wants at least 1s")
 	}
-	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every})
+	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every, Webhooks: hooks})
 	if err != nil {
 		return err
 	}
@@ -66,6 +68,11 @@ func (e *env) serve(args []string) error {
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Background(bctx) }()
 	defer func() { cancel(); <-done }()
+	// Webhooks until the last request finished (their cursors kept).
+	hctx, hcancel := context.WithCancel(context.Background())
+	hdone := make(chan struct{})
+	go func() { defer close(hdone); srv.Deliver(hctx) }()
+	defer func() { hcancel(); <-hdone }()
 	var started func(net.Addr)
 	if *addrFile != "" {
 		started = func(a net.Addr) {
