@@ -63,6 +63,9 @@ type Config struct {
 	// Now is the clock signatures are checked against (default the
 	// coordinator's).
 	Now func() time.Time
+	// Dashboard is the read-only web dashboard's configuration
+	// (dashboard.go); it is served unless Dashboard.Off.
+	Dashboard Dashboard
 }
 
 // Server is the service's handler.
@@ -72,7 +75,8 @@ type Server struct {
 	ver *verifier
 	met *metrics
 	// mu serializes the requests that use the workspace.
-	mu sync.Mutex
+	mu   sync.Mutex
+	dash dashState
 }
 
 // New builds the handler.
@@ -288,6 +292,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/audit/entries", s.handle(op{roles: anyone, fn: s.auditEntries}))
 	m.Handle("GET /v1/audit/checkpoint", s.handle(op{roles: anyone, fn: s.checkpoint}))
 	m.Handle("GET /v1/audit/proofs/{index}", s.handle(op{roles: anyone, fn: s.proof}))
+	s.dashboardRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem("not-found", "no route "+r.Method+" "+r.URL.Path))
 	})
