@@ -87,6 +87,8 @@ var pageFuncs = template.FuncMap{
 	},
 	"left": left,
 	"join": strings.Join,
+	// hexhash writes a tree hash as 'airlock audit verify' does.
+	"hexhash": func(h [32]byte) string { return hex.EncodeToString(h[:]) },
 	"count": func(n int, one, many string) string {
 		if n == 1 {
 			return "1 " + one
