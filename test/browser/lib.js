@@ -23,7 +23,7 @@ async function guard(context, allowed) {
   await context.route('**/*', (route) => {
     const url = route.request().url();
     if (allowed(url)) return route.continue();
-    outside.push(url);
+    if (!outside.includes(url)) outside.push(url);
     return route.abort('blockedbyclient');
   });
   context.on('request', (r) => {
