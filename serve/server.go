@@ -75,7 +75,9 @@ type Server struct {
 	ver *verifier
 	met *metrics
 	// mu serializes the requests that use the workspace.
-	mu   sync.Mutex
+	mu sync.Mutex
+
+	// dash is the dashboard's memory (dashboard.go), under mu.
 	dash dashState
 }
 
