@@ -229,10 +229,13 @@ func (s *Server) page(nav string, fn func(c *call) (string, any, error)) http.Ha
 					status = cp.Status
 				}
 			}
-			if status >= 500 {
-				s.cfg.Log.Error("dashboard page failed", "path", r.URL.Path, "err", err)
-			}
 			title, data = http.StatusText(status), err.Error()
+			if status >= 500 {
+				// The reason stays in the service's log: an unsigned
+				// reader learns nothing of the machine's insides.
+				s.cfg.Log.Error("dashboard page failed", "path", r.URL.Path, "err", err)
+				data = "the coordinator could not read this page; the service's log says why"
+			}
 		} else {
 			name = nav2page(nav, r)
 		}
@@ -516,7 +519,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if err != nil {
 		s.cfg.Log.Error("dashboard verify", "err", err)
-		out = &AuditVerification{Error: "the verification could not run: " + err.Error(), VerifiedAt: s.cfg.Now().UTC()}
+		out = &AuditVerification{Error: "the verification could not run; the service's log says why", VerifiedAt: s.cfg.Now().UTC()}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/serve"
@@ -147,6 +148,12 @@ func TestDashboardShowsWhatTheAPIKnows(t *testing.T) {
 	getJSON(t, f.url+"/audit/verify", &again)
 	if !again.Reused || again.Root != v.Root {
 		t.Fatalf("a second verification at once is not the first one shown again: %+v", again)
+	}
+
+	// Past its expiry, at the coordinator's clock: expired, no countdown.
+	f.q.Advance(25 * time.Hour)
+	if _, page = f.page("/proposals/" + p.ID); !strings.Contains(page, `id="state">expired<`) || strings.Contains(page, "data-left") {
+		t.Errorf("a proposal past its expiry:\n%s", page)
 	}
 }
 
