@@ -79,6 +79,9 @@ type Config struct {
 	// metrics read from the log. nil: always (one process on SQLite).
 	// With replicas on PostgreSQL it is the holder of a lease.
 	Leader func(context.Context) bool
+	// Dashboard is the read-only web dashboard's configuration
+	// (dashboard.go); it is served unless Dashboard.Off.
+	Dashboard Dashboard
 }
 
 // Server is the service's handler.
@@ -96,6 +99,9 @@ type Server struct {
 
 	leaseMu sync.Mutex
 	leases  map[int64]*sqlstore.Lease
+
+	// dash is the dashboard's memory (dashboard.go), under mu.
+	dash dashState
 }
 
 // sharedStore is a store several replicas of the service share
@@ -348,6 +354,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/audit/consistency", s.handle(op{roles: anyone, fn: s.consistency}))
 	m.Handle("GET /v1/audit/checkpoint", s.handle(op{roles: anyone, fn: s.checkpoint}))
 	m.Handle("GET /v1/audit/proofs/{index}", s.handle(op{roles: anyone, fn: s.proof}))
+	s.dashboardRoutes(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problem("not-found", "no route "+r.Method+" "+r.URL.Path))
 	})

@@ -27,6 +27,9 @@ func (e *env) serve(args []string) error {
 	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	every := fs.Duration("expire-every", serve.DefaultExpireEvery, "how often the replica holding the lease expires proposals and checkpoints the log")
+	noDash := fs.Bool("no-dashboard", false, "serve no web dashboard (the API, health and metrics only)")
+	var dashHosts multi
+	fs.Var(&dashHosts, "dashboard-host", "a host name the dashboard answers to over plain HTTP, besides IP addresses and localhost (repeatable)")
 	var hooks multi
 	fs.Var(&hooks, "webhook", "POST proposal events, signed, to this http(s) URL (repeat for each endpoint)")
 	sec := e.secretFlags(fs)
@@ -56,7 +59,8 @@ func (e *env) serve(args []string) error {
 	if *every < time.Second {
 		return usagef("serve: --expire-every wants at least 1s")
 	}
-	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every, Webhooks: hooks})
+	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every, Webhooks: hooks,
+		Dashboard: serve.Dashboard{Off: *noDash, Hosts: dashHosts}})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,745 @@
+package serve
+
+// The web dashboard: server-rendered pages outside /v1 for people with a
+// browser (docs/service.md, "Dashboard"). It reads, it never changes: no
+// route takes anything but GET (and HEAD), every change stays a signed
+// /v1 request. Pages are html/template with one stylesheet and one
+// script, embedded (web/); a strict Content-Security-Policy allows
+// nothing but the service's own origin, no inline script, no framing.
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"math/big"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
+	"github.com/airlock-vault/airlock/workspace"
+)
+
+// Dashboard configures the web dashboard. The zero value serves it.
+type Dashboard struct {
+	// Off leaves the dashboard out: its paths answer 404 like any other
+	// unknown path.
+	Off bool
+	// Hosts are the host names (without port) the dashboard answers to
+	// over plain HTTP besides IP literals and "localhost": a request
+	// naming any other host is refused (421), so a web page that rebinds
+	// its own name to this service's address (DNS rebinding) reads
+	// nothing. Over TLS the certificate pins the name and any Host is
+	// taken.
+	Hosts []string
+	// Balance, when set, tells a vault's balance as its node sees it;
+	// nil: the vault page says no node is configured.
+	Balance func(ctx context.Context, v *policy.Vault) (string, error)
+}
+
+//go:embed web
+var webFiles embed.FS
+
+// dashboardCSP lets a page load nothing but the service's own files: no
+// inline script or style, no other origin, no framing, no form posting
+// elsewhere.
+const dashboardCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// verifyReuse is how long a verification of the audit log is shown again
+// rather than run again: a browser (or anyone who reaches the port)
+// cannot keep the workspace busy recomputing the log.
+const verifyReuse = 10 * time.Second
+
+// dashboardRows bounds the proposals a group of the front page lists.
+const dashboardRows = 200
+
+// auditPage is the audit page's default number of entries.
+const auditPage = 50
+
+var pages = parsePages("index.html", "proposal.html", "audit.html", "vault.html", "error.html")
+
+var pageFuncs = template.FuncMap{
+	"short": func(s string) string {
+		if len(s) > 16 {
+			return s[:16]
+		}
+		return s
+	},
+	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"seconds": func(d time.Duration) int64 {
+		return int64(d / time.Second)
+	},
+	"left": left,
+	"join": strings.Join,
+	// hexhash writes a tree hash as 'airlock audit verify' does.
+	"hexhash": func(h [32]byte) string { return hex.EncodeToString(h[:]) },
+	"count": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.Itoa(n) + " " + many
+	},
+}
+
+// left writes the time to an expiry as the page's script counts it down:
+// "1d 2h 3m 4s", "5m 0s", "expired".
+func left(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s <= 0 {
+		return "expired"
+	}
+	days, h, m, sec := s/86400, s%86400/3600, s%3600/60, s%60
+	out := ""
+	if days > 0 {
+		out = fmt.Sprintf("%dd ", days)
+	}
+	if days > 0 || h > 0 {
+		out += fmt.Sprintf("%dh ", h)
+	}
+	return out + fmt.Sprintf("%dm %ds", m, sec)
+}
+
+func parsePages(names ...string) map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, n := range names {
+		out[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(webFiles, "web/layout.html", "web/"+n))
+	}
+	return out
+}
+
+// page is what every page's layout shows.
+type page struct {
+	Title string
+	Nav   string
+	// Coordinator is the workspace's origin ("coordinator/coord").
+	Coordinator string
+	Now         time.Time
+	Data        any
+}
+
+// dashboardRoutes registers the dashboard's pages and files, unless off.
+func (s *Server) dashboardRoutes(m *http.ServeMux) {
+	if s.cfg.Dashboard.Off {
+		return
+	}
+	m.Handle("GET /{$}", s.page("proposals", s.indexPage))
+	m.Handle("GET /proposals/{id}", s.page("proposals", s.proposalPage))
+	m.Handle("GET /audit", s.page("audit", s.auditPage))
+	m.Handle("GET /audit/verify", s.dashboardOnly(s.auditVerify))
+	m.Handle("GET /vaults/{name}", s.page("vaults", s.vaultPage))
+	static, _ := fs.Sub(webFiles, "web")
+	files := http.FileServerFS(static)
+	for _, f := range []string{"dashboard.css", "dashboard.js"} {
+		m.Handle("GET /static/"+f, s.dashboardOnly(func(w http.ResponseWriter, r *http.Request) {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/" + f
+			files.ServeHTTP(w, r2)
+		}))
+	}
+}
+
+// dashboardOnly sets the dashboard's security headers and refuses a
+// Host the dashboard does not answer to.
+func (s *Server) dashboardOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", dashboardCSP)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Cache-Control", "no-store")
+		if !s.dashboardHost(r) {
+			hd.Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusMisdirectedRequest)
+			fmt.Fprintf(w, "the dashboard does not answer to host %q: open it by IP address or localhost, or list the name in the service's dashboard hosts\n", r.Host)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// dashboardHost says whether the dashboard answers to r's Host.
+func (s *Server) dashboardHost(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if net.ParseIP(strings.Trim(host, "[]")) != nil || host == "localhost" {
+		return true
+	}
+	for _, h := range s.cfg.Dashboard.Hosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// errPage is a page's refusal: a status and what to tell.
+type errPage struct {
+	status int
+	msg    string
+}
+
+func (e *errPage) Error() string { return e.msg }
+
+// page serves a page: it holds the workspace, as the API does, while fn
+// reads, then renders the page's template.
+func (s *Server) page(nav string, fn func(c *call) (string, any, error)) http.HandlerFunc {
+	return s.dashboardOnly(func(w http.ResponseWriter, r *http.Request) {
+		c := &call{ctx: r.Context(), r: r}
+		s.mu.Lock()
+		title, data, err := fn(c)
+		s.mu.Unlock()
+		name := "error.html"
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusInternalServerError
+			var ep *errPage
+			var p *Problem
+			switch {
+			case errors.As(err, &ep):
+				status = ep.status
+			case errors.As(err, &p):
+				status = p.Status
+			default:
+				if cp := classify(err, false); cp.Status < 500 {
+					status = cp.Status
+				}
+			}
+			title, data = http.StatusText(status), err.Error()
+			if status >= 500 {
+				// The reason stays in the service's log: an unsigned
+				// reader learns nothing of the machine's insides.
+				s.cfg.Log.Error("dashboard page failed", "path", r.URL.Path, "err", err)
+				data = "the coordinator could not read this page; the service's log says why"
+			}
+		} else {
+			name = nav2page(nav, r)
+		}
+		var buf bytes.Buffer
+		if err := pages[name].ExecuteTemplate(&buf, "layout", page{Title: title, Nav: nav,
+			Coordinator: s.coord().WS.Config.Origin(), Now: s.cfg.Now().UTC(), Data: data}); err != nil {
+			s.cfg.Log.Error("dashboard template", "page", name, "err", err)
+			http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(status)
+		w.Write(buf.Bytes())
+	})
+}
+
+// nav2page is the template of a route.
+func nav2page(nav string, r *http.Request) string {
+	switch {
+	case r.Pattern == "GET /proposals/{id}":
+		return "proposal.html"
+	case nav == "audit":
+		return "audit.html"
+	case nav == "vaults":
+		return "vault.html"
+	}
+	return "index.html"
+}
+
+// query reads a page's query parameters: only the names given, each at
+// most once.
+func query(r *http.Request, names ...string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, vs := range r.URL.Query() {
+		if !slices.Contains(names, k) {
+			return nil, &errPage{http.StatusBadRequest, fmt.Sprintf("unknown query parameter %q", k)}
+		}
+		if len(vs) > 1 {
+			return nil, &errPage{http.StatusBadRequest, fmt.Sprintf("query parameter %q given twice", k)}
+		}
+		out[k] = vs[0]
+	}
+	return out, nil
+}
+
+// proposalGroup is one section of the front page.
+type proposalGroup struct {
+	ID, Name, Empty string
+	Proposals       []Proposal
+	// More is how many were left off (dashboardRows).
+	More int
+}
+
+type indexData struct {
+	State, Vault string
+	States       []proposal.State
+	Vaults       []string
+	Groups       []*proposalGroup
+}
+
+// indexPage lists the proposals: waiting for approvals (soonest expiry
+// first), approved and to be finalized, and done (newest first).
+func (s *Server) indexPage(c *call) (string, any, error) {
+	q, err := query(c.r, "state", "vault")
+	if err != nil {
+		return "", nil, err
+	}
+	if st := q["state"]; st != "" && !slices.Contains(proposal.States, proposal.State(st)) {
+		return "", nil, &errPage{http.StatusBadRequest, fmt.Sprintf("state %q is none of %v", st, proposal.States)}
+	}
+	rows, err := s.rows(c)
+	if err != nil {
+		return "", nil, err
+	}
+	pol, _, err := s.coord().WS.Policy(s.coord().Reg)
+	if err != nil {
+		return "", nil, err
+	}
+	es, err := s.coord().WS.Proposals()
+	if err != nil {
+		return "", nil, err
+	}
+	d := &indexData{State: q["state"], Vault: q["vault"], States: proposal.States}
+	for _, v := range pol.Vaults {
+		d.Vaults = append(d.Vaults, v.Name)
+	}
+	waiting := &proposalGroup{ID: "waiting", Name: "Waiting for approvals", Empty: "Nothing waits for approvals."}
+	approved := &proposalGroup{ID: "approved", Name: "Approved, to finalize", Empty: "Nothing approved waits to be finalized."}
+	done := &proposalGroup{ID: "done", Name: "Done", Empty: "No proposal has ended yet."}
+	for _, pe := range es {
+		v, err := s.viewRow(c, pe, rows[pe.IDHex()], pol, false)
+		if err != nil {
+			return "", nil, err
+		}
+		if (d.State != "" && v.State != d.State) || (d.Vault != "" && v.Vault != d.Vault) {
+			continue
+		}
+		switch proposal.State(v.State) {
+		case proposal.StateOpen:
+			waiting.Proposals = append(waiting.Proposals, *v)
+		case proposal.StateApproved:
+			approved.Proposals = append(approved.Proposals, *v)
+		default:
+			done.Proposals = append(done.Proposals, *v)
+		}
+	}
+	soonest := func(a, b Proposal) int { return a.Expires.Compare(b.Expires) }
+	newest := func(a, b Proposal) int { return b.Created.Compare(a.Created) }
+	slices.SortStableFunc(waiting.Proposals, soonest)
+	slices.SortStableFunc(approved.Proposals, soonest)
+	slices.SortStableFunc(done.Proposals, newest)
+	for _, g := range []*proposalGroup{waiting, approved, done} {
+		if len(g.Proposals) > dashboardRows {
+			g.More = len(g.Proposals) - dashboardRows
+			g.Proposals = g.Proposals[:dashboardRows]
+		}
+		d.Groups = append(d.Groups, g)
+	}
+	return "Proposals", d, nil
+}
+
+type proposalData struct {
+	P *Proposal
+	// Live: open or approved, so the expiry counts down.
+	Live bool
+	// Left is the time to expiry at the coordinator's clock.
+	Left time.Duration
+	// Flags are the coordinator's decoding's flags, then the verdict's.
+	Flags []flagRow
+}
+
+type flagRow struct {
+	Source string
+	chain.Flag
+}
+
+// proposalPage shows one proposal as the API's view of it.
+func (s *Server) proposalPage(c *call) (string, any, error) {
+	if _, err := query(c.r); err != nil {
+		return "", nil, err
+	}
+	pe, err := s.lookup(c)
+	if err != nil {
+		return "", nil, err
+	}
+	v, err := s.view(c, pe, true)
+	if err != nil {
+		return "", nil, err
+	}
+	d := &proposalData{P: v}
+	if v.State == string(proposal.StateOpen) || v.State == string(proposal.StateApproved) {
+		d.Live, d.Left = true, v.Expires.Sub(s.cfg.Now())
+	}
+	if v.Review != nil {
+		for _, f := range v.Review.Flags {
+			d.Flags = append(d.Flags, flagRow{"decoding", f})
+		}
+	}
+	if v.Verdict != nil {
+		for _, f := range v.Verdict.Flags {
+			d.Flags = append(d.Flags, flagRow{"policy", f})
+		}
+	}
+	return "Proposal " + v.ID[:16], d, nil
+}
+
+type auditData struct {
+	// From and To bound the page's entries (To excluded).
+	Size, From, To int64
+	Entries        []Entry
+	Newer, Older   *int64
+	Limit          int64
+	Checkpoint     *audit.Checkpoint
+	CheckpointErr  string
+	Record         *workspace.Verification
+}
+
+// auditPage shows a page of the log, newest first (from: the first index
+// of the page; default the latest page), the latest checkpoint as it
+// stands (the dashboard signs none) and the self-verification's record.
+func (s *Server) auditPage(c *call) (string, any, error) {
+	q, err := query(c.r, "from", "limit")
+	if err != nil {
+		return "", nil, err
+	}
+	limit := int64(auditPage)
+	if l, ok := q["limit"]; ok {
+		n, err := strconv.ParseInt(l, 10, 64)
+		if err != nil || n < 1 || n > MaxEntries {
+			return "", nil, &errPage{http.StatusBadRequest, fmt.Sprintf("limit is a number from 1 to %d", MaxEntries)}
+		}
+		limit = n
+	}
+	from := int64(-1)
+	if f, ok := q["from"]; ok {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n < 0 {
+			return "", nil, &errPage{http.StatusBadRequest, "from is an entry index from 0"}
+		}
+		from = n
+	}
+	pub, err := keys.IdentityPublic(s.cfg.Identity)
+	if err != nil {
+		return "", nil, err
+	}
+	d := &auditData{Limit: limit}
+	err = s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
+		d.Size = l.Size()
+		if from < 0 {
+			from = max(0, d.Size-limit)
+		}
+		d.From, d.To = from, min(from+limit, d.Size)
+		for i := d.To - 1; i >= d.From; i-- {
+			e, err := l.Entry(i)
+			if err != nil {
+				return err
+			}
+			d.Entries = append(d.Entries, Entry{Index: i, Time: e.Event.Time, Kind: e.Event.Kind, Subject: e.Event.Subject, Detail: e.Event.Detail})
+		}
+		if d.To < d.Size {
+			n := d.To
+			d.Newer = &n
+		}
+		if d.From > 0 {
+			n := max(0, d.From-limit)
+			d.Older = &n
+		}
+		cp, err := l.LatestCheckpoint()
+		switch {
+		case errors.Is(err, audit.ErrNoCheckpoint):
+			d.CheckpointErr = "no checkpoint has been signed yet"
+		case err != nil:
+			return err
+		default:
+			if d.Checkpoint, err = audit.OpenCheckpoint(cp, s.coord().WS.Config.LogOrigin(), pub); err != nil {
+				d.Checkpoint, d.CheckpointErr = nil, "the latest checkpoint does not verify: "+err.Error()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	if d.Record, err = s.coord().WS.Record(c.ctx); err != nil {
+		return "", nil, err
+	}
+	return "Audit log", d, nil
+}
+
+// AuditVerification is GET /audit/verify's answer: the workspace's
+// verification as 'airlock audit verify' runs it (workspace.Verify,
+// which records nothing), or one run less than verifyReuse ago.
+type AuditVerification struct {
+	Verified bool `json:"verified"`
+	// Error says what failed ("" when verified).
+	Error           string    `json:"error,omitempty"`
+	Origin          string    `json:"origin"`
+	Entries         int64     `json:"entries"`
+	CheckpointSize  int64     `json:"checkpoint_size"`
+	AfterCheckpoint int64     `json:"entries_after_checkpoint"`
+	Root            string    `json:"root,omitempty"`
+	StateAgrees     bool      `json:"state_agrees"`
+	VerifiedAt      time.Time `json:"verified_at"`
+	// Reused: the result of a verification less than 10 s old.
+	Reused bool `json:"reused,omitempty"`
+	// The scheduled self-verification's record.
+	LastOK   *time.Time `json:"last_ok,omitempty"`
+	Failures int        `json:"failures"`
+	Halted   string     `json:"halted,omitempty"`
+}
+
+// auditVerify recomputes the log's tree, checks the latest checkpoint's
+// signature and the state's agreement with the log, read-only.
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > 0 {
+		http.Error(w, "verify takes no query", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	out, err := s.verifyLog(r.Context())
+	s.mu.Unlock()
+	if err != nil {
+		s.cfg.Log.Error("dashboard verify", "err", err)
+		out = &AuditVerification{Error: "the verification could not run; the service's log says why", VerifiedAt: s.cfg.Now().UTC()}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(out)
+}
+
+// verifyLog runs workspace.Verify, or reuses a result younger than
+// verifyReuse. It is called with s.mu held.
+func (s *Server) verifyLog(ctx context.Context) (*AuditVerification, error) {
+	now := s.cfg.Now()
+	if lv := s.dash.lastVerify; lv != nil && now.Sub(lv.VerifiedAt) < verifyReuse && !now.Before(lv.VerifiedAt) {
+		again := *lv
+		again.Reused = true
+		return &again, nil
+	}
+	v, err := s.coord().WS.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &AuditVerification{Verified: v.Err == nil, StateAgrees: v.Err == nil, Origin: s.coord().WS.Config.Origin(),
+		Entries: v.Report.Entries, CheckpointSize: v.Report.CheckpointSize, VerifiedAt: v.VerifiedAt,
+		Failures: v.Failures, Halted: v.Halted}
+	if v.Err != nil {
+		out.Error = v.Err.Error()
+		if errors.Is(v.Err, audit.ErrNoCheckpoint) {
+			out.Error += ": the coordinator has signed no checkpoint yet (one is signed at GET /v1/audit/checkpoint or by 'airlock audit checkpoint')"
+		}
+	} else {
+		out.Root = hex.EncodeToString(v.Report.Root[:])
+		out.AfterCheckpoint = v.Report.Entries - v.Report.CheckpointSize
+	}
+	if !v.LastOK.IsZero() {
+		t := v.LastOK
+		out.LastOK = &t
+	}
+	s.dash.lastVerify = out
+	return out, nil
+}
+
+type vaultData struct {
+	V           *policy.Vault
+	Signers     []policy.Signer
+	Recovery    *policy.Signer
+	AddressBook []policy.AddressEntry
+	Limits      []limitRow
+	LimitsErr   string
+	// Balance is the node's answer; NoNode: no node is configured.
+	Balance, BalanceErr string
+	NoNode              bool
+	Live                int
+}
+
+// limitRow is one limit or velocity rule as it applies to a vault.
+type limitRow struct {
+	Scope, Name, Kind, Asset string
+	Max                      string
+	Period                   string
+	// Velocity: what the coordinator counts as spent in the period, and
+	// what is left.
+	Spent, Left string
+	Percent     int
+	Err         string
+}
+
+// vaultPage shows a vault as the policy has it, the address book's
+// entries for it, its limits and what is used of them in their period.
+func (s *Server) vaultPage(c *call) (string, any, error) {
+	if _, err := query(c.r); err != nil {
+		return "", nil, err
+	}
+	pol, _, err := s.coord().WS.Policy(s.coord().Reg)
+	if err != nil {
+		return "", nil, err
+	}
+	v, ok := pol.Vault(c.r.PathValue("name"))
+	if !ok {
+		return "", nil, &errPage{http.StatusNotFound, fmt.Sprintf("no vault %q in policy %s", c.r.PathValue("name"), pol.Name)}
+	}
+	d := &vaultData{V: v}
+	if d.Signers, err = pol.Signers(v); err != nil {
+		return "", nil, err
+	}
+	if rs, ok, err := pol.RecoverySigner(v); err != nil {
+		return "", nil, err
+	} else if ok {
+		d.Recovery = &rs
+	}
+	for _, e := range pol.AddressBook {
+		if addressFor(e, v) {
+			d.AddressBook = append(d.AddressBook, e)
+		}
+	}
+	rows, err := s.rows(c)
+	if err != nil {
+		return "", nil, err
+	}
+	for _, r := range rows {
+		if r.Vault == v.Name && (r.State == proposal.StateOpen || r.State == proposal.StateApproved) {
+			d.Live++
+		}
+	}
+	if d.Limits, err = s.limits(c.ctx, pol, v); err != nil {
+		d.LimitsErr = err.Error()
+	}
+	if s.cfg.Dashboard.Balance == nil {
+		d.NoNode = true
+	} else if d.Balance, err = s.cfg.Dashboard.Balance(c.ctx, v); err != nil {
+		d.BalanceErr = err.Error()
+	}
+	return "Vault " + v.Name, d, nil
+}
+
+// addressFor says whether an address-book entry is a destination for v:
+// its chain, every vault or v named, and on Ethereum any chain id or v's.
+func addressFor(e policy.AddressEntry, v *policy.Vault) bool {
+	if e.Chain != v.Chain || (len(e.Vaults) > 0 && !slices.Contains(e.Vaults, v.Name)) {
+		return false
+	}
+	return e.ChainID == 0 || v.Safe == nil || e.ChainID == v.Safe.ChainID
+}
+
+// limits are the policy's and the vault's limit and velocity rules on
+// the vault's chain, each velocity rule with what the coordinator counts
+// as spent in its period: the history its rules are decided on
+// (coordinator.history: every proposal.created entry's "spent" whose
+// proposal has not ended without effect), summed by policy.Ledger.
+func (s *Server) limits(ctx context.Context, pol *policy.Policy, v *policy.Vault) ([]limitRow, error) {
+	var ledger *policy.Ledger
+	err := s.coord().WS.View(ctx, func(r store.Reader) error {
+		entries, err := workspace.Spending(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
+			id, err := hex.DecodeString(ev.Subject)
+			if err != nil || len(id) != 32 {
+				return false, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
+			}
+			sp, err := r.Proposal([32]byte(id))
+			if err != nil {
+				return false, err
+			}
+			st := proposal.State(sp.State)
+			return st != proposal.StateRejected && st != proposal.StateWithdrawn && st != proposal.StateExpired, nil
+		})
+		if err != nil {
+			return err
+		}
+		ledger, err = policy.NewLedger(entries)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now()
+	var out []limitRow
+	add := func(scope string, rules []policy.TxRule) {
+		for _, r := range rules {
+			if r.Kind != policy.RuleLimit && r.Kind != policy.RuleVelocity {
+				continue
+			}
+			id, decimals, assetChain := assetOf(pol, r.Asset)
+			if assetChain != v.Chain {
+				continue
+			}
+			max, _ := new(big.Int).SetString(r.Max, 10)
+			row := limitRow{Scope: scope, Name: r.Name, Kind: string(r.Kind), Asset: r.Asset, Max: policy.FormatAmount(max, decimals)}
+			if r.Kind == policy.RuleVelocity {
+				row.Period = period(r.Period)
+				spent, err := ledger.Spent(v.Name, id, now.Add(-time.Duration(r.Period)*time.Second), now)
+				if err != nil || max == nil {
+					row.Err = fmt.Sprint("the history cannot be read: ", err)
+				} else {
+					row.Spent = policy.FormatAmount(spent, decimals)
+					row.Left = policy.FormatAmount(new(big.Int).Sub(max, spent), decimals)
+					if max.Sign() > 0 {
+						row.Percent = int(new(big.Int).Div(new(big.Int).Mul(spent, big.NewInt(100)), max).Int64())
+					}
+					if spent.Cmp(max) > 0 {
+						row.Left = "0"
+					}
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	add("policy", pol.TxRules)
+	add("vault", v.TxRules)
+	return out, nil
+}
+
+// assetOf resolves a rule's asset symbol as the policy's rules do: BTC,
+// ETH, or one of the policy's ERC-20 assets.
+func assetOf(pol *policy.Policy, symbol string) (id string, decimals int, chainName string) {
+	switch symbol {
+	case "BTC":
+		return "BTC", 8, "bitcoin"
+	case "ETH":
+		return "ETH", 18, "ethereum"
+	}
+	for _, a := range pol.Assets {
+		if a.Symbol == symbol {
+			return "erc20:" + a.Token, a.Decimals, a.Chain
+		}
+	}
+	return "", 0, ""
+}
+
+// period writes a velocity rule's period as the policy's source does:
+// "7d", "24h", "90m".
+func period(sec int64) string {
+	switch {
+	case sec%86400 == 0 && sec >= 2*86400:
+		return fmt.Sprintf("%dd", sec/86400)
+	case sec%3600 == 0:
+		return fmt.Sprintf("%dh", sec/3600)
+	case sec%60 == 0:
+		return fmt.Sprintf("%dm", sec/60)
+	}
+	return fmt.Sprintf("%ds", sec)
+}
+
+// dashState is what the dashboard keeps between requests, under s.mu.
+type dashState struct {
+	lastVerify *AuditVerification
+}
