@@ -47,8 +47,10 @@ type Dashboard struct {
 	// taken.
 	Hosts []string
 	// Balance, when set, tells a vault's balance as its node sees it;
-	// nil: the vault page says no node is configured.
-	Balance func(ctx context.Context, v *policy.Vault) (string, error)
+	// nil: the vault page says no node is configured. With Config.Node
+	// set and Balance nil, a Bitcoin vault's balance is read from that
+	// node (NodeBalance).
+	Balance func(ctx context.Context, pol *policy.Policy, v *policy.Vault) (string, error)
 }
 
 //go:embed web
@@ -627,7 +629,7 @@ func (s *Server) vaultPage(c *call) (string, any, error) {
 	}
 	if s.cfg.Dashboard.Balance == nil {
 		d.NoNode = true
-	} else if d.Balance, err = s.cfg.Dashboard.Balance(c.ctx, v); err != nil {
+	} else if d.Balance, err = s.cfg.Dashboard.Balance(c.ctx, pol, v); err != nil {
 		d.BalanceErr = err.Error()
 	}
 	return "Vault " + v.Name, d, nil

@@ -1,16 +1,21 @@
 package serve
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/chain/bitcoin/rpc"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/transport/transfer"
+	"github.com/airlock-vault/airlock/vault"
 )
 
 // Broadcast is the answer to broadcast.
@@ -194,4 +199,36 @@ func (s *Server) consistency(c *call) (*reply, error) {
 		}
 	}
 	return jsonReply(http.StatusOK, out), nil
+}
+
+// NodeBalance reads a Bitcoin vault's balance from node (which must index
+// addresses: btcd --addrindex), for the dashboard's vault page: the
+// unspent outputs paying its receive and change addresses, scanned to
+// the gap limit. It is the node's word, shown for information.
+func NodeBalance(node coordinator.Node) func(ctx context.Context, pol *policy.Policy, v *policy.Vault) (string, error) {
+	return func(ctx context.Context, pol *policy.Policy, v *policy.Vault) (string, error) {
+		if v.Chain != "bitcoin" {
+			return "", fmt.Errorf("the service reads balances from a Bitcoin node; vault %q is a %s vault", v.Name, v.Chain)
+		}
+		vv, err := vault.FromPolicy(pol, v.Name)
+		if err != nil {
+			return "", err
+		}
+		var opts []rpc.Option
+		if node.CAFile != "" {
+			opts = append(opts, rpc.WithCAFile(node.CAFile))
+		}
+		client, err := rpc.New(node.URL, opts...)
+		if err != nil {
+			return "", err
+		}
+		defer client.Close()
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		b, err := vv.Balance(ctx, client, vault.DefaultGap)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%d.%08d BTC in %d unspent outputs (%d of %d addresses used; node %s)", b.Sat/1e8, b.Sat%1e8, b.Outputs, b.Used, b.Scanned, client.URL()), nil
+	}
 }

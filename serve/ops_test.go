@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -41,7 +42,7 @@ func broadcastThroughTheAPI(t *testing.T, o quorum.Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := regtest.Start(t, regtest.Options{MiningAddr: addr, NoTLS: true})
+	node := regtest.Start(t, regtest.Options{MiningAddr: addr, NoTLS: true, Args: []string{"--addrindex", "--txindex"}})
 	blocks := node.Mine(t, 101)
 	var funding bytes.Buffer
 	node.Coinbase(t, blocks[0]).Serialize(&funding)
@@ -104,6 +105,14 @@ func broadcastThroughTheAPI(t *testing.T, o quorum.Options) {
 	var got serve.Proposal
 	if err := c("carol").JSON(ctx, "GET", "/v1/proposals/"+p.ID, nil, &got); err != nil || got.State != "broadcast" {
 		t.Fatalf("after the broadcast: %v %+v", err, got.State)
+	}
+	// The dashboard's vault page reads the balance from the same node:
+	// 102 coinbases of 50 BTC to the vault, 1 BTC paid out (the fee came
+	// back in the last coinbase).
+	page := httptest.NewRecorder()
+	srv.ServeHTTP(page, httptest.NewRequest("GET", "http://127.0.0.1/vaults/ops", nil))
+	if page.Code != 200 || !strings.Contains(page.Body.String(), "5099.00000000 BTC in ") {
+		t.Fatalf("the vault page's balance (%d):\n%s", page.Code, page.Body.String())
 	}
 
 	// A service started without a node.

@@ -135,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 		s.ver.shared = sh
 	}
 	s.leases = map[int64]*sqlstore.Lease{}
+	if s.cfg.Node != nil && s.cfg.Dashboard.Balance == nil {
+		s.cfg.Dashboard.Balance = NodeBalance(*s.cfg.Node)
+	}
 	if s.cfg.Leader == nil && s.shared != nil {
 		// Replicas: the holder of the webhooks' lease follows the log.
 		s.cfg.Leader = func(ctx context.Context) bool { return s.Leader(ctx, LeaseWebhooks) }
