@@ -414,13 +414,15 @@ func (s *Server) post(ctx context.Context, h *hook, ev *WebhookEvent) postResult
 			return postDone
 		}
 		err := s.attempt(ctx, h, ev, body)
-		if ctx.Err() != nil {
-			return postStop
-		}
 		if err == nil {
+			// Delivered, even if ctx ended meanwhile: the caller saves
+			// the cursor, so a restart does not send it again.
 			s.met.deliveries.WithLabelValues(h.label, "delivered").Inc()
 			s.cfg.Log.Info("webhook delivered", "webhook", h.label, "id", ev.ID, "type", ev.Type, "attempts", attempt)
 			return postDone
+		}
+		if ctx.Err() != nil {
+			return postStop
 		}
 		if attempt >= o.MaxAttempts {
 			s.met.deliveries.WithLabelValues(h.label, "failed").Inc()
