@@ -86,6 +86,7 @@ var (
 // finding.
 func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Report, error) {
 	rep := &Report{OK: true}
+	reg = memoRegistry(reg)
 	if len(files) > MaxFiles {
 		return nil, fmt.Errorf("evidence: %d files, at most %d", len(files), MaxFiles)
 	}
@@ -208,18 +209,25 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		rep.add("log", true, "log/", "%d entries recomputed into one tree; %d checkpoints signed by %s, each a prefix of it (no fork)", rep.Entries, rep.Checkpoints, m.Coordinator)
 	}
 
-	// Proposals, decisions, proofs and final transactions.
+	// Proposals, decisions, proofs and final transactions. Each path is
+	// read once: decisions are indexed by their proposal.
 	type finalized struct {
 		id     string
 		spends []string
 	}
 	var finals []finalized
-	for _, p := range sortedMatching(files, idFile) {
-		mm := idFile.FindStringSubmatch(p)
-		if mm[1] != "proposals" {
-			continue
+	var propIDs []string
+	decisionsOf := map[string][]string{} // proposal id -> decision paths
+	for p := range files {
+		if mm := idFile.FindStringSubmatch(p); mm != nil && mm[1] == "proposals" {
+			propIDs = append(propIDs, mm[2])
+		} else if dm := decisionFile.FindStringSubmatch(p); dm != nil {
+			decisionsOf[dm[1]] = append(decisionsOf[dm[1]], p)
 		}
-		id := mm[2]
+	}
+	sort.Strings(propIDs)
+	for _, id := range propIDs {
+		p := "proposals/" + id + ".proposal"
 		pe, err := envelope.Decode(files[p])
 		if err != nil || pe.IDHex() != id {
 			rep.add("proposals", false, p, "unreadable, or its id is not its name: %v", err)
@@ -245,11 +253,10 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		}
 		rep.Proposals++
 		// Its decisions.
-		for _, dp := range sortedMatching(files, decisionFile) {
+		dps := decisionsOf[id]
+		sort.Strings(dps)
+		for _, dp := range dps {
 			dm := decisionFile.FindStringSubmatch(dp)
-			if dm[1] != id {
-				continue
-			}
 			de, err := envelope.Decode(files[dp])
 			if err != nil {
 				rep.add("decisions", false, dp, "unreadable: %v", err)
