@@ -86,6 +86,7 @@ var (
 // finding.
 func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Report, error) {
 	rep := &Report{OK: true}
+	reg = memoRegistry(reg)
 	if len(files) > MaxFiles {
 		return nil, fmt.Errorf("evidence: %d files, at most %d", len(files), MaxFiles)
 	}
@@ -182,47 +183,125 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		return rep, nil
 	}
 	rep.Entries = int64(len(lg.events))
-	cps := sortedMatching(files, cpFile)
-	for _, p := range cps {
-		ok := false
-		for _, k := range keys {
-			c, err := audit.OpenCheckpoint(files[p], m.Origin, k)
-			if err != nil {
-				continue
-			}
-			ok = true
-			root, err := lg.root(c.Size)
-			switch {
-			case err != nil:
-				rep.add("checkpoints", false, p, "a checkpoint of %d entries; the bundle's log holds %d", c.Size, rep.Entries)
-			case root != c.Root:
-				rep.add("checkpoints", false, p, "FORK: the checkpoint of %d entries signs root %s; the records make %s", c.Size, c.Root, root)
-			}
-		}
-		if !ok {
-			rep.add("checkpoints", false, p, "not signed by coordinator %s for log %s", m.Coordinator, m.Origin)
-		}
+	// Every checkpoint is opened and compared with the records first;
+	// then a mismatch is named by what the others show: a checkpoint
+	// disagreeing with a larger one the records match is a second history
+	// signed by the same key (a fork); otherwise the records changed
+	// between the last checkpoint they match and this one (or it is a
+	// fork: the bundle alone cannot tell which).
+	type opened struct {
+		path  string
+		c     *audit.Checkpoint
+		root  tlog.Hash
+		match bool
+	}
+	var cks []opened
+	for _, p := range sortedMatching(files, cpFile) {
 		rep.Checkpoints++
+		var c *audit.Checkpoint
+		for _, k := range keys {
+			if cc, err := audit.OpenCheckpoint(files[p], m.Origin, k); err == nil {
+				c = cc
+				break
+			}
+		}
+		if c == nil {
+			rep.add("checkpoints", false, p, "not signed by coordinator %s for log %s", m.Coordinator, m.Origin)
+			continue
+		}
+		root, err := lg.root(c.Size)
+		if err != nil {
+			rep.add("checkpoints", false, p, "a checkpoint of %d entries; the bundle's log holds %d", c.Size, rep.Entries)
+			continue
+		}
+		cks = append(cks, opened{p, c, root, root == c.Root})
+	}
+	// A change to the records fails every checkpoint after it: one
+	// finding, naming the later ones.
+	type change struct {
+		finding int
+		later   []string
+	}
+	changed := map[int64]*change{} // by the size of the last checkpoint the records match
+	sort.SliceStable(cks, func(i, j int) bool { return cks[i].c.Size < cks[j].c.Size })
+	// For each checkpoint: the largest smaller one the records match, and
+	// the smallest one at least as large that they match.
+	below := make([]int64, len(cks))
+	above := make([]int, len(cks))
+	var lastMatch int64
+	for i := 0; i < len(cks); {
+		j := i
+		for ; j < len(cks) && cks[j].c.Size == cks[i].c.Size; j++ {
+			below[j] = lastMatch
+		}
+		for k := i; k < j; k++ {
+			if cks[k].match {
+				lastMatch = cks[k].c.Size
+			}
+		}
+		i = j
+	}
+	next := -1
+	for i := len(cks) - 1; i >= 0; i-- {
+		if cks[i].match {
+			next = i
+		}
+		above[i] = next
+	}
+	for i, o := range cks {
+		if o.match {
+			continue
+		}
+		if a := above[i]; a >= 0 {
+			rep.add("checkpoints", false, o.path, "FORK: the coordinator's key signed this checkpoint of %d entries (root %s) and %s of %d entries, which the records match: two histories under one key", o.c.Size, o.c.Root, cks[a].path, cks[a].c.Size)
+			continue
+		}
+		if ch := changed[below[i]]; ch != nil {
+			ch.later = append(ch.later, o.path)
+			continue
+		}
+		since := "they match no earlier checkpoint"
+		if below[i] > 0 {
+			since = fmt.Sprintf("they match the checkpoint of %d entries", below[i])
+		}
+		rep.add("checkpoints", false, o.path, "the records do not make the root this checkpoint of %d entries signs (%s; the records make %s): entries among %d..%d were changed, removed, inserted or reordered (%s), or the checkpoint is of another history (a FORK)", o.c.Size, o.c.Root, o.root, below[i], o.c.Size-1, since)
+		changed[below[i]] = &change{finding: len(rep.Findings) - 1}
+	}
+	for _, ch := range changed {
+		if n := len(ch.later); n > 0 {
+			rep.Findings[ch.finding].Detail += fmt.Sprintf("; nor do they make the roots of the %d later checkpoints, %s to %s", n, ch.later[0], ch.later[n-1])
+		}
 	}
 	if rep.OK {
 		rep.add("log", true, "log/", "%d entries recomputed into one tree; %d checkpoints signed by %s, each a prefix of it (no fork)", rep.Entries, rep.Checkpoints, m.Coordinator)
 	}
 
-	// Proposals, decisions, proofs and final transactions.
+	// Proposals, decisions, proofs and final transactions. Each path is
+	// read once: decisions are indexed by their proposal.
 	type finalized struct {
 		id     string
 		spends []string
 	}
 	var finals []finalized
-	for _, p := range sortedMatching(files, idFile) {
-		mm := idFile.FindStringSubmatch(p)
-		if mm[1] != "proposals" {
+	var propIDs []string
+	decisionsOf := map[string][]string{} // proposal id -> decision paths
+	for p := range files {
+		if mm := idFile.FindStringSubmatch(p); mm != nil && mm[1] == "proposals" {
+			propIDs = append(propIDs, mm[2])
+		} else if dm := decisionFile.FindStringSubmatch(p); dm != nil {
+			decisionsOf[dm[1]] = append(decisionsOf[dm[1]], p)
+		}
+	}
+	sort.Strings(propIDs)
+	for _, id := range propIDs {
+		p := "proposals/" + id + ".proposal"
+		pe, err := envelope.Decode(files[p])
+		if err != nil {
+			rep.add("proposals", false, p, "unreadable: %v", err)
 			continue
 		}
-		id := mm[2]
-		pe, err := envelope.Decode(files[p])
-		if err != nil || pe.IDHex() != id {
-			rep.add("proposals", false, p, "unreadable, or its id is not its name: %v", err)
+		if pe.IDHex() != id {
+			rep.add("proposals", false, p, "its id is %s, not its name: the proposal's bytes were changed", pe.IDHex()[:16])
 			continue
 		}
 		pr, err := proposal.Decode(pe)
@@ -245,11 +324,10 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		}
 		rep.Proposals++
 		// Its decisions.
-		for _, dp := range sortedMatching(files, decisionFile) {
+		dps := decisionsOf[id]
+		sort.Strings(dps)
+		for _, dp := range dps {
 			dm := decisionFile.FindStringSubmatch(dp)
-			if dm[1] != id {
-				continue
-			}
 			de, err := envelope.Decode(files[dp])
 			if err != nil {
 				rep.add("decisions", false, dp, "unreadable: %v", err)
@@ -302,6 +380,16 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 		pfe, err := envelope.Decode(pb)
 		if err != nil {
 			rep.add("proofs", false, proofPath, "unreadable: %v", err)
+			continue
+		}
+		// A proof counts the approvals of the version it cites; that must
+		// be the version the proposal was made under.
+		if pf, err := proposal.DecodeProof(pfe); err == nil && !bytes.Equal(pf.Policy, pr.Policy) {
+			cited := fmt.Sprintf("%x (not in the chain)", pf.Policy[:min(8, len(pf.Policy))])
+			if pv := versionOf(versions, pf.Policy); pv != nil {
+				cited = fmt.Sprint(pv.Policy.Version)
+			}
+			rep.add("proofs", false, proofPath, "a threshold proof under policy version %s for a proposal made under version %d: the wrong version's signers and threshold", cited, ver.Policy.Version)
 			continue
 		}
 		prep, err := proposal.VerifyProof(pfe, versions, pe, reg)

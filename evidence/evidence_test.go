@@ -18,6 +18,7 @@ import (
 	"github.com/airlock-vault/airlock/evidence"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/vault"
 )
@@ -254,7 +255,7 @@ func TestTamperedBundlesFail(t *testing.T) {
 		recs[2], recs[3] = recs[3], recs[2]
 		files["log/records"] = []byte(strings.Join(recs, "\n"))
 		reseal(t, files, key)
-		failedWith(t, mustCheck(t, files, genesis), "checkpoints", "FORK")
+		failedWith(t, mustCheck(t, files, genesis), "checkpoints", "entries among 0..")
 	})
 }
 
@@ -359,4 +360,96 @@ func TestReportShowsEveryControl(t *testing.T) {
 	if !strings.Contains(b.String(), "does NOT verify") || !strings.Contains(b.String(), ">FAIL<") {
 		t.Error("a failing bundle's report does not say so")
 	}
+}
+
+// TestProofOfAnotherPolicyVersionFails: a coordinator that finalizes a
+// proposal made under version 2 with a threshold proof counting version
+// 1's signers (where alice is not yet revoked), and re-signs the proof and
+// the manifest with its own key, is caught: a proof counts only under the
+// version its proposal cites.
+func TestProofOfAnotherPolicyVersionFails(t *testing.T) {
+	q := quorum.New(t, quorum.Options{})
+	v, err := vault.Resolve(q.Coord.WS, quorum.Reg, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pay := func(seed uint64, who ...string) *envelope.Envelope {
+		syn, err := v.Synthetic(vault.SyntheticRequest{Seed: seed, Amount: 1_000_000, Fee: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pe, _, err := q.Coord.Propose(ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT}, q.CoordKeys.Identity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := pe.Encode()
+		for _, w := range who {
+			q.Decide(t, w, raw, station.Decision{Approve: true})
+		}
+		if _, err := q.Coord.Finalize(ctx, pe.IDHex(), q.CoordKeys.Identity); err != nil {
+			t.Fatal(err)
+		}
+		return pe
+	}
+	p1 := pay(1, "alice", "bob")
+	// Version 2 revokes alice; bob and carol sign it; everyone imports it.
+	q.Advance(time.Hour)
+	prev, _, err := q.Coord.WS.Policy(quorum.Reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := policy.ToFile(prev)
+	for i := range f.Participants {
+		if f.Participants[i].ID == "alice" {
+			f.Participants[i].Revoked = "left"
+		}
+	}
+	v2, _, err := policy.Next(prev, f, quorum.Reg, q.Now(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2, err := policy.Seal(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"bob", "carol"} {
+		if err := env2.Sign(q.Stations[who].Keys.Identity); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := q.Coord.WS.ImportPolicy(env2, quorum.Reg); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"bob", "carol"} {
+		if _, err := q.Stations[who].WS.ImportPolicy(env2, quorum.Reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Advance(time.Hour)
+	p2 := pay(2, "bob", "carol")
+	if _, err := q.Coord.WS.Checkpoint(ctx, q.CoordKeys.Identity); err != nil {
+		t.Fatal(err)
+	}
+	files := export(t, q)
+	if rep := mustCheck(t, files, q.Policy.ID()); !rep.OK || rep.Policies != 2 || rep.Finalized != 2 {
+		t.Fatalf("the honest bundle: %+v, failures %+v", rep, rep.Failures())
+	}
+	// The forged proof: version 1's proof, re-addressed to p2, re-signed.
+	pfe, err := envelope.Decode(files["proofs/"+p1.IDHex()+".proof"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := proposal.DecodeProof(pfe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id2 := p2.ID()
+	pf.Proposal = id2[:]
+	forged, err := proposal.SealProof(pf, q.CoordKeys.Identity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["proofs/"+p2.IDHex()+".proof"], _ = forged.Encode()
+	reseal(t, files, q.CoordKeys.Identity)
+	failedWith(t, mustCheck(t, files, q.Policy.ID()), "proofs", "a threshold proof under policy version 1 for a proposal made under version 2")
 }
