@@ -22,6 +22,7 @@ type Report struct {
 	Metrics          Metrics      `json:"metrics"`
 	Reachability     Reachability `json:"reachability"`
 	Faults           []FaultSpan  `json:"faults"`
+	Attacks          []Attack     `json:"attacks"`
 	Notable          []Event      `json:"notable"`
 	Events           int          `json:"events"`
 
@@ -68,6 +69,23 @@ type StationDist struct {
 	Dist
 }
 
+// Attack is what became of one attacker's proposal.
+type Attack struct {
+	Proposal int    `json:"proposal"`
+	Attack   string `json:"attack"`
+	Station  string `json:"station"` // the compromised one
+	State    string `json:"state"`
+	Stopped  bool   `json:"stopped"`
+	// RejectedBy are the stations that refused it, with their reasons.
+	RejectedBy []Rejection `json:"rejectedBy"`
+}
+
+// Rejection is one station's refusal.
+type Rejection struct {
+	Station string `json:"station"`
+	Reason  string `json:"reason"`
+}
+
 // FaultSpan is an injected fault and when it held.
 type FaultSpan struct {
 	Kind   string `json:"kind"`
@@ -100,7 +118,7 @@ var notable = map[string]bool{
 	"key-lost": true, "compromised": true, "absent": true, "coordinator-down": true, "fault-end": true,
 	"media-lost-armed": true, "media-lost": true, "reexported": true, "media-replayed": true,
 	"replay-refused": true, "replay-accepted": true, "attack-proposed": true, "attack-signed": true,
-	"attack-refused": true, "attack-finalized": true, "attack-skipped": true, "late-collect-refused": true,
+	"attack-refused": true, "attack-rejected": true, "attack-finalized": true, "attack-skipped": true, "late-collect-refused": true,
 	"late-finalize-refused": true, "finalize-failed": true, "no-reexport": true, "no-decision": true,
 }
 
@@ -119,9 +137,18 @@ func (s *sim) report(seed uint64) *Report {
 	var ttq, ttf []time.Duration
 	lat := map[string][]time.Duration{}
 	decisions, rejections := 0, 0
+	rep.Attacks = []Attack{}
 	for _, p := range s.props {
 		if p.Attack {
 			rep.Proposals.Attacks++
+			a := Attack{Proposal: p.N, Attack: strings.TrimPrefix(p.Flow, "attack:"), Station: p.By, State: p.State,
+				Stopped: p.State != "finalized" && p.State != "broadcast", RejectedBy: []Rejection{}}
+			for _, who := range sc.Quorum.People {
+				if why, ok := p.Rejected[who]; ok {
+					a.RejectedBy = append(a.RejectedBy, Rejection{who, why})
+				}
+			}
+			rep.Attacks = append(rep.Attacks, a)
 			continue
 		}
 		rep.Proposals.Proposed++
@@ -211,6 +238,17 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "failure rate %.2f%%, expiry rate %.2f%%, rejection rate %.2f%%\n", 100*m.FailureRate, 100*m.ExpiryRate, 100*m.RejectionRate)
 	fmt.Fprintf(&b, "quorum reachable within %s: %.2f%% (%d of %d Monte Carlo runs)\n", secs(r.Reachability.Deadline), 100*r.Reachability.Probability, r.Reachability.Reached, r.Reachability.Runs)
+	for _, a := range r.Attacks {
+		verdict := "STOPPED"
+		if !a.Stopped {
+			verdict = "NOT STOPPED"
+		}
+		fmt.Fprintf(&b, "attack #%d (%s with %s's key): %s, %s", a.Proposal, a.Attack, a.Station, verdict, a.State)
+		for _, rj := range a.RejectedBy {
+			fmt.Fprintf(&b, "; %s refused: %s", rj.Station, rj.Reason)
+		}
+		b.WriteString("\n")
+	}
 	b.WriteString("invariants:\n")
 	for _, inv := range r.Invariants {
 		mark := "held"

@@ -48,6 +48,10 @@ type Prop struct {
 	// Decided: when each station decided (approve or reject).
 	Decided  map[string]time.Time
 	Approved map[string]bool
+	// Rejected: why each station that refused it did (ids scrubbed).
+	Rejected map[string]string
+	// By is the compromised station an attack was signed with.
+	By string
 }
 
 // item is a scheduled action.
@@ -326,7 +330,7 @@ func (s *sim) add(pe *envelope.Envelope, flow string, coin uint64, attack bool) 
 		pp = &proposal.Proposal{}
 	}
 	p := &Prop{N: len(s.props) + 1, Flow: flow, Attack: attack, Coin: coin, Raw: raw, ID: pe.ID(), Created: s.now(),
-		Expires: pp.ExpiresTime(), State: "open", Decided: map[string]time.Time{}, Approved: map[string]bool{}}
+		Expires: pp.ExpiresTime(), State: "open", Decided: map[string]time.Time{}, Approved: map[string]bool{}, Rejected: map[string]string{}}
 	s.props = append(s.props, p)
 	s.byID[p.ID] = p
 	s.hist.Proposals[hex.EncodeToString(p.ID[:])] = &ProposalRecord{Name: p.name(), Expires: p.Expires, Attack: attack}
@@ -381,8 +385,12 @@ func (s *sim) decide(who string, p *Prop) {
 			s.log("no-decision", who, p, "%v", err)
 			return
 		}
-		p.Decided[who] = s.now()
-		s.log("rejected", who, p, "%s", ref.Reasons[0])
+		p.Decided[who], p.Rejected[who] = s.now(), s.scrub(ref.Reasons[0])
+		kind := "rejected"
+		if p.Attack {
+			kind = "attack-rejected"
+		}
+		s.log(kind, who, p, "%s", ref.Reasons[0])
 		s.carry(who, p, re, late)
 	default:
 		s.fail(fmt.Errorf("%s signing %s: %w", who, p.name(), err))
@@ -650,6 +658,7 @@ func (s *sim) compromise(f Fault) {
 			continue
 		}
 		p := s.add(pe, "attack:"+attack, coin, true)
+		p.By = f.Person
 		s.log("attack-proposed", f.Person, p, "%s, forced", attack)
 		ae, err := s.forge(f.Person, p)
 		if err != nil {
