@@ -31,7 +31,7 @@ func load(t testing.TB, path string) *drill.Scenario {
 // outage, a lost and a replayed approval: every invariant holds, the
 // attacks were tried and stopped, and it runs in well under a minute.
 func TestMonthWithEveryFaultHoldsItsInvariants(t *testing.T) {
-	sc := load(t, "testdata/quarter.yaml")
+	sc := load(t, "../docs/drills/treasury-month.yaml")
 	began := time.Now()
 	rep, err := drill.Run(ctx, sc, drill.Options{})
 	if err != nil {

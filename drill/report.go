@@ -25,6 +25,8 @@ type Report struct {
 	Attacks          []Attack     `json:"attacks"`
 	Notable          []Event      `json:"notable"`
 	Events           int          `json:"events"`
+	// History is what the checker judged (not in the JSON).
+	History *History `json:"-"`
 
 	props  []*Prop
 	people []string
@@ -129,6 +131,7 @@ func (s *sim) report(seed uint64) *Report {
 		SimulatedSeconds: int64(s.m.end.Sub(s.m.start) / time.Second), Faults: []FaultSpan{}, Notable: []Event{},
 		Events: len(s.record), props: s.props, people: sc.Quorum.People, start: s.m.start, end: s.m.end,
 	}
+	rep.History = &s.hist
 	rep.Invariants = Check(s.ctx, &s.hist)
 	rep.Passed = true
 	for _, inv := range rep.Invariants {

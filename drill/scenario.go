@@ -98,7 +98,7 @@ func ParseDuration(s string) (time.Duration, error) {
 			return 0, fmt.Errorf("duration %q: %v", s, err)
 		}
 	}
-	if d < 0 || s == "" {
+	if d < 0 || s == "" || days+d < 0 {
 		return 0, fmt.Errorf("duration %q: want a non-negative duration such as 36h or 3d", s)
 	}
 	return days + d, nil
