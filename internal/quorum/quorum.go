@@ -60,6 +60,8 @@ type Options struct {
 	// (people with only an external wallet, entered through Rules); they
 	// sign the genesis policy too.
 	Cosigners []crypto.Signer
+	// MaxLifetime is the policy's max_proposal_lifetime (default 24h).
+	MaxLifetime time.Duration
 }
 
 // Member is a signer station with its keys unlocked.
@@ -98,7 +100,7 @@ func (q *Quorum) Advance(d time.Duration) {
 // New builds a quorum in a temporary folder; the test's cleanup closes it.
 func New(t testing.TB, o Options) *Quorum {
 	t.Helper()
-	q, err := build(t.TempDir(), o)
+	q, err := Build(t.TempDir(), o)
 	if q != nil {
 		t.Cleanup(q.Close)
 	}
@@ -119,7 +121,10 @@ func (q *Quorum) Close() {
 	}
 }
 
-func build(dir string, o Options) (*Quorum, error) {
+// Build builds a quorum in dir, an empty folder: drill workspaces (their
+// keystores marked drill, scrypt work factor 10), never real ones. On an
+// error the part built so far is returned too, for the caller to Close.
+func Build(dir string, o Options) (*Quorum, error) {
 	if len(o.People) == 0 {
 		o.People = []string{"alice", "bob", "carol"}
 	}
@@ -179,7 +184,11 @@ func build(dir string, o Options) (*Quorum, error) {
 		}
 		vaults = fmt.Sprintf("vaults:\n  - name: ops\n    chain: bitcoin\n    threshold: 2\n    signers: [%s]\n", strings.Join(signers, ", "))
 	}
-	src := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: 24h\npolicy_threshold: 2\ncoordinators:\n" +
+	life := "24h"
+	if o.MaxLifetime > 0 {
+		life = o.MaxLifetime.String()
+	}
+	src := "name: treasury\nnetwork: regtest\nmax_proposal_lifetime: " + life + "\npolicy_threshold: 2\ncoordinators:\n" +
 		enroll.PolicyEntry(cws.Config) + "participants:\n" + parts.String() + o.Rules + vaults
 	f, err := policy.ParseFile([]byte(src))
 	if err != nil {
