@@ -519,24 +519,32 @@ func (s *Server) finalize(c *call) (*reply, error) {
 // MaxEntries bounds a page of the audit log.
 const MaxEntries = 1000
 
-func (s *Server) auditEntries(c *call) (*reply, error) {
-	q := c.r.URL.Query()
-	from, limit := int64(0), int64(100)
-	for k, vs := range q {
+// logPage reads the from and limit parameters of a page of the log.
+func logPage(c *call) (from, limit int64, err error) {
+	from, limit = 0, 100
+	for k, vs := range c.r.URL.Query() {
 		n, err := strconv.ParseInt(vs[0], 10, 64)
 		switch {
 		case k != "from" && k != "limit":
-			return nil, problem("malformed", fmt.Sprintf("unknown query parameter %q", k))
+			return 0, 0, problem("malformed", fmt.Sprintf("unknown query parameter %q", k))
 		case err != nil || n < 0 || (k == "limit" && (n < 1 || n > MaxEntries)):
-			return nil, problem("malformed", fmt.Sprintf("%s is a number (limit 1 to %d)", k, MaxEntries))
+			return 0, 0, problem("malformed", fmt.Sprintf("%s is a number (limit 1 to %d)", k, MaxEntries))
 		case k == "from":
 			from = n
 		default:
 			limit = n
 		}
 	}
+	return from, limit, nil
+}
+
+func (s *Server) auditEntries(c *call) (*reply, error) {
+	from, limit, err := logPage(c)
+	if err != nil {
+		return nil, err
+	}
 	out := Entries{Entries: []Entry{}}
-	err := s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
+	err = s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
 		out.Size = l.Size()
 		end := min(from+limit, out.Size)
 		for i := from; i < end; i++ {

@@ -69,23 +69,12 @@ const maxScan = 10000
 // entries (every artifact carried across the gap, on media or by
 // camera), as "airlock audit transfers" lists them.
 func (s *Server) transfers(c *call) (*reply, error) {
-	q := c.r.URL.Query()
-	from, limit := int64(0), int64(100)
-	for k, vs := range q {
-		n, err := strconv.ParseInt(vs[0], 10, 64)
-		switch {
-		case k != "from" && k != "limit":
-			return nil, problem("malformed", fmt.Sprintf("unknown query parameter %q", k))
-		case err != nil || n < 0 || (k == "limit" && (n < 1 || n > MaxEntries)):
-			return nil, problem("malformed", fmt.Sprintf("%s is a number (limit 1 to %d)", k, MaxEntries))
-		case k == "from":
-			from = n
-		default:
-			limit = n
-		}
+	from, limit, err := logPage(c)
+	if err != nil {
+		return nil, err
 	}
 	out := Entries{Entries: []Entry{}}
-	err := s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
+	err = s.coord().WS.AuditLog(c.ctx, func(l *audit.Log) error {
 		out.Size = l.Size()
 		i := from
 		for ; i < out.Size && int64(len(out.Entries)) < limit && i-from < maxScan; i++ {

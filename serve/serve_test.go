@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,6 +24,7 @@ import (
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/internal/pgtest"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
@@ -46,37 +44,7 @@ func eachStore(t *testing.T, fn func(*testing.T, quorum.Options)) {
 
 // postgresSchema is a fresh schema on the PostgreSQL server
 // AIRLOCK_TEST_POSTGRES names, dropped after the test: its DSN.
-func postgresSchema(t *testing.T) string {
-	t.Helper()
-	{
-		dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
-		if dsn == "" {
-			t.Fatal("AIRLOCK_TEST_POSTGRES is not set: the service must pass on a real PostgreSQL server too; ./scripts/test installs and starts one (or eval \"$(./scripts/postgres.sh start)\")")
-		}
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer admin.Close()
-		var b [6]byte
-		rand.Read(b[:])
-		schema := "servetest_" + hex.EncodeToString(b[:])
-		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if a, err := sql.Open("pgx", dsn); err == nil {
-				a.Exec("DROP SCHEMA " + schema + " CASCADE")
-				a.Close()
-			}
-		})
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		return dsn + sep + "search_path=" + schema
-	}
-}
+func postgresSchema(t *testing.T) string { return pgtest.Schema(t, "servetest") }
 
 // fixture is a quorum whose coordinator runs as the service on
 // 127.0.0.1, with a signing client per identity.

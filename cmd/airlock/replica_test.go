@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +22,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/internal/pgtest"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/station"
@@ -45,7 +43,7 @@ import (
 func TestReplicasNeverDoubleFinalize(t *testing.T) {
 	const proposals = 16
 	ctx := context.Background()
-	dsn := replicaSchema(t)
+	dsn := pgtest.Schema(t, "replicatest")
 	airlock, err := exec.LookPath("airlock")
 	if err != nil {
 		t.Fatalf("the airlock command is not on PATH (testscript.Main puts this test binary there): %v", err)
@@ -277,38 +275,6 @@ func TestReplicasNeverDoubleFinalize(t *testing.T) {
 		sent.Load(), sentAtKill.Load(), failovers.Load(), proposals)
 }
 
-// replicaSchema is a fresh schema on the server AIRLOCK_TEST_POSTGRES
-// names; the test fails without one, never skips.
-func replicaSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
-	if dsn == "" {
-		t.Fatal("AIRLOCK_TEST_POSTGRES is not set: the replica test runs three services on a real PostgreSQL server; ./scripts/test installs and starts one (or eval \"$(./scripts/postgres.sh start)\")")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "replicatest_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if a, err := sql.Open("pgx", dsn); err == nil {
-			a.Exec("DROP SCHEMA " + schema + " CASCADE")
-			a.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	return dsn + sep + "search_path=" + schema
-}
-
 // entryCounts counts the audit log's entries by kind.
 func entryCounts(t *testing.T, ws *workspace.Workspace) map[string]int {
 	t.Helper()
@@ -447,27 +413,8 @@ func cmdPGSchema(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: pgschema VAR")
 	}
-	dsn := os.Getenv("AIRLOCK_TEST_POSTGRES")
-	if dsn == "" {
-		ts.Fatalf("AIRLOCK_TEST_POSTGRES is not set: this script needs a real PostgreSQL server; ./scripts/test installs and starts one")
-	}
-	admin, err := sql.Open("pgx", dsn)
+	dsn, drop, err := pgtest.Create(os.Getenv(pgtest.Env), "scripttest")
 	ts.Check(err)
-	defer admin.Close()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "scripttest_" + hex.EncodeToString(b[:])
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	ts.Check(err)
-	ts.Defer(func() {
-		if a, err := sql.Open("pgx", dsn); err == nil {
-			a.Exec("DROP SCHEMA " + schema + " CASCADE")
-			a.Close()
-		}
-	})
-	sep := "?"
-	if strings.Contains(dsn, "?") {
-		sep = "&"
-	}
-	ts.Setenv(args[0], dsn+sep+"search_path="+schema)
+	ts.Defer(drop)
+	ts.Setenv(args[0], dsn)
 }
