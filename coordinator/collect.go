@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 )
 
 // Collected is one decision a collect took in.
@@ -55,4 +61,126 @@ func (c *Coordinator) CollectAny(ctx context.Context, raw []byte, identity func(
 		return nil, err
 	}
 	return []Collected{{Checked: ch}}, nil
+}
+
+// Pending is a station's decision on its way in, in three steps:
+// PrepareCollect finds its proposal and the policy version that proposal
+// cites (reading the workspace); Verify checks it in full, the identity
+// signature and every chain signature included (no workspace: it may run
+// on any goroutine, beside other Verify calls, while the workspace
+// serves others); Record checks again, under the workspace's one user,
+// what may have changed meanwhile (the policy in effect, the clock, the
+// proposal's state, an earlier decision) and stores it. Collect is the
+// three in a row.
+type Pending struct {
+	raw     []byte
+	env     *envelope.Envelope
+	ap      *proposal.Approval
+	pe      *envelope.Envelope
+	p       *proposal.Proposal
+	pol     *policy.Policy
+	polID   [32]byte
+	now     time.Time
+	reg     *chain.Registry
+	checked *proposal.Checked
+	// State is the proposal's state once Record stored the decision.
+	State proposal.State
+}
+
+// Proposal is the id of the proposal the decision is for.
+func (pd *Pending) Proposal() [32]byte { return pd.pe.ID() }
+
+// Checked is the verified decision (nil before Verify succeeded).
+func (pd *Pending) Checked() *proposal.Checked { return pd.checked }
+
+// PrepareCollect decodes a station's decision and finds what verifying
+// it needs: its proposal, stored and not finalized, and the policy
+// version the proposal cites.
+func (c *Coordinator) PrepareCollect(raw []byte) (*Pending, error) {
+	e, err := envelope.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := proposal.DecodeApproval(e)
+	if err != nil {
+		return nil, err
+	}
+	pe, err := c.WS.Proposal(hex.EncodeToString(ap.Proposal))
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: approval for an unknown proposal: %w", err)
+	}
+	p, pol, polID, err := c.open(pe)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.WS.Final(pe.ID()); err == nil {
+		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	}
+	return &Pending{raw: raw, env: e, ap: ap, pe: pe, p: p, pol: pol, polID: polID, now: c.Now(), reg: c.Reg}, nil
+}
+
+// Verify checks the decision against its proposal and the policy version
+// the proposal cites (proposal.CheckApproval): the identity signature,
+// participant and device, proposal and policy ids, expiry as of
+// PrepareCollect, and every chain signature against the right key and
+// digest. It reads nothing from the workspace.
+func (pd *Pending) Verify() error {
+	if pd.checked != nil {
+		return nil
+	}
+	checked, err := proposal.CheckApproval(pd.env, pd.p, pd.pe.ID(), pd.pol, pd.polID, pd.reg, pd.now)
+	if err != nil {
+		return err
+	}
+	pd.checked = checked
+	return nil
+}
+
+// recheck is what Verify's verdict may no longer tell by the time the
+// decision is recorded: the approver against the policy in effect now
+// (a revoked key, a rotated vault) and the proposal's expiry now.
+func (c *Coordinator) recheck(pd *Pending, cur *policy.Policy) error {
+	if pd.checked == nil {
+		return errors.New("coordinator: a decision recorded before it was verified")
+	}
+	if err := proposal.CheckApprover(pd.checked, cur); err != nil {
+		return err
+	}
+	if err := proposal.CheckStale(pd.p, pd.pol, cur); err != nil {
+		return err
+	}
+	if now := c.Now(); !now.Before(pd.p.ExpiresTime()) {
+		return fmt.Errorf("%w at %v: approvals are no longer accepted", proposal.ErrExpired, pd.p.ExpiresTime())
+	}
+	return nil
+}
+
+// Record stores verified decisions (Verify) in one store transaction
+// with one commit, each with its audit entry and each kept or refused
+// alone: errs[i] is pds[i]'s answer, as Collect would give it
+// (ErrAlreadyCollected for a decision stored already). The workspace's
+// one user calls it, as any change.
+func (c *Coordinator) Record(ctx context.Context, pds []*Pending) []error {
+	errs := make([]error, len(pds))
+	cur, _, err := c.WS.Policy(c.Reg)
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	var fns []func(store.Tx) error
+	var at []int
+	for i, pd := range pds {
+		if errs[i] = c.recheck(pd, cur); errs[i] != nil {
+			continue
+		}
+		rec := c.record(pd)
+		fns = append(fns, func(tx store.Tx) error { return rec(tx) })
+		at = append(at, i)
+	}
+	for j, err := range c.WS.UpdateEach(ctx, fns) {
+		errs[at[j]] = err
+	}
+	return errs
 }
