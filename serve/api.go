@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -20,6 +21,7 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -381,31 +383,136 @@ func (s *Server) envelope(c *call) (*reply, error) {
 // approval or rejection envelope, or a PSBT signed by an external device).
 // The same approval handed in again is answered as the first time,
 // recording nothing.
+//
+// A station's envelope is taken in three steps (coordinator.Pending):
+// its proposal and policy are read under the workspace's lock; its
+// signatures, the identity signature and every chain signature, are
+// verified outside it, beside other requests on every core; then it is
+// checked again and recorded under the lock, in one commit with the
+// hand-ins that were verified meanwhile (record).
 func (s *Server) handIn(c *call) (*reply, error) {
-	pe, err := s.lookup(c)
-	if err != nil {
-		return nil, err
-	}
 	if len(c.body) == 0 {
-		return nil, problem("malformed", "the body is empty: want an approval envelope or a signed PSBT")
-	}
-	if e, err := envelope.Decode(c.body); err == nil {
-		ap, err := proposal.DecodeApproval(e)
+		if err := s.enter(c); err != nil {
+			return nil, err
+		}
+		_, err := s.lookup(c)
+		s.mu.Unlock()
 		if err != nil {
 			return nil, err
 		}
-		if hex.EncodeToString(ap.Proposal) != pe.IDHex() {
-			return nil, problem("invalid", fmt.Sprintf("the approval is for proposal %x, not %s", ap.Proposal, pe.IDHex()))
+		return nil, problem("malformed", "the body is empty: want an approval envelope or a signed PSBT")
+	}
+	e, err := envelope.Decode(c.body)
+	if err != nil {
+		if err := s.enter(c); err != nil {
+			return nil, err
 		}
-		if ds, err := s.coord().WS.Approvals(pe.ID()); err == nil {
-			if prev, ok := ds[ap.Participant]; ok && prev.ID() == e.ID() {
-				d, err := decision(prev)
-				if err != nil {
-					return nil, err
-				}
-				return jsonReply(http.StatusOK, HandIn{Proposal: pe.IDHex(), Decisions: []Decision{d}}), nil
+		defer s.mu.Unlock()
+		return s.handInExternal(c)
+	}
+	if err := s.enter(c); err != nil {
+		return nil, err
+	}
+	pd, again, err := s.prepareHandIn(c, e)
+	s.mu.Unlock()
+	if err != nil || again != nil {
+		return again, err
+	}
+	if err := pd.Verify(); err != nil {
+		return nil, err
+	}
+	ch := pd.Checked()
+	out := HandIn{Proposal: hex.EncodeToString(ch.Approval.Proposal), Decisions: []Decision{{
+		Participant: ch.Participant.ID, Decision: ch.Approval.Decision, Reason: ch.Approval.Reason, Approval: hex.EncodeToString(ch.ID[:]),
+	}}}
+	switch err := s.record(c, pd); {
+	case errors.Is(err, coordinator.ErrAlreadyCollected):
+		// The same approval, in flight twice at once: the other one
+		// recorded it.
+		return jsonReply(http.StatusOK, out), nil
+	case err != nil:
+		return nil, err
+	}
+	s.met.handedIn(pd.Proposal(), []string{ch.Approval.Decision}, pd.State, s.cfg.Now())
+	s.cfg.Log.Info("decision handed in", "proposal", out.Proposal, "principal", c.who.ID, "decisions", len(out.Decisions))
+	return jsonReply(http.StatusCreated, out), nil
+}
+
+// prepareHandIn, under s.mu, finds the proposal of the path and checks
+// the approval is for it; an approval stored already is answered as the
+// first time (again).
+func (s *Server) prepareHandIn(c *call, e *envelope.Envelope) (pd *coordinator.Pending, again *reply, err error) {
+	pe, err := s.lookup(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ap, err := proposal.DecodeApproval(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hex.EncodeToString(ap.Proposal) != pe.IDHex() {
+		return nil, nil, problem("invalid", fmt.Sprintf("the approval is for proposal %x, not %s", ap.Proposal, pe.IDHex()))
+	}
+	if ds, err := s.coord().WS.Approvals(pe.ID()); err == nil {
+		if prev, ok := ds[ap.Participant]; ok && prev.ID() == e.ID() {
+			d, err := decision(prev)
+			if err != nil {
+				return nil, nil, err
 			}
+			return nil, jsonReply(http.StatusOK, HandIn{Proposal: pe.IDHex(), Decisions: []Decision{d}}), nil
 		}
+	}
+	pd, err = s.coord().PrepareCollect(c.body)
+	return pd, nil, err
+}
+
+// recording is a verified hand-in waiting for its commit.
+type recording struct {
+	pd   *coordinator.Pending
+	who  *Principal
+	done chan error
+}
+
+// record records a verified hand-in: queued, then recorded by whoever
+// holds s.mu next together with every hand-in queued by then, in one
+// store transaction (a savepoint each, so each is kept or refused alone)
+// and one commit. While one batch commits, the next one gathers. Each
+// signer is looked up again in the policy in effect.
+func (s *Server) record(c *call, pd *coordinator.Pending) error {
+	r := &recording{pd: pd, who: c.who, done: make(chan error, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, r)
+	s.qmu.Unlock()
+	s.mu.Lock()
+	s.qmu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+	if len(batch) > 0 {
+		var pds []*coordinator.Pending
+		var at []*recording
+		for _, b := range batch {
+			if err := s.still(b.who, []string{RoleApprover}); err != nil {
+				b.done <- err
+				continue
+			}
+			pds = append(pds, b.pd)
+			at = append(at, b)
+		}
+		// Not one client's context: its cancel would undo the others'.
+		for i, err := range s.coord().Record(context.WithoutCancel(c.ctx), pds) {
+			at[i].done <- err
+		}
+	}
+	s.mu.Unlock()
+	return <-r.done
+}
+
+// handInExternal takes, under s.mu, a PSBT an external device signed.
+func (s *Server) handInExternal(c *call) (*reply, error) {
+	pe, err := s.lookup(c)
+	if err != nil {
+		return nil, err
 	}
 	got, err := s.coord().CollectAny(c.ctx, c.body, func() (keys.Identity, error) { return s.cfg.Identity, nil })
 	if err != nil {
@@ -424,7 +531,17 @@ func (s *Server) handIn(c *call) (*reply, error) {
 	for _, d := range out.Decisions {
 		ds = append(ds, d.Decision)
 	}
-	s.met.handedIn(s.cfg.Coord.WS, pe, ds, s.cfg.Now())
+	var state string
+	if err := s.coord().WS.View(c.ctx, func(r store.Reader) error {
+		sp, err := r.Proposal(pe.ID())
+		state = sp.State
+		return err
+	}); err != nil {
+		state = ""
+	}
+	if p, err := proposal.Decode(pe); err == nil {
+		s.met.handedIn(p, ds, proposal.State(state), s.cfg.Now())
+	}
 	s.cfg.Log.Info("decision handed in", "proposal", out.Proposal, "principal", c.who.ID, "decisions", len(out.Decisions))
 	return jsonReply(http.StatusCreated, out), nil
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
-	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -101,22 +100,14 @@ func (m *metrics) proposed(pe *envelope.Envelope) {
 	}
 }
 
-// handedIn counts stored decisions and, when the proposal has just met
-// its threshold, the time it took.
-func (m *metrics) handedIn(ws *workspace.Workspace, pe *envelope.Envelope, decisions []string, now time.Time) {
+// handedIn counts stored decisions and, when the proposal (p) has just
+// met its threshold (its state after the hand-in is approved), the time
+// it took.
+func (m *metrics) handedIn(p *proposal.Proposal, decisions []string, state proposal.State, now time.Time) {
 	for _, d := range decisions {
 		m.decisions.WithLabelValues(d).Inc()
 	}
-	p, err := proposal.Decode(pe)
-	if err != nil {
-		return
-	}
-	var state string
-	if err := ws.View(context.Background(), func(r store.Reader) error {
-		sp, err := r.Proposal(pe.ID())
-		state = sp.State
-		return err
-	}); err == nil && state == string(proposal.StateApproved) {
+	if state == proposal.StateApproved {
 		m.toApproved.WithLabelValues(p.Vault).Observe(now.Sub(p.CreatedTime()).Seconds())
 	}
 }

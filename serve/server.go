@@ -73,6 +73,10 @@ type Server struct {
 	met *metrics
 	// mu serializes the requests that use the workspace.
 	mu sync.Mutex
+	// queue holds verified hand-ins waiting to be recorded; whoever holds
+	// mu next records all of them in one commit (record).
+	qmu   sync.Mutex
+	queue []*recording
 }
 
 // New builds the handler.
@@ -141,7 +145,10 @@ type op struct {
 	// input: an error of fn that maps to nothing more precise is the
 	// client's artifact refused (422), not an internal error.
 	input bool
-	fn    func(*call) (*reply, error)
+	// unlocked: fn takes the workspace's lock itself (enter), for the
+	// parts that use the workspace, and works outside it otherwise.
+	unlocked bool
+	fn       func(*call) (*reply, error)
 }
 
 // call is one request as an operation sees it.
@@ -150,6 +157,37 @@ type call struct {
 	r    *http.Request
 	body []byte
 	who  *Principal
+	// roles are those the operation needs.
+	roles []string
+}
+
+// enter takes the workspace's lock for c and looks its signer up again
+// in the policy in effect now: a key revoked or a role taken away since
+// the signature was verified is refused. On success the caller holds
+// s.mu and must unlock it.
+func (s *Server) enter(c *call) error {
+	s.mu.Lock()
+	if err := s.still(c.who, c.roles); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// still says, under s.mu, whether who may still do what needs roles.
+func (s *Server) still(who *Principal, roles []string) error {
+	pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+	if err != nil {
+		return err
+	}
+	now, ok := principals(pol)[keyID(who.Key)]
+	if !ok || !bytes.Equal(now.Key, who.Key) {
+		return fmt.Errorf("%w: keyid %q", ErrUnknownKey, keyID(who.Key))
+	}
+	if !now.May(roles...) {
+		return problem("forbidden", fmt.Sprintf("%s (roles %v) may not do this; it needs one of %v", now.ID, now.Roles, roles))
+	}
+	return nil
 }
 
 // reply is an operation's answer: JSON (Value) or bytes (Raw).
@@ -181,9 +219,12 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(classify(err, true), err)
 			return
 		}
+		// The request's signature is verified outside the workspace's
+		// lock, against the policy as it was a moment ago; who signed is
+		// looked up again under the lock (enter).
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+		s.mu.Unlock()
 		if err != nil {
 			fail(classify(err, false), err)
 			return
@@ -200,7 +241,14 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(problem("forbidden", fmt.Sprintf("%s (roles %v) may not do this; it needs one of %v", who.ID, who.Roles, o.roles)), nil)
 			return
 		}
-		out, err := o.fn(&call{ctx: r.Context(), r: r, body: body, who: who})
+		c := &call{ctx: r.Context(), r: r, body: body, who: who, roles: o.roles}
+		var out *reply
+		if o.unlocked {
+			out, err = o.fn(c)
+		} else if err = s.enter(c); err == nil {
+			out, err = o.fn(c)
+			s.mu.Unlock()
+		}
 		if err != nil {
 			p := classify(err, o.input)
 			s.met.refused.WithLabelValues(r.Pattern, strings.TrimPrefix(p.Type, ProblemBase)).Inc()
@@ -282,7 +330,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/proposals", s.handle(op{roles: anyone, fn: s.list}))
 	m.Handle("GET /v1/proposals/{id}", s.handle(op{roles: anyone, fn: s.get}))
 	m.Handle("GET /v1/proposals/{id}/envelope", s.handle(op{roles: anyone, fn: s.envelope}))
-	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, fn: s.handIn}))
+	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, unlocked: true, fn: s.handIn}))
 	m.Handle("POST /v1/proposals/{id}/withdraw", s.handle(op{roles: write(RoleInitiator), fn: s.withdraw}))
 	m.Handle("POST /v1/proposals/{id}/finalize", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.finalize}))
 	m.Handle("GET /v1/audit/entries", s.handle(op{roles: anyone, fn: s.auditEntries}))
