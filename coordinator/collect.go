@@ -87,8 +87,11 @@ type Pending struct {
 	State proposal.State
 }
 
-// Proposal is the id of the proposal the decision is for.
-func (pd *Pending) Proposal() [32]byte { return pd.pe.ID() }
+// ProposalID is the id of the proposal the decision is for.
+func (pd *Pending) ProposalID() [32]byte { return pd.pe.ID() }
+
+// Proposal is the proposal the decision is for.
+func (pd *Pending) Proposal() *proposal.Proposal { return pd.p }
 
 // Checked is the verified decision (nil before Verify succeeded).
 func (pd *Pending) Checked() *proposal.Checked { return pd.checked }
