@@ -108,7 +108,7 @@ func (c *Coordinator) PrepareCollect(raw []byte) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	pe, err := c.WS.Proposal(hex.EncodeToString(ap.Proposal))
+	pe, err := c.proposalByID(ap.Proposal)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: approval for an unknown proposal: %w", err)
 	}
@@ -186,4 +186,22 @@ func (c *Coordinator) Record(ctx context.Context, pds []*Pending) []error {
 		errs[at[j]] = err
 	}
 	return errs
+}
+
+// proposalByID reads a stored proposal by its whole id (an index
+// lookup; a prefix search reads every proposal).
+func (c *Coordinator) proposalByID(id []byte) (*envelope.Envelope, error) {
+	if len(id) != 32 {
+		return c.WS.Proposal(hex.EncodeToString(id))
+	}
+	var raw []byte
+	err := c.WS.View(context.Background(), func(r store.Reader) error {
+		sp, err := r.Proposal([32]byte(id))
+		raw = sp.Envelope
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return envelope.Decode(raw)
 }

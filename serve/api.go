@@ -274,10 +274,25 @@ func (s *Server) lookup(c *call) (*envelope.Envelope, error) {
 	if len(ref) < 8 || len(ref) > 64 {
 		return nil, problem("malformed", "a proposal id is 8 to 64 hex digits")
 	}
-	if _, err := hex.DecodeString(ref[:len(ref)&^1]); err != nil {
+	id, err := hex.DecodeString(ref[:len(ref)&^1])
+	if err != nil {
 		return nil, problem("malformed", "a proposal id is hex")
 	}
-	return s.coord().WS.Proposal(ref)
+	if len(ref) < 64 {
+		return s.coord().WS.Proposal(ref)
+	}
+	// A whole id is looked up by its index, not matched against every
+	// proposal's as a prefix is.
+	var raw []byte
+	err = s.coord().WS.View(c.ctx, func(r store.Reader) error {
+		sp, err := r.Proposal([32]byte(id))
+		raw = sp.Envelope
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return envelope.Decode(raw)
 }
 
 func (s *Server) get(c *call) (*reply, error) {
@@ -491,8 +506,13 @@ func (s *Server) record(c *call, pd *coordinator.Pending) error {
 	if len(batch) > 0 {
 		var pds []*coordinator.Pending
 		var at []*recording
+		ps, perr := s.current()
 		for _, b := range batch {
-			if err := s.still(b.who, []string{RoleApprover}); err != nil {
+			err := perr
+			if err == nil {
+				err = stillIn(ps, b.who, []string{RoleApprover})
+			}
+			if err != nil {
 				b.done <- err
 				continue
 			}

@@ -25,6 +25,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airlock-vault/airlock/coordinator"
@@ -77,6 +78,8 @@ type Server struct {
 	// mu next records all of them in one commit (record).
 	qmu   sync.Mutex
 	queue []*recording
+	// signers are the policy's signers as last read under mu.
+	signers atomic.Pointer[map[string]*Principal]
 }
 
 // New builds the handler.
@@ -174,13 +177,41 @@ func (s *Server) enter(c *call) error {
 	return nil
 }
 
+// principals are the signers of the policy in effect as last read: a
+// request's signature is verified against them outside s.mu, and its
+// signer looked up again under it (still).
+func (s *Server) principals() (map[string]*Principal, error) {
+	if ps := s.signers.Load(); ps != nil {
+		return *ps, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current()
+}
+
+// current, under s.mu, reads the signers of the policy in effect now.
+func (s *Server) current() (map[string]*Principal, error) {
+	pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+	if err != nil {
+		return nil, err
+	}
+	ps := principals(pol)
+	s.signers.Store(&ps)
+	return ps, nil
+}
+
 // still says, under s.mu, whether who may still do what needs roles.
 func (s *Server) still(who *Principal, roles []string) error {
-	pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+	ps, err := s.current()
 	if err != nil {
 		return err
 	}
-	now, ok := principals(pol)[keyID(who.Key)]
+	return stillIn(ps, who, roles)
+}
+
+// stillIn says whether who may do what needs roles as signers ps say.
+func stillIn(ps map[string]*Principal, who *Principal, roles []string) error {
+	now, ok := ps[keyID(who.Key)]
 	if !ok || !bytes.Equal(now.Key, who.Key) {
 		return fmt.Errorf("%w: keyid %q", ErrUnknownKey, keyID(who.Key))
 	}
@@ -222,14 +253,12 @@ func (s *Server) handle(o op) http.HandlerFunc {
 		// The request's signature is verified outside the workspace's
 		// lock, against the policy as it was a moment ago; who signed is
 		// looked up again under the lock (enter).
-		s.mu.Lock()
-		pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
-		s.mu.Unlock()
+		ps, err := s.principals()
 		if err != nil {
 			fail(classify(err, false), err)
 			return
 		}
-		who, err := s.ver.verify(r, body, principals(pol))
+		who, err := s.ver.verify(r, body, ps)
 		if err != nil {
 			fail(classify(err, false), err)
 			return
