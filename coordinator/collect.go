@@ -108,7 +108,30 @@ func (c *Coordinator) PrepareCollect(raw []byte) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	pe, err := c.proposalByID(ap.Proposal)
+	o, err := c.Open(ap.Proposal)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.WS.Final(o.pe.ID()); err == nil {
+		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", o.pe.IDHex()[:12])
+	}
+	return c.Pend(raw, o)
+}
+
+// Opened is a stored proposal with the policy version it cites, what
+// verifying a decision on it needs. Both are fixed by their ids, so an
+// Opened may be kept and used from any goroutine; what may change (the
+// policy in effect, the proposal's state, the clock) Record checks.
+type Opened struct {
+	pe    *envelope.Envelope
+	p     *proposal.Proposal
+	pol   *policy.Policy
+	polID [32]byte
+}
+
+// Open reads a stored proposal by id and the policy version it cites.
+func (c *Coordinator) Open(id []byte) (*Opened, error) {
+	pe, err := c.proposalByID(id)
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: approval for an unknown proposal: %w", err)
 	}
@@ -116,10 +139,28 @@ func (c *Coordinator) PrepareCollect(raw []byte) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.WS.Final(pe.ID()); err == nil {
-		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	return &Opened{pe: pe, p: p, pol: pol, polID: polID}, nil
+}
+
+// ID is the proposal's id.
+func (o *Opened) ID() [32]byte { return o.pe.ID() }
+
+// Pend decodes a decision on the proposal o, to be verified (Verify) and
+// recorded (Record); it reads nothing from the workspace. The decision
+// must be for o's proposal.
+func (c *Coordinator) Pend(raw []byte, o *Opened) (*Pending, error) {
+	e, err := envelope.Decode(raw)
+	if err != nil {
+		return nil, err
 	}
-	return &Pending{raw: raw, env: e, ap: ap, pe: pe, p: p, pol: pol, polID: polID, now: c.Now(), reg: c.Reg}, nil
+	ap, err := proposal.DecodeApproval(e)
+	if err != nil {
+		return nil, err
+	}
+	if id := o.pe.ID(); !bytes.Equal(ap.Proposal, id[:]) {
+		return nil, fmt.Errorf("coordinator: the approval is for proposal %x, not %x", ap.Proposal, id[:])
+	}
+	return &Pending{raw: raw, env: e, ap: ap, pe: o.pe, p: o.p, pol: o.pol, polID: o.polID, now: c.Now(), reg: c.Reg}, nil
 }
 
 // Verify checks the decision against its proposal and the policy version
@@ -160,8 +201,9 @@ func (c *Coordinator) recheck(pd *Pending, cur *policy.Policy) error {
 
 // Record stores verified decisions (Verify) in one store transaction
 // with one commit, each with its audit entry and each kept or refused
-// alone: errs[i] is pds[i]'s answer, as Collect would give it
-// (ErrAlreadyCollected for a decision stored already). The workspace's
+// alone: errs[i] is pds[i]'s answer, as Collect would give it, except
+// that a decision stored already is ErrAlreadyCollected even once its
+// proposal is finalized (a service answers it as the first time). The workspace's
 // one user calls it, as any change.
 func (c *Coordinator) Record(ctx context.Context, pds []*Pending) []error {
 	errs := make([]error, len(pds))
@@ -178,7 +220,7 @@ func (c *Coordinator) Record(ctx context.Context, pds []*Pending) []error {
 		if errs[i] = c.recheck(pd, cur); errs[i] != nil {
 			continue
 		}
-		rec := c.record(pd)
+		rec := c.record(pd, true)
 		fns = append(fns, func(tx store.Tx) error { return rec(tx) })
 		at = append(at, i)
 	}

@@ -207,7 +207,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if err := c.recheck(pd, cur); err != nil {
 		return nil, err
 	}
-	if err := c.update(ctx, extra, c.record(pd)); err != nil {
+	if err := c.update(ctx, extra, c.record(pd, false)); err != nil {
 		return nil, err
 	}
 	return pd.checked, nil
@@ -215,8 +215,9 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 
 // record stores a verified decision with its audit entry, inside tx:
 // refused when the proposal was finalized or the participant decided
-// already (ErrAlreadyCollected when it is this very decision).
-func (c *Coordinator) record(pd *Pending) func(Tx) error {
+// already (ErrAlreadyCollected when it is this very decision; with
+// sameFirst, whether or not the proposal was finalized since).
+func (c *Coordinator) record(pd *Pending, sameFirst bool) func(Tx) error {
 	pe, p, pol, ap, checked := pd.pe, pd.p, pd.pol, pd.ap, pd.checked
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
 	if p.Urgent {
@@ -226,11 +227,20 @@ func (c *Coordinator) record(pd *Pending) func(Tx) error {
 		detail["reason"] = ap.Reason
 	}
 	return func(tx Tx) error {
+		prev, decided := mustDecisions(tx, pe.ID())[checked.Participant.ID]
+		same := false
+		if decided {
+			pv, err := envelope.Decode(prev.Envelope)
+			same = err == nil && pv.ID() == pd.env.ID()
+		}
+		if same && sameFirst {
+			return &alreadyCollected{fmt.Sprintf("store: duplicate: this approval by %q was already collected", checked.Participant.ID)}
+		}
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 		}
-		if prev, ok := mustDecisions(tx, pe.ID())[checked.Participant.ID]; ok {
-			if pv, err := envelope.Decode(prev.Envelope); err == nil && pv.ID() == pd.env.ID() {
+		if decided {
+			if same {
 				return &alreadyCollected{fmt.Sprintf("store: duplicate: this approval by %q was already collected", checked.Participant.ID)}
 			}
 			return fmt.Errorf("%w: %q already decided on proposal %s", store.ErrDuplicate, checked.Participant.ID, pe.IDHex()[:8])

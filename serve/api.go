@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -425,11 +427,7 @@ func (s *Server) handIn(c *call) (*reply, error) {
 		defer s.mu.Unlock()
 		return s.handInExternal(c)
 	}
-	if err := s.enter(c); err != nil {
-		return nil, err
-	}
-	pd, again, err := s.prepareHandIn(c, e)
-	s.mu.Unlock()
+	pd, again, err := s.pend(c, e)
 	if err != nil || again != nil {
 		return again, err
 	}
@@ -453,10 +451,36 @@ func (s *Server) handIn(c *call) (*reply, error) {
 	return jsonReply(http.StatusCreated, out), nil
 }
 
-// prepareHandIn, under s.mu, finds the proposal of the path and checks
-// the approval is for it; an approval stored already is answered as the
+// pend makes a hand-in ready to verify. A proposal met before (its id
+// whole in the path) is taken from memory, without the workspace's lock:
+// what may have changed since, the proposal finalized, the participant
+// decided, the signer revoked, record checks under the lock. Otherwise
+// the proposal is read under the lock (prepare).
+func (s *Server) pend(c *call, e *envelope.Envelope) (*coordinator.Pending, *reply, error) {
+	if id, err := hex.DecodeString(c.r.PathValue("id")); err == nil && len(id) == 32 {
+		if o := s.opened.get([32]byte(id)); o != nil {
+			ap, err := proposal.DecodeApproval(e)
+			if err != nil {
+				return nil, nil, err
+			}
+			if !bytes.Equal(ap.Proposal, id) {
+				return nil, nil, problem("invalid", fmt.Sprintf("the approval is for proposal %x, not %x", ap.Proposal, id))
+			}
+			pd, err := s.coord().Pend(c.body, o)
+			return pd, nil, err
+		}
+	}
+	if err := s.enter(c); err != nil {
+		return nil, nil, err
+	}
+	defer s.mu.Unlock()
+	return s.prepare(c, e)
+}
+
+// prepare, under s.mu, finds the proposal of the path and checks the
+// approval is for it; an approval stored already is answered as the
 // first time (again).
-func (s *Server) prepareHandIn(c *call, e *envelope.Envelope) (pd *coordinator.Pending, again *reply, err error) {
+func (s *Server) prepare(c *call, e *envelope.Envelope) (pd *coordinator.Pending, again *reply, err error) {
 	pe, err := s.lookup(c)
 	if err != nil {
 		return nil, nil, err
@@ -477,8 +501,41 @@ func (s *Server) prepareHandIn(c *call, e *envelope.Envelope) (pd *coordinator.P
 			return nil, jsonReply(http.StatusOK, HandIn{Proposal: pe.IDHex(), Decisions: []Decision{d}}), nil
 		}
 	}
-	pd, err = s.coord().PrepareCollect(c.body)
+	o, err := s.coord().Open(ap.Proposal)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.coord().WS.Final(o.ID()); err == nil {
+		return nil, nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
+	}
+	s.opened.put(o)
+	pd, err = s.coord().Pend(c.body, o)
 	return pd, nil, err
+}
+
+// openedCache keeps the proposals hand-ins were verified against
+// (coordinator.Opened: fixed by their ids), bounded.
+type openedCache struct {
+	mu sync.RWMutex
+	m  map[[32]byte]*coordinator.Opened
+}
+
+// maxOpened bounds openedCache; past it, it starts again empty.
+const maxOpened = 1 << 16
+
+func (oc *openedCache) get(id [32]byte) *coordinator.Opened {
+	oc.mu.RLock()
+	defer oc.mu.RUnlock()
+	return oc.m[id]
+}
+
+func (oc *openedCache) put(o *coordinator.Opened) {
+	oc.mu.Lock()
+	defer oc.mu.Unlock()
+	if oc.m == nil || len(oc.m) >= maxOpened {
+		oc.m = map[[32]byte]*coordinator.Opened{}
+	}
+	oc.m[o.ID()] = o
 }
 
 // recording is a verified hand-in waiting for its commit.

@@ -80,6 +80,8 @@ type Server struct {
 	queue []*recording
 	// signers are the policy's signers as last read under mu.
 	signers atomic.Pointer[map[string]*Principal]
+	// opened are the proposals hand-ins were verified against.
+	opened openedCache
 }
 
 // New builds the handler.
