@@ -234,31 +234,34 @@ func serviceDecoding(rv *chain.Review, st *safe.ServiceTx) {
 // Collect verifies a station's decision and stores it. A second decision
 // by the same participant on the same proposal is refused. extra, when
 // set, runs in the same transaction (an import records the transfer
-// there).
+// there). It is PrepareCollect, Verify and Record of one decision.
 func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.Tx) error) (*proposal.Checked, error) {
-	e, err := envelope.Decode(raw)
+	pd, err := c.PrepareCollect(raw)
 	if err != nil {
 		return nil, err
 	}
-	ap, err := proposal.DecodeApproval(e)
+	if err := pd.Verify(); err != nil {
+		return nil, err
+	}
+	cur, _, err := c.WS.Policy(c.Reg)
 	if err != nil {
 		return nil, err
 	}
-	pe, err := c.WS.Proposal(hex.EncodeToString(ap.Proposal))
-	if err != nil {
-		return nil, fmt.Errorf("coordinator: approval for an unknown proposal: %w", err)
-	}
-	p, pol, polID, err := c.open(pe)
-	if err != nil {
+	if err := c.recheck(pd, cur); err != nil {
 		return nil, err
 	}
-	if _, err := c.WS.Final(pe.ID()); err == nil {
-		return nil, fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
-	}
-	checked, err := c.checkApproval(e, p, pe.ID(), pol, polID, c.Now())
-	if err != nil {
+	if err := c.update(ctx, extra, c.record(pd, false)); err != nil {
 		return nil, err
 	}
+	return pd.checked, nil
+}
+
+// record stores a verified decision with its audit entry, inside tx:
+// refused when the proposal was finalized or the participant decided
+// already (ErrAlreadyCollected when it is this very decision; with
+// sameFirst, whether or not the proposal was finalized since).
+func (c *Coordinator) record(pd *Pending, sameFirst bool) func(Tx) error {
+	pe, p, pol, ap, checked := pd.pe, pd.p, pd.pol, pd.ap, pd.checked
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
 	if p.Urgent {
 		detail["urgent"] = "true"
@@ -266,20 +269,29 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if ap.Reason != "" {
 		detail["reason"] = ap.Reason
 	}
-	err = c.update(ctx, extra, func(tx Tx) error {
+	return func(tx Tx) error {
+		prev, decided := mustDecisions(tx, pe.ID())[checked.Participant.ID]
+		same := false
+		if decided {
+			pv, err := envelope.Decode(prev.Envelope)
+			same = err == nil && pv.ID() == pd.env.ID()
+		}
+		if same && sameFirst {
+			return &alreadyCollected{fmt.Sprintf("store: duplicate: this approval by %q was already collected", checked.Participant.ID)}
+		}
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("coordinator: proposal %s is already finalized", pe.IDHex()[:12])
 		}
-		if prev, ok := mustDecisions(tx, pe.ID())[checked.Participant.ID]; ok {
-			if pv, err := envelope.Decode(prev.Envelope); err == nil && pv.ID() == e.ID() {
+		if decided {
+			if same {
 				return &alreadyCollected{fmt.Sprintf("store: duplicate: this approval by %q was already collected", checked.Participant.ID)}
 			}
 			return fmt.Errorf("%w: %q already decided on proposal %s", store.ErrDuplicate, checked.Participant.ID, pe.IDHex()[:8])
 		}
-		if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), detail)); err != nil {
+		if _, err := tx.Log(c.WS.Event("approval.collected", pd.env.IDHex(), detail)); err != nil {
 			return err
 		}
-		if err := tx.PutDecision(store.Decision{Proposal: pe.ID(), Participant: checked.Participant.ID, Envelope: raw}); err != nil {
+		if err := tx.PutDecision(store.Decision{Proposal: pe.ID(), Participant: checked.Participant.ID, Envelope: pd.raw}); err != nil {
 			return err
 		}
 		v, _ := pol.Vault(p.Vault)
@@ -303,12 +315,10 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 				}
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		st, err := stored(tx, pe.ID())
+		pd.State = st
+		return err
 	}
-	return checked, nil
 }
 
 // mustDecisions reads a proposal's decisions (none on a read error; the
@@ -324,18 +334,14 @@ func (c *Coordinator) open(pe *envelope.Envelope) (*proposal.Proposal, *policy.P
 	if err != nil {
 		return nil, nil, [32]byte{}, err
 	}
-	versions, err := c.WS.Policies()
+	// The workspace's verified chain: verified again whenever the stored
+	// versions change, else as verified last.
+	pc, err := c.WS.PolicyChain(c.Reg)
 	if err != nil {
 		return nil, nil, [32]byte{}, err
 	}
-	chainOut, err := policy.Verify(versions, c.Reg)
-	if err != nil {
-		return nil, nil, [32]byte{}, err
-	}
-	for i, v := range versions {
-		if id := v.ID(); string(id[:]) == string(p.Policy) {
-			return p, chainOut[i], id, nil
-		}
+	if pol, id, ok := pc.ByID(p.Policy); ok {
+		return p, pol, id, nil
 	}
 	return nil, nil, [32]byte{}, fmt.Errorf("%w: %x is not a policy version this workspace holds", proposal.ErrWrongPolicy, p.Policy[:8])
 }

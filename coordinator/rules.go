@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"math/big"
+	"time"
 
 	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
@@ -83,11 +85,14 @@ func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *poli
 		}
 	}
 	id := pe.ID()
-	hist, err := historyIn(tx, &id)
-	if err != nil {
-		return false, "", err
-	}
+	// The spend history is read (every proposal.created entry of the
+	// log) only when a rule asks for it: a velocity rule or a template's
+	// rate. A history that cannot be read is an error, as it was.
+	hist := &lazyHistory{load: func() (*policy.Ledger, error) { return historyIn(tx, &id) }}
 	verdict, err := policy.Evaluate(pol, in, hist, c.Now())
+	if hist.err != nil {
+		return false, "", hist.err
+	}
 	switch {
 	case err != nil:
 		return false, fmt.Sprintf("the policy's rules cannot decide: %v", err), nil
@@ -144,4 +149,38 @@ func (c *Coordinator) Verdict(ctx context.Context, pe *envelope.Envelope) (*poli
 	}
 	id := pe.ID()
 	return c.decide(ctx, pol, policy.Input{Vault: p.Vault, Effects: rv.Effects}, &id)
+}
+
+// lazyHistory is a history read on its first use.
+type lazyHistory struct {
+	load   func() (*policy.Ledger, error)
+	ledger *policy.Ledger
+	err    error
+	done   bool
+}
+
+var _ policy.TemplateHistory = (*lazyHistory)(nil)
+
+func (h *lazyHistory) get() (*policy.Ledger, error) {
+	if !h.done {
+		h.ledger, h.err = h.load()
+		h.done = true
+	}
+	return h.ledger, h.err
+}
+
+func (h *lazyHistory) Spent(vault, asset string, since, until time.Time) (*big.Int, error) {
+	l, err := h.get()
+	if err != nil {
+		return nil, err
+	}
+	return l.Spent(vault, asset, since, until)
+}
+
+func (h *lazyHistory) TemplateSpent(vault, template, asset string, since, until time.Time) (int, *big.Int, error) {
+	l, err := h.get()
+	if err != nil {
+		return 0, nil, err
+	}
+	return l.TemplateSpent(vault, template, asset, since, until)
 }

@@ -35,6 +35,9 @@ type Principal struct {
 	// Via is the key id of the delegate key that signed for ID (a
 	// Delegation); empty when ID's own key signed.
 	Via string
+	// delegation is the request's delegation header, checked again
+	// under the workspace's lock.
+	delegation string
 }
 
 // May says whether p holds one of roles (admin holds all; an empty list

@@ -185,7 +185,7 @@ func (m *metrics) proposed(pe *envelope.Envelope) {
 
 // handedIn counts stored decisions. (The time to the threshold is read
 // from the audit log: follower.)
-func (m *metrics) handedIn(_ *workspace.Workspace, _ *envelope.Envelope, decisions []string, _ time.Time) {
+func (m *metrics) handedIn(_ *proposal.Proposal, decisions []string, _ proposal.State, _ time.Time) {
 	for _, d := range decisions {
 		m.decisions.WithLabelValues(d).Inc()
 	}

@@ -21,15 +21,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/store/sqlstore"
 )
 
@@ -102,6 +105,22 @@ type Server struct {
 
 	// dash is the dashboard's memory (dashboard.go), under mu.
 	dash dashState
+
+	// queue holds verified hand-ins waiting to be recorded; whoever holds
+	// mu next records all of them in one commit (record).
+	qmu   sync.Mutex
+	queue []*recording
+	// signers are the policy in effect and its signers as last read
+	// under mu.
+	signers atomic.Pointer[signers]
+	// opened are the proposals hand-ins were verified against.
+	opened openedCache
+}
+
+// signers is a policy and who may sign requests under it.
+type signers struct {
+	pol *policy.Policy
+	ps  map[string]*Principal
 }
 
 // sharedStore is a store several replicas of the service share
@@ -193,7 +212,10 @@ type op struct {
 	// input: an error of fn that maps to nothing more precise is the
 	// client's artifact refused (422), not an internal error.
 	input bool
-	fn    func(*call) (*reply, error)
+	// unlocked: fn takes the workspace's lock itself (enter), for the
+	// parts that use the workspace, and works outside it otherwise.
+	unlocked bool
+	fn       func(*call) (*reply, error)
 }
 
 // call is one request as an operation sees it.
@@ -202,6 +224,87 @@ type call struct {
 	r    *http.Request
 	body []byte
 	who  *Principal
+	// roles are those the operation needs.
+	roles []string
+}
+
+// enter takes the workspace's lock for c and looks its signer up again
+// in the policy in effect now: a key revoked or a role taken away since
+// the signature was verified is refused. On success the caller holds
+// s.mu and must unlock it.
+func (s *Server) enter(c *call) error {
+	s.mu.Lock()
+	if err := s.still(c.who, c.roles); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// principals are the signers of the policy in effect as last read: a
+// request's signature is verified against them outside s.mu, and its
+// signer looked up again under it (still).
+func (s *Server) principals() (*signers, error) {
+	if sg := s.signers.Load(); sg != nil {
+		return sg, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current()
+}
+
+// current, under s.mu, reads the signers of the policy in effect now.
+func (s *Server) current() (*signers, error) {
+	pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+	if err != nil {
+		return nil, err
+	}
+	sg := &signers{pol: pol, ps: principals(pol)}
+	s.signers.Store(sg)
+	return sg, nil
+}
+
+// with is the signers, and the key a participant delegated to when the
+// request carries the delegation (header): the delegate, as that
+// participant, with the roles the delegation grants.
+func (s *Server) with(sg *signers, header string) (map[string]*Principal, error) {
+	if header == "" {
+		return sg.ps, nil
+	}
+	d, err := delegated(header, sg.pol, sg.ps, s.cfg.Now(), s.cfg.Skew)
+	if err != nil {
+		return nil, err
+	}
+	d.delegation = header
+	ps := maps.Clone(sg.ps)
+	ps[keyID(d.Key)] = d
+	return ps, nil
+}
+
+// still says, under s.mu, whether who may still do what needs roles.
+func (s *Server) still(who *Principal, roles []string) error {
+	sg, err := s.current()
+	if err != nil {
+		return err
+	}
+	return s.stillIn(sg, who, roles)
+}
+
+// stillIn says whether who may do what needs roles as signers sg say
+// (a delegate's delegation checked again against them).
+func (s *Server) stillIn(sg *signers, who *Principal, roles []string) error {
+	ps, err := s.with(sg, who.delegation)
+	if err != nil {
+		return err
+	}
+	now, ok := ps[keyID(who.Key)]
+	if !ok || !bytes.Equal(now.Key, who.Key) {
+		return fmt.Errorf("%w: keyid %q", ErrUnknownKey, keyID(who.Key))
+	}
+	if !now.May(roles...) {
+		return problem("forbidden", fmt.Sprintf("%s (roles %v) may not do this; it needs one of %v", now.ID, now.Roles, roles))
+	}
+	return nil
 }
 
 // reply is an operation's answer: JSON (Value) or bytes (Raw).
@@ -233,21 +336,18 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(classify(err, true), err)
 			return
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		pol, _, err := s.cfg.Coord.WS.Policy(s.cfg.Coord.Reg)
+		// The request's signature is verified outside the workspace's
+		// lock, against the policy as it was a moment ago; who signed is
+		// looked up again under the lock (enter).
+		sg, err := s.principals()
 		if err != nil {
 			fail(classify(err, false), err)
 			return
 		}
-		ps := principals(pol)
-		if h := r.Header.Get(DelegationHeader); h != "" {
-			d, err := delegated(h, pol, ps, s.cfg.Now(), s.cfg.Skew)
-			if err != nil {
-				fail(classify(err, false), err)
-				return
-			}
-			ps[keyID(d.Key)] = d
+		ps, err := s.with(sg, r.Header.Get(DelegationHeader))
+		if err != nil {
+			fail(classify(err, false), err)
+			return
 		}
 		who, err := s.ver.verify(r.Context(), r, body, ps)
 		if err != nil {
@@ -264,7 +364,14 @@ func (s *Server) handle(o op) http.HandlerFunc {
 			fail(problem("forbidden", fmt.Sprintf("%s (roles %v) may not do this; it needs one of %v", who.ID, who.Roles, o.roles)), nil)
 			return
 		}
-		out, err := o.fn(&call{ctx: r.Context(), r: r, body: body, who: who})
+		c := &call{ctx: r.Context(), r: r, body: body, who: who, roles: o.roles}
+		var out *reply
+		if o.unlocked {
+			out, err = o.fn(c)
+		} else if err = s.enter(c); err == nil {
+			out, err = o.fn(c)
+			s.mu.Unlock()
+		}
 		if err != nil {
 			p := classify(err, o.input)
 			s.met.refuse(r.Pattern, strings.TrimPrefix(p.Type, ProblemBase))
@@ -347,7 +454,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/proposals", s.handle(op{roles: anyone, fn: s.list}))
 	m.Handle("GET /v1/proposals/{id}", s.handle(op{roles: anyone, fn: s.get}))
 	m.Handle("GET /v1/proposals/{id}/envelope", s.handle(op{roles: anyone, fn: s.envelope}))
-	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, fn: s.handIn}))
+	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, unlocked: true, fn: s.handIn}))
 	m.Handle("POST /v1/proposals/{id}/withdraw", s.handle(op{roles: write(RoleInitiator), fn: s.withdraw}))
 	m.Handle("POST /v1/proposals/{id}/finalize", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.finalize}))
 	m.Handle("POST /v1/proposals/{id}/broadcast", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.broadcast}))

@@ -2,11 +2,15 @@ package workspace
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/store"
 )
 
 // PolicyChain is the verified chain of policy versions a workspace holds,
@@ -23,25 +27,71 @@ type PolicyChain struct {
 // PolicyChain verifies the stored policy chain and says which version is
 // in effect now.
 func (w *Workspace) PolicyChain(reg *chain.Registry) (*PolicyChain, error) {
-	versions, err := w.Policies()
+	var raws [][]byte
+	if err := w.View(bg, func(r store.Reader) (err error) {
+		raws, err = r.Policies()
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 {
+		return nil, fmt.Errorf("%w: no policy in %s", ErrNotFound, w.Dir)
+	}
+	v, err := w.verifiedChain(raws, reg)
 	if err != nil {
 		return nil, err
 	}
-	if len(versions) == 0 {
-		return nil, fmt.Errorf("%w: no policy in %s", ErrNotFound, w.Dir)
+	c := &PolicyChain{Versions: v.versions, IDs: v.ids, Now: w.Now()}
+	for i, p := range v.versions {
+		if i == 0 || p.InEffect(c.Now) {
+			c.InEffect = i
+		}
+	}
+	return c, nil
+}
+
+// verified is a stored policy chain policy.Verify accepted: the stored
+// bytes of every version, signatures included, hashed, and the result.
+type verified struct {
+	key      [32]byte
+	reg      *chain.Registry
+	versions []*policy.Policy
+	ids      [][32]byte
+}
+
+// verifiedChain verifies the stored chain raws, or gives back the last
+// result when the stored bytes are exactly those verified then (a
+// service verifies its policy chain on every request otherwise). Which
+// version is in effect depends on the clock and is not kept.
+func (w *Workspace) verifiedChain(raws [][]byte, reg *chain.Registry) (*verified, error) {
+	h := sha256.New()
+	for _, b := range raws {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	key := [32]byte(h.Sum(nil))
+	if v := w.chainCache.Load(); v != nil && v.key == key && v.reg == reg {
+		return v, nil
+	}
+	versions := make([]*envelope.Envelope, len(raws))
+	for i, b := range raws {
+		var err error
+		if versions[i], err = envelope.Decode(b); err != nil {
+			return nil, fmt.Errorf("workspace: stored policy: %w", err)
+		}
 	}
 	ps, err := policy.Verify(versions, reg)
 	if err != nil {
 		return nil, err
 	}
-	c := &PolicyChain{Versions: ps, Now: w.Now()}
-	for i, e := range versions {
-		c.IDs = append(c.IDs, e.ID())
-		if i == 0 || ps[i].InEffect(c.Now) {
-			c.InEffect = i
-		}
+	v := &verified{key: key, reg: reg, versions: ps}
+	for _, e := range versions {
+		v.ids = append(v.ids, e.ID())
 	}
-	return c, nil
+	w.chainCache.Store(v)
+	return v, nil
 }
 
 // Current is the version in effect, with the revocations of every later

@@ -122,6 +122,8 @@ type Workspace struct {
 	// goroutine at a time, and a transaction started inside another would
 	// wait forever for the one connection, so it is refused instead.
 	inTx atomic.Bool
+	// chainCache is the policy chain last verified (versions.go).
+	chainCache atomic.Pointer[verified]
 }
 
 // ErrNested is returned for a transaction started inside another.

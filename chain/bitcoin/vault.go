@@ -12,10 +12,13 @@
 package bitcoin
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -242,7 +245,44 @@ func (vi *vaultInfo) threshold() (k, n int) {
 	return k, n
 }
 
+// parsed keeps the vaults parseVault read last, by their whole
+// definition: every review and every approval of a vault would otherwise
+// parse its descriptor and derive its keys again (most of what verifying
+// an approval costs). A vaultInfo is read-only once made; its
+// descriptor's child cache is safe for concurrent use.
+var parsed = struct {
+	sync.Mutex
+	m map[[32]byte]*vaultInfo
+}{}
+
+// maxParsed bounds parsed; past it, it starts again empty.
+const maxParsed = 64
+
 func parseVault(v chain.Vault) (*vaultInfo, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return parseVaultOnce(v)
+	}
+	key := sha256.Sum256(b)
+	parsed.Lock()
+	vi, ok := parsed.m[key]
+	parsed.Unlock()
+	if ok {
+		return vi, nil
+	}
+	if vi, err = parseVaultOnce(v); err != nil {
+		return nil, err
+	}
+	parsed.Lock()
+	if parsed.m == nil || len(parsed.m) >= maxParsed {
+		parsed.m = map[[32]byte]*vaultInfo{}
+	}
+	parsed.m[key] = vi
+	parsed.Unlock()
+	return vi, nil
+}
+
+func parseVaultOnce(v chain.Vault) (*vaultInfo, error) {
 	net, err := Network(v.Network)
 	if err != nil {
 		return nil, err

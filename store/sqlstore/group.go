@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/airlock-vault/airlock/internal/failpoint"
 	"github.com/airlock-vault/airlock/store"
 )
 
@@ -80,43 +81,79 @@ func (c *committer) loop() {
 
 // commit runs one batch in one transaction.
 func (c *committer) commit(batch []*pending) {
-	ctx := context.Background()
-	fail := func(err error) {
-		for _, p := range batch {
-			p.done <- c.s.mapErr(err)
+	fns := make([]func(store.Tx) error, len(batch))
+	for i, p := range batch {
+		fns[i] = p.fn
+	}
+	for i, err := range c.s.updateEach(context.Background(), fns) {
+		batch[i].done <- err
+	}
+}
+
+// UpdateEach runs fns in one database transaction, each inside its own
+// savepoint, and commits once (one fsync for all): a function that
+// fails has its changes and entries rolled back alone, and its error is
+// its answer; once the commit succeeds, every other function's changes
+// are durable (answer nil). A failure of the transaction itself is every
+// function's answer, and nothing is kept. The caller serializes its
+// batches as it does its Updates; with GroupCommit, the batch queues like
+// any Update.
+func (s *DB) UpdateEach(ctx context.Context, fns []func(store.Tx) error) []error {
+	if s.group == nil {
+		return s.updateEach(ctx, fns)
+	}
+	errs := make([]error, len(fns))
+	dones := make([]chan error, len(fns))
+	for i, fn := range fns {
+		// Queued together, answered once the batch they land in commits.
+		dones[i] = make(chan error, 1)
+		go func() { dones[i] <- s.group.do(ctx, fn) }()
+	}
+	for i := range dones {
+		errs[i] = <-dones[i]
+	}
+	return errs
+}
+
+func (s *DB) updateEach(ctx context.Context, fns []func(store.Tx) error) []error {
+	errs := make([]error, len(fns))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = s.mapErr(err)
 		}
+		return errs
 	}
-	tx, err := c.s.db.BeginTx(ctx, nil)
+	if len(fns) == 0 {
+		return errs
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
-	if c.s.dialect == "postgres" {
+	if s.dialect == "postgres" {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", advisoryKey); err != nil {
 			tx.Rollback()
-			fail(err)
-			return
+			return fail(err)
 		}
 	}
-	errs := make([]error, len(batch))
 	tail := &logTail{}
 	var misses []string
-	defer func() { c.s.warm(ctx, misses) }()
-	for i, p := range batch {
-		if errs[i], err = runSavepoint(ctx, c.s, tx, tail, p.fn, &misses); err != nil {
+	defer func() { s.warm(ctx, misses) }()
+	for i, fn := range fns {
+		if errs[i], err = runSavepoint(ctx, s, tx, tail, fn, &misses); err != nil {
 			// The savepoint itself failed: the transaction cannot go on.
 			tx.Rollback()
-			fail(err)
-			return
+			return fail(err)
 		}
 	}
+	failpoint.Hit("store.before-commit")
 	if err := tx.Commit(); err != nil {
-		fail(err)
-		return
+		return fail(err)
 	}
-	for i, p := range batch {
-		p.done <- c.s.mapErr(errs[i])
+	for i := range errs {
+		errs[i] = s.mapErr(errs[i])
 	}
+	return errs
 }
 
 // runSavepoint runs fn inside a savepoint: fnErr is fn's own failure
