@@ -206,7 +206,7 @@ func TestTransactionServiceJSONAsItComes(t *testing.T) {
 		t.Errorf("the Service's decoding (transfer) differs from airlock's (a plain ETH send) and is not shown:\n%s", strings.Join(rv.Lines, "\n"))
 	}
 	// A response whose safeTxHash is not the transaction's.
-	forged := service(common.HexToHash("0x"+strings.Repeat("ab", 32)))
+	forged := service(common.HexToHash("0x" + strings.Repeat("ab", 32)))
 	if _, _, err := x.q.Coord.Propose(context.Background(), coordinator.ProposeParams{Vault: "treasury", SafeTx: forged}, x.q.CoordKeys.Identity); err == nil || !strings.Contains(err.Error(), "hash") {
 		t.Fatalf("a Service response with a safeTxHash not its transaction's: %v", err)
 	}
