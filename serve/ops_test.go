@@ -3,9 +3,14 @@ package serve_test
 import (
 	"bytes"
 	"context"
+	gocrypto "crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +18,8 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -20,6 +27,7 @@ import (
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/keys"
+	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/serve"
 	"github.com/airlock-vault/airlock/vault"
 )
@@ -251,5 +259,63 @@ func TestConsistencyProofThroughTheAPI(t *testing.T) {
 	}
 	if err := carol.JSON(ctx, "GET", "/v1/audit/consistency", nil, nil); !errors.As(err, &pr) || pr.Status != http.StatusBadRequest {
 		t.Fatalf("no from: %v", err)
+	}
+}
+
+// TestSafeOwnerSignatureHandedIn: a Ledger owner's EIP-712 signature (65
+// bytes in hex) handed in for its proposal through the API is recorded
+// as the owner's external approval; a stranger's is refused (422) and
+// nothing is recorded.
+func TestSafeOwnerSignatureHandedIn(t *testing.T) {
+	ctx := context.Background()
+	owner := func(seed string) (*ecdsa.PrivateKey, common.Address) {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(seed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, crypto.PubkeyToAddress(k.PublicKey)
+	}
+	daveKey, dave := owner("dave's ledger")
+	strangerKey, _ := owner("mallory")
+	pub, priv, _ := ed25519.GenerateKey(strings.NewReader(strings.Repeat("dave", 32)))
+	f := newFixture(t, quorum.Options{
+		Rules: fmt.Sprintf("  - id: dave\n    name: dave\n    identity: %s\n    devices:\n      - id: ledger\n        kind: external\n        vendor: Ledger\n        model: Nano X\n        ethereum: \"%s\"\n",
+			policy.EncodeIdentity(pub), dave.Hex()),
+		Cosigners: []gocrypto.Signer{priv},
+		Vaults: `vaults:
+  - name: treasury
+    chain: ethereum
+    threshold: 2
+    signers: [alice/keystore, bob/keystore, dave/ledger]
+    safe:
+      address: "0x1Db92e2EeBC8E0c075a02BeA49a2935BcD2dFCF4"
+      chain_id: 1
+      version: 1.4.1
+`})
+	transfer := `{"to":"0x000000000000000000000000000000000000dEaD","value":"1","data":null,"operation":0,"safeTxGas":"0","baseGas":"0","gasPrice":"0","gasToken":"0x0000000000000000000000000000000000000000","refundReceiver":"0x0000000000000000000000000000000000000000","nonce":3}`
+	var p serve.Proposal
+	if err := f.clients["coord"].JSON(ctx, "POST", "/v1/proposals", serve.ProposeRequest{Vault: "treasury", SafeTx: json.RawMessage(transfer)}, &p); err != nil {
+		t.Fatal(err)
+	}
+	h := common.HexToHash(p.TxID)
+	sign := func(k *ecdsa.PrivateKey) []byte {
+		sig, err := crypto.Sign(h[:], k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig[64] += 27
+		return []byte("0x" + hex.EncodeToString(sig))
+	}
+	size := f.logSize()
+	resp, b, err := f.clients["coord"].Do(ctx, "POST", "/v1/proposals/"+p.ID+"/decisions", sign(strangerKey), "text/plain")
+	if err != nil || resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("a stranger's signature: %v %v %s", resp.Status, err, b)
+	}
+	if f.logSize() != size {
+		t.Fatal("a refused signature was recorded")
+	}
+	resp, b, err = f.clients["coord"].Do(ctx, "POST", "/v1/proposals/"+p.ID+"/decisions", sign(daveKey), "text/plain")
+	if err != nil || resp.StatusCode != http.StatusCreated || !strings.Contains(string(b), `"participant": "dave"`) {
+		t.Fatalf("dave's Ledger signature: %v %v %s", resp.Status, err, b)
 	}
 }
