@@ -413,7 +413,7 @@ func WaitReceipt(ctx context.Context, c interface {
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "not found") {
+		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "indexing is in progress") {
 			return nil, fmt.Errorf("receipt of %s: %w", hash, err)
 		}
 		select {

@@ -597,7 +597,7 @@ func waitReceipt(ctx context.Context, c ethereum.TransactionReader, hash common.
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "not found") {
+		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "indexing is in progress") {
 			return nil, err
 		}
 		select {
