@@ -78,16 +78,16 @@ type EthNode struct {
 
 // SafeSent is an executed Safe transaction.
 type SafeSent struct {
-	Safe       common.Address `json:"safe"`
-	ChainID    string         `json:"chainId"`
-	Nonce      string         `json:"nonce"`
-	SafeTxHash string         `json:"safeTxHash"`
-	TxHash     string         `json:"txHash"`
-	Block      uint64         `json:"block"`
-	BlockHash  string         `json:"blockHash"`
-	GasUsed    uint64         `json:"gasUsed"`
-	Executor   common.Address `json:"executor"`
-	Node       string         `json:"node"`
+	Safe       string `json:"safe"` // checksummed (EIP-55)
+	ChainID    string `json:"chainId"`
+	Nonce      string `json:"nonce"`
+	SafeTxHash string `json:"safeTxHash"`
+	TxHash     string `json:"txHash"`
+	Block      uint64 `json:"block"`
+	BlockHash  string `json:"blockHash"`
+	GasUsed    uint64 `json:"gasUsed"`
+	Executor   string `json:"executor"`
+	Node       string `json:"node"`
 	// Checked lists what was verified against the node before sending.
 	Checked []string `json:"checked"`
 }
@@ -271,7 +271,7 @@ func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte,
 	defer rc.Close()
 	client := ethclient.NewClient(rc)
 	from := crypto.PubkeyToAddress(executor.PublicKey)
-	sent := &SafeSent{Safe: b.safe, ChainID: b.chainID.String(), Nonce: b.tx.Nonce.String(), SafeTxHash: b.hash.Hex(), Executor: from, Node: host}
+	sent := &SafeSent{Safe: b.safe.Hex(), ChainID: b.chainID.String(), Nonce: b.tx.Nonce.String(), SafeTxHash: b.hash.Hex(), Executor: from.Hex(), Node: host}
 
 	// The chain.
 	id, err := client.ChainID(ctx)
@@ -480,7 +480,7 @@ func checkDelegateTargets(ctx context.Context, client *ethclient.Client, b *safe
 func (c *Coordinator) markSafeBroadcast(ctx context.Context, pe *envelope.Envelope, s *SafeSent) error {
 	detail := map[string]string{
 		"txid": s.TxHash, "node": s.Node, "block": strconv.FormatUint(s.Block, 10), "blockHash": s.BlockHash,
-		"safeTxHash": s.SafeTxHash, "executor": s.Executor.Hex(), "gasUsed": strconv.FormatUint(s.GasUsed, 10),
+		"safeTxHash": s.SafeTxHash, "executor": s.Executor, "gasUsed": strconv.FormatUint(s.GasUsed, 10),
 	}
 	return c.update(ctx, nil, func(tx Tx) error {
 		p, err := tx.Proposal(pe.ID())
