@@ -21,6 +21,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
+	"golang.org/x/mod/semver"
 
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/safe"
@@ -99,8 +100,12 @@ type SafeRevert struct {
 	Code    string // "GS026", or "" when the reason is no Safe code
 	Meaning string
 	Reason  string // the raw revert reason or the node's message
-	TxHash  common.Hash
-	Block   uint64
+	// Inner is set when the revert is the Safe transaction's own call's,
+	// passed on by Safe 1.5.0 and later where earlier versions say GS013
+	// (safeTxGas and gasPrice 0); Reason is then the call's reason, if any.
+	Inner  bool
+	TxHash common.Hash
+	Block  uint64
 }
 
 func (e *SafeRevert) Error() string {
@@ -112,6 +117,9 @@ func (e *SafeRevert) Error() string {
 	}
 	if e.Code != "" {
 		return fmt.Sprintf("coordinator: %s: %s %q", what, e.Code, e.Meaning)
+	}
+	if e.Inner {
+		return fmt.Sprintf("coordinator: %s: %s (reason: %s)", what, e.Meaning, e.Reason)
 	}
 	return fmt.Sprintf("coordinator: %s: %s", what, e.Reason)
 }
@@ -317,6 +325,7 @@ func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte,
 	est, err := client.EstimateGas(ctx, msg)
 	if err != nil {
 		if rev := safeRevert(err); rev != nil {
+			b.innerRevert(rev)
 			return nil, rev
 		}
 		return nil, fmt.Errorf("coordinator: node %s: estimating gas: %w", host, err)
@@ -385,7 +394,8 @@ func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte,
 		msg.Gas = gas
 		if _, cerr := client.CallContract(ctx, msg, new(big.Int).Sub(rcpt.BlockNumber, big.NewInt(1))); cerr != nil {
 			if r := safeRevert(cerr); r != nil {
-				rev.Code, rev.Meaning, rev.Reason = r.Code, r.Meaning, r.Reason
+				b.innerRevert(r)
+				rev.Code, rev.Meaning, rev.Reason, rev.Inner = r.Code, r.Meaning, r.Reason, r.Inner
 			}
 		}
 		return nil, rev
@@ -423,6 +433,22 @@ func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte,
 		return nil, err
 	}
 	return sent, nil
+}
+
+// innerRevert marks a revert without a Safe code as the transaction's
+// own call's where the Safe passes that on: from 1.5.0, with safeTxGas
+// and gasPrice 0, a failing call reverts execTransaction with the call's
+// revert data instead of GS013.
+func (b *safeBroadcast) innerRevert(r *SafeRevert) {
+	if r.Code != "" || b.tx.SafeTxGas.Sign() != 0 || b.tx.GasPrice.Sign() != 0 ||
+		semver.Compare("v"+b.vault.Account.Version, "v1.5.0") < 0 {
+		return
+	}
+	r.Inner = true
+	r.Meaning = fmt.Sprintf("the Safe transaction's own call reverted (Safe %s passes on its revert where earlier versions say GS013 %q)", b.vault.Account.Version, safeErrors["GS013"])
+	if r.Reason == "" || strings.HasPrefix(r.Reason, "execution reverted") {
+		r.Reason = "none given"
+	}
 }
 
 // checkDelegateTargets compares the runtime code of every delegatecall

@@ -29,7 +29,7 @@ import (
 )
 
 // onGeth is a quorum whose Safe vaults live on a real geth --dev node,
-// with Safe 1.4.1's contracts deployed from their npm artifacts. The
+// with one Safe version's contracts deployed from their npm artifacts. The
 // vaults' owners are external wallets whose keys the test holds (dave,
 // erin, frank); oldie owns the rotating Safe on chain but is in no
 // policy.
@@ -48,7 +48,7 @@ type onGeth struct {
 	a, b, c, forgedLib       common.Address
 }
 
-func newOnGeth(t *testing.T) *onGeth {
+func newOnGeth(t *testing.T, version string) *onGeth {
 	t.Helper()
 	g := &onGeth{node: gethdev.Start(t, gethdev.Options{})}
 	deployer, err := crypto.GenerateKey()
@@ -56,7 +56,7 @@ func newOnGeth(t *testing.T) *onGeth {
 		t.Fatal(err)
 	}
 	g.node.Fund(t, crypto.PubkeyToAddress(deployer.PublicKey), ether(1000))
-	g.env = safesim.OnNode(t, safesim.Artifacts(t), "1.4.1", g.node.Client, deployer)
+	g.env = safesim.OnNode(t, safesim.Artifacts(t), version, g.node.Client, deployer)
 	if g.executor, err = crypto.GenerateKey(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +97,12 @@ func newOnGeth(t *testing.T) *onGeth {
     safe:
       address: "%s"
       chain_id: %d
-      version: 1.4.1
+      version: "%s"
       trusted:
         - name: MultiSendCallOnly
           address: "%s"
           code_hash: "%s"
-`, name, safeAddr.Hex(), chainID, lib, hash)
+`, name, safeAddr.Hex(), chainID, version, lib, hash)
 	}
 	mscoAddr := g.env.MultiSendCallOnly.Hex()
 	g.q = quorum.New(t, quorum.Options{Rules: rules, Cosigners: cosigners, Vaults: "vaults:\n" +
@@ -204,9 +204,16 @@ var (
 // GS026 before anything is sent; a pinned library whose code on chain is
 // other code, a node on another chain and a spent nonce are refused;
 // an inner call that fails is reported as ExecutionFailure. Nothing is
-// recorded on any failure.
+// recorded on any failure. Safe 1.3.0 (whose events do not index the
+// safeTxHash), 1.4.1 and 1.5.0.
 func TestSafeBroadcastOnGeth(t *testing.T) {
-	g := newOnGeth(t)
+	for _, v := range []string{"1.3.0", "1.4.1", "1.5.0"} {
+		t.Run(v, func(t *testing.T) { safeBroadcastOnGeth(t, v) })
+	}
+}
+
+func safeBroadcastOnGeth(t *testing.T, version string) {
+	g := newOnGeth(t, version)
 	ctx := context.Background()
 	dest := common.HexToAddress("0x000000000000000000000000000000000000dEaD")
 
@@ -324,11 +331,19 @@ func TestSafeBroadcastOnGeth(t *testing.T) {
 		}
 	})
 
-	t.Run("the inner call fails with safeTxGas 0: GS013", func(t *testing.T) {
+	t.Run("the inner call fails with safeTxGas 0: GS013 (1.5.0: its own revert)", func(t *testing.T) {
 		id := g.finalized(t, "treasury", safeTxJSON(dest, ether(50), nil, 0, 0, 2), g.dave, g.erin)
 		_, err := g.broadcast(id)
 		var rev *coordinator.SafeRevert
-		if !errors.As(err, &rev) || rev.Code != "GS013" || !strings.Contains(rev.Meaning, "gasPrice and safeTxGas were 0") {
+		if !errors.As(err, &rev) || rev.TxHash != (common.Hash{}) {
+			t.Fatalf("a transfer beyond the Safe's balance: %v", err)
+		}
+		if version == "1.5.0" {
+			// 1.5.0 passes the call's own revert on instead of GS013.
+			if rev.Code != "" || !rev.Inner || !strings.Contains(err.Error(), "own call reverted") {
+				t.Fatalf("Safe 1.5.0, a transfer beyond the Safe's balance: %v", err)
+			}
+		} else if rev.Code != "GS013" || rev.Inner || !strings.Contains(rev.Meaning, "gasPrice and safeTxGas were 0") {
 			t.Fatalf("a transfer beyond the Safe's balance: %v", err)
 		}
 		g.wantNothingRecorded(t, id)
