@@ -4,6 +4,8 @@ import (
 	"context"
 	"maps"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -96,4 +98,23 @@ func rules(t *testing.T, n *Node) string {
 	}
 	t.Logf("system contracts: %v", got)
 	return "unknown"
+}
+
+// TestMissingGethNamesInstallScript: without geth anywhere the error
+// names install.sh (tests then fail, never skip), and a geth of another
+// version is refused.
+func TestMissingGethNamesInstallScript(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir)
+	t.Setenv("HOME", dir)
+	if _, err := findBinary(); err == nil || !strings.Contains(err.Error(), "chain/safe/gethdev/install.sh") {
+		t.Fatalf("no geth: %v", err)
+	}
+	fake := filepath.Join(dir, "geth")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho Geth\necho 'Version: 1.16.0-stable'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkVersion(fake); err == nil || !strings.Contains(err.Error(), "is not geth "+Version) {
+		t.Fatalf("geth 1.16.0 accepted: %v", err)
+	}
 }
