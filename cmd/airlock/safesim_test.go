@@ -1,19 +1,23 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/accounts/abi"
+	ethkeystore "github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/airlock-vault/airlock/chain/safe/gethdev"
 	"github.com/airlock-vault/airlock/chain/safe/safesim"
 )
 
@@ -25,7 +29,11 @@ var (
 // safesim runs real Safe bytecode on go-ethereum's simulated chain, for a
 // script:
 //
-//	safesim start                          a chain with Safe 1.4.1 deployed; sets SAFE_CHAIN_ID
+//	safesim start [--geth]                 a chain with Safe 1.4.1 deployed; sets SAFE_CHAIN_ID, MSCO and
+//	                                       MSCO_CODEHASH (MultiSendCallOnly); --geth: a real geth --dev node
+//	                                       (chain/safe/gethdev) instead of the simulated chain, and sets ETH_RPC
+//	safesim keystore FILE PASSFILE WEI     writes a new account's Ethereum V3 keystore (passphrase PASSFILE's
+//	                                       first line), funds it with WEI; sets EXECUTOR to its address
 //	safesim safe VAR THRESHOLD ADDR...     a Safe with those owners, in that order; sets VAR
 //	safesim fund ADDR WEI                  sends ether from the funded deployer
 //	safesim exec SAFE FILE                 sends FILE's execTransaction calldata (hex, as finalize writes it) to SAFE
@@ -54,7 +62,20 @@ func cmdSafesim(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	switch args[0] {
 	case "start":
-		env = safesim.New(tb, safesim.Artifacts(tb), "1.4.1")
+		if len(args) > 1 && args[1] == "--geth" {
+			node := gethdev.Start(tb, gethdev.Options{})
+			deployer, err := crypto.GenerateKey()
+			ts.Check(err)
+			node.Fund(tb, crypto.PubkeyToAddress(deployer.PublicKey), new(big.Int).Mul(big.NewInt(1000), big.NewInt(1e18)))
+			env = safesim.OnNode(tb, safesim.Artifacts(tb), "1.4.1", node.Client, deployer)
+			ts.Setenv("ETH_RPC", node.URL)
+		} else {
+			env = safesim.New(tb, safesim.Artifacts(tb), "1.4.1")
+		}
+		code, err := env.Client.CodeAt(context.Background(), env.MultiSendCallOnly, nil)
+		ts.Check(err)
+		ts.Setenv("MSCO", env.MultiSendCallOnly.Hex())
+		ts.Setenv("MSCO_CODEHASH", crypto.Keccak256Hash(code).Hex())
 		simMu.Lock()
 		sims[ts] = env
 		simMu.Unlock()
@@ -122,6 +143,22 @@ func cmdSafesim(ts *testscript.TestScript, neg bool, args []string) {
 		if err != nil {
 			ts.Fatalf("safesim send %s: %v", args[2], err)
 		}
+	case "keystore":
+		if len(args) != 4 {
+			ts.Fatalf("usage: safesim keystore FILE PASSFILE WEI")
+		}
+		k, err := crypto.GenerateKey()
+		ts.Check(err)
+		pass, _, _ := strings.Cut(ts.ReadFile(args[2]), "\n")
+		b, err := ethkeystore.EncryptKey(&ethkeystore.Key{Address: crypto.PubkeyToAddress(k.PublicKey), PrivateKey: k}, pass, ethkeystore.LightScryptN, ethkeystore.LightScryptP)
+		ts.Check(err)
+		ts.Check(os.WriteFile(ts.MkAbs(args[1]), b, 0o600))
+		w, ok := new(big.Int).SetString(args[3], 10)
+		if !ok {
+			ts.Fatalf("safesim keystore: %q is not an amount in wei", args[3])
+		}
+		env.Fund(tb, crypto.PubkeyToAddress(k.PublicKey), w)
+		ts.Setenv("EXECUTOR", crypto.PubkeyToAddress(k.PublicKey).Hex())
 	case "time":
 		n, err := strconv.ParseInt(args[1], 10, 64)
 		ts.Check(err)

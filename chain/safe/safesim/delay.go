@@ -25,6 +25,9 @@ func (e *Env) DeployDelay(t testing.TB, owner, avatar, target common.Address, co
 // sees it.
 func (e *Env) AdjustTime(t testing.TB, d time.Duration) {
 	t.Helper()
+	if e.Backend == nil {
+		t.Fatalf("safesim: AdjustTime needs the simulated chain; a node's clock is its own")
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// The backend adjusts time only on an empty pending block; its pool

@@ -29,6 +29,12 @@
 // written for today's mainnet schedule, so New disables Bogota and
 // Amsterdam and runs the chain on Osaka rules (the current mainnet fork);
 // see osakaRules. The chain id stays 1337.
+//
+// The same Env runs on a real node: OnNode deploys the contracts through
+// any JSON-RPC client (an ethclient.Client for geth --dev, see
+// chain/safe/gethdev) from a funded key, and waits for each transaction's
+// receipt instead of committing blocks. Everything but AdjustTime works
+// the same way there.
 package safesim
 
 import (
@@ -94,11 +100,15 @@ const (
 	revertGas = 5_000_000
 )
 
-// Env is one simulated chain with one Safe version's contracts deployed.
-// Its methods may be called from several goroutines; each transaction is
-// mined in its own block.
+// Env is one chain with one Safe version's contracts deployed: a
+// simulated chain (New) or a node (OnNode). Its methods may be called
+// from several goroutines; its transactions are sent one at a time, each
+// mined (on the simulated chain) in its own block.
 type Env struct {
-	Backend  *simulated.Backend
+	// Backend is the simulated chain; nil on a node (OnNode).
+	Backend *simulated.Backend
+	// Client reads and sends: the simulated chain's client, or the
+	// node's (an *ethclient.Client satisfies simulated.Client).
 	Client   simulated.Client
 	ChainID  *big.Int
 	Deployer *ecdsa.PrivateKey // funded account that deployed everything
@@ -145,24 +155,7 @@ func osakaRules(_ *node.Config, ethConf *ethconfig.Config) {
 // The backend is closed with t.Cleanup.
 func New(t testing.TB, artifactsDir, version string) *Env {
 	t.Helper()
-	e := &Env{Version: version, dir: artifactsDir, arts: map[string]*artifact{}}
-	vdir := filepath.Join(artifactsDir, version)
-	if st, err := os.Stat(vdir); err != nil || !st.IsDir() {
-		t.Fatalf("safesim: no Safe %s artifacts: directory %s missing (artifacts dir %s)", version, vdir, artifactsDir)
-	}
-	var missing []string
-	for _, name := range versionContracts {
-		if _, err := os.Stat(e.artifactPath(name)); err != nil {
-			missing = append(missing, e.artifactPath(name))
-		}
-	}
-	if len(missing) > 0 {
-		t.Fatalf("safesim: Safe %s artifacts incomplete, missing: %s", version, strings.Join(missing, ", "))
-	}
-	for _, name := range versionContracts {
-		e.artifact(t, name) // parse everything up front: fail before starting a node
-	}
-
+	e := prepare(t, artifactsDir, version)
 	key, err := crypto.GenerateKey()
 	if err != nil {
 		t.Fatalf("safesim: generating deployer key: %v", err)
@@ -180,12 +173,100 @@ func New(t testing.TB, artifactsDir, version string) *Env {
 	if err != nil {
 		t.Fatalf("safesim: chain id: %v", err)
 	}
+	e.deployAll(t)
+	return e
+}
 
+// OnNode deploys the given Safe version's contracts (as New does) on a
+// running node through client, e.g. the ethclient of a geth --dev node
+// (chain/safe/gethdev), from deployer, a funded key. Every transaction
+// waits for its receipt (at most ReceiptTimeout). Nothing else may send
+// from deployer while the Env is in use (the Env picks its nonces): fund
+// a fresh key for it. The caller keeps and closes the client.
+func OnNode(t testing.TB, artifactsDir, version string, client simulated.Client, deployer *ecdsa.PrivateKey) *Env {
+	t.Helper()
+	e := prepare(t, artifactsDir, version)
+	e.Client, e.Deployer = client, deployer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	if e.ChainID, err = client.ChainID(ctx); err != nil {
+		t.Fatalf("safesim: the node's chain id: %v", err)
+	}
+	bal, err := client.BalanceAt(ctx, crypto.PubkeyToAddress(deployer.PublicKey), nil)
+	if err != nil {
+		t.Fatalf("safesim: the deployer's balance: %v", err)
+	}
+	if bal.Sign() == 0 {
+		t.Fatalf("safesim: the deployer %s holds no ether on the node: fund it first", crypto.PubkeyToAddress(deployer.PublicKey))
+	}
+	e.deployAll(t)
+	return e
+}
+
+// ReceiptTimeout bounds the wait for a transaction sent to a node.
+const ReceiptTimeout = time.Minute
+
+// prepare checks and parses version's artifacts before any chain starts.
+func prepare(t testing.TB, artifactsDir, version string) *Env {
+	t.Helper()
+	e := &Env{Version: version, dir: artifactsDir, arts: map[string]*artifact{}}
+	vdir := filepath.Join(artifactsDir, version)
+	if st, err := os.Stat(vdir); err != nil || !st.IsDir() {
+		t.Fatalf("safesim: no Safe %s artifacts: directory %s missing (artifacts dir %s)", version, vdir, artifactsDir)
+	}
+	var missing []string
+	for _, name := range versionContracts {
+		if _, err := os.Stat(e.artifactPath(name)); err != nil {
+			missing = append(missing, e.artifactPath(name))
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("safesim: Safe %s artifacts incomplete, missing: %s", version, strings.Join(missing, ", "))
+	}
+	for _, name := range versionContracts {
+		e.artifact(t, name) // parse everything up front: fail before starting a node
+	}
+	return e
+}
+
+// deployAll deploys the version's contracts in order.
+func (e *Env) deployAll(t testing.TB) {
+	t.Helper()
 	addrs := []*common.Address{&e.Singleton, &e.Factory, &e.MultiSendCallOnly, &e.MultiSend, &e.SignMessageLib, &e.FallbackHandler}
 	for i, name := range versionContracts {
 		*addrs[i] = e.deploy(t, name)
 	}
-	return e
+}
+
+// Deploy deploys artifact name (one of the Name* constants, or "erc721")
+// with constructor arguments from the deployer and returns its address.
+func (e *Env) Deploy(t testing.TB, name string, args ...any) common.Address {
+	t.Helper()
+	return e.deploy(t, name, args...)
+}
+
+// DeployCode deploys runtime code as it is (a minimal init code copies
+// it) from the deployer and returns its address: a stand-in contract at
+// an address of the test's choosing, e.g. a library with other code.
+func (e *Env) DeployCode(t testing.TB, runtime []byte) common.Address {
+	t.Helper()
+	if len(runtime) == 0 || len(runtime) > 0xffff {
+		t.Fatalf("safesim: runtime code of %d bytes", len(runtime))
+	}
+	// PUSH2 len DUP1 PUSH1 0x0e PUSH1 0 CODECOPY PUSH1 0 RETURN, then the code.
+	n := len(runtime)
+	init := []byte{0x61, byte(n >> 8), byte(n), 0x80, 0x60, 0x0e, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3}
+	init = append(init, 0x00, 0x00) // pad to the offset 0x0e
+	rcpt, err := e.send(t, e.Deployer, nil, nil, append(init, runtime...))
+	if err != nil || rcpt.Status != types.ReceiptStatusSuccessful {
+		t.Fatalf("safesim: deploying %d bytes of code: %v", n, err)
+	}
+	code, err := e.Client.CodeAt(context.Background(), rcpt.ContractAddress, nil)
+	if err != nil || !bytes.Equal(code, runtime) {
+		t.Fatalf("safesim: deployed code differs (%v)", err)
+	}
+	return rcpt.ContractAddress
 }
 
 // roles maps this package's artifact names to the role keys of index.json.
@@ -485,8 +566,13 @@ func (e *Env) send(t testing.TB, key *ecdsa.PrivateKey, to *common.Address, valu
 	if err := e.Client.SendTransaction(ctx, tx); err != nil {
 		t.Fatalf("safesim: submitting transaction from %s (estimate error: %v): %v", from, estErr, err)
 	}
-	e.Backend.Commit()
-	rcpt, err := e.Client.TransactionReceipt(ctx, tx.Hash())
+	var rcpt *types.Receipt
+	if e.Backend != nil {
+		e.Backend.Commit()
+		rcpt, err = e.Client.TransactionReceipt(ctx, tx.Hash())
+	} else {
+		rcpt, err = waitReceipt(ctx, e.Client, tx.Hash())
+	}
 	if err != nil {
 		t.Fatalf("safesim: transaction %s not mined: %v", tx.Hash(), err)
 	}
@@ -499,6 +585,27 @@ func (e *Env) send(t testing.TB, key *ecdsa.PrivateKey, to *common.Address, valu
 	parent := new(big.Int).Sub(rcpt.BlockNumber, big.NewInt(1))
 	_, callErr := e.Client.CallContract(ctx, msg, parent)
 	return rcpt, revertError(callErr, estErr)
+}
+
+// waitReceipt polls a node for the receipt of hash, at most
+// ReceiptTimeout.
+func waitReceipt(ctx context.Context, c ethereum.TransactionReader, hash common.Hash) (*types.Receipt, error) {
+	ctx, cancel := context.WithTimeout(ctx, ReceiptTimeout)
+	defer cancel()
+	for {
+		r, err := c.TransactionReceipt(ctx, hash)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ethereum.NotFound) && !strings.Contains(err.Error(), "not found") && !strings.Contains(err.Error(), "indexing is in progress") {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("not mined within %v", ReceiptTimeout)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // revertError turns an eth_call error into an error mentioning the decoded
