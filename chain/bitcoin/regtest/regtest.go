@@ -19,7 +19,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,6 +31,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/airlock-vault/airlock/internal/devnode"
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -90,7 +91,7 @@ type Node struct {
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
-	logs *tail
+	logs *devnode.Tail
 	// logged is set once the output was printed with a failure.
 	logged bool
 	// ready is set once RPC answered.
@@ -146,14 +147,14 @@ func start(t testing.TB, bin string, addrs []string, opts Options, timeout time.
 	if err != nil {
 		t.Fatalf("regtest: %v", err)
 	}
-	ports := freePorts(t, 2)
+	ports := devnode.FreePorts(t, 2)
 	n = &Node{
 		RPCAddr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0])),
 		P2PAddr:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[1])),
 		Dir:         dir,
 		MiningAddrs: addrs,
 		done:        make(chan struct{}),
-		logs:        &tail{max: maxLogTail},
+		logs:        &devnode.Tail{Max: maxLogTail},
 	}
 	user, pass := randomHex(t, 12), randomHex(t, 24)
 	// Credentials go in a private config file, not on the command line
@@ -199,7 +200,7 @@ func start(t testing.TB, bin string, addrs []string, opts Options, timeout time.
 	n.cmd.Stdout = n.logs
 	n.cmd.Stderr = n.logs
 	n.cmd.Env = append(os.Environ(), "HOME="+dir)
-	setProcAttr(n.cmd)
+	devnode.SetProcAttr(n.cmd)
 	started := make(chan error, 1)
 	go func() {
 		// On Linux the child gets SIGKILL when the thread that started it
@@ -408,71 +409,7 @@ func Binary() (string, error) {
 }
 
 func findBinary() (string, error) {
-	if p, err := exec.LookPath("btcd"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "-json", "GOBIN", "GOPATH").Output()
-	var env struct{ GOBIN, GOPATH string }
-	if err == nil && json.Unmarshal(out, &env) == nil {
-		if env.GOBIN != "" {
-			dirs = append(dirs, env.GOBIN)
-		}
-		for _, p := range filepath.SplitList(env.GOPATH) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "btcd")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("regtest: btcd not found in $PATH, $GOBIN or $(go env GOPATH)/bin: "+
-		"these tests need a real btcd node; install it with chain/bitcoin/regtest/install.sh "+
-		"(searched %s)", strings.Join(dirs, ", "))
-}
-
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{} // ports handed out in this process
-)
-
-// freePorts returns count distinct free 127.0.0.1 ports, never one this
-// process handed out before, so that nodes started together do not clash.
-func freePorts(t testing.TB, count int) []int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	var ports []int
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	for tries := 0; len(ports) < count; tries++ {
-		if tries > 100 {
-			t.Fatal("regtest: no free port on 127.0.0.1")
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("regtest: finding a free port: %v", err)
-		}
-		held = append(held, l)
-		p := l.Addr().(*net.TCPAddr).Port
-		if given[p] {
-			continue
-		}
-		given[p] = true
-		ports = append(ports, p)
-	}
-	return ports
+	return devnode.FindBinary("regtest", "btcd", "a real btcd node", "chain/bitcoin/regtest/install.sh")
 }
 
 func randomHex(t testing.TB, n int) string {
@@ -494,27 +431,4 @@ func throwawayAddr(t testing.TB) string {
 		t.Fatalf("regtest: %v", err)
 	}
 	return a.EncodeAddress()
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if over := len(w.buf) - w.max; over > 0 {
-		w.buf = append(w.buf[:0], w.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
 }

@@ -39,6 +39,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airlock-vault/airlock/internal/devnode"
+
 	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -104,7 +106,7 @@ type Node struct {
 
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
-	logs   *tail
+	logs   *devnode.Tail
 	logged bool // the output was printed with a failure
 	ready  bool // RPC answered
 
@@ -166,7 +168,7 @@ func start(t testing.TB, bin string, opts Options, timeout time.Duration) (n *No
 		DevKey:  key,
 		DevAddr: crypto.PubkeyToAddress(key.PublicKey),
 		done:    make(chan struct{}),
-		logs:    &tail{max: maxLogTail},
+		logs:    &devnode.Tail{Max: maxLogTail},
 	}
 	datadir := filepath.Join(dir, "data")
 	if !opts.GethForks {
@@ -174,7 +176,7 @@ func start(t testing.TB, bin string, opts Options, timeout time.Duration) (n *No
 			t.Fatalf("gethdev: %v\n--- geth init output ---\n%s", err, n.logs.String())
 		}
 	}
-	ports := freePorts(t, 2)
+	ports := devnode.FreePorts(t, 2)
 	httpAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
 	n.URL = "http://" + httpAddr
 	args := []string{
@@ -201,7 +203,7 @@ func start(t testing.TB, bin string, opts Options, timeout time.Duration) (n *No
 	n.cmd.Stderr = n.logs
 	// A private HOME keeps the user's geth configuration out.
 	n.cmd.Env = append(os.Environ(), "HOME="+dir)
-	setProcAttr(n.cmd)
+	devnode.SetProcAttr(n.cmd)
 	started := make(chan error, 1)
 	go func() {
 		// On Linux the child gets SIGKILL when the thread that started it
@@ -464,92 +466,5 @@ func checkVersion(bin string) error {
 }
 
 func findBinary() (string, error) {
-	if p, err := exec.LookPath("geth"); err == nil {
-		return p, nil
-	}
-	var dirs []string
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "-json", "GOBIN", "GOPATH").Output()
-	var env struct{ GOBIN, GOPATH string }
-	if err == nil && json.Unmarshal(out, &env) == nil {
-		if env.GOBIN != "" {
-			dirs = append(dirs, env.GOBIN)
-		}
-		for _, p := range filepath.SplitList(env.GOPATH) {
-			dirs = append(dirs, filepath.Join(p, "bin"))
-		}
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, "go", "bin"))
-	}
-	for _, d := range dirs {
-		p := filepath.Join(d, "geth")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("gethdev: geth not found in $PATH, $GOBIN or $(go env GOPATH)/bin: "+
-		"these tests need a real go-ethereum node; install it with chain/safe/gethdev/install.sh "+
-		"(searched %s)", strings.Join(dirs, ", "))
-}
-
-var (
-	portsMu sync.Mutex
-	given   = map[int]bool{} // ports handed out in this process
-)
-
-// freePorts returns count distinct free 127.0.0.1 ports, never one this
-// process handed out before, so that nodes started together do not clash.
-func freePorts(t testing.TB, count int) []int {
-	t.Helper()
-	portsMu.Lock()
-	defer portsMu.Unlock()
-	var ports []int
-	var held []net.Listener
-	defer func() {
-		for _, l := range held {
-			l.Close()
-		}
-	}()
-	for tries := 0; len(ports) < count; tries++ {
-		if tries > 100 {
-			t.Fatal("gethdev: no free port on 127.0.0.1")
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("gethdev: finding a free port: %v", err)
-		}
-		held = append(held, l)
-		p := l.Addr().(*net.TCPAddr).Port
-		if given[p] {
-			continue
-		}
-		given[p] = true
-		ports = append(ports, p)
-	}
-	return ports
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if over := len(w.buf) - w.max; over > 0 {
-		w.buf = append(w.buf[:0], w.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return string(w.buf)
+	return devnode.FindBinary("gethdev", "geth", "a real go-ethereum node", "chain/safe/gethdev/install.sh")
 }
