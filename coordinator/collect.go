@@ -277,7 +277,7 @@ func (c *Coordinator) Record(ctx context.Context, pds []*Pending) []error {
 		if errs[i] = c.recheck(pd, cur); errs[i] != nil {
 			continue
 		}
-		rec := c.record(pd, true)
+		rec := c.record(pd, true, newer(cur, pd.pol))
 		fns = append(fns, func(tx store.Tx) error { return rec(tx) })
 		at = append(at, i)
 	}

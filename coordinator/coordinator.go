@@ -250,7 +250,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 	if err := c.recheck(pd, cur); err != nil {
 		return nil, err
 	}
-	if err := c.update(ctx, extra, c.record(pd, false)); err != nil {
+	if err := c.update(ctx, extra, c.record(pd, false, newer(cur, pd.pol))); err != nil {
 		return nil, err
 	}
 	return pd.checked, nil
@@ -260,7 +260,7 @@ func (c *Coordinator) Collect(ctx context.Context, raw []byte, extra func(store.
 // refused when the proposal was finalized or the participant decided
 // already (ErrAlreadyCollected when it is this very decision; with
 // sameFirst, whether or not the proposal was finalized since).
-func (c *Coordinator) record(pd *Pending, sameFirst bool) func(Tx) error {
+func (c *Coordinator) record(pd *Pending, sameFirst bool, rules *policy.Policy) func(Tx) error {
 	pe, p, pol, ap, checked := pd.pe, pd.p, pd.pol, pd.ap, pd.checked
 	detail := map[string]string{"proposal": pe.IDHex(), "participant": checked.Participant.ID, "decision": ap.Decision}
 	if p.Urgent {
@@ -295,7 +295,7 @@ func (c *Coordinator) record(pd *Pending, sameFirst bool) func(Tx) error {
 			return err
 		}
 		v, _ := pol.Vault(p.Vault)
-		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
+		if err := c.recount(tx, pe, rules, v); err != nil {
 			return err
 		}
 		if w := checked.Witnessed; w != nil {
@@ -586,11 +586,12 @@ func (c *Coordinator) Finalize(ctx context.Context, ref string, id keys.Identity
 	}
 	// The transaction and the proof are kept in the transaction that marks
 	// the proposal final: a failed file write afterwards loses nothing.
+	rules := c.rules(pol) // here: inside the transaction it cannot read the policy
 	err = c.update(ctx, nil, func(tx Tx) error {
 		if _, err := tx.Final(pe.ID()); err == nil {
 			return fmt.Errorf("%w: proposal %s", errFinalizedMeanwhile, pe.IDHex()[:12])
 		}
-		if err := c.recount(tx, pe, c.rules(pol), v); err != nil {
+		if err := c.recount(tx, pe, rules, v); err != nil {
 			return err
 		}
 		// The step's own entry ("proposal.finalized") is the one the final
@@ -762,6 +763,7 @@ func (c *Coordinator) collectExternal(ctx context.Context, match *envelope.Envel
 		if err != nil {
 			return nil, err
 		}
+		rules := c.rules(pol) // here: inside the transaction it cannot read the policy
 		err = c.update(ctx, nil, func(tx Tx) error {
 			if _, err := tx.Log(c.WS.Event("approval.collected", e.IDHex(), map[string]string{
 				"proposal": match.IDHex(), "participant": s.Participant.ID, "device": s.Device.ID, "external": externalKind(p.Chain) + " " + hex.EncodeToString(digest[:8]),
@@ -771,7 +773,7 @@ func (c *Coordinator) collectExternal(ctx context.Context, match *envelope.Envel
 			if err := tx.PutDecision(store.Decision{Proposal: match.ID(), Participant: s.Participant.ID, Envelope: raw}); err != nil {
 				return err
 			}
-			return c.recount(tx, match, c.rules(pol), v)
+			return c.recount(tx, match, rules, v)
 		})
 		if err != nil {
 			return nil, err

@@ -215,6 +215,7 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 		}
 		var st proposal.State
 		var cnt counted
+		rules := c.rules(pol)
 		err = c.WS.View(ctx, func(r store.Reader) (err error) {
 			if st, err = stored(r, pe.ID()); err != nil {
 				return err
@@ -228,7 +229,7 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 			}
 			if st == proposal.StateOpen && cnt.met && cnt.tally.Approvals >= v.Threshold {
 				// Why a proposal with its threshold is still open.
-				if ok, why, err := c.rulesMet(r, pe, pol, v, cnt.approvers); err != nil {
+				if ok, why, err := c.rulesMet(r, pe, rules, v, cnt.approvers); err != nil {
 					return err
 				} else if !ok {
 					cnt.note = why

@@ -35,10 +35,21 @@ func (c *Coordinator) checkApproval(e *envelope.Envelope, p *proposal.Proposal, 
 // rules is the version whose transaction rules decide on a proposal
 // citing pol: the version in effect when it is newer (a proposal goes on
 // under a newer version only when its vault is the same in both: see
-// checkApproval), else pol.
+// checkApproval), else pol. It reads the policy in effect, so it must be
+// called before a store transaction, never inside one (where the read
+// fails and the rules would silently be pol's).
 func (c *Coordinator) rules(pol *policy.Policy) *policy.Policy {
 	cur, _, err := c.WS.Policy(c.Reg)
-	if err != nil || cur.Version <= pol.Version {
+	if err != nil {
+		return pol
+	}
+	return newer(cur, pol)
+}
+
+// newer is cur, the version in effect, when it is newer than pol, the
+// version a proposal cites; else pol.
+func newer(cur, pol *policy.Policy) *policy.Policy {
+	if cur == nil || cur.Version <= pol.Version {
 		return pol
 	}
 	return cur

@@ -572,22 +572,44 @@ type recording struct {
 	done chan error
 }
 
-// record records a verified hand-in: queued, then recorded by whoever
-// holds s.mu next together with every hand-in queued by then, in one
-// store transaction (a savepoint each, so each is kept or refused alone)
-// and one commit. While one batch commits, the next one gathers. Each
-// signer is looked up again in the policy in effect.
+// record records a verified hand-in: queued, then recorded by the
+// committer together with every hand-in queued by then, in one store
+// transaction (a savepoint each, so each is kept or refused alone) and
+// one commit. The first hand-in to find no committer at work becomes it
+// and commits batch after batch, each gathered while the one before was
+// committing, until the queue is empty; the others only wait for their
+// answer. (Each taking s.mu in turn would commit one at a time: a
+// convoy, one fsync per hand-in.) Each signer is looked up again in the
+// policy in effect.
 func (s *Server) record(c *call, pd *coordinator.Pending) error {
 	r := &recording{pd: pd, who: c.who, done: make(chan error, 1)}
 	s.qmu.Lock()
 	s.queue = append(s.queue, r)
+	lead := !s.committing
+	s.committing = true
 	s.qmu.Unlock()
-	s.mu.Lock()
-	s.qmu.Lock()
-	batch := s.queue
-	s.queue = nil
-	s.qmu.Unlock()
-	if len(batch) > 0 {
+	if lead {
+		// Not one client's context: its cancel would undo the others'.
+		s.commitQueued(context.WithoutCancel(c.ctx))
+	}
+	return <-r.done
+}
+
+// commitQueued commits the queued hand-ins, batch after batch, until
+// none is left; then the next hand-in leads.
+func (s *Server) commitQueued(ctx context.Context) {
+	for {
+		s.mu.Lock()
+		s.qmu.Lock()
+		batch := s.queue
+		s.queue = nil
+		if len(batch) == 0 {
+			s.committing = false
+			s.qmu.Unlock()
+			s.mu.Unlock()
+			return
+		}
+		s.qmu.Unlock()
 		var pds []*coordinator.Pending
 		var at []*recording
 		sg, perr := s.current()
@@ -603,13 +625,13 @@ func (s *Server) record(c *call, pd *coordinator.Pending) error {
 			pds = append(pds, b.pd)
 			at = append(at, b)
 		}
-		// Not one client's context: its cancel would undo the others'.
-		for i, err := range s.coord().Record(context.WithoutCancel(c.ctx), pds) {
-			at[i].done <- err
+		if len(pds) > 0 {
+			for i, err := range s.coord().Record(ctx, pds) {
+				at[i].done <- err
+			}
 		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
-	return <-r.done
 }
 
 // handInExternal takes, under s.mu, a PSBT an external device signed.

@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -240,6 +241,7 @@ func runLoad(b *testing.B, o quorum.Options, n, clients int) {
 	defer cancel()
 	l := prepareLoad(b, o, n)
 	raw := rawVerify(b, l)
+	defer l.q.Coord.WS.WriteHeadsBehind()() // as airlock serve runs
 	srv, err := serve.New(serve.Config{Coord: l.q.Coord, Identity: l.q.CoordKeys.Identity,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -268,6 +270,7 @@ func runLoad(b *testing.B, o quorum.Options, n, clients int) {
 	close(next)
 	send := &serve.Client{HTTP: hc}
 	var wg sync.WaitGroup
+	stop := profileLoad(b)
 	b.StartTimer()
 	start := time.Now()
 	for range clients {
@@ -290,6 +293,7 @@ func runLoad(b *testing.B, o quorum.Options, n, clients int) {
 	wg.Wait()
 	took := time.Since(start)
 	b.StopTimer()
+	stop()
 	close(fails)
 	for f := range fails {
 		b.Error(f)
@@ -312,6 +316,27 @@ func runLoad(b *testing.B, o quorum.Options, n, clients int) {
 
 	checkRecorded(b, l, sizeBefore)
 	checkIdempotent(b, l, ts.URL, hc, bodies)
+}
+
+// profileLoad writes a CPU profile of the hand-ins alone (not of the
+// preparation) to $AIRLOCK_BENCH_CPUPROFILE when it is set; the returned
+// function stops it.
+func profileLoad(b *testing.B) func() {
+	path := os.Getenv("AIRLOCK_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatalf("AIRLOCK_BENCH_CPUPROFILE: %v (not with go test -cpuprofile)", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -106,10 +106,12 @@ type Server struct {
 	// dash is the dashboard's memory (dashboard.go), under mu.
 	dash dashState
 
-	// queue holds verified hand-ins waiting to be recorded; whoever holds
-	// mu next records all of them in one commit (record).
+	// queue holds verified hand-ins waiting to be recorded; the
+	// committer records all of them in one commit (record).
 	qmu   sync.Mutex
 	queue []*recording
+	// committing: a hand-in is committing the queue (record).
+	committing bool
 	// signers are the policy in effect and its signers as last read
 	// under mu.
 	signers atomic.Pointer[signers]

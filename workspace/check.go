@@ -77,14 +77,6 @@ func headOf(r store.Reader, size int64) (Head, error) {
 	return Head{Size: size, Root: root}, nil
 }
 
-func (w *Workspace) writeHead(ctx context.Context) error {
-	h, err := w.CurrentHead(ctx)
-	if err != nil {
-		return err
-	}
-	return WriteFileAtomic(w.path("head"), []byte(h.String()), 0o600)
-}
-
 // check runs at every open: the log extends the head recorded after the
 // last change, and state and log agree.
 func (w *Workspace) check() error {

@@ -124,6 +124,9 @@ type Workspace struct {
 	inTx atomic.Bool
 	// chainCache is the policy chain last verified (versions.go).
 	chainCache atomic.Pointer[verified]
+	// heads, when set, writes DIR/head behind the commits
+	// (WriteHeadsBehind).
+	heads atomic.Pointer[headWriter]
 }
 
 // ErrNested is returned for a transaction started inside another.

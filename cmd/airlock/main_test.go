@@ -313,8 +313,9 @@ func cmdHSMDelete(ts *testscript.TestScript, neg bool, args []string) {
 // replace FILE OLD NEW replaces every OLD in FILE with NEW.
 func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 3 {
-		ts.Fatalf("usage: replace FILE OLD NEW")
+		ts.Fatalf("usage: replace FILE OLD NEW (\\n in NEW is a newline)")
 	}
+	args[2] = strings.ReplaceAll(args[2], `\n`, "\n")
 	b := ts.ReadFile(args[0])
 	if !strings.Contains(b, args[1]) {
 		ts.Fatalf("replace: %s does not contain %q", args[0], args[1])
