@@ -99,6 +99,7 @@ func (vi *vaultInfo) parseRecovery(v chain.Vault) error {
 	}
 	vi.recovery, vi.rpath = k, rp
 	vi.keys = append(vi.keys, k)
+	vi.byText[v.Recovery.Key] = k
 	return nil
 }
 

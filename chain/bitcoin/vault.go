@@ -229,6 +229,10 @@ type vaultInfo struct {
 	net  *chaincfg.Params
 	desc *descriptor.Descriptor
 	keys []*AccountKey // the signers' keys, then the recovery key
+	// byText is each of keys by the text the policy writes it as: an
+	// approval names its key that way, and parsing it again (an xpub's
+	// base58 and checksum) for every approval verified is waste.
+	byText map[string]*AccountKey
 	// For a vault with a recovery path: its key (also last in keys) and
 	// the path as the descriptor gives it.
 	recovery *AccountKey
@@ -291,13 +295,14 @@ func parseVaultOnce(v chain.Vault) (*vaultInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bitcoin: vault %q: %v", v.Name, err)
 	}
-	vi := &vaultInfo{net: net, desc: d}
+	vi := &vaultInfo{net: net, desc: d, byText: map[string]*AccountKey{}}
 	for _, s := range v.Keys {
 		k, err := ParseAccountKey(s, net)
 		if err != nil {
 			return nil, err
 		}
 		vi.keys = append(vi.keys, k)
+		vi.byText[s] = k
 	}
 	if err := vi.parseRecovery(v); err != nil {
 		return nil, err
@@ -307,6 +312,9 @@ func parseVaultOnce(v chain.Vault) (*vaultInfo, error) {
 
 // accountKey returns the vault key written as s.
 func (vi *vaultInfo) accountKey(s string) (*AccountKey, error) {
+	if k, ok := vi.byText[s]; ok {
+		return k, nil
+	}
 	k, err := ParseAccountKey(s, vi.net)
 	if err != nil {
 		return nil, err
