@@ -16,6 +16,16 @@ import (
 	"github.com/airlock-vault/airlock/keys"
 )
 
+// StateReviewer is an Adapter that checks the on-chain state a proposal
+// attests (a Safe's owners, modules, guard and nonce proven against a
+// block header, chain/safe/stateproof) against the vault. ReviewState
+// adds its flags and lines to r, the adapter's Review of payload; a nil
+// state is itself flagged. An error means the vault or payload could not
+// be read, never that the state is wrong.
+type StateReviewer interface {
+	ReviewState(v Vault, payload, state []byte, r *Review) error
+}
+
 // Severity grades a Flag.
 type Severity string
 

@@ -36,6 +36,7 @@ type vaultInfo struct {
 	owners     []*OwnerKey
 	keys       []string
 	trusted    map[common.Address]string
+	pinned     []chain.Trusted // the policy's pins, with their code hashes
 	severities map[string]chain.Severity
 	ethSign    bool
 	known      map[common.Address]bool // the policy's address book for the vault
@@ -95,6 +96,7 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, fmt.Errorf("safe: vault %q: the Safe itself cannot be a delegatecall target", v.Name)
 		}
 		vi.trusted[a] = t.Name
+		vi.pinned = append(vi.pinned, t)
 	}
 	if acc.Delay != nil {
 		if vi.delay, err = parseDelay(acc.Delay, safe); err != nil {
