@@ -154,8 +154,8 @@ func (s *synth) build(tb testing.TB) *Attestation {
 func typical(filler int) *synth {
 	return &synth{
 		safe: addr("safe"), singleton: addr("singleton"), handler: addr("handler"),
-		owners:  []common.Address{addr("alice"), addr("bob")},
-		targets: []common.Address{addr("multisend"), addr("usdc"), addr("weth")},
+		owners:    []common.Address{addr("alice"), addr("bob")},
+		targets:   []common.Address{addr("multisend"), addr("usdc"), addr("weth")},
 		threshold: 2, nonce: 7, version: "1.1.1", filler: filler, fillerSlots: 200,
 	}
 }
