@@ -70,6 +70,10 @@ type ProposeParams struct {
 	// (chain/safe/stateproof).
 	StateRPC   string
 	StateBlock *big.Int
+	// StateRPCIfSafe applies StateRPC only when the vault is a Safe (a
+	// node named by the environment); otherwise another chain's vault
+	// with a StateRPC is refused.
+	StateRPCIfSafe bool
 }
 
 // ErrAlreadyCollected is returned by Collect for a decision it holds
@@ -142,7 +146,7 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
-	if prm.StateRPC != "" {
+	if prm.StateRPC != "" && (p.Chain == "ethereum" || !prm.StateRPCIfSafe) {
 		if p.Chain != "ethereum" {
 			return nil, nil, fmt.Errorf("coordinator: an on-chain state attestation is for a Safe, vault %q is on %s", p.Vault, p.Chain)
 		}
