@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"time"
 
 	"github.com/airlock-vault/airlock/keys"
 )
@@ -20,10 +21,11 @@ import (
 // attests (a Safe's owners, modules, guard and nonce proven against a
 // block header, chain/safe/stateproof) against the vault. ReviewState
 // adds its flags and lines to r, the adapter's Review of payload; a nil
-// state is itself flagged. An error means the vault or payload could not
-// be read, never that the state is wrong.
+// state is itself flagged, and so is one read long before created, the
+// proposal's creation time. An error means the vault or payload could
+// not be read, never that the state is wrong.
 type StateReviewer interface {
-	ReviewState(v Vault, payload, state []byte, r *Review) error
+	ReviewState(v Vault, payload, state []byte, created time.Time, r *Review) error
 }
 
 // Severity grades a Flag.

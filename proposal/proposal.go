@@ -282,7 +282,7 @@ func ReviewWith(ctx context.Context, a chain.Adapter, cv chain.Vault, p *Proposa
 		}
 		return rv, nil
 	}
-	if err := sr.ReviewState(cv, p.Payload, p.State, rv); err != nil {
+	if err := sr.ReviewState(cv, p.Payload, p.State, p.CreatedTime(), rv); err != nil {
 		return nil, err
 	}
 	return rv, nil

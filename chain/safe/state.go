@@ -44,7 +44,15 @@ const (
 	// FlagStateTargetCode: a call target's code is not the code pinned
 	// for it (by the policy or the official deployments).
 	FlagStateTargetCode = "state-target-code"
+	// FlagStateStale: the state was read at a block more than
+	// MaxStateAge before the proposal was made: an old block can hide
+	// a module enabled since.
+	FlagStateStale = "state-stale"
 )
+
+// MaxStateAge is how long before a proposal's creation the block of its
+// attested state may lie.
+const MaxStateAge = time.Hour
 
 func init() {
 	for code, sev := range map[string]chain.Severity{
@@ -58,6 +66,7 @@ func init() {
 		FlagStateNonceGap:        chain.Warn,
 		FlagStateNonceUsed:       chain.Block,
 		FlagStateTargetCode:      chain.Block,
+		FlagStateStale:           chain.Block,
 	} {
 		DefaultSeverity[code] = sev
 	}
@@ -90,7 +99,7 @@ var _ chain.StateReviewer = Adapter{}
 // against the vault: nil state is flagged state-unattested; a state that
 // does not verify, state-proof-invalid; then every difference between the
 // proven state and the vault.
-func (Adapter) ReviewState(v chain.Vault, payload, state []byte, r *chain.Review) error {
+func (Adapter) ReviewState(v chain.Vault, payload, state []byte, created time.Time, r *chain.Review) error {
 	vi, a, err := load(v, payload)
 	if err != nil {
 		return err
@@ -105,6 +114,9 @@ func (Adapter) ReviewState(v chain.Vault, payload, state []byte, r *chain.Review
 		a.flag(FlagStateProofInvalid, "the on-chain state attested does not verify: %v", err)
 	default:
 		a.compareState(vi, st)
+		if bt := time.Unix(int64(st.BlockTime), 0); bt.Before(created.Add(-MaxStateAge)) {
+			a.flag(FlagStateStale, "the state was read at block %d of %s, %s before the proposal was made (%s): a module or owner change since then would not show", st.BlockNumber, bt.UTC().Format(time.RFC3339), created.Sub(bt).Round(time.Second), created.UTC().Format(time.RFC3339))
+		}
 		if d, ok := r.Details.(Details); ok {
 			d.State = stateDetails(st)
 			r.Details = d

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -94,7 +95,7 @@ func reviewState(t testing.TB, v chain.Vault, pl, state []byte) *chain.Review {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (Adapter{}).ReviewState(v, pl, state, r); err != nil {
+	if err := (Adapter{}).ReviewState(v, pl, state, time.Now(), r); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -290,6 +291,18 @@ func TestStateProofOnNode(t *testing.T) {
 
 		if f := stateFlags(reviewState(t, v, pl, before)); len(f) != 0 {
 			t.Fatalf("the earlier attestation: %v", f)
+		}
+		// A coordinator who hides the module behind that older block in
+		// a proposal made two hours later: refused as stale.
+		r0, err := Adapter{}.Review(context.Background(), v, pl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := (Adapter{}).ReviewState(v, pl, before, time.Now().Add(2*time.Hour), r0); err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := flagged(r0, FlagStateStale); !ok || f.Severity != chain.Block {
+			t.Fatalf("an old block: %v", r0.Flags)
 		}
 		next := s.batch(t) // nonce 1 now
 		r := reviewState(t, v, next, s.attest(t, v, next))
