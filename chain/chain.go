@@ -101,6 +101,10 @@ type Account struct {
 	// Delay is, for an emergency Safe, the Zodiac Delay modifier it
 	// queues transactions in; nil for none.
 	Delay *Delay
+	// Modules are the modules the policy expects enabled on this Safe
+	// (the Delay modifier of an emergency path targeting it): an
+	// attested state showing any other blocks.
+	Modules []string
 }
 
 // Delay is a Zodiac Delay modifier at Address that executes, after its

@@ -204,7 +204,8 @@ func (a *analysis) compareState(vi *vaultInfo, st *stateproof.State) {
 	// Modules and guards.
 	a.line("  modules on chain: %s", joinAddrs(st.Modules))
 	for _, m := range st.Modules {
-		if vi.delay != nil && vi.delay.avatar == vi.safe && m == vi.delay.address {
+		if vi.modules[m] {
+			a.line("  module %s: the Delay modifier of the policy's emergency path", m.Hex())
 			continue
 		}
 		a.flag(FlagStateModule, "module %s is enabled on the Safe: it can move the Safe's assets with no owner signature, and the vault registers no such module", m.Hex())

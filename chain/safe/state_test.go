@@ -313,6 +313,14 @@ func TestStateProofOnNode(t *testing.T) {
 		if len(r.Blocking()) == 0 {
 			t.Fatal("nothing blocks")
 		}
+		// A module the policy expects (an emergency path's Delay) passes.
+		mv := v
+		macc := *v.Account
+		macc.Modules = []string{module.Hex()}
+		mv.Account = &macc
+		if f, ok := flagged(reviewState(t, mv, next, s.attest(t, mv, next)), FlagStateModule); ok {
+			t.Fatalf("an expected module flagged: %v", f)
+		}
 		if d := r.Details.(Details).State; len(d.Modules) != 1 || d.Modules[0] != module.Hex() || d.Nonce != "1" {
 			t.Fatalf("state %+v", d)
 		}
