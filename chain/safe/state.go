@@ -284,7 +284,7 @@ func (a *analysis) officialCode(st *stateproof.State, addr common.Address, match
 	}
 	for _, d := range officialDeployments {
 		if match(d) && strings.EqualFold(d.CodeHash, acc.CodeHash.Hex()) {
-			return "(the code of " + d.Name() + ", at another address)", true
+			return "(the code of the official " + d.Contract + " " + d.Version + ", at another address)", true
 		}
 	}
 	return "", false
