@@ -12,9 +12,21 @@ import (
 	"fmt"
 	"math/big"
 	"sort"
+	"time"
 
 	"github.com/airlock-vault/airlock/keys"
 )
+
+// StateReviewer is an Adapter that checks the on-chain state a proposal
+// attests (a Safe's owners, modules, guard and nonce proven against a
+// block header, chain/safe/stateproof) against the vault. ReviewState
+// adds its flags and lines to r, the adapter's Review of payload; a nil
+// state is itself flagged, and so is one read long before created, the
+// proposal's creation time. An error means the vault or payload could
+// not be read, never that the state is wrong.
+type StateReviewer interface {
+	ReviewState(v Vault, payload, state []byte, created time.Time, r *Review) error
+}
 
 // Severity grades a Flag.
 type Severity string
@@ -89,6 +101,10 @@ type Account struct {
 	// Delay is, for an emergency Safe, the Zodiac Delay modifier it
 	// queues transactions in; nil for none.
 	Delay *Delay
+	// Modules are the modules the policy expects enabled on this Safe
+	// (the Delay modifier of an emergency path targeting it): an
+	// attested state showing any other blocks.
+	Modules []string
 }
 
 // Delay is a Zodiac Delay modifier at Address that executes, after its

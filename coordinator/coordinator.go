@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -63,6 +64,16 @@ type ProposeParams struct {
 	Template string
 	// Urgent marks the proposal urgent (an emergency).
 	Urgent bool
+	// StateRPC, for a Safe, is an Ethereum node's JSON-RPC URL: the
+	// proposal then attests the Safe's on-chain state at StateBlock (nil:
+	// the latest) with EIP-1186 proofs the stations verify offline
+	// (chain/safe/stateproof).
+	StateRPC   string
+	StateBlock *big.Int
+	// StateRPCIfSafe applies StateRPC only when the vault is a Safe (a
+	// node named by the environment); otherwise another chain's vault
+	// with a StateRPC is refused.
+	StateRPCIfSafe bool
 }
 
 // ErrAlreadyCollected is returned by Collect for a decision it holds
@@ -135,7 +146,15 @@ func (c *Coordinator) Propose(ctx context.Context, prm ProposeParams, id keys.Id
 	if err != nil {
 		return nil, nil, err
 	}
-	rv, err := a.Review(ctx, cv, p.Payload)
+	if prm.StateRPC != "" && (p.Chain == "ethereum" || !prm.StateRPCIfSafe) {
+		if p.Chain != "ethereum" {
+			return nil, nil, fmt.Errorf("coordinator: an on-chain state attestation is for a Safe, vault %q is on %s", p.Vault, p.Chain)
+		}
+		if p.State, err = safe.Attest(ctx, prm.StateRPC, cv, p.Payload, prm.StateBlock); err != nil {
+			return nil, nil, fmt.Errorf("coordinator: the Safe's on-chain state: %w", err)
+		}
+	}
+	rv, err := proposal.ReviewWith(ctx, a, cv, p)
 	if err != nil {
 		return nil, nil, err
 	}

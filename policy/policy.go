@@ -387,6 +387,13 @@ func (p *Policy) ChainVault(v *Vault) (chain.Vault, error) {
 			}
 			acc.Delay = &chain.Delay{Address: em.Delay, Avatar: t.Safe.Address}
 		}
+		// The modules expected on this Safe: the Delay modifier of each
+		// emergency path targeting it.
+		for i := range p.Vaults {
+			if em := p.Vaults[i].Emergency; em != nil && em.Target == v.Name {
+				acc.Modules = append(acc.Modules, em.Delay)
+			}
+		}
 		cv.Account = acc
 	}
 	return cv, nil

@@ -65,7 +65,17 @@ type Proposal struct {
 	// Urgent marks an emergency proposal: every station shows it, every
 	// audit entry about it says so. It changes no rule.
 	Urgent bool `cbor:"14,keyasint,omitempty"`
+	// State is the chain's attestation of the vault's on-chain state at
+	// proposal time, in the chain's own versioned form (for a Safe,
+	// chain/safe/stateproof: a block header and EIP-1186 proofs). It is
+	// optional and covered by the coordinator's signature; the chain
+	// adapter verifies it (chain.StateReviewer), and a proposal without
+	// one is flagged by an adapter that reads states.
+	State []byte `cbor:"15,keyasint,omitempty"`
 }
+
+// MaxState bounds a proposal's state attestation.
+const MaxState = 1 << 20
 
 // CreatedTime and ExpiresTime convert the stored seconds.
 func (p *Proposal) CreatedTime() time.Time { return time.Unix(p.Created, 0).UTC() }
@@ -81,6 +91,7 @@ type Params struct {
 	Coordinator string
 	Template    string
 	Urgent      bool
+	State       []byte // the chain's state attestation, if any
 }
 
 // New builds a proposal under pol (whose id is polID).
@@ -91,6 +102,9 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 	}
 	if len(prm.Payload) == 0 || len(prm.Payload) > MaxPayload {
 		return nil, fmt.Errorf("proposal: payload of %d bytes outside 1..%d", len(prm.Payload), MaxPayload)
+	}
+	if len(prm.State) > MaxState {
+		return nil, fmt.Errorf("proposal: state attestation of %d bytes, over %d", len(prm.State), MaxState)
 	}
 	lt := prm.Lifetime
 	if lt == 0 {
@@ -107,7 +121,7 @@ func New(pol *policy.Policy, polID [32]byte, prm Params) (*Proposal, error) {
 	return &Proposal{
 		Format: 1, Chain: v.Chain, Vault: v.Name, Policy: polID[:], PolicyVersion: pol.Version,
 		Payload: prm.Payload, Created: now.Unix(), Expires: now.Add(lt).Unix(),
-		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Template: prm.Template, Urgent: prm.Urgent,
+		Coordinator: prm.Coordinator, Intent: prm.Intent, Nonce: nonce, Template: prm.Template, Urgent: prm.Urgent, State: prm.State,
 	}, nil
 }
 
@@ -138,6 +152,9 @@ func Decode(e *envelope.Envelope) (*Proposal, error) {
 	}
 	if len(p.Payload) == 0 || len(p.Payload) > MaxPayload {
 		return nil, fmt.Errorf("proposal: payload of %d bytes outside 1..%d", len(p.Payload), MaxPayload)
+	}
+	if len(p.State) > MaxState {
+		return nil, fmt.Errorf("proposal: state attestation of %d bytes, over %d", len(p.State), MaxState)
 	}
 	if p.Template != "" && !templateName.MatchString(p.Template) {
 		return nil, fmt.Errorf("proposal: template name %q is not a policy name", p.Template)
@@ -246,5 +263,27 @@ func Review(ctx context.Context, reg *chain.Registry, p *Proposal, pol *policy.P
 	if err != nil {
 		return nil, err
 	}
-	return a.Review(ctx, cv, p.Payload)
+	return ReviewWith(ctx, a, cv, p)
+}
+
+// ReviewWith has adapter a review the proposal's payload for vault cv,
+// and, when a reads on-chain states (chain.StateReviewer), the state the
+// proposal attests (or its absence). A state for a chain whose adapter
+// reads none is refused.
+func ReviewWith(ctx context.Context, a chain.Adapter, cv chain.Vault, p *Proposal) (*chain.Review, error) {
+	rv, err := a.Review(ctx, cv, p.Payload)
+	if err != nil {
+		return nil, err
+	}
+	sr, ok := a.(chain.StateReviewer)
+	if !ok {
+		if p.State != nil {
+			return nil, fmt.Errorf("proposal: a %s proposal carries a state attestation, which its chain does not read", p.Chain)
+		}
+		return rv, nil
+	}
+	if err := sr.ReviewState(cv, p.Payload, p.State, p.CreatedTime(), rv); err != nil {
+		return nil, err
+	}
+	return rv, nil
 }

@@ -109,7 +109,9 @@ func (s *Station) Review(ctx context.Context, raw []byte) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	rv, err := a.Review(ctx, cv, p.Payload)
+	// The payload, and the on-chain state the proposal attests (a
+	// Safe's, proven against a block header), reviewed offline.
+	rv, err := proposal.ReviewWith(ctx, a, cv, p)
 	if err != nil {
 		return nil, err
 	}

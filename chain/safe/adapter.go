@@ -36,6 +36,8 @@ type vaultInfo struct {
 	owners     []*OwnerKey
 	keys       []string
 	trusted    map[common.Address]string
+	pinned     []chain.Trusted         // the policy's pins, with their code hashes
+	modules    map[common.Address]bool // the modules the policy expects on the Safe
 	severities map[string]chain.Severity
 	ethSign    bool
 	known      map[common.Address]bool // the policy's address book for the vault
@@ -95,6 +97,15 @@ func parseVault(v chain.Vault) (*vaultInfo, error) {
 			return nil, fmt.Errorf("safe: vault %q: the Safe itself cannot be a delegatecall target", v.Name)
 		}
 		vi.trusted[a] = t.Name
+		vi.pinned = append(vi.pinned, t)
+	}
+	vi.modules = map[common.Address]bool{}
+	for _, m := range acc.Modules {
+		a, err := address("module", m)
+		if err != nil {
+			return nil, fmt.Errorf("safe: vault %q: %v", v.Name, err)
+		}
+		vi.modules[a] = true
 	}
 	if acc.Delay != nil {
 		if vi.delay, err = parseDelay(acc.Delay, safe); err != nil {

@@ -27,7 +27,7 @@ type onchain struct {
 	signers []keySigner
 }
 
-func newOnchain(t *testing.T, env *safesim.Env, names []string, threshold int) *onchain {
+func newOnchain(t testing.TB, env *safesim.Env, names []string, threshold int) *onchain {
 	t.Helper()
 	o := &onchain{env: env}
 	var owners []common.Address
@@ -54,7 +54,14 @@ func newOnchain(t *testing.T, env *safesim.Env, names []string, threshold int) *
 }
 
 func (o *onchain) payload(t *testing.T, to common.Address, value *big.Int, data []byte, op uint8) []byte {
-	nonce := o.env.Nonce(t, o.safe)
+	return o.payloadTB(t, to, value, data, op, nil)
+}
+
+// payloadTB is payload at nonce (nil: the Safe's next).
+func (o *onchain) payloadTB(t testing.TB, to common.Address, value *big.Int, data []byte, op uint8, nonce *big.Int) []byte {
+	if nonce == nil {
+		nonce = o.env.Nonce(t, o.safe)
+	}
 	return []byte(`{"to":"` + to.Hex() + `","value":"` + value.String() + `","data":"0x` + hex.EncodeToString(data) + `","operation":` + big.NewInt(int64(op)).String() +
 		`,"safeTxGas":"0","baseGas":"0","gasPrice":"0","gasToken":"0x0000000000000000000000000000000000000000","refundReceiver":"0x0000000000000000000000000000000000000000","nonce":"` + nonce.String() + `"}`)
 }

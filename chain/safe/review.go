@@ -79,6 +79,10 @@ type Details struct {
 	Threshold int      `json:"threshold"`
 	// Delayed is the transaction queued in a Delay modifier, if any.
 	Delayed *Delayed `json:"delayed,omitempty"`
+	// State is the on-chain state the proposal attests, as its proofs
+	// show it (state.go); nil when none was attested or it did not
+	// verify.
+	State *StateDetails `json:"state,omitempty"`
 }
 
 // Refund is the worst case a gas refund pays out of the Safe.

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/airlock-vault/airlock/chain"
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
@@ -45,10 +47,14 @@ func (e *env) propose(args []string) error {
 	rotate := fs.Bool("rotate", false, "a Safe vault: the owner rotation to the owners and threshold of the policy in effect (with --nonce)")
 	owners := fs.String("owners", "", "with --rotate: the Safe's owners now, in its own order (getOwners), comma-separated (default: the previous policy version's)")
 	ownersThreshold := fs.Int("owners-threshold", 0, "with --rotate and --owners: the Safe's threshold now")
+	rpcURL := fs.String("rpc", "", "a Safe vault: an Ethereum node's JSON-RPC URL (or $AIRLOCK_ETH_RPC); the proposal attests the Safe's on-chain state with EIP-1186 proofs the stations verify offline")
+	block := fs.String("block", "", "with --rpc: the block number to read the state at (default: the latest)")
 	passFile := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
+	} else if *block != "" && *rpcURL == "" && os.Getenv("AIRLOCK_ETH_RPC") == "" {
+		return usagef("propose: --block wants --rpc URL (or $AIRLOCK_ETH_RPC)")
 	} else if *rotate {
 		if len(pos) > 0 || *vault == "" || *pay.nonce < 0 || *psbtFile != "" || *safeTx != "" || *template != "" || *pay.to != "" || *pay.amount != "" || (*owners == "") != (*ownersThreshold == 0) {
 			return usagef("propose --rotate: want --vault NAME --nonce N [--owners 0xA,0xB,... --owners-threshold K]")
@@ -61,8 +67,8 @@ func (e *env) propose(args []string) error {
 		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE (or --template NAME --to LABEL --amount X --nonce N)")
 	}
 	if e.service != "" {
-		if *force || *template != "" || *urgent || *rotate || pay.set() {
-			return &usageError{"propose --coordinator: --force, --template, --urgent and --rotate are not offered by the service", "make such a proposal at the coordinator's workspace, without --coordinator"}
+		if *force || *template != "" || *urgent || *rotate || pay.set() || *rpcURL != "" || *block != "" {
+			return &usageError{"propose --coordinator: --force, --template, --urgent, --rotate and --rpc are not offered by the service", "make such a proposal at the coordinator's workspace, without --coordinator"}
 		}
 		return e.proposeRemote(passFile, *vault, *psbtFile, *safeTx, *intent, *out, *lifetime, *asJSON)
 	}
@@ -71,7 +77,19 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template, Urgent: *urgent}
+	prm := coordinator.ProposeParams{Vault: *vault, Intent: *intent, Lifetime: *lifetime, Force: *force, Template: *template, Urgent: *urgent, StateRPC: *rpcURL}
+	if prm.StateRPC == "" {
+		// A node the environment names attests a Safe's state; another
+		// chain's vault is not asked for one.
+		prm.StateRPC, prm.StateRPCIfSafe = os.Getenv("AIRLOCK_ETH_RPC"), true
+	}
+	if *block != "" {
+		n, ok := new(big.Int).SetString(*block, 10)
+		if !ok || n.Sign() < 0 {
+			return usagef("propose: --block %q: want a block number", *block)
+		}
+		prm.StateBlock = n
+	}
 	switch {
 	case *rotate:
 		prm.Payload, err = e.rotation(ws, *vault, *owners, *ownersThreshold, uint64(*pay.nonce))
@@ -114,6 +132,14 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	p, _ := proposal.Decode(env)
+	type stateOut struct {
+		Block     uint64 `json:"block"`
+		BlockHash string `json:"blockHash"`
+	}
+	var state *stateOut
+	if d, ok := rv.Details.(safe.Details); ok && d.State != nil {
+		state = &stateOut{d.State.Block, strings.ToLower(d.State.BlockHash)}
+	}
 	if *asJSON {
 		fl := rv.Flags
 		if fl == nil {
@@ -128,13 +154,17 @@ func (e *env) propose(args []string) error {
 			Expires  string       `json:"expires"`
 			Template string       `json:"template,omitempty"`
 			Flags    []chain.Flag `json:"flags"`
+			State    *stateOut    `json:"state,omitempty"`
 			File     string       `json:"file"`
-		}{env.IDHex(), p.Vault, p.Chain, rv.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, fl, *out})
+		}{env.IDHex(), p.Vault, p.Chain, rv.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, fl, state, *out})
 	}
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
 	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
 	if p.Template != "" {
 		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
+	}
+	if state != nil {
+		fmt.Fprintf(e.stdout, "on-chain state attested at block %d, hash %s\n", state.Block, state.BlockHash)
 	}
 	for _, f := range rv.Flags {
 		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
