@@ -104,9 +104,9 @@ const (
 	// CheckRevoked: Person is revoked (the participant, or every device
 	// of theirs) in the policy in effect at every workspace of At.
 	CheckRevoked = "revoked"
-	// CheckLogVerified: workspace By verified its audit log ("airlock
-	// audit verify") during the exercise.
-	CheckLogVerified = "log-verified"
+	// CheckEvidenceExported: the coordinator wrote an evidence bundle
+	// for an auditor ("airlock audit export") since the inject.
+	CheckEvidenceExported = "evidence-exported"
 )
 
 // Task is one thing the team must do, and how it is checked.
@@ -239,10 +239,9 @@ func (sc *Scenario) checkTabletop() error {
 				needProp = true
 			case CheckRevoked:
 				needPerson = true
-			case CheckLogVerified:
-				needBy = true
+			case CheckEvidenceExported:
 			default:
-				return fieldf(tp+".check", "%q: want rejected, approved, collected, finalized, not-finalized, withdrawn, revoked or log-verified", t.Check)
+				return fieldf(tp+".check", "%q: want rejected, approved, collected, finalized, not-finalized, withdrawn, revoked or evidence-exported", t.Check)
 			}
 			if needProp != (t.Proposal != "") {
 				return fieldf(tp+".proposal", "%s check: proposal is %s", t.Check, map[bool]string{true: "required", false: "not taken"}[needProp])
@@ -647,6 +646,7 @@ func (t *tabletop) run() (*AAR, error) {
 		}
 	}
 	aar.Ended = t.now().Format(time.RFC3339)
+	aar.lists()
 	aar.Ready = true
 	for _, cr := range aar.Capabilities {
 		if cr.Rating == RatingU {
@@ -976,15 +976,11 @@ func (t *tabletop) check(task Task, logs map[string][]audit.Event, injected time
 		} else {
 			tr.Evidence = fmt.Sprintf("coord's log has no withdrawal of %s", task.Proposal)
 		}
-	case CheckLogVerified:
-		if t.gone[task.By] {
-			tr.Evidence = task.By + "'s station is gone"
-			return tr, nil
-		}
-		if ev, ok = find(task.By, "audit.verified", func(ev audit.Event) bool { return !ev.Time.Before(injected) }); ok {
-			tr.Evidence = fmt.Sprintf("%s's log: audit.verified", task.By)
+	case CheckEvidenceExported:
+		if ev, ok = find("coord", "audit.exported", func(ev audit.Event) bool { return !ev.Time.Before(injected) }); ok {
+			tr.Evidence = fmt.Sprintf("coord's log: evidence bundle of %s .. %s exported", ev.Detail["since"], ev.Detail["until"])
 		} else {
-			tr.Evidence = fmt.Sprintf("%s's log has no audit.verified since the inject", task.By)
+			tr.Evidence = "coord's log has no audit.exported since the inject"
 		}
 	case CheckRevoked:
 		return t.checkRevoked(task, tr, logs, injected)

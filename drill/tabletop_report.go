@@ -88,6 +88,35 @@ type CapabilityRating struct {
 	Note        string `json:"note,omitempty"`
 }
 
+// lists makes every list of the report a list, empty rather than null
+// (the JSON schema's contract).
+func (a *AAR) lists() {
+	nonNil := func(s *[]string) {
+		if *s == nil {
+			*s = []string{}
+		}
+	}
+	nonNil(&a.Objectives)
+	nonNil(&a.Unowned)
+	nonNil(&a.People)
+	if a.Corrective == nil {
+		a.Corrective = []CorrectiveAction{}
+	}
+	for i := range a.Modules {
+		m := &a.Modules[i]
+		nonNil(&m.Setup)
+		if m.Answers == nil {
+			m.Answers = []QA{}
+		}
+		if m.Actions == nil {
+			m.Actions = []Action{}
+		}
+		if m.Tasks == nil {
+			m.Tasks = []TaskResult{}
+		}
+	}
+}
+
 // Text writes the report for the terminal.
 func (a *AAR) Text(w io.Writer) error {
 	var b strings.Builder

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/evidence"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/keys/unlock"
 	"github.com/airlock-vault/airlock/policy"
@@ -165,11 +167,15 @@ func (tm *team) Act(ctx context.Context, m int, _ *Module, dir string) error {
 		if _, err := c.Finalize(ctx, tm.ref(dir, "payroll"), k.Identity); err != nil {
 			return err
 		}
-		if _, err := ws.Checkpoint(ctx, k.Identity); err != nil {
+		files, err := evidence.Export(ctx, ws, tm.clock.Now().Add(-time.Hour), tm.clock.Now(), k.Identity)
+		if err != nil {
 			return err
 		}
-		if v, err := ws.SelfCheck(ctx); err != nil || v.Err != nil {
-			tm.t.Fatalf("self-check: %v %v", err, v)
+		if err := evidence.Write(filepath.Join(dir, "evidence.tar"), files, tm.clock.Now()); err != nil {
+			return err
+		}
+		if err := ws.Log(ctx, "audit.exported", "", map[string]string{"files": fmt.Sprint(len(files))}); err != nil {
+			return err
 		}
 		ws.Close()
 	}
@@ -309,7 +315,7 @@ func TestTabletopScenarioRefusesWhatItCannotCheck(t *testing.T) {
 		{base + "      tasks: [{capability: c, do: d, check: revoked, person: dave}]\n", "tasks[0].person"},
 		{base, "has no task"},
 		{base + "      colour: red\n", "field colour not found"},
-		{base + "      commands: [rm -rf /]\n      tasks: [{capability: c, do: d, check: log-verified, by: coord}]\n", "commands[0]"},
+		{base + "      commands: [rm -rf /]\n      tasks: [{capability: c, do: d, check: evidence-exported}]\n", "commands[0]"},
 	} {
 		if _, err := ParseScenario([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
