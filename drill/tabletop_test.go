@@ -174,7 +174,8 @@ func (tm *team) Act(ctx context.Context, m int, _ *Module, dir string) error {
 		if err := evidence.Write(filepath.Join(dir, "evidence.tar"), files, tm.clock.Now()); err != nil {
 			return err
 		}
-		if err := ws.Log(ctx, "audit.exported", "", map[string]string{"files": fmt.Sprint(len(files))}); err != nil {
+		if err := ws.Log(ctx, "audit.exported", "", map[string]string{
+			"since": tm.clock.Now().Add(-time.Hour).Format(time.RFC3339), "until": tm.clock.Now().Format(time.RFC3339), "files": fmt.Sprint(len(files))}); err != nil {
 			return err
 		}
 		ws.Close()
