@@ -96,8 +96,9 @@ const (
 	CheckCollected = "collected"
 	// CheckFinalized: the coordinator finalized Proposal.
 	CheckFinalized = "finalized"
-	// CheckNotFinalized: the coordinator did not finalize Proposal (a
-	// guard: it holds when nothing was done).
+	// CheckNotFinalized: the coordinator did not finalize Proposal. A
+	// guard, not a task: it is not counted as done, but when it fails
+	// (what had to be prevented happened) the capability is rated U.
 	CheckNotFinalized = "not-finalized"
 	// CheckWithdrawn: the coordinator withdrew Proposal.
 	CheckWithdrawn = "withdrawn"
@@ -227,7 +228,9 @@ func (sc *Scenario) checkTabletop() error {
 			if !caps[t.Capability] {
 				return fieldf(tp+".capability", "%q is not one of tabletop.capabilities", t.Capability)
 			}
-			tested[t.Capability] = true
+			if t.Check != CheckNotFinalized {
+				tested[t.Capability] = true
+			}
 			if t.Do == "" || len(t.Do) > 512 {
 				return fieldf(tp+".do", "required, at most 512 bytes")
 			}
@@ -273,7 +276,7 @@ func (sc *Scenario) checkTabletop() error {
 	}
 	for _, c := range tt.Capabilities {
 		if !tested[c.ID] {
-			return fieldf("tabletop.capabilities", "%q has no task: nothing could rate it", c.ID)
+			return fieldf("tabletop.capabilities", "%q has no task to perform (not-finalized is a guard): nothing could rate it", c.ID)
 		}
 	}
 	return nil
@@ -592,6 +595,12 @@ func (t *tabletop) run() (*AAR, error) {
 				if tr.Capability != c.ID {
 					continue
 				}
+				if tr.Guard {
+					if tr.Result != TaskDone {
+						cr.Broken++
+					}
+					continue
+				}
 				cr.Tasks++
 				switch tr.Result {
 				case TaskDone:
@@ -602,6 +611,11 @@ func (t *tabletop) run() (*AAR, error) {
 			}
 		}
 		cr.Checked = derive(cr.Tasks, cr.Done, cr.Late)
+		if cr.Broken > 0 {
+			// What had to be prevented happened: whatever was done, the
+			// capability failed.
+			cr.Checked = RatingU
+		}
 		fr, err := t.o.Facilitator.Rate(t.ctx, c, cr.Checked)
 		if err != nil {
 			return nil, err
@@ -663,8 +677,8 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// derive rates a capability from its tasks: all done in time P, all done
-// but some late S, some done M, none U.
+// derive rates a capability from its tasks (guards apart): all done in
+// time P, all done but some late S, some done M, none U.
 func derive(tasks, done, late int) string {
 	switch {
 	case tasks > 0 && done == tasks:
@@ -913,7 +927,7 @@ const (
 
 // check judges one task on the workspaces' logs and policies.
 func (t *tabletop) check(task Task, logs map[string][]audit.Event, injected time.Time) (*TaskResult, error) {
-	tr := &TaskResult{Capability: task.Capability, Do: task.Do, Check: task.Check, Result: TaskNotDone}
+	tr := &TaskResult{Capability: task.Capability, Do: task.Do, Check: task.Check, Result: TaskNotDone, Guard: task.Check == CheckNotFinalized}
 	id := ""
 	if task.Proposal != "" {
 		v := t.ids[task.Proposal]

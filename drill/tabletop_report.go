@@ -69,18 +69,22 @@ type TaskResult struct {
 	Do         string `json:"do"`
 	Check      string `json:"check"`
 	Result     string `json:"result"` // done, late, not-done
-	At         string `json:"at,omitempty"`
-	Evidence   string `json:"evidence"`
+	// Guard: a condition that must hold (not-finalized), not an action.
+	Guard    bool   `json:"guard"`
+	At       string `json:"at,omitempty"`
+	Evidence string `json:"evidence"`
 }
 
 // CapabilityRating is a capability's rating: the checks', lowered (never
 // raised) by the facilitator's.
 type CapabilityRating struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Tasks       int    `json:"tasks"`
-	Done        int    `json:"done"`
-	Late        int    `json:"late"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Tasks int    `json:"tasks"`
+	Done  int    `json:"done"`
+	Late  int    `json:"late"`
+	// Broken counts the guards that failed (the capability is then U).
+	Broken      int    `json:"broken"`
 	Checked     string `json:"checked"`
 	Facilitator string `json:"facilitator,omitempty"`
 	Rating      string `json:"rating"`
@@ -134,6 +138,9 @@ func (a *AAR) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s  %-32s %s (%d of %d tasks done", c.Rating, c.Name, c.Text, c.Done, c.Tasks)
 		if c.Late > 0 {
 			fmt.Fprintf(&b, ", %d late", c.Late)
+		}
+		if c.Broken > 0 {
+			fmt.Fprintf(&b, ", %d guard broken", c.Broken)
 		}
 		b.WriteString(")\n")
 		if c.Note != "" {
@@ -191,9 +198,9 @@ Quorum: {{.Threshold}} of {{range $i, $p := .People}}{{if $i}}, {{end}}{{$p}}{{e
 {{if .Ready}}<p id="verdict" class="verdict pass">Every capability was performed</p>{{else}}<p id="verdict" class="verdict fail">NOT READY: a capability was unable to be performed</p>{{end}}
 {{if .Objectives}}<h2>Objectives</h2><ol>{{range .Objectives}}<li>{{.}}</li>{{end}}</ol>{{end}}
 <h2 id="capabilities">Capabilities</h2>
-<p>Rated P (performed without challenges), S (with some challenges), M (with major challenges), U (unable to be performed). The rating is the checks' (every task done in time: P; all done, some late: S; some done: M; none: U), lowered by the facilitator's, never raised.</p>
+<p>Rated P (performed without challenges), S (with some challenges), M (with major challenges), U (unable to be performed). The rating is the checks' (every task done in time: P; all done, some late: S; some done: M; none, or a guard broken: U), lowered by the facilitator's, never raised.</p>
 <table id="ratings"><tr><th>Capability</th><th>Tasks done</th><th>Checks</th><th>Facilitator</th><th>Rating</th></tr>
-{{range .Capabilities}}<tr><td>{{.Name}}<br><small>{{.ID}}</small>{{if .Note}}<br><small>{{.Note}}</small>{{end}}</td><td>{{.Done}} of {{.Tasks}}{{if .Late}} ({{.Late}} late){{end}}</td><td>{{.Checked}}</td><td>{{if .Facilitator}}{{.Facilitator}}{{else}}—{{end}}</td><td><span class="rating r-{{lower .Rating}}">{{.Rating}}</span> {{.Text}}</td></tr>
+{{range .Capabilities}}<tr><td>{{.Name}}<br><small>{{.ID}}</small>{{if .Note}}<br><small>{{.Note}}</small>{{end}}</td><td>{{.Done}} of {{.Tasks}}{{if .Late}} ({{.Late}} late){{end}}{{if .Broken}}<br><span class="not-done">{{.Broken}} guard broken</span>{{end}}</td><td>{{.Checked}}</td><td>{{if .Facilitator}}{{.Facilitator}}{{else}}—{{end}}</td><td><span class="rating r-{{lower .Rating}}">{{.Rating}}</span> {{.Text}}</td></tr>
 {{end}}</table>
 <h2 id="corrective">Corrective actions</h2>
 <table id="actions"><tr><th>Capability</th><th>Action</th><th>Owner</th><th>Due</th></tr>
@@ -208,7 +215,7 @@ Quorum: {{.Threshold}} of {{range $i, $p := .People}}{{if $i}}, {{end}}{{$p}}{{e
 {{range .Answers}}<tr><td>{{.Question}}</td><td>{{if .Answer}}{{.Answer}}{{else}}<small>no answer</small>{{end}}</td><td>{{.At}}</td></tr>
 {{end}}</table>{{end}}
 <table class="tasks"><tr><th>Task</th><th>Capability</th><th>Result</th><th>Evidence (from the workspaces)</th></tr>
-{{range .Tasks}}<tr><td>{{.Do}}</td><td>{{.Capability}}</td><td class="{{.Result}}">{{.Result}}{{if .At}}<br><small>{{.At}}</small>{{end}}</td><td>{{.Evidence}}</td></tr>
+{{range .Tasks}}<tr><td>{{.Do}}</td><td>{{.Capability}}</td><td class="{{.Result}}">{{if .Guard}}{{if eq .Result "done"}}held{{else}}BROKEN{{end}}{{else}}{{.Result}}{{end}}{{if .At}}<br><small>{{.At}}</small>{{end}}</td><td>{{.Evidence}}</td></tr>
 {{end}}</table>
 <details><summary>{{len .Actions}} actions logged by the workspaces</summary>
 <table><tr><th>Time</th><th>Workspace</th><th>Entry</th><th>Proposal</th><th>Note</th></tr>

@@ -329,3 +329,60 @@ func TestTabletopScenarioRefusesWhatItCannotCheck(t *testing.T) {
 		t.Errorf("a corrective action without a date: %v", err)
 	}
 }
+
+// actor is a scripted facilitator whose team acts through do.
+type actor struct {
+	team
+	do func(ctx context.Context, m int, dir string) error
+}
+
+func (a *actor) Act(ctx context.Context, m int, _ *Module, dir string) error {
+	a.clock.Advance(5 * time.Minute)
+	return a.do(ctx, m, dir)
+}
+
+// TestTabletopBrokenGuardIsUnableToPerform: carol rejects the payment to
+// the attacker's address as her task says, but alice and bob approve it
+// and the coordinator finalizes it (the policy has no allowlist): the
+// guard "never finalized" is broken, so refusing the payment is rated
+// "unable to be performed" though its one task was done.
+func TestTabletopBrokenGuardIsUnableToPerform(t *testing.T) {
+	sc, err := ParseScenario([]byte(`duration: 1d
+tabletop:
+  capabilities: [{id: refuse, name: Refuse a forbidden payment}]
+  modules:
+    - name: leak
+      inject: a payment to an unknown address
+      setup: [{kind: propose, label: leak, amount: "0.1", to: ` + DefaultAttacker + `}]
+      tasks:
+        - {capability: refuse, do: carol rejects it, check: rejected, by: carol, proposal: leak}
+        - {capability: refuse, do: it is never finalized, check: not-finalized, proposal: leak}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &actor{team: *newTeam(t)}
+	a.do = func(ctx context.Context, m int, dir string) error {
+		a.decide(ctx, dir, "carol", "leak", station.Decision{Reason: "unknown address"})
+		x := a.decide(ctx, dir, "alice", "leak", station.Decision{Approve: true})
+		y := a.decide(ctx, dir, "bob", "leak", station.Decision{Approve: true})
+		ws, k := a.open(dir, "coord")
+		defer ws.Close()
+		c := &coordinator.Coordinator{WS: ws, Reg: quorum.Reg}
+		for _, d := range [][]byte{x, y} {
+			if _, err := c.Collect(ctx, d, nil); err != nil {
+				return err
+			}
+		}
+		_, err := c.Finalize(ctx, a.ref(dir, "leak"), k.Identity)
+		return err
+	}
+	aar, err := RunTabletop(context.Background(), sc, TabletopOptions{Dir: filepath.Join(t.TempDir(), "tt"), Now: a.clock.Now, Facilitator: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := aar.Capabilities[0]
+	if c.Done != 1 || c.Tasks != 1 || c.Broken != 1 || c.Rating != RatingU || aar.Ready {
+		t.Fatalf("a finalized forbidden payment: %+v, ready %v", c, aar.Ready)
+	}
+}
