@@ -54,7 +54,7 @@ type Module struct {
 	// Questions are the facilitator's, answered by the team.
 	Questions []string `yaml:"questions"`
 	// Commands are shown to the team, run in the drill folder; {dir} is
-	// the drill folder.
+	// the drill folder, {today} the exercise's date (UTC).
 	Commands []string `yaml:"commands"`
 	// Tasks are what the team must do, each checked on the workspaces.
 	Tasks []Task `yaml:"tasks"`
@@ -820,6 +820,9 @@ func (t *tabletop) module(i int, m *Module) (*ModuleResult, error) {
 			return nil, err
 		}
 		mark := map[string]string{TaskDone: "DONE", TaskLate: "DONE LATE", TaskNotDone: "NOT DONE"}[tr.Result]
+		if tr.Guard {
+			mark = tr.mark()
+		}
 		t.say("check: %-9s %s — %s", mark, task.Do, tr.Evidence)
 		mr.Tasks = append(mr.Tasks, *tr)
 	}
@@ -832,8 +835,11 @@ func (t *tabletop) module(i int, m *Module) (*ModuleResult, error) {
 	return mr, nil
 }
 
-// expand replaces {dir} with the drill folder.
-func (t *tabletop) expand(c string) string { return strings.ReplaceAll(c, "{dir}", t.dir) }
+// expand replaces {dir} with the drill folder and {today} with the
+// exercise's date (UTC).
+func (t *tabletop) expand(c string) string {
+	return strings.NewReplacer("{dir}", t.dir, "{today}", t.now().Format(time.DateOnly)).Replace(c)
+}
 
 // label names a proposal id by its setup's label, else by its first
 // bytes.

@@ -121,6 +121,18 @@ func (a *AAR) lists() {
 	}
 }
 
+// mark is the result in capitals: DONE, LATE, NOT-DONE; a guard's HELD
+// or BROKEN.
+func (t TaskResult) mark() string {
+	if t.Guard {
+		if t.Result == TaskDone {
+			return "HELD"
+		}
+		return "BROKEN"
+	}
+	return strings.ToUpper(t.Result)
+}
+
 // Text writes the report for the terminal.
 func (a *AAR) Text(w io.Writer) error {
 	var b strings.Builder
@@ -150,7 +162,7 @@ func (a *AAR) Text(w io.Writer) error {
 	for _, m := range a.Modules {
 		fmt.Fprintf(&b, "\nModule %d: %s (injected %s)\n", m.N, m.Name, m.Injected)
 		for _, t := range m.Tasks {
-			fmt.Fprintf(&b, "  %-8s [%s] %s: %s\n", strings.ToUpper(t.Result), t.Capability, t.Do, t.Evidence)
+			fmt.Fprintf(&b, "  %-8s [%s] %s: %s\n", t.mark(), t.Capability, t.Do, t.Evidence)
 		}
 		fmt.Fprintf(&b, "  %d actions logged\n", len(m.Actions))
 	}
