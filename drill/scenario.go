@@ -118,6 +118,8 @@ type Scenario struct {
 	Workload []Flow    `yaml:"workload"`
 	Faults   []Fault   `yaml:"faults"`
 	Reach    Reach     `yaml:"reachability"`
+	// Tabletop is the optional tabletop exercise (tabletop.go).
+	Tabletop *Tabletop `yaml:"tabletop"`
 }
 
 // Quorum is the quorum under drill: one Bitcoin vault "ops", threshold
@@ -231,6 +233,9 @@ func ParseScenario(b []byte) (*Scenario, error) {
 		return nil, errors.New("drill: scenario: one YAML document, not several")
 	}
 	if err := sc.check(); err != nil {
+		return nil, err
+	}
+	if err := sc.checkTabletop(); err != nil {
 		return nil, err
 	}
 	return &sc, nil

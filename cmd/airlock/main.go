@@ -190,7 +190,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"audit acknowledge": e.auditAcknowledge,
 		"device check":      e.deviceCheck, "media allow": e.mediaAllow, "export": e.export, "import": e.importMedia,
 		"reconcile": e.reconcile, "store": e.store, "demo": e.demo, "station auto": e.stationAuto,
-		"serve": e.serve, "drill run": e.drillRun,
+		"serve": e.serve, "drill run": e.drillRun, "drill tabletop": e.drillTabletop,
 		"qr show":  func(a []string) error { return e.qrOut("show", a) },
 		"qr write": func(a []string) error { return e.qrOut("write", a) },
 		"qr read":  e.qrRead,
