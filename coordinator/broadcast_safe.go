@@ -255,13 +255,54 @@ func (c *Coordinator) loadSafe(ctx context.Context, ref string, raw []byte) (*sa
 // the block, the node's scheme and host). On any failure nothing is
 // recorded.
 func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte, node EthNode, executor *ecdsa.PrivateKey) (*SafeSent, error) {
-	if executor == nil {
-		return nil, errors.New("coordinator: no executor key")
+	x, err := c.PrepareSafe(ctx, ref, raw)
+	if err != nil {
+		return nil, err
 	}
+	sent, err := x.Execute(ctx, node, executor)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.RecordSafeExecution(ctx, x, sent); err != nil {
+		return nil, err
+	}
+	return sent, nil
+}
+
+// SafeExecution is a finalized Safe proposal, checked and ready to
+// execute: BroadcastSafe's three steps apart, for a caller that must not
+// hold the workspace while the node mines (the service): PrepareSafe
+// and RecordSafeExecution use the workspace, Execute only the node.
+type SafeExecution struct{ b *safeBroadcast }
+
+// PrepareSafe reads and checks what proposal ref's threshold proof
+// executes (raw, when given, must be its calldata), as BroadcastSafe
+// does first.
+func (c *Coordinator) PrepareSafe(ctx context.Context, ref string, raw []byte) (*SafeExecution, error) {
 	b, err := c.loadSafe(ctx, ref, raw)
 	if err != nil {
 		return nil, err
 	}
+	return &SafeExecution{b: b}, nil
+}
+
+// Proposal is the id of the proposal x executes.
+func (x *SafeExecution) Proposal() [32]byte { return x.b.pe.ID() }
+
+// RecordSafeExecution records an execution Execute reported, in one
+// store transaction with its audit entry.
+func (c *Coordinator) RecordSafeExecution(ctx context.Context, x *SafeExecution, sent *SafeSent) error {
+	return c.markSafeBroadcast(ctx, x.b.pe, sent)
+}
+
+// Execute checks the chain, sends execTransaction and waits for its
+// receipt, as BroadcastSafe does (see there); it uses the node alone and
+// records nothing.
+func (x *SafeExecution) Execute(ctx context.Context, node EthNode, executor *ecdsa.PrivateKey) (*SafeSent, error) {
+	if executor == nil {
+		return nil, errors.New("coordinator: no executor key")
+	}
+	b := x.b
 	if node.ReceiptTimeout <= 0 {
 		node.ReceiptTimeout = DefaultReceiptTimeout
 	}
@@ -429,9 +470,6 @@ func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte,
 		return nil, fmt.Errorf("coordinator: execTransaction %s in block %d: no ExecutionSuccess event of the Safe for safeTxHash %s; nothing was recorded", tx.Hash().Hex(), block, b.hash.Hex())
 	}
 	sent.Block, sent.BlockHash, sent.GasUsed = block, rcpt.BlockHash.Hex(), rcpt.GasUsed
-	if err := c.markSafeBroadcast(ctx, b.pe, sent); err != nil {
-		return nil, err
-	}
 	return sent, nil
 }
 

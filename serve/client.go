@@ -218,6 +218,16 @@ func (c *Client) Finalize(ctx context.Context, id string) (*Finalized, error) {
 	return &out, nil
 }
 
+// Broadcast sends a finalized transaction through the service's node
+// (a Safe one: executed, answered once mined).
+func (c *Client) Broadcast(ctx context.Context, id string) (*Broadcast, error) {
+	var out Broadcast
+	if err := c.JSON(ctx, http.MethodPost, "/v1/proposals/"+url.PathEscape(id)+"/broadcast", struct{}{}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Withdraw ends a proposal with a reason; the answer carries the signed
 // release for the stations.
 func (c *Client) Withdraw(ctx context.Context, id, reason string) (*Withdrawn, error) {

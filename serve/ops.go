@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -14,52 +15,160 @@ import (
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/policy"
+	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/vault"
+	"github.com/ethereum/go-ethereum/common"
 )
 
 // Broadcast is the answer to broadcast.
 type Broadcast struct {
 	Proposal string `json:"proposal"`
-	TxID     string `json:"txid"`
+	// Chain is bitcoin or ethereum.
+	Chain string `json:"chain"`
+	// TxID is the Bitcoin transaction's id, or the Ethereum transaction
+	// that executed the Safe transaction.
+	TxID string `json:"txid"`
 	// Node is the node's URL without its credentials.
 	Node string `json:"node"`
+	// Safe is what the execution checked and where it landed (Safe
+	// proposals only).
+	Safe *coordinator.SafeSent `json:"safe,omitempty"`
 }
 
-// broadcast sends a finalized Bitcoin transaction to the node the
-// service was given (Config.Node), after the coordinator's own checks
-// (coordinator.Broadcast: the proof's transaction, every input through
-// btcd's script engine, relative locks against the node's chain).
+// broadcast sends a finalized transaction: a Bitcoin one to the node the
+// service was given (Config.Node), after the coordinator's own checks;
+// a Safe one is executed through the Ethereum node (Config.Ethereum)
+// from the executor's account (safeBroadcast). A failure records
+// nothing.
 func (s *Server) broadcast(c *call) (*reply, error) {
 	if len(c.body) > 0 && string(c.body) != "{}" {
 		return nil, problem("malformed", "broadcast takes an empty body or {}")
 	}
-	if s.cfg.Node == nil {
-		return nil, problem("no-node", "the service was started without a node: airlock serve --rpc URL")
+	if err := s.enter(c); err != nil {
+		return nil, err
 	}
 	pe, err := s.lookup(c)
 	if err != nil {
+		s.mu.Unlock()
 		return nil, err
+	}
+	p, err := proposal.Decode(pe)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if p.Chain == "ethereum" {
+		// Unlocks s.mu while the node mines.
+		return s.broadcastSafe(c, pe.IDHex())
+	}
+	defer s.mu.Unlock()
+	if s.cfg.Node == nil {
+		return nil, problem("no-node", "the service was started without a Bitcoin node: airlock serve --rpc URL")
 	}
 	txid, url, err := s.coord().Broadcast(c.ctx, pe.IDHex(), nil, *s.cfg.Node)
 	if err != nil {
-		var r *coordinator.Refusal
-		switch {
-		case errors.Is(err, coordinator.ErrNotFinalized):
-			return nil, problem("not-allowed", err.Error())
-		case errors.Is(err, coordinator.ErrNotBitcoin):
-			return nil, problem("not-allowed", err.Error()+"; execute a Safe transaction from any account with the threshold proof's signatures")
-		case errors.Is(err, coordinator.ErrNotYetFinal):
-			return nil, problem("not-allowed", err.Error())
-		case errors.Is(err, coordinator.ErrNodeRejected):
-			return nil, problem("node-rejected", err.Error())
-		case errors.As(err, &r):
-			return nil, problem("invalid", err.Error())
-		}
-		return nil, err
+		return nil, broadcastProblem(err)
 	}
 	s.cfg.Log.Info("broadcast", "proposal", pe.IDHex(), "txid", txid, "node", url, "principal", c.who.ID)
-	return jsonReply(http.StatusOK, Broadcast{Proposal: pe.IDHex(), TxID: txid, Node: url}), nil
+	return jsonReply(http.StatusOK, Broadcast{Proposal: pe.IDHex(), Chain: "bitcoin", TxID: txid, Node: url}), nil
+}
+
+// broadcastSafe executes a finalized Safe transaction, entered under
+// s.mu, which it gives up while the node works: the checks against the
+// workspace under the lock, then the node's checks, the send and the
+// wait for the receipt (minutes, at most the node's receipt timeout)
+// without it, so hand-ins go on meanwhile, then the record under it
+// again. The execution goes on when the client hangs up: a transaction
+// sent is recorded. One execution of a proposal at a time in this
+// process; across replicas the Safe's own nonce lets only one
+// execution succeed (the next is refused at its estimate, or reverts).
+func (s *Server) broadcastSafe(c *call, id string) (*reply, error) {
+	if s.cfg.Ethereum == nil || s.cfg.Executor == nil {
+		s.mu.Unlock()
+		return nil, problem("no-node", "the service was started without an Ethereum node and an executor: airlock serve --eth-rpc URL --executor-keystore FILE")
+	}
+	x, err := s.coord().PrepareSafe(c.ctx, id, nil)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, broadcastProblem(err)
+	}
+	if !s.executing.start(x.Proposal()) {
+		return nil, problem("in-flight", fmt.Sprintf("proposal %s is being executed by another request; its answer tells the result", id))
+	}
+	defer s.executing.end(x.Proposal())
+	node := *s.cfg.Ethereum
+	if node.ReceiptTimeout <= 0 {
+		node.ReceiptTimeout = coordinator.DefaultReceiptTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), node.ReceiptTimeout+2*time.Minute)
+	defer cancel()
+	sent, err := x.Execute(ctx, node, s.cfg.Executor)
+	if err != nil {
+		return nil, broadcastProblem(err)
+	}
+	// A fact to record, not a request to allow: not refused if the
+	// caller's key was revoked while the node mined.
+	s.mu.Lock()
+	err = s.coord().RecordSafeExecution(ctx, x, sent)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("serve: the Safe transaction executed in %s (block %d) but was not recorded: %w; run 'airlock broadcast' with the same node to record it", sent.TxHash, sent.Block, err)
+	}
+	s.cfg.Log.Info("broadcast", "proposal", id, "txid", sent.TxHash, "safeTxHash", sent.SafeTxHash, "block", sent.Block, "node", sent.Node, "principal", c.who.ID)
+	return jsonReply(http.StatusOK, Broadcast{Proposal: id, Chain: "ethereum", TxID: sent.TxHash, Node: sent.Node, Safe: sent}), nil
+}
+
+// broadcastProblem maps the coordinator's refusals to problems.
+func broadcastProblem(err error) error {
+	var r *coordinator.Refusal
+	var rev *coordinator.SafeRevert
+	switch {
+	case errors.Is(err, coordinator.ErrNotFinalized):
+		return problem("not-allowed", err.Error())
+	case errors.Is(err, coordinator.ErrNotYetFinal):
+		return problem("not-allowed", err.Error())
+	case errors.Is(err, coordinator.ErrNotSafe):
+		return problem("not-allowed", err.Error())
+	case errors.Is(err, coordinator.ErrNodeRejected):
+		return problem("node-rejected", err.Error())
+	case errors.As(err, &rev) && rev.TxHash == (common.Hash{}):
+		return problem("reverted", err.Error()+"; nothing was sent or recorded")
+	case errors.As(err, &rev):
+		return problem("reverted", err.Error()+"; it reverted on chain (gas paid); nothing was recorded")
+	case errors.Is(err, coordinator.ErrExecutionFailure):
+		return problem("reverted", err.Error()+"; the Safe's nonce is spent: propose the payment again at the next nonce")
+	case errors.Is(err, coordinator.ErrNoReceipt):
+		return problem("no-receipt", err.Error())
+	case errors.As(err, &r):
+		return problem("invalid", err.Error())
+	}
+	return err
+}
+
+// inFlight is the set of proposals being executed.
+type inFlight struct {
+	mu sync.Mutex
+	m  map[[32]byte]bool
+}
+
+func (f *inFlight) start(id [32]byte) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m[id] {
+		return false
+	}
+	if f.m == nil {
+		f.m = map[[32]byte]bool{}
+	}
+	f.m[id] = true
+	return true
+}
+
+func (f *inFlight) end(id [32]byte) {
+	f.mu.Lock()
+	delete(f.m, id)
+	f.mu.Unlock()
 }
 
 // maxScan bounds the log entries one page of transfers reads.

@@ -15,6 +15,7 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,12 @@ type Config struct {
 	// Node, when set, is the Bitcoin node finalized transactions are
 	// broadcast to (POST /v1/proposals/{id}/broadcast).
 	Node *coordinator.Node
+	// Ethereum and Executor, both set, execute finalized Safe
+	// transactions (POST /v1/proposals/{id}/broadcast): the node's
+	// JSON-RPC, and the account that sends execTransaction and pays its
+	// gas.
+	Ethereum *coordinator.EthNode
+	Executor *ecdsa.PrivateKey
 	// Webhooks are the endpoints told of proposal events, Hooks how
 	// (webhook.go; Deliver runs them).
 	Webhooks []string
@@ -112,6 +119,8 @@ type Server struct {
 	queue []*recording
 	// committing: a hand-in is committing the queue (record).
 	committing bool
+	// executing are the Safe proposals being executed (broadcastSafe).
+	executing inFlight
 	// signers are the policy in effect and its signers as last read
 	// under mu.
 	signers atomic.Pointer[signers]
@@ -459,7 +468,7 @@ func (s *Server) routes() {
 	m.Handle("POST /v1/proposals/{id}/decisions", s.handle(op{roles: write(RoleApprover), input: true, unlocked: true, fn: s.handIn}))
 	m.Handle("POST /v1/proposals/{id}/withdraw", s.handle(op{roles: write(RoleInitiator), fn: s.withdraw}))
 	m.Handle("POST /v1/proposals/{id}/finalize", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.finalize}))
-	m.Handle("POST /v1/proposals/{id}/broadcast", s.handle(op{roles: write(RoleInitiator, RoleApprover), fn: s.broadcast}))
+	m.Handle("POST /v1/proposals/{id}/broadcast", s.handle(op{roles: write(RoleInitiator, RoleApprover), unlocked: true, fn: s.broadcast}))
 	m.Handle("GET /v1/transfers", s.handle(op{roles: anyone, fn: s.transfers}))
 	m.Handle("GET /v1/reconciliation", s.handle(op{roles: anyone, fn: s.reconciliation}))
 	m.Handle("GET /v1/audit/entries", s.handle(op{roles: anyone, fn: s.auditEntries}))

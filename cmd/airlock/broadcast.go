@@ -33,6 +33,7 @@ func (e *env) broadcast(args []string) error {
 	passFile := fs.String("executor-passphrase-file", "", "Safe: the executor keystore's passphrase (first line; or $AIRLOCK_EXECUTOR_PASSPHRASE, or asked on the terminal)")
 	maxFee := fs.String("max-fee-per-gas", "", "Safe: the most to pay per gas, in gwei (a decimal such as 30 or 0.5); a base fee that needs more is refused")
 	timeout := fs.Duration("timeout", coordinator.DefaultReceiptTimeout, "Safe: how long to wait for the receipt")
+	secrets := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -40,6 +41,12 @@ func (e *env) broadcast(args []string) error {
 	}
 	if len(pos) != 1 {
 		return usagef("broadcast: want one finalized proposal: its id, a unique prefix, or its file")
+	}
+	if e.service != "" {
+		if *rpcURL != "" || *cert != "" || *txFile != "" || *keystoreFile != "" || *passFile != "" || *maxFee != "" {
+			return usagef("broadcast: with --coordinator the service sends with its own node and executor: give the proposal alone")
+		}
+		return e.broadcastRemote(secrets, pos[0], *asJSON)
 	}
 	ref, err := proposalID(pos[0])
 	if err != nil {

@@ -30,7 +30,7 @@ import (
 // a station workspace is refused before any request is made.
 
 // remoteCommands are the commands --coordinator applies to.
-var remoteCommands = map[string]bool{"propose": true, "status": true, "collect": true, "finalize": true, "withdraw": true, "help": true}
+var remoteCommands = map[string]bool{"propose": true, "status": true, "collect": true, "finalize": true, "withdraw": true, "broadcast": true, "help": true}
 
 func remoteList() string { return "propose, status, collect, finalize and withdraw" }
 
@@ -87,8 +87,12 @@ func (e *env) remote(sec *secrets) (*remote, func(), error) {
 		return nil, nil, err
 	}
 	kid := envelope.KeyID(pub)
+	var now func() time.Time // the requests' time: the real clock
+	if e.clockSet && ws.Config.Drill {
+		now = e.now // a rehearsal against a drill service on AIRLOCK_NOW
+	}
 	r := &remote{
-		Client: &serve.Client{Base: base, Key: ks.Identity, HTTP: serve.NoRedirects(requestTimeout), Delegation: delegation},
+		Client: &serve.Client{Base: base, Key: ks.Identity, HTTP: serve.NoRedirects(requestTimeout), Delegation: delegation, Now: now},
 		who:    fmt.Sprintf("%s %s, key %s (%s)%s", ws.Config.Role, ws.Config.Name, kid, ws.Config.Identity, for_),
 		keyID:  kid,
 	}
@@ -133,7 +137,7 @@ func (r *remote) fail(err error) error {
 		return withHint(err, "try again in a moment")
 	case "denied", "blocked":
 		return withHint(&refusedError{msg}, "stations would refuse it; the service never forces a proposal")
-	case "invalid", "duplicate", "expired":
+	case "invalid", "duplicate", "expired", "reverted":
 		return &refusedError{msg}
 	case "internal":
 		return withHint(err, "the service logged why; ask its operator")
@@ -528,6 +532,45 @@ func (e *env) finalizeRemote(sec *secrets, ref, out string, asJSON bool) error {
 	}
 	f := &coordinator.Finalized{Final: &chain.Final{Raw: tx, TxID: fz.TxID}, Proof: pf, Env: env, Again: fz.Again}
 	return e.writeFinal(f, out, asJSON)
+}
+
+// broadcastRemote asks the service to send a finalized transaction
+// (a Safe one: executed from its executor, answered once mined).
+func (e *env) broadcastRemote(sec *secrets, ref string, asJSON bool) error {
+	id, err := remoteID(ref)
+	if err != nil {
+		return err
+	}
+	r, done, err := e.remote(sec)
+	if err != nil {
+		return err
+	}
+	defer done()
+	b, err := r.Broadcast(context.Background(), id)
+	if err != nil {
+		return r.fail(err)
+	}
+	if asJSON {
+		if b.Safe != nil {
+			return printJSON(e.stdout, struct {
+				Chain string `json:"chain"`
+				*coordinator.SafeSent
+			}{"ethereum", b.Safe})
+		}
+		return printJSON(e.stdout, struct {
+			Chain string `json:"chain"`
+			TxID  string `json:"txid"`
+			Node  string `json:"node"`
+		}{b.Chain, b.TxID, b.Node})
+	}
+	if s := b.Safe; s != nil {
+		fmt.Fprintf(e.stdout, "executed safeTxHash %s on Safe %s (chain %s, nonce %s)\n", s.SafeTxHash, s.Safe, s.ChainID, s.Nonce)
+		fmt.Fprintf(e.stdout, "transaction %s in block %d, %d gas, sent by %s through %s\n", s.TxHash, s.Block, s.GasUsed, s.Executor, s.Node)
+		fmt.Fprintf(e.stdout, "checked first: %s\n", strings.Join(s.Checked, "; "))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", b.TxID, b.Node)
+	return nil
 }
 
 func (e *env) withdrawRemote(sec *secrets, ref, reason, out string, asJSON bool) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,10 @@ func (e *env) serve(args []string) error {
 	database := fs.String("database", "", "the coordinator's store in PostgreSQL (postgres://…; default: $AIRLOCK_DATABASE, else state.db in the workspace)")
 	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
+	ethURL := fs.String("eth-rpc", "", "the Ethereum node finalized Safe transactions are executed through, http(s)://host[:port][/path] (or $AIRLOCK_ETH_RPC); with --executor-keystore")
+	keystoreFile := fs.String("executor-keystore", "", "the executor's Ethereum V3 JSON keystore: the account that sends execTransaction and pays its gas")
+	execPass := fs.String("executor-passphrase-file", "", "the executor keystore's passphrase (first line; or $AIRLOCK_EXECUTOR_PASSPHRASE)")
+	maxFee := fs.String("max-fee-per-gas", "", "Safe: the most to pay per gas, in gwei; a base fee that needs more is refused")
 	every := fs.Duration("expire-every", serve.DefaultExpireEvery, "how often the replica holding the lease expires proposals and checkpoints the log")
 	noDash := fs.Bool("no-dashboard", false, "serve no web dashboard (the API, health and metrics only)")
 	var dashHosts multi
@@ -59,10 +64,31 @@ func (e *env) serve(args []string) error {
 	if *rpcURL != "" {
 		node = &coordinator.Node{URL: *rpcURL, CAFile: *rpcCert}
 	}
+	if *ethURL == "" {
+		*ethURL = os.Getenv("AIRLOCK_ETH_RPC")
+	}
+	var eth *coordinator.EthNode
+	var executor *ecdsa.PrivateKey
+	switch {
+	case *keystoreFile != "" && *ethURL == "":
+		return usagef("serve: --executor-keystore wants --eth-rpc URL (or $AIRLOCK_ETH_RPC)")
+	case *keystoreFile != "":
+		eth = &coordinator.EthNode{URL: *ethURL}
+		if *maxFee != "" {
+			wei, err := gweiToWei(*maxFee)
+			if err != nil {
+				return usagef("serve: --max-fee-per-gas %q: %v", *maxFee, err)
+			}
+			eth.MaxFeePerGas = wei
+		}
+		if executor, err = e.executorKey(*keystoreFile, *execPass); err != nil {
+			return err
+		}
+	}
 	if *every < time.Second {
 		return usagef("serve: --expire-every wants at least 1s")
 	}
-	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every, Webhooks: hooks,
+	srv, err := serve.New(serve.Config{Coord: e.coordinator(ws), Identity: ks.Identity, Log: log, Node: node, ExpireEvery: *every, Webhooks: hooks, Ethereum: eth, Executor: executor,
 		Dashboard: serve.Dashboard{Off: *noDash, Hosts: dashHosts}})
 	if err != nil {
 		return err
