@@ -3,7 +3,6 @@ package coordinator
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"math/big"
@@ -254,7 +253,7 @@ func (c *Coordinator) loadSafe(ctx context.Context, ref string, raw []byte) (*sa
 // in one store transaction with its audit entry (the transaction hash,
 // the block, the node's scheme and host). On any failure nothing is
 // recorded.
-func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte, node EthNode, executor *ecdsa.PrivateKey) (*SafeSent, error) {
+func (c *Coordinator) BroadcastSafe(ctx context.Context, ref string, raw []byte, node EthNode, executor Executor) (*SafeSent, error) {
 	x, err := c.PrepareSafe(ctx, ref, raw)
 	if err != nil {
 		return nil, err
@@ -298,7 +297,7 @@ func (c *Coordinator) RecordSafeExecution(ctx context.Context, x *SafeExecution,
 // Execute checks the chain, sends execTransaction and waits for its
 // receipt, as BroadcastSafe does (see there); it uses the node alone and
 // records nothing.
-func (x *SafeExecution) Execute(ctx context.Context, node EthNode, executor *ecdsa.PrivateKey) (*SafeSent, error) {
+func (x *SafeExecution) Execute(ctx context.Context, node EthNode, executor Executor) (*SafeSent, error) {
 	if executor == nil {
 		return nil, errors.New("coordinator: no executor key")
 	}
@@ -319,7 +318,7 @@ func (x *SafeExecution) Execute(ctx context.Context, node EthNode, executor *ecd
 	}
 	defer rc.Close()
 	client := ethclient.NewClient(rc)
-	from := crypto.PubkeyToAddress(executor.PublicKey)
+	from := executor.Address()
 	sent := &SafeSent{Safe: b.safe.Hex(), ChainID: b.chainID.String(), Nonce: b.tx.Nonce.String(), SafeTxHash: b.hash.Hex(), Executor: from.Hex(), Node: host}
 
 	// The chain.
@@ -411,11 +410,20 @@ func (x *SafeExecution) Execute(ctx context.Context, node EthNode, executor *ecd
 	if err != nil {
 		return nil, fmt.Errorf("coordinator: node %s: executor nonce: %w", host, err)
 	}
-	tx, err := types.SignNewTx(executor, types.LatestSignerForChainID(b.chainID), &types.DynamicFeeTx{
+	signer := types.LatestSignerForChainID(b.chainID)
+	unsigned := types.NewTx(&types.DynamicFeeTx{
 		ChainID: b.chainID, Nonce: nonce, GasTipCap: tip, GasFeeCap: feeCap, Gas: gas, To: &b.safe, Data: b.raw,
 	})
+	sig, err := executor.SignRecoverable(signer.Hash(unsigned).Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: signing as the executor %s: %w", from.Hex(), err)
+	}
+	tx, err := unsigned.WithSignature(signer, sig)
 	if err != nil {
 		return nil, err
+	}
+	if got, err := types.Sender(signer, tx); err != nil || got != from {
+		return nil, fmt.Errorf("coordinator: the executor's signature is not %s's", from.Hex())
 	}
 	if err := client.SendTransaction(ctx, tx); err != nil {
 		return nil, fmt.Errorf("coordinator: %w: %w", ErrNodeRejected, err)

@@ -143,7 +143,7 @@ func (g *onGeth) finalized(t *testing.T, vault string, payload []byte, owners ..
 }
 
 func (g *onGeth) broadcast(id string) (*coordinator.SafeSent, error) {
-	return g.q.Coord.BroadcastSafe(context.Background(), id, nil, coordinator.EthNode{URL: g.node.URL}, g.executor)
+	return g.q.Coord.BroadcastSafe(context.Background(), id, nil, coordinator.EthNode{URL: g.node.URL}, coordinator.KeyExecutor{Key: g.executor})
 }
 
 // state is the proposal's state and its broadcast audit entries.

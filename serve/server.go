@@ -15,7 +15,6 @@ package serve
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -79,7 +78,7 @@ type Config struct {
 	// JSON-RPC, and the account that sends execTransaction and pays its
 	// gas.
 	Ethereum *coordinator.EthNode
-	Executor *ecdsa.PrivateKey
+	Executor coordinator.Executor
 	// Webhooks are the endpoints told of proposal events, Hooks how
 	// (webhook.go; Deliver runs them).
 	Webhooks []string

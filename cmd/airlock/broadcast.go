@@ -29,8 +29,7 @@ func (e *env) broadcast(args []string) error {
 	rpcURL := fs.String("rpc", "", "the node's JSON-RPC URL: Bitcoin http(s)://user:pass@host:port (or $AIRLOCK_RPC); Ethereum, for a Safe, http(s)://host[:port][/path] (or $AIRLOCK_ETH_RPC)")
 	cert := fs.String("rpc-cert", "", "the Bitcoin node's TLS certificate (btcd's rpc.cert)")
 	txFile := fs.String("tx", "", "a raw transaction file (hex) to send; it must be the finalized transaction (for a Safe, the execTransaction calldata)")
-	keystoreFile := fs.String("executor-keystore", "", "Safe: the executor's Ethereum V3 JSON keystore file; the executor sends execTransaction and pays its gas")
-	passFile := fs.String("executor-passphrase-file", "", "Safe: the executor keystore's passphrase (first line; or $AIRLOCK_EXECUTOR_PASSPHRASE, or asked on the terminal)")
+	ex := addExecutorFlags(fs)
 	maxFee := fs.String("max-fee-per-gas", "", "Safe: the most to pay per gas, in gwei (a decimal such as 30 or 0.5); a base fee that needs more is refused")
 	timeout := fs.Duration("timeout", coordinator.DefaultReceiptTimeout, "Safe: how long to wait for the receipt")
 	secrets := e.secretFlags(fs)
@@ -43,7 +42,7 @@ func (e *env) broadcast(args []string) error {
 		return usagef("broadcast: want one finalized proposal: its id, a unique prefix, or its file")
 	}
 	if e.service != "" {
-		if *rpcURL != "" || *cert != "" || *txFile != "" || *keystoreFile != "" || *passFile != "" || *maxFee != "" {
+		if *rpcURL != "" || *cert != "" || *txFile != "" || ex.given() || *maxFee != "" {
 			return usagef("broadcast: with --coordinator the service sends with its own node and executor: give the proposal alone")
 		}
 		return e.broadcastRemote(secrets, pos[0], *asJSON)
@@ -69,11 +68,11 @@ func (e *env) broadcast(args []string) error {
 	defer ws.Close()
 	if pe, err := ws.Proposal(ref); err == nil {
 		if p, err := proposal.Decode(pe); err == nil && p.Chain == "ethereum" {
-			return e.broadcastSafe(ws, ref, raw, *rpcURL, *keystoreFile, *passFile, *maxFee, *timeout, *txFile, *asJSON)
+			return e.broadcastSafe(ws, ref, raw, *rpcURL, ex, *maxFee, *timeout, *txFile, *asJSON)
 		}
 	}
-	if *keystoreFile != "" {
-		return usagef("broadcast: --executor-keystore is for a Safe proposal; a Bitcoin transaction needs no executor")
+	if ex.given() {
+		return usagef("broadcast: the executor flags are for a Safe proposal; a Bitcoin transaction needs no executor")
 	}
 	if *rpcURL == "" {
 		*rpcURL = os.Getenv("AIRLOCK_RPC")
@@ -114,15 +113,12 @@ func (e *env) broadcast(args []string) error {
 
 // broadcastSafe executes a finalized Safe transaction through an Ethereum
 // node (coordinator.BroadcastSafe) from the executor's keystore account.
-func (e *env) broadcastSafe(ws *workspace.Workspace, ref string, raw []byte, rpcURL, keystoreFile, passFile, maxFee string, timeout time.Duration, txFile string, asJSON bool) error {
+func (e *env) broadcastSafe(ws *workspace.Workspace, ref string, raw []byte, rpcURL string, ex *executorFlags, maxFee string, timeout time.Duration, txFile string, asJSON bool) error {
 	if rpcURL == "" {
 		rpcURL = os.Getenv("AIRLOCK_ETH_RPC")
 	}
 	if rpcURL == "" {
 		return usagef("broadcast: a Safe proposal: want --rpc URL or $AIRLOCK_ETH_RPC (an Ethereum node's JSON-RPC)")
-	}
-	if keystoreFile == "" {
-		return usagef("broadcast: a Safe proposal: want --executor-keystore FILE, the account that sends execTransaction and pays its gas")
 	}
 	if timeout <= 0 {
 		return usagef("broadcast: --timeout must be positive")
@@ -135,10 +131,11 @@ func (e *env) broadcastSafe(ws *workspace.Workspace, ref string, raw []byte, rpc
 		}
 		node.MaxFeePerGas = wei
 	}
-	key, err := e.executorKey(keystoreFile, passFile)
+	key, closeKey, err := e.openExecutor("broadcast", ex)
 	if err != nil {
 		return err
 	}
+	defer closeKey()
 	// The estimate, the send and the wait: the receipt's own bound plus
 	// time for the checks.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+2*time.Minute)

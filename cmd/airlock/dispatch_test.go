@@ -24,7 +24,7 @@ func TestEveryCommandOfTheSummaryRuns(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"key"}, "key: want one of backup, bsms, custodian, delegate, new, restore, show, verify-backup"},
+		{[]string{"key"}, "key: want one of backup, bsms, custodian, delegate, executor, new, restore, show, verify-backup"},
 		{[]string{"audit", "verfy"}, `audit: unknown subcommand "verfy" (want one of acknowledge, check, check-proof, checkpoint, export, log, prove, report, transfers, verify)`},
 		{[]string{"sing"}, `unknown command "sing"`},
 	} {

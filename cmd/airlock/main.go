@@ -177,7 +177,7 @@ func (e *env) commands() map[string]func([]string) error {
 	return map[string]func([]string) error{
 		"key new": e.keyNew, "key show": e.keyShow, "key backup": e.keyBackup, "key restore": e.keyRestore,
 		"key verify-backup": e.keyVerifyBackup, "key bsms": e.keyBSMS, "key custodian": e.keyCustodian,
-		"key delegate": e.keyDelegate, "policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
+		"key delegate": e.keyDelegate, "key executor": e.keyExecutor, "policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
 		"policy propose": e.policyPropose, "policy revoke": e.policyRevoke,
 		"propose": e.propose, "review": e.review, "sign": e.sign, "collect": e.collect, "status": e.status,
 		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,8 +27,7 @@ func (e *env) serve(args []string) error {
 	rpcURL := fs.String("rpc", "", "the Bitcoin node finalized transactions are broadcast to, http(s)://user:pass@host:port (or $AIRLOCK_RPC)")
 	rpcCert := fs.String("rpc-cert", "", "the node's TLS certificate (btcd's rpc.cert)")
 	ethURL := fs.String("eth-rpc", "", "the Ethereum node finalized Safe transactions are executed through, http(s)://host[:port][/path] (or $AIRLOCK_ETH_RPC); with --executor-keystore")
-	keystoreFile := fs.String("executor-keystore", "", "the executor's Ethereum V3 JSON keystore: the account that sends execTransaction and pays its gas")
-	execPass := fs.String("executor-passphrase-file", "", "the executor keystore's passphrase (first line; or $AIRLOCK_EXECUTOR_PASSPHRASE)")
+	ex := addExecutorFlags(fs)
 	maxFee := fs.String("max-fee-per-gas", "", "Safe: the most to pay per gas, in gwei; a base fee that needs more is refused")
 	every := fs.Duration("expire-every", serve.DefaultExpireEvery, "how often the replica holding the lease expires proposals and checkpoints the log")
 	noDash := fs.Bool("no-dashboard", false, "serve no web dashboard (the API, health and metrics only)")
@@ -68,11 +66,11 @@ func (e *env) serve(args []string) error {
 		*ethURL = os.Getenv("AIRLOCK_ETH_RPC")
 	}
 	var eth *coordinator.EthNode
-	var executor *ecdsa.PrivateKey
+	var executor coordinator.Executor
 	switch {
-	case *keystoreFile != "" && *ethURL == "":
-		return usagef("serve: --executor-keystore wants --eth-rpc URL (or $AIRLOCK_ETH_RPC)")
-	case *keystoreFile != "":
+	case ex.given() && *ethURL == "":
+		return usagef("serve: the executor flags want --eth-rpc URL (or $AIRLOCK_ETH_RPC)")
+	case ex.given():
 		eth = &coordinator.EthNode{URL: *ethURL}
 		if *maxFee != "" {
 			wei, err := gweiToWei(*maxFee)
@@ -81,9 +79,11 @@ func (e *env) serve(args []string) error {
 			}
 			eth.MaxFeePerGas = wei
 		}
-		if executor, err = e.executorKey(*keystoreFile, *execPass); err != nil {
+		var closeKey func()
+		if executor, closeKey, err = e.openExecutor("serve", ex); err != nil {
 			return err
 		}
+		defer closeKey()
 	}
 	if *every < time.Second {
 		return usagef("serve: --expire-every wants at least 1s")
