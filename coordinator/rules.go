@@ -2,12 +2,16 @@ package coordinator
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
@@ -72,7 +76,7 @@ func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *poli
 	if err != nil {
 		return false, "", err
 	}
-	rv, err := a.Review(context.Background(), cv, p.Payload)
+	rv, err := reviewFor(context.Background(), a, pe.ID(), cv, p.Payload)
 	if err != nil {
 		return false, "", err
 	}
@@ -183,4 +187,45 @@ func (h *lazyHistory) TemplateSpent(vault, template, asset string, since, until 
 		return 0, nil, err
 	}
 	return l.TemplateSpent(vault, template, asset, since, until)
+}
+
+// reviews keeps the reviews rulesMet made last, by proposal and vault
+// definition: every approval recorded past a threshold re-evaluates the
+// rules, and decoding the same payload again each time is waste. A
+// review depends on nothing else (chain.Adapter.Review is a function of
+// the vault and the payload).
+var reviews = struct {
+	sync.Mutex
+	m map[[32]byte]*chain.Review
+}{}
+
+// maxReviews bounds reviews; past it, it starts again empty.
+const maxReviews = 1024
+
+// reviewFor is a.Review(cv, payload), remembered for proposal id.
+func reviewFor(ctx context.Context, a chain.Adapter, id [32]byte, cv chain.Vault, payload []byte) (*chain.Review, error) {
+	b, err := json.Marshal(cv)
+	if err != nil {
+		return a.Review(ctx, cv, payload)
+	}
+	h := sha256.New()
+	h.Write(id[:])
+	h.Write(b)
+	key := [32]byte(h.Sum(nil))
+	reviews.Lock()
+	rv, ok := reviews.m[key]
+	reviews.Unlock()
+	if ok {
+		return rv, nil
+	}
+	if rv, err = a.Review(ctx, cv, payload); err != nil {
+		return nil, err
+	}
+	reviews.Lock()
+	if reviews.m == nil || len(reviews.m) >= maxReviews {
+		reviews.m = map[[32]byte]*chain.Review{}
+	}
+	reviews.m[key] = rv
+	reviews.Unlock()
+	return rv, nil
 }
