@@ -162,6 +162,11 @@ func (e *env) broadcastSafe(ws *workspace.Workspace, ref string, raw []byte, rpc
 	default:
 		return err
 	}
+	return e.printSafeSent(sent, asJSON)
+}
+
+// printSafeSent prints an executed Safe transaction.
+func (e *env) printSafeSent(sent *coordinator.SafeSent, asJSON bool) error {
 	if asJSON {
 		return printJSON(e.stdout, struct {
 			Chain string `json:"chain"`

@@ -550,24 +550,14 @@ func (e *env) broadcastRemote(sec *secrets, ref string, asJSON bool) error {
 	if err != nil {
 		return r.fail(err)
 	}
-	if asJSON {
-		if b.Safe != nil {
-			return printJSON(e.stdout, struct {
-				Chain string `json:"chain"`
-				*coordinator.SafeSent
-			}{"ethereum", b.Safe})
-		}
-		return printJSON(e.stdout, struct {
-			Chain string `json:"chain"`
-			TxID  string `json:"txid"`
-			Node  string `json:"node"`
-		}{b.Chain, b.TxID, b.Node})
+	if b.Safe != nil {
+		return e.printSafeSent(b.Safe, asJSON)
 	}
-	if s := b.Safe; s != nil {
-		fmt.Fprintf(e.stdout, "executed safeTxHash %s on Safe %s (chain %s, nonce %s)\n", s.SafeTxHash, s.Safe, s.ChainID, s.Nonce)
-		fmt.Fprintf(e.stdout, "transaction %s in block %d, %d gas, sent by %s through %s\n", s.TxHash, s.Block, s.GasUsed, s.Executor, s.Node)
-		fmt.Fprintf(e.stdout, "checked first: %s\n", strings.Join(s.Checked, "; "))
-		return nil
+	if asJSON {
+		return printJSON(e.stdout, struct {
+			TxID string `json:"txid"`
+			Node string `json:"node"`
+		}{b.TxID, b.Node}) // as the local command prints it
 	}
 	fmt.Fprintf(e.stdout, "broadcast %s to %s (every input verified by btcd's script engine first)\n", b.TxID, b.Node)
 	return nil
