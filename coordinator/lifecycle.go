@@ -274,15 +274,40 @@ func (c *Coordinator) ExpireDue(ctx context.Context) error {
 		return err
 	}
 	now := c.Now()
-	for _, pe := range es {
-		p, err := proposal.Decode(pe)
-		if err != nil {
-			return err
+	// Past their time: those still open or approved, read in one view.
+	// (A write transaction for each ended proposal of the history, every
+	// call, would make every call slower as the history grows.)
+	type dueOne struct {
+		pe *envelope.Envelope
+		p  *proposal.Proposal
+	}
+	var due []dueOne
+	err = c.WS.View(ctx, func(r store.Reader) error {
+		for _, pe := range es {
+			p, err := proposal.Decode(pe)
+			if err != nil {
+				return err
+			}
+			if now.Before(p.ExpiresTime()) {
+				continue
+			}
+			st, err := stored(r, pe.ID())
+			if err != nil {
+				return err
+			}
+			if st == proposal.StateOpen || st == proposal.StateApproved {
+				due = append(due, dueOne{pe, p})
+			}
 		}
-		if now.Before(p.ExpiresTime()) {
-			continue
-		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, d := range due {
+		pe, p := d.pe, d.p
 		err = c.update(ctx, nil, func(tx Tx) error {
+			// Again inside: it may have moved on since the view.
 			st, err := stored(tx, pe.ID())
 			if err != nil || (st != proposal.StateOpen && st != proposal.StateApproved) {
 				return err

@@ -398,6 +398,9 @@ func (s *sim) finish() error {
 	if err := c.ExpireDue(s.ctx); err != nil {
 		return err
 	}
+	if s.flushHeads != nil {
+		s.flushHeads()
+	}
 	s.checkpoints()
 	for _, p := range s.props {
 		p.State = s.state(p)

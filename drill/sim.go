@@ -81,14 +81,16 @@ func (q *queue) Pop() any {
 
 // sim is one run.
 type sim struct {
-	ctx   context.Context
-	sc    *Scenario
-	q     *quorum.Quorum
-	m     *model
-	r     *rand.Rand
-	queue queue
-	seq   int
-	err   error
+	// flushHeads writes the workspaces' heads (quorum.WriteHeadsBehind).
+	flushHeads func()
+	ctx        context.Context
+	sc         *Scenario
+	q          *quorum.Quorum
+	m          *model
+	r          *rand.Rand
+	queue      queue
+	seq        int
+	err        error
 
 	props  []*Prop
 	byID   map[[32]byte]*Prop
@@ -169,13 +171,17 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drill: building the quorum: %w", err)
 	}
+	// The heads behind the commits, as the service writes them; written
+	// before the checker reads the logs (finish).
+	flushHeads := q.WriteHeadsBehind()
+	defer flushHeads()
 	v, err := vault.Resolve(q.Coord.WS, quorum.Reg, "ops")
 	if err != nil {
 		return nil, err
 	}
 	s := &sim{
 		ctx: ctx, sc: sc, q: q, m: newModel(sc), r: rand.New(rand.NewPCG(seed, 0x6169726c6f636b)),
-		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v,
+		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v, flushHeads: flushHeads,
 	}
 	s.hist.Proposals = map[string]*ProposalRecord{}
 	s.plan()

@@ -83,6 +83,22 @@ type Quorum struct {
 	now time.Time
 }
 
+// WriteHeadsBehind makes every workspace of the quorum write DIR/head
+// behind its commits (workspace.WriteHeadsBehind), as the service does:
+// for a simulation committing thousands of changes. flush writes the
+// heads and returns the workspaces to writing them with each change.
+func (q *Quorum) WriteHeadsBehind() (flush func()) {
+	fs := []func(){q.Coord.WS.WriteHeadsBehind()}
+	for _, who := range q.People {
+		fs = append(fs, q.Stations[who].WS.WriteHeadsBehind())
+	}
+	return func() {
+		for _, f := range fs {
+			f()
+		}
+	}
+}
+
 // Now is the quorum's clock.
 func (q *Quorum) Now() time.Time {
 	q.mu.Lock()
