@@ -506,14 +506,20 @@ func (c *Coordinator) flagLive(ctx context.Context, rv *chain.Review) error {
 	for _, s := range rv.Spends {
 		spends[s] = true
 	}
-	for _, pe := range es {
-		var st proposal.State
-		if err := c.WS.View(ctx, func(r store.Reader) (err error) {
-			st, err = stored(r, pe.ID())
-			return err
-		}); err != nil {
-			return err
+	// Every state in one view, not a transaction per proposal.
+	states := make([]proposal.State, len(es))
+	if err := c.WS.View(ctx, func(r store.Reader) (err error) {
+		for i, pe := range es {
+			if states[i], err = stored(r, pe.ID()); err != nil {
+				return err
+			}
 		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, pe := range es {
+		st := states[i]
 		if st != proposal.StateOpen && st != proposal.StateApproved {
 			continue
 		}
