@@ -105,6 +105,12 @@ func (c counted) step() proposal.Step {
 }
 
 // stored returns a proposal's stored lifecycle state.
+// live says whether a stored state is a proposal still in play (open or
+// approved).
+func live(state string) bool {
+	return state == string(proposal.StateOpen) || state == string(proposal.StateApproved)
+}
+
 func stored(r store.Reader, id [32]byte) (proposal.State, error) {
 	p, err := r.Proposal(id)
 	if err != nil {
@@ -269,40 +275,27 @@ func (c *Coordinator) Status(ctx context.Context) ([]Row, error) {
 // ExpireDue moves every open or approved proposal past its expiry to
 // expired, one logged transaction each.
 func (c *Coordinator) ExpireDue(ctx context.Context) error {
-	es, err := c.WS.Proposals()
+	// The live ones only, with their states, in one view: reading every
+	// ended proposal of the history at each call would make every call
+	// slower as the history grows.
+	es, _, err := c.WS.ProposalsIn(live)
 	if err != nil {
 		return err
 	}
 	now := c.Now()
-	// Past their time: those still open or approved, read in one view.
-	// (A write transaction for each ended proposal of the history, every
-	// call, would make every call slower as the history grows.)
 	type dueOne struct {
 		pe *envelope.Envelope
 		p  *proposal.Proposal
 	}
 	var due []dueOne
-	err = c.WS.View(ctx, func(r store.Reader) error {
-		for _, pe := range es {
-			p, err := proposal.Decode(pe)
-			if err != nil {
-				return err
-			}
-			if now.Before(p.ExpiresTime()) {
-				continue
-			}
-			st, err := stored(r, pe.ID())
-			if err != nil {
-				return err
-			}
-			if st == proposal.StateOpen || st == proposal.StateApproved {
-				due = append(due, dueOne{pe, p})
-			}
+	for _, pe := range es {
+		p, err := proposal.Decode(pe)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if !now.Before(p.ExpiresTime()) {
+			due = append(due, dueOne{pe, p})
+		}
 	}
 	for _, d := range due {
 		pe, p := d.pe, d.p
@@ -498,7 +491,7 @@ func (c *Coordinator) flagLive(ctx context.Context, rv *chain.Review) error {
 	if err := c.ExpireDue(ctx); err != nil {
 		return err
 	}
-	es, err := c.WS.Proposals()
+	es, states, err := c.WS.ProposalsIn(live)
 	if err != nil {
 		return err
 	}
@@ -506,23 +499,8 @@ func (c *Coordinator) flagLive(ctx context.Context, rv *chain.Review) error {
 	for _, s := range rv.Spends {
 		spends[s] = true
 	}
-	// Every state in one view, not a transaction per proposal.
-	states := make([]proposal.State, len(es))
-	if err := c.WS.View(ctx, func(r store.Reader) (err error) {
-		for i, pe := range es {
-			if states[i], err = stored(r, pe.ID()); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
 	for i, pe := range es {
-		st := states[i]
-		if st != proposal.StateOpen && st != proposal.StateApproved {
-			continue
-		}
+		st := proposal.State(states[i])
 		p, pol, _, err := c.open(pe)
 		if err != nil {
 			return err

@@ -39,6 +39,15 @@ func (c *Coordinator) history(ctx context.Context, skip *[32]byte) (*policy.Ledg
 
 // historyIn is history read inside a transaction.
 func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
+	// Every proposal's state in one query, not one per entry.
+	ps, err := r.Proposals()
+	if err != nil {
+		return nil, err
+	}
+	states := make(map[[32]byte]proposal.State, len(ps))
+	for _, p := range ps {
+		states[p.ID] = proposal.State(p.State)
+	}
 	entries, err := workspace.Spending(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
 		id, err := hex.DecodeString(ev.Subject)
 		if err != nil || len(id) != 32 {
@@ -47,9 +56,9 @@ func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
 		if skip != nil && [32]byte(id) == *skip {
 			return false, nil
 		}
-		st, err := stored(r, [32]byte(id))
-		if err != nil {
-			return false, err
+		st, ok := states[[32]byte(id)]
+		if !ok {
+			return false, fmt.Errorf("%w: no proposal %x", store.ErrNotFound, id[:8])
 		}
 		return st != proposal.StateRejected && st != proposal.StateWithdrawn && st != proposal.StateExpired, nil
 	})

@@ -1,6 +1,7 @@
 package drill_test
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -8,10 +9,14 @@ import (
 )
 
 // BenchmarkMonthDrill: the sample month (docs/drills/treasury-month.yaml)
-// end to end; reports proposal rounds per second and simulated time per
-// real time.
+// end to end, or the scenario $AIRLOCK_BENCH_DRILL names; reports
+// proposal rounds per second and simulated time per real time.
 func BenchmarkMonthDrill(b *testing.B) {
-	sc := load(b, "../docs/drills/treasury-month.yaml")
+	path := "../docs/drills/treasury-month.yaml"
+	if p := os.Getenv("AIRLOCK_BENCH_DRILL"); p != "" {
+		path = p
+	}
+	sc := load(b, path)
 	rounds, simulated := 0, time.Duration(0)
 	began := time.Now()
 	for b.Loop() {
