@@ -105,11 +105,8 @@ func (c counted) step() proposal.Step {
 }
 
 // stored returns a proposal's stored lifecycle state.
-// live says whether a stored state is a proposal still in play (open or
-// approved).
-func live(state string) bool {
-	return state == string(proposal.StateOpen) || state == string(proposal.StateApproved)
-}
+// liveStates are the states of a proposal still in play.
+var liveStates = []string{string(proposal.StateOpen), string(proposal.StateApproved)}
 
 func stored(r store.Reader, id [32]byte) (proposal.State, error) {
 	p, err := r.Proposal(id)
@@ -278,7 +275,7 @@ func (c *Coordinator) ExpireDue(ctx context.Context) error {
 	// The live ones only, with their states, in one view: reading every
 	// ended proposal of the history at each call would make every call
 	// slower as the history grows.
-	es, _, err := c.WS.ProposalsIn(live)
+	es, _, err := c.WS.ProposalsIn(liveStates...)
 	if err != nil {
 		return err
 	}
@@ -491,7 +488,7 @@ func (c *Coordinator) flagLive(ctx context.Context, rv *chain.Review) error {
 	if err := c.ExpireDue(ctx); err != nil {
 		return err
 	}
-	es, states, err := c.WS.ProposalsIn(live)
+	es, states, err := c.WS.ProposalsIn(liveStates...)
 	if err != nil {
 		return err
 	}

@@ -31,24 +31,20 @@ var ErrDenied = fmt.Errorf("coordinator: the policy's rules do not allow it")
 func (c *Coordinator) history(ctx context.Context, skip *[32]byte) (*policy.Ledger, error) {
 	var l *policy.Ledger
 	err := c.WS.View(ctx, func(r store.Reader) (err error) {
-		l, err = historyIn(r, skip)
+		l, err = historyIn(c.WS, r, skip)
 		return err
 	})
 	return l, err
 }
 
 // historyIn is history read inside a transaction.
-func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
+func historyIn(w *workspace.Workspace, r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
 	// Every proposal's state in one query, not one per entry.
-	ps, err := r.Proposals()
+	states, err := r.ProposalStates()
 	if err != nil {
 		return nil, err
 	}
-	states := make(map[[32]byte]proposal.State, len(ps))
-	for _, p := range ps {
-		states[p.ID] = proposal.State(p.State)
-	}
-	entries, err := workspace.Spending(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
+	entries, err := w.SpendingOf(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
 		id, err := hex.DecodeString(ev.Subject)
 		if err != nil || len(id) != 32 {
 			return false, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
@@ -60,7 +56,8 @@ func historyIn(r store.Reader, skip *[32]byte) (*policy.Ledger, error) {
 		if !ok {
 			return false, fmt.Errorf("%w: no proposal %x", store.ErrNotFound, id[:8])
 		}
-		return st != proposal.StateRejected && st != proposal.StateWithdrawn && st != proposal.StateExpired, nil
+		s := proposal.State(st)
+		return s != proposal.StateRejected && s != proposal.StateWithdrawn && s != proposal.StateExpired, nil
 	})
 	if err != nil {
 		return nil, err
@@ -101,7 +98,7 @@ func (c *Coordinator) rulesMet(tx store.Reader, pe *envelope.Envelope, pol *poli
 	// The spend history is read (every proposal.created entry of the
 	// log) only when a rule asks for it: a velocity rule or a template's
 	// rate. A history that cannot be read is an error, as it was.
-	hist := &lazyHistory{load: func() (*policy.Ledger, error) { return historyIn(tx, &id) }}
+	hist := &lazyHistory{load: func() (*policy.Ledger, error) { return historyIn(c.WS, tx, &id) }}
 	verdict, err := policy.Evaluate(pol, in, hist, c.Now())
 	if hist.err != nil {
 		return false, "", hist.err

@@ -444,7 +444,10 @@ func (s *Server) post(ctx context.Context, h *hook, ev *WebhookEvent) postResult
 
 // attempt POSTs body once, signed.
 func (s *Server) attempt(ctx context.Context, h *hook, ev *WebhookEvent, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Hooks.Timeout)
+	// A stop lets the request in flight finish (within its timeout): cut
+	// off, the receiver may have the event while its cursor is not saved,
+	// and the next start would send it again.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Hooks.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/store"
-	"github.com/airlock-vault/airlock/workspace"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -40,7 +39,7 @@ func (s *Station) velocityHistory(ctx context.Context, res *Result) (h *spendHis
 	err = s.WS.View(ctx, func(r store.Reader) error {
 		// Spending reads the log; keep files each approval's spending under
 		// its proposal instead of the flat list.
-		_, err := workspace.Spending(r, "approval.created", func(i int64, ev audit.Event) (bool, error) {
+		_, err := s.WS.SpendingOf(r, "approval.created", func(i int64, ev audit.Event) (bool, error) {
 			es, err := policy.ParseSpending(ev.Time, ev.Detail["vault"], ev.Detail["spent"])
 			if err != nil {
 				return false, fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)

@@ -92,6 +92,11 @@ type Reader interface {
 	// FindProposals returns the proposals whose hex id starts with prefix.
 	FindProposals(prefix string) ([]Proposal, error)
 	Proposals() ([]Proposal, error)
+	// ProposalsIn returns the proposals in one of states (the live ones,
+	// without reading the history's).
+	ProposalsIn(states ...string) ([]Proposal, error)
+	// ProposalStates returns every proposal's state by id (no envelopes).
+	ProposalStates() (map[[32]byte]string, error)
 	// Decisions returns the decisions on a proposal by participant.
 	Decisions(proposal [32]byte) (map[string]Decision, error)
 	// Claim returns who holds a resource, or ErrNotFound.

@@ -274,29 +274,25 @@ func (w *Workspace) Conflicts(proposalID [32]byte, spends []string) ([]Conflict,
 	return out, err
 }
 
-// ProposalsIn returns the stored proposals whose state keep accepts, read
-// in one view: the states come with the proposals, and only the kept
-// ones are decoded.
-func (w *Workspace) ProposalsIn(keep func(state string) bool) ([]*envelope.Envelope, []string, error) {
+// ProposalsIn returns the stored proposals in one of states, with their
+// states, read in one view without reading the others.
+func (w *Workspace) ProposalsIn(states ...string) ([]*envelope.Envelope, []string, error) {
 	var out []*envelope.Envelope
-	var states []string
+	var got []string
 	err := w.View(bg, func(r store.Reader) error {
-		ps, err := r.Proposals()
+		ps, err := r.ProposalsIn(states...)
 		if err != nil {
 			return err
 		}
 		for _, p := range ps {
-			if !keep(p.State) {
-				continue
-			}
 			e, err := envelope.Decode(p.Envelope)
 			if err != nil {
 				return fmt.Errorf("workspace: stored proposal %x: %w", p.ID[:8], err)
 			}
 			out = append(out, e)
-			states = append(states, p.State)
+			got = append(got, p.State)
 		}
 		return nil
 	})
-	return out, states, err
+	return out, got, err
 }

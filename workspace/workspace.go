@@ -127,6 +127,8 @@ type Workspace struct {
 	// heads, when set, writes DIR/head behind the commits
 	// (WriteHeadsBehind).
 	heads atomic.Pointer[headWriter]
+	// spent keeps decoded spending entries of the log (SpendingOf).
+	spent spentCache
 }
 
 // ErrNested is returned for a transaction started inside another.

@@ -36,6 +36,10 @@ func newTx(ctx context.Context, db *DB, t *sql.Tx, writable bool) *tx {
 	return &tx{ctx: ctx, db: db, tx: t, writable: writable, entry: -1, size: -1, tail: &logTail{}}
 }
 
+// Writable says whether t is a write transaction (Update), not a view:
+// what a view reads is committed.
+func (t *tx) Writable() bool { return t.writable }
+
 // stmt is q prepared once per database and bound to this transaction:
 // parsing SQL costs more than running it.
 func (t *tx) stmt(q string) (*sql.Stmt, error) {
@@ -175,6 +179,46 @@ func (t *tx) FindProposals(prefix string) ([]store.Proposal, error) {
 }
 
 func (t *tx) Proposals() ([]store.Proposal, error) { return t.proposals("") }
+
+func (t *tx) ProposalsIn(states ...string) ([]store.Proposal, error) {
+	if len(states) == 0 {
+		return nil, nil
+	}
+	var where strings.Builder
+	args := make([]any, len(states))
+	where.WriteString("WHERE state IN (")
+	for i, st := range states {
+		if i > 0 {
+			where.WriteString(", ")
+		}
+		fmt.Fprintf(&where, "$%d", i+1)
+		args[i] = st
+	}
+	where.WriteString(")")
+	return t.proposals(where.String(), args...)
+}
+
+func (t *tx) ProposalStates() (map[[32]byte]string, error) {
+	rows, err := t.query("SELECT id, state FROM proposals")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[[32]byte]string{}
+	for rows.Next() {
+		var id []byte
+		var st string
+		if err := rows.Scan(&id, &st); err != nil {
+			return nil, err
+		}
+		k, err := id32(id)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = st
+	}
+	return out, rows.Err()
+}
 
 func (t *tx) Decisions(proposal [32]byte) (map[string]store.Decision, error) {
 	rows, err := t.query("SELECT participant, envelope, entry FROM decisions WHERE proposal = $1", proposal[:])

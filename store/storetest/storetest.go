@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LogVerifiesAndProvesThroughTheStore", testLog},
 		{"ConcurrentWritersEachLandWhole", testConcurrent},
 		{"AFailingWriterRollsBackAlone", testFailingWriter},
+		{"ProposalsByState", testProposalsByState},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -541,6 +542,55 @@ func testFailingWriter(t *testing.T, s store.Store) {
 		es, err := l.Entries()
 		if err != nil || len(es) != writers/2 {
 			t.Fatalf("entries %d %v", len(es), err)
+		}
+		return nil
+	})
+}
+
+// testProposalsByState: the live proposals and every state, read without
+// the envelopes, agree with the proposals read whole.
+func testProposalsByState(t *testing.T, s store.Store) {
+	states := map[string]string{"a": "open", "b": "finalized", "c": "approved", "d": "expired", "e": "open"}
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Log(ev(0, "proposal.created")); err != nil {
+				return err
+			}
+			return tx.PutProposal(store.Proposal{ID: id(name), Envelope: []byte("env " + name), State: states[name]})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.View(ctx, func(r store.Reader) error {
+		live, err := r.ProposalsIn("open", "approved")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[[32]byte]string{}
+		for _, p := range live {
+			if string(p.Envelope) == "" {
+				t.Errorf("proposal %x read without its envelope", p.ID[:4])
+			}
+			got[p.ID] = p.State
+		}
+		if len(got) != 3 || got[id("a")] != "open" || got[id("c")] != "approved" || got[id("e")] != "open" {
+			t.Errorf("ProposalsIn(open, approved) = %v", got)
+		}
+		if none, err := r.ProposalsIn(); err != nil || len(none) != 0 {
+			t.Errorf("ProposalsIn() = %v, %v", none, err)
+		}
+		all, err := r.ProposalStates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != len(states) {
+			t.Errorf("ProposalStates: %d, want %d", len(all), len(states))
+		}
+		for name, st := range states {
+			if all[id(name)] != st {
+				t.Errorf("ProposalStates[%s] = %q, want %q", name, all[id(name)], st)
+			}
 		}
 		return nil
 	})
