@@ -160,6 +160,10 @@ func (s *sim) adopt(why string, signers []string, edit func(*policy.File) error)
 	}
 	vc := VersionChange{Version: next.Version, At: s.now().Format(time.RFC3339), InEffect: next.EffectiveAt().UTC().Format(time.RFC3339), Why: why, Changes: []string{}}
 	for _, ch := range changes {
+		// A descriptor holds the run's fresh keys: named, not shown.
+		if i := strings.Index(ch.Text, "descriptor "); i >= 0 {
+			ch.Text = ch.Text[:i] + "descriptor changed (new keys)"
+		}
 		vc.Changes = append(vc.Changes, s.scrub(ch.String()))
 	}
 	// The proposals it supersedes: open ones made under an older version;
