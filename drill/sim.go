@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"runtime/debug"
 	"regexp"
 	"strings"
 	"time"
@@ -240,9 +239,6 @@ func (s *sim) log(kind, who string, p *Prop, format string, args ...any) {
 }
 
 func (s *sim) fail(err error) {
-	if os.Getenv("DRILL_DEBUG") != "" {
-		debug.PrintStack()
-	}
 	if s.err == nil {
 		s.err = fmt.Errorf("drill: at %s: %w", s.now().Format(time.RFC3339), err)
 	}
