@@ -113,6 +113,10 @@ type Attempt struct {
 	Replay   bool // an old artifact handed in again
 	Revoked  bool // signed with a key revoked before
 	Conflict bool // refused by the station's double-sign guard
+	// Recovery: a spend through the time-locked recovery path; Mature,
+	// whether the lock allowed it then.
+	Recovery bool
+	Mature   bool
 	Accepted bool
 }
 
@@ -136,6 +140,7 @@ const (
 	InvReplay      = "replays-refused"
 	InvNoLost      = "no-decision-lost"
 	InvRevoked     = "revoked-refused"
+	InvTimelock    = "recovery-timelock"
 )
 
 var titles = map[string]string{
@@ -148,6 +153,7 @@ var titles = map[string]string{
 	InvReplay:      "every replayed artifact was refused",
 	InvNoLost:      "no decision was lost: each collected one is in the coordinator's log or was recovered",
 	InvRevoked:     "every signature by a revoked key was refused",
+	InvTimelock:    "the recovery path was usable exactly when its time lock allowed",
 }
 
 // Check judges a history against every invariant.
@@ -360,6 +366,23 @@ func Check(ctx context.Context, h *History) []Invariant {
 		}
 	}
 	add(InvRevoked, n, vs)
+	// The recovery path usable exactly when its time lock allowed: every
+	// try before the lock matured was refused, every try after went
+	// through to a threshold proof on the recovery path.
+	vs, n = nil, 0
+	for _, a := range h.Attempts {
+		if !a.Recovery {
+			continue
+		}
+		n++
+		switch {
+		case a.Accepted && !a.Mature:
+			vs = append(vs, fmt.Sprintf("%s's recovery spend went through before its time lock allowed it", a.By))
+		case !a.Accepted && a.Mature:
+			vs = append(vs, fmt.Sprintf("%s's recovery spend did not go through, though its time lock allowed it", a.By))
+		}
+	}
+	add(InvTimelock, n, vs)
 	return out
 }
 
@@ -590,7 +613,7 @@ func (s *sim) finish() error {
 	if err := read("coord", c.WS); err != nil {
 		return err
 	}
-	for _, who := range s.people {
+	for _, who := range s.logged() {
 		if err := read(who, s.q.Stations[who].WS); err != nil {
 			return err
 		}

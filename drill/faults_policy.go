@@ -26,6 +26,10 @@ type extra struct {
 	rotations []Rotation
 	restores  []Restore
 	backups   map[int]*backup
+	// reserve are the recovery faults' reserve coins' funding
+	// transactions (hex), by fault index; recoveries the attempts.
+	reserve    map[int][]byte
+	recoveries []RecoveryAttempt
 }
 
 // VersionChange is a policy version adopted during the run.
@@ -86,11 +90,14 @@ func (s *sim) versionOf(polID []byte) uint64 {
 // own event: a backup before a restore, a rotation after a loss.
 func (s *sim) planExtra() {
 	s.ext.backups = map[int]*backup{}
+	s.fundReserve()
 	for i, f := range s.sc.Faults {
 		at := s.m.start.Add(f.At.D())
 		switch {
 		case f.Kind == DatabaseRestored:
 			s.at(at.Add(-f.From.D()), func() { s.takeBackup(i) })
+		case f.Kind == RecoveryTry:
+			s.at(at, func() { s.recoveryTry(i, f) })
 		case f.Rotate > 0:
 			s.at(at.Add(f.Rotate.D()), func() { s.rotate(f, at) })
 		}
@@ -112,6 +119,8 @@ func (s *sim) faultExtra(f Fault) {
 		s.log("qr-dropped", "", nil, "QR frames carried from now on: %.0f%% of frames missed (%s)", f.Rate*100, f.Format)
 	case PolicyChange:
 		s.policyChange(f)
+	case RecoveryTry:
+		// Scheduled by planExtra with its reserve coin.
 	}
 }
 

@@ -32,6 +32,8 @@ type Report struct {
 	Restores  []Restore       `json:"restores,omitempty"`
 	Versions  []VersionChange `json:"policyVersions,omitempty"`
 	Rotations []Rotation      `json:"rotations,omitempty"`
+	// Recoveries are the tries of the time-locked recovery path.
+	Recoveries []RecoveryAttempt `json:"recoveries,omitempty"`
 	// History is what the checker judged (not in the JSON).
 	History *History `json:"-"`
 
@@ -132,6 +134,7 @@ var notable = map[string]bool{
 	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
 	"proposal-lost": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
+	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
 }
 
@@ -227,7 +230,7 @@ func (s *sim) report(seed uint64) *Report {
 		q := s.ext.qr
 		rep.QR = &q
 	}
-	rep.Restores, rep.Versions = s.ext.restores, s.ext.versions
+	rep.Restores, rep.Versions, rep.Recoveries = s.ext.restores, s.ext.versions, s.ext.recoveries
 	for _, r := range s.ext.rotations {
 		// Time to restore a quorum: from the loss to the first proposal
 		// made under the rotated version (or a later one) finalized.
@@ -299,6 +302,9 @@ func (r *Report) Text(w io.Writer) error {
 			restored = secs(rt.TimeToRestore)
 		}
 		fmt.Fprintf(&b, "rotation after %s of %s: version %d at %s, %s in their place; time to restore quorum %s\n", rt.Fault, rt.Person, rt.Version, rt.RotatedAt, rt.Replacement, restored)
+	}
+	for _, ra := range r.Recoveries {
+		fmt.Fprintf(&b, "recovery path at %s: coin %d blocks deep, lock %d (mature %v): coordinator %s; station %s; finalized %v\n", ra.At, ra.Depth, ra.Lock, ra.Mature, ra.Coordinator, ra.Station, ra.Finalized)
 	}
 	b.WriteString("invariants:\n")
 	for _, inv := range r.Invariants {

@@ -49,6 +49,9 @@ const (
 	DatabaseRestored = "database-restored"
 	QRDropped        = "qr-dropped"
 	PolicyChange     = "policy-change"
+	// RecoveryTry: the recovery signer spends a reserve coin through the
+	// vault's time-locked recovery path (quorum.recovery).
+	RecoveryTry = "recovery"
 )
 
 // Attack kinds a compromised station's attacker tries.
@@ -134,6 +137,16 @@ type Quorum struct {
 	Rules string `yaml:"rules"`
 	// MaxLifetime is the policy's max_proposal_lifetime (default 72h).
 	MaxLifetime Duration `yaml:"max_lifetime"`
+	// Recovery gives vault ops a time-locked recovery path: Person (not
+	// one of People; a station of their own) may spend alone a coin
+	// AfterBlocks blocks deep (docs/recovery.md).
+	Recovery *RecoveryPath `yaml:"recovery"`
+}
+
+// RecoveryPath is a vault's recovery signer and lock.
+type RecoveryPath struct {
+	Person      string `yaml:"person"`
+	AfterBlocks uint32 `yaml:"after_blocks"`
 }
 
 // Actor is how one person behaves.
@@ -314,6 +327,17 @@ func (sc *Scenario) check() error {
 	if q.MaxLifetime.D() < time.Hour || q.MaxLifetime.D() > 90*24*time.Hour {
 		return fieldf("quorum.max_lifetime", "%v outside 1h..90d", q.MaxLifetime.D())
 	}
+	if r := q.Recovery; r != nil {
+		if !idRE.MatchString(r.Person) || seen[r.Person] || r.Person == "coord" {
+			return fieldf("quorum.recovery.person", "%q: want a lower-case id that is not one of quorum.people", r.Person)
+		}
+		if r.AfterBlocks < 1 || r.AfterBlocks > 65535 {
+			return fieldf("quorum.recovery.after_blocks", "%d outside 1..65535", r.AfterBlocks)
+		}
+		if len(q.People)+1 > MaxPeople {
+			return fieldf("quorum.recovery.person", "%d people with the recovery signer, over %d", len(q.People)+1, MaxPeople)
+		}
+	}
 	acted := map[string]bool{}
 	for i := range sc.Actors {
 		a := &sc.Actors[i]
@@ -398,6 +422,23 @@ func (sc *Scenario) check() error {
 		case CoordinatorDown:
 			needFor = true
 		case MediaLost, MediaReplayed, PolicyChange:
+		case RecoveryTry:
+			if q.Recovery == nil {
+				return fieldf(path+".kind", "recovery needs quorum.recovery")
+			}
+			if f.Amount == "" {
+				f.Amount = "0.1"
+			}
+			var err error
+			if f.sats, err = ParseBTC(f.Amount); err != nil {
+				return fieldf(path+".amount", "%v", err)
+			}
+			if f.sats > 99_000_000 {
+				return fieldf(path+".amount", "%s BTC: at most 0.99", f.Amount)
+			}
+			if len(f.To) > 100 {
+				return fieldf(path+".to", "too long")
+			}
 		case DatabaseRestored:
 			if f.From <= 0 || f.From.D() > f.At.D() {
 				return fieldf(path+".from", "want a duration in 1s..at (%v): the backup is taken during the run", f.At.D())
@@ -419,7 +460,7 @@ func (sc *Scenario) check() error {
 				return fieldf(path+".fragment", "%d outside 20..1000 bytes", f.Fragment)
 			}
 		default:
-			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, database-restored, qr-dropped or policy-change", f.Kind)
+			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, database-restored, qr-dropped, policy-change or recovery", f.Kind)
 		}
 		if f.Kind != DatabaseRestored && f.From != 0 {
 			return fieldf(path+".from", "for database-restored only")
@@ -476,8 +517,11 @@ func (sc *Scenario) check() error {
 		if f.For.D() > MaxDuration {
 			return fieldf(path+".for", "over %v", MaxDuration)
 		}
-		if f.Kind != Compromised && (len(f.Attacks) > 0 || f.Amount != "" || f.To != "") {
-			return fieldf(path, "attacks, amount and to are for a compromised station")
+		if f.Kind != Compromised && len(f.Attacks) > 0 {
+			return fieldf(path, "attacks are for a compromised station")
+		}
+		if f.Kind != Compromised && f.Kind != RecoveryTry && (f.Amount != "" || f.To != "") {
+			return fieldf(path, "amount and to are for a compromised station or a recovery")
 		}
 		if f.Kind != MediaLost && f.Reexport != 0 {
 			return fieldf(path+".reexport", "for media-lost only")

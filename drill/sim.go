@@ -117,6 +117,7 @@ type sim struct {
 	seed   uint64
 	people []string
 	ext    extra
+	chain  *simChain
 }
 
 type carried struct {
@@ -176,7 +177,12 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	if rules != "" && !strings.HasSuffix(rules, "\n") {
 		rules += "\n"
 	}
-	q, err := quorum.Build(dir, quorum.Options{People: sc.Quorum.People, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()})
+	people := sc.Quorum.People
+	if r := sc.Quorum.Recovery; r != nil {
+		people = append(append([]string(nil), people...), r.Person)
+		vaults += fmt.Sprintf("    recovery: {signer: %s/keystore, after_blocks: %d}\n", r.Person, r.AfterBlocks)
+	}
+	q, err := quorum.Build(dir, quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()})
 	if q != nil {
 		defer q.Close()
 	}
@@ -192,6 +198,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v,
 		seed: seed, people: append([]string(nil), sc.Quorum.People...),
 	}
+	s.chain = newSimChain(sc.Start, q.Now)
 	s.ext.envs = append(s.ext.envs, q.Policy)
 	s.hist.Proposals = map[string]*ProposalRecord{}
 	s.plan()
@@ -294,7 +301,7 @@ func (s *sim) checkpoints() {
 	if _, err := s.q.Coord.WS.Checkpoint(s.ctx, s.q.CoordKeys.Identity); err != nil {
 		s.fail(err)
 	}
-	for _, who := range s.people {
+	for _, who := range s.logged() {
 		if s.m.lostAt(who, s.now()) {
 			continue
 		}
