@@ -424,6 +424,10 @@ func (s *sim) guard(who string, p *Prop, ref *station.Refusal) {
 	for _, r := range ref.Reasons {
 		if strings.Contains(r, "is already spent by approved proposal") {
 			s.hist.Attempts = append(s.hist.Attempts, Attempt{What: "sign", By: who, Proposal: p.hex(), Conflict: true})
+			if n := len(s.ext.restores); p.again && n > 0 {
+				s.ext.restores[n-1].GuardHeld++
+				s.log("guard-held", who, p, "the station approved the lost proposal of this coin: it refuses a second one")
+			}
 			return
 		}
 	}

@@ -36,6 +36,10 @@ type Restore struct {
 	// Recollected those handed in again from the stations' exports.
 	DecisionsLost int `json:"decisionsLost"`
 	Recollected   int `json:"recollected"`
+	// GuardHeld counts the stations that refused a payment proposed
+	// again because they had approved the lost proposal of the same coin
+	// (their double-sign guard).
+	GuardHeld int `json:"guardHeld"`
 }
 
 var stateFiles = []string{"state.db", "state.db-wal", "state.db-shm"}
@@ -170,6 +174,7 @@ func (s *sim) restore(i int) {
 				// guard), the others may sign.
 				again := s.proposeCoin(p.flow, p.Coin, fmt.Sprintf("#%d was lost in the restore", p.N))
 				if again != nil {
+					again.again = true
 					rs.ProposedAgain++
 					note = fmt.Sprintf("its proposal was lost; the payment proposed again as #%d", again.N)
 				}

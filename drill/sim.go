@@ -59,9 +59,11 @@ type Prop struct {
 	Lost bool
 	// Tx is the final transaction, once finalized.
 	Tx []byte
-	// Again is the payment's flow index when it is proposed again after
-	// a restore lost it (-1 for none).
-	flow int
+	// flow is the workload flow the payment belongs to (-1: none, an
+	// attack or a recovery); again, that it was proposed again after a
+	// restore lost its first proposal.
+	flow  int
+	again bool
 }
 
 // item is a scheduled action.
@@ -472,11 +474,12 @@ func (s *sim) arrive(who string, p *Prop, raw []byte, idx int) {
 			return
 		}
 	}
-	raw, ok := s.overQR(who, p, who+"'s decision to the coordinator", raw, func() { s.arrive(who, p, raw, idx) })
+	sent := raw
+	got, ok := s.overQR(who, p, who+"'s decision to the coordinator", sent, func() { s.arrive(who, p, sent, idx) })
 	if !ok {
 		return
 	}
-	s.collect(who, p, raw, idx, false)
+	s.collect(who, p, got, idx, false)
 }
 
 // reexport: the station writes its kept decision again (what "airlock
