@@ -52,6 +52,8 @@ type Counts struct {
 	Open      int `json:"open"` // still open or approved at the end
 	Denied    int `json:"deniedAtProposal"`
 	Attacks   int `json:"attacks"`
+	// Lost: made after a backup the coordinator was restored from.
+	Lost int `json:"lostInRestore,omitempty"`
 }
 
 // Metrics are the run's figures; durations in seconds.
@@ -176,6 +178,8 @@ func (s *sim) report(seed uint64) *Report {
 			rep.Proposals.Expired++
 		case "rejected", "withdrawn":
 			rep.Proposals.Rejected++
+		case "lost":
+			rep.Proposals.Lost++
 		default:
 			rep.Proposals.Open++
 		}
@@ -267,6 +271,9 @@ func (r *Report) Text(w io.Writer) error {
 	c := r.Proposals
 	fmt.Fprintf(&b, "proposals: %d proposed, %d finalized, %d expired, %d rejected, %d still open; %d denied at proposal; %d attacks\n",
 		c.Proposed, c.Finalized, c.Expired, c.Rejected, c.Open, c.Denied, c.Attacks)
+	if c.Lost > 0 {
+		fmt.Fprintf(&b, "proposals lost in a restore of the coordinator: %d\n", c.Lost)
+	}
 	m := r.Metrics
 	fmt.Fprintf(&b, "time to quorum:   p50 %s, p95 %s (%d)\n", secs(m.TimeToQuorum.P50), secs(m.TimeToQuorum.P95), m.TimeToQuorum.Count)
 	fmt.Fprintf(&b, "time to finalize: p50 %s, p95 %s (%d)\n", secs(m.TimeToFinalize.P50), secs(m.TimeToFinalize.P95), m.TimeToFinalize.Count)

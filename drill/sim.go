@@ -544,6 +544,9 @@ func (s *sim) collect(who string, p *Prop, raw []byte, idx int, replay bool) {
 
 // state reads a proposal's state at the coordinator.
 func (s *sim) state(p *Prop) string {
+	if p.Lost && p.Tx != nil {
+		return "finalized" // before the restore; its proof kept
+	}
 	if p.Lost {
 		return "lost"
 	}
