@@ -356,6 +356,7 @@ func (s *sim) rotate(f Fault, lostAt time.Time) {
 	a := *s.m.actors[who]
 	a.Person = repl
 	s.m.actors[repl] = &a
+	s.m.rotated[who] = rotation{by: repl, at: s.now()}
 	s.people = append(s.people, repl)
 	s.log("rotated", who, nil, "version %d revokes %s; %s signs in their place", vc.Version, who, repl)
 	if f.Kind == Compromised {
