@@ -469,6 +469,11 @@ func (h *History) checkFinal(ctx context.Context, f FinalRecord, ledger []policy
 		if err != nil {
 			return "a stored approval: " + err.Error(), rv.Spends, entries
 		}
+		// One the proof already counted (verified with the proof) adds
+		// nothing: its participant counts once.
+		if ap, err := proposal.DecodeApproval(ae); err == nil && counted[ap.Participant] {
+			continue
+		}
 		ch, err := proposal.CheckApproval(ae, p, pe.ID(), rep.Policy, polID, h.Reg, at)
 		if err != nil {
 			return "a stored approval does not verify: " + err.Error(), rv.Spends, entries
