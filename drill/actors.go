@@ -21,13 +21,40 @@ type model struct {
 	absent     map[string][]window
 	lost       map[string]time.Time // key lost at
 	down       []window             // the coordinator is down
+	// rotated: when a rotation revoked a person and their replacement
+	// joined (set by the run as rotations happen).
+	rotated map[string]rotation
+}
+
+// rotation is a person replaced at a time.
+type rotation struct {
+	by string
+	at time.Time
+}
+
+// members are the people who sign at t: the quorum's, less those a
+// rotation revoked by then, plus their replacements.
+func (m *model) members(t time.Time) []string {
+	var out []string
+	var add func(who string)
+	add = func(who string) {
+		if r, ok := m.rotated[who]; ok && !t.Before(r.at) {
+			add(r.by)
+			return
+		}
+		out = append(out, who)
+	}
+	for _, who := range m.people {
+		add(who)
+	}
+	return out
 }
 
 func newModel(sc *Scenario) *model {
 	m := &model{
 		start: sc.Start, end: sc.Start.Add(sc.Duration.D()), people: sc.Quorum.People,
 		actors: map[string]*Actor{}, threshold: sc.Quorum.Threshold,
-		absent: map[string][]window{}, lost: map[string]time.Time{},
+		absent: map[string][]window{}, lost: map[string]time.Time{}, rotated: map[string]rotation{},
 	}
 	for i := range sc.Actors {
 		m.actors[sc.Actors[i].Person] = &sc.Actors[i]
@@ -191,7 +218,7 @@ func (m *model) reachability(seed uint64, runs int, deadline time.Duration) Reac
 			return v
 		}
 		var times []time.Time
-		for _, who := range m.people {
+		for _, who := range m.members(t0) {
 			lat := m.actors[who].latency(r)
 			if m.lostAt(who, t0) {
 				continue

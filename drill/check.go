@@ -37,6 +37,30 @@ type History struct {
 	// Attempts are what the simulator tried that a rule must refuse or
 	// allow: signatures, collections and finalizations, late or replayed.
 	Attempts []Attempt
+	// LostFinals are finalized proposals a restore made the coordinator
+	// forget, with the proofs kept outside its store (they are judged with
+	// Finals).
+	LostFinals []FinalRecord
+	// Refinals name proposals finalized again after a restore into
+	// another transaction than the first time.
+	Refinals []string
+	// Restores are the coordinator's restores from a backup.
+	Restores []RestoreCheck
+	// Revocations are the participants a rotation revoked, and when.
+	Revocations []Revocation
+}
+
+// RestoreCheck is one restore of the coordinator's database.
+type RestoreCheck struct {
+	At time.Time
+	// Detected: the rolled-back store was refused until accepted.
+	Detected bool
+}
+
+// Revocation is a participant revoked by a policy version.
+type Revocation struct {
+	Participant string
+	At          time.Time
 }
 
 // ProposalRecord is what the checker knows of a proposal.
@@ -56,6 +80,8 @@ type FinalRecord struct {
 	// (envelopes): the proof lists only the threshold's signatures, and
 	// an amount tier may have required more approvals than that.
 	Approvals [][]byte
+	// Lost: the coordinator forgot it in a restore (the proof was kept).
+	Lost bool
 }
 
 // WorkspaceLog is one workspace's audit log.
@@ -72,6 +98,10 @@ type DecisionRecord struct {
 	Proposal  string // hex id
 	Approval  string // hex id of the decision envelope
 	Collected bool   // the coordinator took it in
+	// Lost: the coordinator had collected it and lost it in a restore;
+	// Recovered says what became of it ("" while nothing did).
+	Lost      bool
+	Recovered string
 }
 
 // Attempt is something tried that the quorum's rules judge.
@@ -81,6 +111,12 @@ type Attempt struct {
 	Proposal string
 	Late     bool // at or after the proposal's expiry
 	Replay   bool // an old artifact handed in again
+	Revoked  bool // signed with a key revoked before
+	Conflict bool // refused by the station's double-sign guard
+	// Recovery: a spend through the time-locked recovery path; Mature,
+	// whether the lock allowed it then.
+	Recovery bool
+	Mature   bool
 	Accepted bool
 }
 
@@ -102,6 +138,9 @@ const (
 	InvExpired     = "expired-refused"
 	InvAttacks     = "attacks-stopped"
 	InvReplay      = "replays-refused"
+	InvNoLost      = "no-decision-lost"
+	InvRevoked     = "revoked-refused"
+	InvTimelock    = "recovery-timelock"
 )
 
 var titles = map[string]string{
@@ -112,6 +151,9 @@ var titles = map[string]string{
 	InvExpired:     "every expired proposal was refused everywhere",
 	InvAttacks:     "no attacker's transaction was finalized",
 	InvReplay:      "every replayed artifact was refused",
+	InvNoLost:      "no decision was lost: each collected one is in the coordinator's log or was recovered",
+	InvRevoked:     "every signature by a revoked key was refused",
+	InvTimelock:    "the recovery path was usable exactly when its time lock allowed",
 }
 
 // Check judges a history against every invariant.
@@ -146,7 +188,7 @@ func Check(ctx context.Context, h *History) []Invariant {
 		}
 		ledger = append(ledger, entries...)
 		for _, sp := range spends {
-			if other, ok := finalSpends[sp]; ok {
+			if other, ok := finalSpends[sp]; ok && other != f.Proposal {
 				finalSpends["dup:"+f.Proposal] = fmt.Sprintf("%s and %s both spend %s", name(other), name(f.Proposal), short(sp))
 			}
 			finalSpends[sp] = f.Proposal
@@ -274,6 +316,73 @@ func Check(ctx context.Context, h *History) []Invariant {
 		}
 	}
 	add(InvReplay, n, vs)
+	// No decision lost: every decision the coordinator had collected and
+	// lost in a restore was handed in again or accounted for; every
+	// restore was detected; a proposal finalized again after a restore
+	// gave the same transaction.
+	vs, n = nil, 0
+	for _, r := range h.Restores {
+		n++
+		if !r.Detected {
+			vs = append(vs, fmt.Sprintf("the coordinator opened the store restored at %s without refusing it as rolled back", r.At.UTC().Format(time.RFC3339)))
+		}
+	}
+	for _, d := range h.Decisions {
+		if !d.Lost {
+			continue
+		}
+		n++
+		if d.Recovered == "" && !d.Collected {
+			vs = append(vs, fmt.Sprintf("%s's decision on %s was lost in a restore and neither handed in again nor accounted for", d.Station, name(d.Proposal)))
+		}
+	}
+	vs = append(vs, h.Refinals...)
+	add(InvNoLost, n, vs)
+	// Every signature by a revoked key refused, and no decision by a
+	// revoked participant collected after the revocation.
+	vs, n = nil, 0
+	for _, a := range h.Attempts {
+		if !a.Revoked {
+			continue
+		}
+		n++
+		if a.Accepted {
+			vs = append(vs, fmt.Sprintf("%s: an approval with %s's revoked key was accepted", name(a.Proposal), a.By))
+		}
+	}
+	for _, l := range h.Logs {
+		if l.Role != workspace.Coordinator {
+			continue
+		}
+		for _, ev := range l.Entries {
+			if ev.Kind != "approval.collected" {
+				continue
+			}
+			for _, r := range h.Revocations {
+				if ev.Detail["participant"] == r.Participant && !ev.Time.Before(r.At) {
+					vs = append(vs, fmt.Sprintf("%s: the coordinator collected %s's decision at %s, after the revocation", name(ev.Detail["proposal"]), r.Participant, ev.Time.UTC().Format(time.RFC3339)))
+				}
+			}
+		}
+	}
+	add(InvRevoked, n, vs)
+	// The recovery path usable exactly when its time lock allowed: every
+	// try before the lock matured was refused, every try after went
+	// through to a threshold proof on the recovery path.
+	vs, n = nil, 0
+	for _, a := range h.Attempts {
+		if !a.Recovery {
+			continue
+		}
+		n++
+		switch {
+		case a.Accepted && !a.Mature:
+			vs = append(vs, fmt.Sprintf("%s's recovery spend went through before its time lock allowed it", a.By))
+		case !a.Accepted && a.Mature:
+			vs = append(vs, fmt.Sprintf("%s's recovery spend did not go through, though its time lock allowed it", a.By))
+		}
+	}
+	add(InvTimelock, n, vs)
 	return out
 }
 
@@ -314,9 +423,17 @@ func (h *History) checkFinal(ctx context.Context, f FinalRecord, ledger []policy
 	if err != nil {
 		return err.Error(), nil, nil
 	}
-	// The policy in effect: the newest version of the chain (this slice
-	// changes no policy during a run).
-	pol := h.Versions[len(h.Versions)-1].Policy
+	// The rules that decide: the version in effect when it was finalized
+	// (a newer version decides an older proposal only when it left the
+	// proposal's vault as it was: proposal.CheckStale).
+	pol := h.inEffect(f.At)
+	if cited := h.cited(p.Policy); cited != nil && cited.Version < pol.Version {
+		if err := proposal.CheckStale(p, cited, pol); err != nil {
+			return "finalized against a superseded version: " + err.Error(), nil, nil
+		}
+	} else if cited != nil {
+		pol = cited
+	}
 	rv, err := proposal.Review(ctx, h.Reg, p, pol)
 	if err != nil {
 		return err.Error(), nil, nil
@@ -352,6 +469,11 @@ func (h *History) checkFinal(ctx context.Context, f FinalRecord, ledger []policy
 		if err != nil {
 			return "a stored approval: " + err.Error(), rv.Spends, entries
 		}
+		// One the proof already counted (verified with the proof) adds
+		// nothing: its participant counts once.
+		if ap, err := proposal.DecodeApproval(ae); err == nil && counted[ap.Participant] {
+			continue
+		}
 		ch, err := proposal.CheckApproval(ae, p, pe.ID(), rep.Policy, polID, h.Reg, at)
 		if err != nil {
 			return "a stored approval does not verify: " + err.Error(), rv.Spends, entries
@@ -380,6 +502,28 @@ func (h *History) checkFinal(ctx context.Context, f FinalRecord, ledger []policy
 		return fmt.Sprintf("%s requires %s; missing %s", v.Rule, v.Required, v.Missing), rv.Spends, entries
 	}
 	return "", rv.Spends, entries
+}
+
+// inEffect is the policy version in effect at t: the newest made by then
+// whose not-before time has come.
+func (h *History) inEffect(t time.Time) *policy.Policy {
+	pol := h.Versions[0].Policy
+	for _, v := range h.Versions {
+		if v.Policy.Created <= t.Unix() && v.Policy.InEffect(t) && v.Policy.Version > pol.Version {
+			pol = v.Policy
+		}
+	}
+	return pol
+}
+
+// cited is the version with id polID.
+func (h *History) cited(polID []byte) *policy.Policy {
+	for _, v := range h.Versions {
+		if string(v.ID[:]) == string(polID) {
+			return v.Policy
+		}
+	}
+	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -477,9 +621,20 @@ func (s *sim) finish() error {
 	if err := read("coord", c.WS); err != nil {
 		return err
 	}
-	for _, who := range s.sc.Quorum.People {
+	for _, who := range s.logged() {
 		if err := read(who, s.q.Stations[who].WS); err != nil {
 			return err
+		}
+	}
+	// Finals the coordinator forgot in a restore, with their kept proofs,
+	// judged with the others in time order.
+	if len(h.LostFinals) > 0 {
+		h.Finals = append(h.Finals, h.LostFinals...)
+		sort.SliceStable(h.Finals, func(i, j int) bool { return h.Finals[i].At.Before(h.Finals[j].At) })
+	}
+	for _, r := range s.ext.rotations {
+		if r.Version > 0 {
+			h.Revocations = append(h.Revocations, Revocation{Participant: r.Person, At: r.rotated})
 		}
 	}
 	return nil

@@ -241,6 +241,14 @@ small{color:#666}
 <table><tr><th>Proposal</th><th>Attack</th><th>Stolen key</th><th>End state</th><th>Stopped by</th></tr>
 {{range .R.Attacks}}<tr><td>#{{.Proposal}}</td><td>{{.Attack}}</td><td>{{.Station}}</td><td>{{if .Stopped}}<span class="pass">{{.State}}</span>{{else}}<span class="fail">{{.State}}</span>{{end}}</td><td>{{range .RejectedBy}}{{.Station}}: {{.Reason}}<br>{{else}}the coordinator's threshold{{end}}</td></tr>
 {{else}}<tr><td colspan="5">No station was compromised.</td></tr>{{end}}</table>
+{{if or .R.QR .R.Restores .R.Versions .R.Rotations .R.Recoveries}}<h2>Recovery</h2>
+<table><tr><th>What</th><th>When</th><th>Outcome</th></tr>
+{{with .R.QR}}<tr><td>QR carries</td><td></td><td>{{.Carries}} artifacts; {{.FramesShown}} frames shown for {{.FramesNeeded}} needed; {{.FramesDropped}} missed; {{.Retries}} showings retried</td></tr>{{end}}
+{{range .R.Restores}}<tr><td>Database restored from the backup of {{.BackupAt}}</td><td>{{.At}}</td><td>{{if .Detected}}<span class="pass">rollback detected</span>{{else}}<span class="fail">rollback NOT detected</span>{{end}}; {{.ProposalsLost}} proposals lost ({{.FinalsLost}} finalized, {{.ProposedAgain}} proposed again, refused {{.GuardHeld}} times by a station's double-sign guard); {{.DecisionsLost}} decisions lost, {{.Recollected}} handed in again</td></tr>
+{{end}}{{range .R.Versions}}<tr><td>Policy version {{.Version}}: {{.Why}}</td><td>{{.At}}</td><td>in effect {{.InEffect}}; {{.Superseded}} open proposals superseded, {{.Stale}} stale{{range .Changes}}<br><small>{{.}}</small>{{end}}</td></tr>
+{{end}}{{range .R.Rotations}}<tr><td>Rotation after {{.Fault}} of {{.Person}} ({{.Replacement}} in their place)</td><td>{{.RotatedAt}}</td><td>version {{.Version}}; time to restore quorum: {{if .RestoredAt}}{{secs .TimeToRestore}}{{else}}<span class="fail">not within the run</span>{{end}}</td></tr>
+{{end}}{{range .R.Recoveries}}<tr><td>Recovery path (coin {{.Depth}} blocks deep, lock {{.Lock}})</td><td>{{.At}}</td><td>{{if .Mature}}lock matured{{else}}lock not matured{{end}}: coordinator {{.Coordinator}}; station {{.Station}}; {{if eq .Finalized .Mature}}<span class="pass">{{if .Finalized}}finalized on the recovery path{{else}}not finalized{{end}}</span>{{else}}<span class="fail">{{if .Finalized}}finalized before the lock allowed it{{else}}not finalized though the lock allowed it{{end}}</span>{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Faults</h2>
 <table><tr><th>Fault</th><th>Person</th><th>From</th><th>Until</th></tr>
 {{range .R.Faults}}<tr><td>{{.Kind}}</td><td>{{.Person}}</td><td>{{.At}}</td><td>{{.Until}}</td></tr>

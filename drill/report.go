@@ -25,6 +25,15 @@ type Report struct {
 	Attacks          []Attack     `json:"attacks"`
 	Notable          []Event      `json:"notable"`
 	Events           int          `json:"events"`
+	// The second slice's faults: QR carries, restores of the
+	// coordinator's database, policy versions adopted, rotations after a
+	// loss (with the time to restore a quorum).
+	QR        *QRStats        `json:"qr,omitempty"`
+	Restores  []Restore       `json:"restores,omitempty"`
+	Versions  []VersionChange `json:"policyVersions,omitempty"`
+	Rotations []Rotation      `json:"rotations,omitempty"`
+	// Recoveries are the tries of the time-locked recovery path.
+	Recoveries []RecoveryAttempt `json:"recoveries,omitempty"`
 	// History is what the checker judged (not in the JSON).
 	History *History `json:"-"`
 
@@ -43,6 +52,8 @@ type Counts struct {
 	Open      int `json:"open"` // still open or approved at the end
 	Denied    int `json:"deniedAtProposal"`
 	Attacks   int `json:"attacks"`
+	// Lost: made after a backup the coordinator was restored from.
+	Lost int `json:"lostInRestore,omitempty"`
 }
 
 // Metrics are the run's figures; durations in seconds.
@@ -122,6 +133,11 @@ var notable = map[string]bool{
 	"replay-refused": true, "replay-accepted": true, "attack-proposed": true, "attack-signed": true,
 	"attack-refused": true, "attack-rejected": true, "attack-finalized": true, "attack-skipped": true, "late-collect-refused": true,
 	"late-finalize-refused": true, "finalize-failed": true, "no-reexport": true, "no-decision": true,
+	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
+	"proposal-lost": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
+	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
+	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
+	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
 }
 
 func (s *sim) report(seed uint64) *Report {
@@ -129,7 +145,7 @@ func (s *sim) report(seed uint64) *Report {
 	rep := &Report{
 		Scenario: sc.Name, Seed: seed, Start: s.m.start.Format(time.RFC3339), End: s.m.end.Format(time.RFC3339),
 		SimulatedSeconds: int64(s.m.end.Sub(s.m.start) / time.Second), Faults: []FaultSpan{}, Notable: []Event{},
-		Events: len(s.record), props: s.props, people: sc.Quorum.People, start: s.m.start, end: s.m.end,
+		Events: len(s.record), props: s.props, people: s.people, start: s.m.start, end: s.m.end,
 	}
 	rep.History = &s.hist
 	rep.Invariants = Check(s.ctx, &s.hist)
@@ -146,7 +162,7 @@ func (s *sim) report(seed uint64) *Report {
 			rep.Proposals.Attacks++
 			a := Attack{Proposal: p.N, Attack: strings.TrimPrefix(p.Flow, "attack:"), Station: p.By, State: p.State,
 				Stopped: p.State != "finalized" && p.State != "broadcast", RejectedBy: []Rejection{}}
-			for _, who := range sc.Quorum.People {
+			for _, who := range s.people {
 				if why, ok := p.Rejected[who]; ok {
 					a.RejectedBy = append(a.RejectedBy, Rejection{who, why})
 				}
@@ -162,6 +178,8 @@ func (s *sim) report(seed uint64) *Report {
 			rep.Proposals.Expired++
 		case "rejected", "withdrawn":
 			rep.Proposals.Rejected++
+		case "lost":
+			rep.Proposals.Lost++
 		default:
 			rep.Proposals.Open++
 		}
@@ -189,7 +207,7 @@ func (s *sim) report(seed uint64) *Report {
 	}
 	rep.Metrics.TimeToQuorum, rep.Metrics.TimeToFinalize = dist(ttq), dist(ttf)
 	rep.Metrics.Signing = []StationDist{}
-	for _, who := range sc.Quorum.People {
+	for _, who := range s.people {
 		rep.Metrics.Signing = append(rep.Metrics.Signing, StationDist{Station: who, Dist: dist(lat[who])})
 	}
 	if settled := rep.Proposals.Finalized + rep.Proposals.Expired + rep.Proposals.Rejected; settled > 0 {
@@ -212,6 +230,26 @@ func (s *sim) report(seed uint64) *Report {
 		}
 		rep.Faults = append(rep.Faults, fs)
 	}
+	if s.ext.qr.Carries > 0 {
+		q := s.ext.qr
+		rep.QR = &q
+	}
+	rep.Restores, rep.Versions, rep.Recoveries = s.ext.restores, s.ext.versions, s.ext.recoveries
+	for _, r := range s.ext.rotations {
+		// Time to restore a quorum: from the loss to the first proposal
+		// made under the rotated version (or a later one) finalized.
+		var first time.Time
+		for _, p := range s.props {
+			if r.Version > 0 && !p.Attack && p.Version >= r.Version && !p.FinalAt.IsZero() && (first.IsZero() || p.FinalAt.Before(first)) {
+				first = p.FinalAt
+			}
+		}
+		if !first.IsZero() {
+			r.RestoredAt = first.Format(time.RFC3339)
+			r.TimeToRestore = int64(first.Sub(r.lost) / time.Second)
+		}
+		rep.Rotations = append(rep.Rotations, r)
+	}
 	return rep
 }
 
@@ -233,6 +271,9 @@ func (r *Report) Text(w io.Writer) error {
 	c := r.Proposals
 	fmt.Fprintf(&b, "proposals: %d proposed, %d finalized, %d expired, %d rejected, %d still open; %d denied at proposal; %d attacks\n",
 		c.Proposed, c.Finalized, c.Expired, c.Rejected, c.Open, c.Denied, c.Attacks)
+	if c.Lost > 0 {
+		fmt.Fprintf(&b, "proposals lost in a restore of the coordinator: %d\n", c.Lost)
+	}
 	m := r.Metrics
 	fmt.Fprintf(&b, "time to quorum:   p50 %s, p95 %s (%d)\n", secs(m.TimeToQuorum.P50), secs(m.TimeToQuorum.P95), m.TimeToQuorum.Count)
 	fmt.Fprintf(&b, "time to finalize: p50 %s, p95 %s (%d)\n", secs(m.TimeToFinalize.P50), secs(m.TimeToFinalize.P95), m.TimeToFinalize.Count)
@@ -251,6 +292,26 @@ func (r *Report) Text(w io.Writer) error {
 			fmt.Fprintf(&b, "; %s refused: %s", rj.Station, rj.Reason)
 		}
 		b.WriteString("\n")
+	}
+	if q := r.QR; q != nil {
+		fmt.Fprintf(&b, "QR carries: %d artifacts, %d frames shown for %d needed, %d missed, %d showings retried\n", q.Carries, q.FramesShown, q.FramesNeeded, q.FramesDropped, q.Retries)
+	}
+	for _, rs := range r.Restores {
+		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",
+			rs.At, rs.BackupAt, rs.Detected, rs.ProposalsLost, rs.FinalsLost, rs.ProposedAgain, rs.GuardHeld, rs.DecisionsLost, rs.Recollected)
+	}
+	for _, v := range r.Versions {
+		fmt.Fprintf(&b, "policy version %d at %s (%s), in effect %s: %d open proposals superseded, %d stale\n", v.Version, v.At, v.Why, v.InEffect, v.Superseded, v.Stale)
+	}
+	for _, rt := range r.Rotations {
+		restored := "not within the run"
+		if rt.RestoredAt != "" {
+			restored = secs(rt.TimeToRestore)
+		}
+		fmt.Fprintf(&b, "rotation after %s of %s: version %d at %s, %s in their place; time to restore quorum %s\n", rt.Fault, rt.Person, rt.Version, rt.RotatedAt, rt.Replacement, restored)
+	}
+	for _, ra := range r.Recoveries {
+		fmt.Fprintf(&b, "recovery path at %s: coin %d blocks deep, lock %d (mature %v): coordinator %s; station %s; finalized %v\n", ra.At, ra.Depth, ra.Lock, ra.Mature, ra.Coordinator, ra.Station, ra.Finalized)
 	}
 	b.WriteString("invariants:\n")
 	for _, inv := range r.Invariants {

@@ -45,6 +45,13 @@ const (
 	CoordinatorDown = "coordinator-down"
 	MediaLost       = "media-lost"
 	MediaReplayed   = "media-replayed"
+	// Second slice (faults_*.go).
+	DatabaseRestored = "database-restored"
+	QRDropped        = "qr-dropped"
+	PolicyChange     = "policy-change"
+	// RecoveryTry: the recovery signer spends a reserve coin through the
+	// vault's time-locked recovery path (quorum.recovery).
+	RecoveryTry = "recovery"
 )
 
 // Attack kinds a compromised station's attacker tries.
@@ -132,6 +139,16 @@ type Quorum struct {
 	Rules string `yaml:"rules"`
 	// MaxLifetime is the policy's max_proposal_lifetime (default 72h).
 	MaxLifetime Duration `yaml:"max_lifetime"`
+	// Recovery gives vault ops a time-locked recovery path: Person (not
+	// one of People; a station of their own) may spend alone a coin
+	// AfterBlocks blocks deep (docs/recovery.md).
+	Recovery *RecoveryPath `yaml:"recovery"`
+}
+
+// RecoveryPath is a vault's recovery signer and lock.
+type RecoveryPath struct {
+	Person      string `yaml:"person"`
+	AfterBlocks uint32 `yaml:"after_blocks"`
 }
 
 // Actor is how one person behaves.
@@ -194,6 +211,26 @@ type Fault struct {
 	// Reexport is how long a lost approval takes to be exported again
 	// (media-lost; default 4h, then the person's next available time).
 	Reexport Duration `yaml:"reexport"`
+	// Rotate, on key-lost or compromised: the remaining signers adopt a
+	// policy version that revokes the person and puts Replacement (a new
+	// participant with a new station; default PERSON-2) in their place,
+	// this long after the loss.
+	Rotate      Duration `yaml:"rotate"`
+	Replacement string   `yaml:"replacement"`
+	// From, on database-restored: how long before At the backup put
+	// back was taken.
+	From Duration `yaml:"from"`
+	// Rate, Format and Fragment, on qr-dropped: the share of QR frames
+	// lost (0..0.9), the frames' encoding (ur, default, or bbqr) and the
+	// UR fragment length in bytes (default 120).
+	Rate     float64 `yaml:"rate"`
+	Format   string  `yaml:"format"`
+	Fragment int     `yaml:"fragment"`
+	// Rules and Threshold, on policy-change: policy YAML whose top-level
+	// fields replace the version in effect's (transaction_rules,
+	// address_book, groups...), and a new threshold for vault ops.
+	Rules     string `yaml:"rules"`
+	Threshold int    `yaml:"threshold"`
 
 	sats int64
 }
@@ -295,6 +332,17 @@ func (sc *Scenario) check() error {
 	if q.MaxLifetime.D() < time.Hour || q.MaxLifetime.D() > 90*24*time.Hour {
 		return fieldf("quorum.max_lifetime", "%v outside 1h..90d", q.MaxLifetime.D())
 	}
+	if r := q.Recovery; r != nil {
+		if !idRE.MatchString(r.Person) || seen[r.Person] || r.Person == "coord" {
+			return fieldf("quorum.recovery.person", "%q: want a lower-case id that is not one of quorum.people", r.Person)
+		}
+		if r.AfterBlocks < 1 || r.AfterBlocks > 65535 {
+			return fieldf("quorum.recovery.after_blocks", "%d outside 1..65535", r.AfterBlocks)
+		}
+		if len(q.People)+1 > MaxPeople {
+			return fieldf("quorum.recovery.person", "%d people with the recovery signer, over %d", len(q.People)+1, MaxPeople)
+		}
+	}
 	acted := map[string]bool{}
 	for i := range sc.Actors {
 		a := &sc.Actors[i]
@@ -370,7 +418,7 @@ func (sc *Scenario) check() error {
 		if f.At.D() > sc.Duration.D() {
 			return fieldf(path+".at", "%v is after the scenario's end (%v)", f.At.D(), sc.Duration.D())
 		}
-		needPerson, needFor := false, false
+		needPerson, needFor, mayFor := false, false, false
 		switch f.Kind {
 		case KeyLost, Compromised:
 			needPerson = true
@@ -378,9 +426,83 @@ func (sc *Scenario) check() error {
 			needPerson, needFor = true, true
 		case CoordinatorDown:
 			needFor = true
-		case MediaLost, MediaReplayed:
+		case MediaLost, MediaReplayed, PolicyChange:
+		case RecoveryTry:
+			if q.Recovery == nil {
+				return fieldf(path+".kind", "recovery needs quorum.recovery")
+			}
+			if f.Amount == "" {
+				f.Amount = "0.1"
+			}
+			var err error
+			if f.sats, err = ParseBTC(f.Amount); err != nil {
+				return fieldf(path+".amount", "%v", err)
+			}
+			if f.sats > 99_000_000 {
+				return fieldf(path+".amount", "%s BTC: at most 0.99", f.Amount)
+			}
+			if len(f.To) > 100 {
+				return fieldf(path+".to", "too long")
+			}
+		case DatabaseRestored:
+			if f.From <= 0 || f.From.D() > f.At.D() {
+				return fieldf(path+".from", "want a duration in 1s..at (%v): the backup is taken during the run", f.At.D())
+			}
+		case QRDropped:
+			if !(f.Rate > 0 && f.Rate <= 0.9) {
+				return fieldf(path+".rate", "%v outside (0, 0.9]", f.Rate)
+			}
+			if f.Format == "" {
+				f.Format = "ur"
+			}
+			if f.Format != "ur" && f.Format != "bbqr" {
+				return fieldf(path+".format", "%q: want ur or bbqr", f.Format)
+			}
+			if f.Fragment == 0 {
+				f.Fragment = 120
+			}
+			if f.Fragment < 20 || f.Fragment > 1000 {
+				return fieldf(path+".fragment", "%d outside 20..1000 bytes", f.Fragment)
+			}
 		default:
-			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost or media-replayed", f.Kind)
+			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, database-restored, qr-dropped, policy-change or recovery", f.Kind)
+		}
+		if f.Kind != DatabaseRestored && f.From != 0 {
+			return fieldf(path+".from", "for database-restored only")
+		}
+		if f.Kind != QRDropped && (f.Rate != 0 || f.Format != "" || f.Fragment != 0) {
+			return fieldf(path, "rate, format and fragment are for qr-dropped")
+		}
+		if f.Kind == PolicyChange {
+			if f.Rules == "" && f.Threshold == 0 {
+				return fieldf(path, "policy-change needs rules or threshold")
+			}
+			if len(f.Rules) > 16<<10 {
+				return fieldf(path+".rules", "over 16 KiB")
+			}
+			if f.Threshold < 0 || f.Threshold > len(q.People) {
+				return fieldf(path+".threshold", "%d of %d people", f.Threshold, len(q.People))
+			}
+		} else if f.Rules != "" || f.Threshold != 0 {
+			return fieldf(path, "rules and threshold are for policy-change")
+		}
+		if f.Kind != KeyLost && f.Kind != Compromised && (f.Rotate != 0 || f.Replacement != "") {
+			return fieldf(path, "rotate and replacement are for key-lost and compromised")
+		}
+		if f.Replacement != "" && f.Rotate == 0 {
+			return fieldf(path+".replacement", "needs rotate")
+		}
+		if f.Rotate != 0 {
+			if f.Replacement == "" {
+				f.Replacement = f.Person + "-2"
+			}
+			if !idRE.MatchString(f.Replacement) || seen[f.Replacement] || f.Replacement == "coord" {
+				return fieldf(path+".replacement", "%q: want a new lower-case id, not one of quorum.people", f.Replacement)
+			}
+			seen[f.Replacement] = true
+			if f.Rotate.D() > MaxDuration {
+				return fieldf(path+".rotate", "over %v", MaxDuration)
+			}
 		}
 		if needPerson && !seen[f.Person] {
 			return fieldf(path+".person", "%q is not one of quorum.people", f.Person)
@@ -391,14 +513,20 @@ func (sc *Scenario) check() error {
 		if needFor && f.For <= 0 {
 			return fieldf(path+".for", "required for %s", f.Kind)
 		}
-		if !needFor && f.For != 0 {
+		if f.Kind == QRDropped {
+			mayFor = true
+		}
+		if !needFor && !mayFor && f.For != 0 {
 			return fieldf(path+".for", "%s takes no duration", f.Kind)
 		}
 		if f.For.D() > MaxDuration {
 			return fieldf(path+".for", "over %v", MaxDuration)
 		}
-		if f.Kind != Compromised && (len(f.Attacks) > 0 || f.Amount != "" || f.To != "") {
-			return fieldf(path, "attacks, amount and to are for a compromised station")
+		if f.Kind != Compromised && len(f.Attacks) > 0 {
+			return fieldf(path, "attacks are for a compromised station")
+		}
+		if f.Kind != Compromised && f.Kind != RecoveryTry && (f.Amount != "" || f.To != "") {
+			return fieldf(path, "amount and to are for a compromised station or a recovery")
 		}
 		if f.Kind != MediaLost && f.Reexport != 0 {
 			return fieldf(path+".reexport", "for media-lost only")

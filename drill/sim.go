@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"crypto/sha256"
@@ -52,6 +53,17 @@ type Prop struct {
 	Rejected map[string]string
 	// By is the compromised station an attack was signed with.
 	By string
+	// Version is the policy version the proposal cites.
+	Version uint64
+	// Lost: the coordinator lost it in a restore from a backup.
+	Lost bool
+	// Tx is the final transaction, once finalized.
+	Tx []byte
+	// flow is the workload flow the payment belongs to (-1: none, an
+	// attack or a recovery); again, that it was proposed again after a
+	// restore lost its first proposal.
+	flow  int
+	again bool
 }
 
 // item is a scheduled action.
@@ -105,6 +117,11 @@ type sim struct {
 	// media-replayed.
 	collected []carried
 	vault     *vault.Vault
+
+	seed   uint64
+	people []string
+	ext    extra
+	chain  *simChain
 }
 
 type carried struct {
@@ -164,7 +181,12 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	if rules != "" && !strings.HasSuffix(rules, "\n") {
 		rules += "\n"
 	}
-	q, err := quorum.Build(dir, quorum.Options{People: sc.Quorum.People, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()})
+	people := sc.Quorum.People
+	if r := sc.Quorum.Recovery; r != nil {
+		people = append(append([]string(nil), people...), r.Person)
+		vaults += fmt.Sprintf("    recovery: {signer: %s/keystore, after_blocks: %d}\n", r.Person, r.AfterBlocks)
+	}
+	q, err := quorum.Build(dir, quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()})
 	if q != nil {
 		defer q.Close()
 	}
@@ -182,9 +204,13 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	s := &sim{
 		ctx: ctx, sc: sc, q: q, m: newModel(sc), r: rand.New(rand.NewPCG(seed, 0x6169726c6f636b)),
 		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v, flushHeads: flushHeads,
+		seed: seed, people: append([]string(nil), sc.Quorum.People...),
 	}
+	s.chain = newSimChain(sc.Start, q.Now)
+	s.ext.envs = append(s.ext.envs, q.Policy)
 	s.hist.Proposals = map[string]*ProposalRecord{}
 	s.plan()
+	s.planExtra()
 	for s.queue.Len() > 0 && s.err == nil {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -283,7 +309,7 @@ func (s *sim) checkpoints() {
 	if _, err := s.q.Coord.WS.Checkpoint(s.ctx, s.q.CoordKeys.Identity); err != nil {
 		s.fail(err)
 	}
-	for _, who := range s.sc.Quorum.People {
+	for _, who := range s.logged() {
 		if s.m.lostAt(who, s.now()) {
 			continue
 		}
@@ -301,27 +327,38 @@ func (s *sim) propose(fi int) {
 		s.at(up, func() { s.propose(fi) })
 		return
 	}
-	f := s.sc.Workload[fi]
 	s.coin++
-	coin := s.coin
+	s.proposeCoin(fi, s.coin, "")
+}
+
+// proposeCoin proposes a payment of flow fi on rehearsal coin coin; again
+// names the proposal a restore lost, when it is proposed again.
+func (s *sim) proposeCoin(fi int, coin uint64, again string) *Prop {
+	f := s.sc.Workload[fi]
 	syn, err := s.vault.Synthetic(vault.SyntheticRequest{Seed: coin, To: f.To, Amount: f.sats, Fee: 1000})
 	if err != nil {
 		s.fail(err)
-		return
+		return nil
 	}
 	pe, _, err := s.q.Coord.Propose(s.ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT, Lifetime: f.Lifetime.D(),
 		Urgent: f.Kind == Urgent, Intent: f.Kind + " payment"}, s.q.CoordKeys.Identity)
 	if errors.Is(err, coordinator.ErrDenied) || errors.Is(err, coordinator.ErrBlocked) {
 		s.log("denied", "", nil, "%s payment of %s BTC: %v", f.Kind, f.Amount, err)
-		return
+		return nil
 	}
 	if err != nil {
 		s.fail(err)
-		return
+		return nil
 	}
 	p := s.add(pe, f.Kind, coin, false)
-	s.log("proposed", "", p, "%s payment of %s BTC", f.Kind, f.Amount)
+	p.flow = fi
+	if again != "" {
+		s.log("proposed-again", "", p, "%s payment of %s BTC, again: %s", f.Kind, f.Amount, again)
+	} else {
+		s.log("proposed", "", p, "%s payment of %s BTC", f.Kind, f.Amount)
+	}
 	s.deliver(p, "")
+	return p
 }
 
 // add registers a new proposal.
@@ -336,7 +373,8 @@ func (s *sim) add(pe *envelope.Envelope, flow string, coin uint64, attack bool) 
 		pp = &proposal.Proposal{}
 	}
 	p := &Prop{N: len(s.props) + 1, Flow: flow, Attack: attack, Coin: coin, Raw: raw, ID: pe.ID(), Created: s.now(),
-		Expires: pp.ExpiresTime(), State: "open", Decided: map[string]time.Time{}, Approved: map[string]bool{}, Rejected: map[string]string{}}
+		Expires: pp.ExpiresTime(), State: "open", Decided: map[string]time.Time{}, Approved: map[string]bool{}, Rejected: map[string]string{},
+		Version: s.versionOf(pp.Policy), flow: -1}
 	s.props = append(s.props, p)
 	s.byID[p.ID] = p
 	s.hist.Proposals[hex.EncodeToString(p.ID[:])] = &ProposalRecord{Name: p.name(), Expires: p.Expires, Attack: attack}
@@ -349,8 +387,8 @@ func (p *Prop) name() string { return fmt.Sprintf("#%d (%s)", p.N, p.Flow) }
 // deliver hands the proposal to every station but skip: each person
 // decides after their latency, when they are next available.
 func (s *sim) deliver(p *Prop, skip string) {
-	for _, who := range s.sc.Quorum.People {
-		if who == skip {
+	for _, who := range s.people {
+		if who == skip || s.revokedPerson(who) {
 			continue
 		}
 		lat := s.m.actors[who].latency(s.r)
@@ -370,7 +408,11 @@ func (s *sim) decide(who string, p *Prop) {
 	}
 	m := s.q.Stations[who]
 	late := !s.now().Before(p.Expires)
-	ae, _, err := m.Sign(s.ctx, p.Raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
+	raw, ok := s.overQR(who, p, "the proposal to "+who+"'s station", p.Raw, func() { s.decide(who, p) })
+	if !ok {
+		return
+	}
+	ae, _, err := m.Sign(s.ctx, raw, station.Decision{Approve: true}, m.Keys.Identity, m.Keys.Chain)
 	var ref *station.Refusal
 	switch {
 	case err == nil:
@@ -386,12 +428,13 @@ func (s *sim) decide(who string, p *Prop) {
 		if len(reason) > proposal.MaxReason {
 			reason = reason[:proposal.MaxReason]
 		}
-		re, _, err := m.Sign(s.ctx, p.Raw, station.Decision{Reason: reason}, m.Keys.Identity, m.Keys.Chain)
+		re, _, err := m.Sign(s.ctx, raw, station.Decision{Reason: reason}, m.Keys.Identity, m.Keys.Chain)
 		if err != nil {
 			s.log("no-decision", who, p, "%v", err)
 			return
 		}
 		p.Decided[who], p.Rejected[who] = s.now(), s.scrub(ref.Reasons[0])
+		s.guard(who, p, ref)
 		kind := "rejected"
 		if p.Attack {
 			kind = "attack-rejected"
@@ -437,7 +480,12 @@ func (s *sim) arrive(who string, p *Prop, raw []byte, idx int) {
 			return
 		}
 	}
-	s.collect(who, p, raw, idx, false)
+	sent := raw
+	got, ok := s.overQR(who, p, who+"'s decision to the coordinator", sent, func() { s.arrive(who, p, sent, idx) })
+	if !ok {
+		return
+	}
+	s.collect(who, p, got, idx, false)
 }
 
 // reexport: the station writes its kept decision again (what "airlock
@@ -502,6 +550,12 @@ func (s *sim) collect(who string, p *Prop, raw []byte, idx int, replay bool) {
 
 // state reads a proposal's state at the coordinator.
 func (s *sim) state(p *Prop) string {
+	if p.Lost && p.Tx != nil {
+		return "finalized" // before the restore; its proof kept
+	}
+	if p.Lost {
+		return "lost"
+	}
 	var st string
 	err := s.q.Coord.WS.View(s.ctx, func(r store.Reader) error {
 		sp, err := r.Proposal(p.ID)
@@ -518,11 +572,20 @@ func (s *sim) state(p *Prop) string {
 // attacker's try, which must fail.
 func (s *sim) finalize(p *Prop) {
 	late := !s.now().Before(p.Expires)
-	_, err := s.q.Coord.Finalize(s.ctx, p.hex(), s.q.CoordKeys.Identity)
+	fin, err := s.q.Coord.Finalize(s.ctx, p.hex(), s.q.CoordKeys.Identity)
 	s.hist.Attempts = append(s.hist.Attempts, Attempt{What: "finalize", Proposal: p.hex(), Late: late, Accepted: err == nil})
 	switch {
+	case err == nil && p.Tx != nil:
+		// Finalized before a restore made the coordinator forget it.
+		p.State = "finalized"
+		if !bytes.Equal(p.Tx, fin.Final.Raw) {
+			s.hist.Refinals = append(s.hist.Refinals, p.name()+": finalized again after the restore into another transaction")
+			s.log("refinalized-differently", "", p, "the transaction differs from the first finalization's")
+		} else {
+			s.log("refinalized", "", p, "finalized again after the restore: the same transaction")
+		}
 	case err == nil:
-		p.State, p.FinalAt = "finalized", s.now()
+		p.State, p.FinalAt, p.Tx = "finalized", s.now(), fin.Final.Raw
 		if p.Attack {
 			s.log("attack-finalized", "", p, "the attacker's transaction was finalized")
 		} else {
@@ -544,6 +607,13 @@ func (s *sim) expire(p *Prop) {
 		s.at(up, func() { s.expire(p) })
 		return
 	}
+	// Settled already: nothing to expire (ExpireDue is a write, and the
+	// most frequent one otherwise).
+	switch st := s.state(p); st {
+	case "finalized", "rejected", "expired", "withdrawn", "lost":
+		p.State = st
+		return
+	}
 	if err := s.q.Coord.ExpireDue(s.ctx); err != nil {
 		s.fail(err)
 		return
@@ -554,7 +624,7 @@ func (s *sim) expire(p *Prop) {
 		return
 	}
 	p.State = "expired"
-	s.log("expired", "", p, "%d of %d decisions in", len(p.Decided), len(s.sc.Quorum.People))
+	s.log("expired", "", p, "%d of %d decisions in", len(p.Decided), len(s.people))
 	s.finalize(p)
 }
 
@@ -580,6 +650,8 @@ func (s *sim) fault(f Fault) {
 		s.replay(f)
 	case Compromised:
 		s.compromise(f)
+	default:
+		s.faultExtra(f)
 	}
 }
 

@@ -79,8 +79,64 @@ type Quorum struct {
 	People    []string
 	Policy    *envelope.Envelope
 
-	mu  sync.Mutex
-	now time.Time
+	mu       sync.Mutex
+	now      time.Time
+	database string
+}
+
+// enrol makes a workspace with a fresh drill keystore in Dir/name.
+func (q *Quorum) enrol(role, name string) (*workspace.Workspace, *unlock.Keyring, error) {
+	wsOpts := workspace.Options{Now: q.Now}
+	if role == workspace.Coordinator {
+		wsOpts.Database = q.database
+	}
+	net, err := keystore.NetworkByName("regtest")
+	if err != nil {
+		return nil, nil, err
+	}
+	d := filepath.Join(q.Dir, name)
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		return nil, nil, err
+	}
+	en, err := enroll.Keystore(filepath.Join(d, "keystore.age"), []byte(Passphrase), 10,
+		enroll.Params{Role: role, Name: name, Device: "keystore", Network: net, Created: q.Now(), Drill: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	ws, err := workspace.Init(d, en.Config, wsOpts)
+	if err != nil {
+		en.Discard()
+		return nil, nil, err
+	}
+	if err := ws.Log(context.Background(), "key.created", "", en.Detail); err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, en.Keys, nil
+}
+
+// AddStation enrols a new person with a station of their own (a fresh
+// drill keystore, as "airlock key new" makes), not yet in any policy: the
+// caller adopts a version that lists them (enroll.PolicyEntry of the
+// station's config) and has the station import the chain.
+func (q *Quorum) AddStation(who string) (*Member, error) {
+	if _, ok := q.Stations[who]; ok {
+		return nil, fmt.Errorf("quorum: %s has a station already", who)
+	}
+	ws, k, err := q.enrol(workspace.Station, who)
+	if err != nil {
+		return nil, err
+	}
+	m := &Member{Station: &station.Station{WS: ws, Reg: Reg}, Keys: k}
+	q.Stations[who] = m
+	q.People = append(q.People, who)
+	return m, nil
+}
+
+// WorkspaceOptions are the options the quorum's workspaces open with (its
+// clock), for a caller that closes and opens one again.
+func (q *Quorum) WorkspaceOptions() workspace.Options {
+	return workspace.Options{Now: q.Now}
 }
 
 // WriteHeadsBehind makes every workspace of the quorum write DIR/head
@@ -147,37 +203,9 @@ func Build(dir string, o Options) (*Quorum, error) {
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	}
-	q := &Quorum{Dir: dir, Stations: map[string]*Member{}, People: o.People, now: o.Start}
-	wsOpts := workspace.Options{Now: q.Now}
-	net, err := keystore.NetworkByName("regtest")
-	if err != nil {
-		return q, err
-	}
-	enrol := func(role, name string) (*workspace.Workspace, *unlock.Keyring, error) {
-		wsOpts := wsOpts
-		if role == workspace.Coordinator {
-			wsOpts.Database = o.Database
-		}
-		d := filepath.Join(dir, name)
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, nil, err
-		}
-		en, err := enroll.Keystore(filepath.Join(d, "keystore.age"), []byte(Passphrase), 10,
-			enroll.Params{Role: role, Name: name, Device: "keystore", Network: net, Created: q.Now(), Drill: true})
-		if err != nil {
-			return nil, nil, err
-		}
-		ws, err := workspace.Init(d, en.Config, wsOpts)
-		if err != nil {
-			en.Discard()
-			return nil, nil, err
-		}
-		if err := ws.Log(context.Background(), "key.created", "", en.Detail); err != nil {
-			ws.Close()
-			return nil, nil, err
-		}
-		return ws, en.Keys, nil
-	}
+	q := &Quorum{Dir: dir, Stations: map[string]*Member{}, People: append([]string(nil), o.People...), now: o.Start}
+	q.database = o.Database
+	enrol := q.enrol
 	cws, ckeys, err := enrol(workspace.Coordinator, "coord")
 	if err != nil {
 		return q, err
