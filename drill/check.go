@@ -48,6 +48,9 @@ type History struct {
 	Restores []RestoreCheck
 	// Revocations are the participants a rotation revoked, and when.
 	Revocations []Revocation
+	// Safe is vault ops's Safe as read on chain at the end (safe.go);
+	// nil for a Bitcoin vault.
+	Safe *SafeCheck
 }
 
 // RestoreCheck is one restore of the coordinator's database.
@@ -383,6 +386,9 @@ func Check(ctx context.Context, h *History) []Invariant {
 		}
 	}
 	add(InvTimelock, n, vs)
+	if h.Safe != nil { // safe.go
+		add(InvSafe, h.Safe.checked(), h.Safe.violations())
+	}
 	return out
 }
 
@@ -636,6 +642,9 @@ func (s *sim) finish() error {
 		if r.Version > 0 {
 			h.Revocations = append(h.Revocations, Revocation{Participant: r.Person, At: r.rotated})
 		}
+	}
+	if s.safe != nil {
+		return s.safeFinish() // safe.go: the Safe as it stands on chain
 	}
 	return nil
 }

@@ -59,6 +59,8 @@ const (
 	AttackOverLimit      = "over-limit"
 	AttackUnknownAddress = "unknown-address"
 	AttackDoubleSpend    = "double-spend"
+	// AttackDelegatecall is the Bybit-style attack on a Safe (safe.go).
+	AttackDelegatecall = "delegatecall"
 )
 
 // Flow kinds.
@@ -143,6 +145,9 @@ type Quorum struct {
 	// one of People; a station of their own) may spend alone a coin
 	// AfterBlocks blocks deep (docs/recovery.md).
 	Recovery *RecoveryPath `yaml:"recovery"`
+	// Safe makes vault ops a Safe on go-ethereum's simulated chain
+	// instead of a Bitcoin vault (safe.go).
+	Safe *SafeSection `yaml:"safe"`
 }
 
 // RecoveryPath is a vault's recovery signer and lock.
@@ -546,9 +551,9 @@ func (sc *Scenario) check() error {
 			}
 			for _, a := range f.Attacks {
 				switch a {
-				case AttackOverLimit, AttackUnknownAddress, AttackDoubleSpend:
+				case AttackOverLimit, AttackUnknownAddress, AttackDoubleSpend, AttackDelegatecall:
 				default:
-					return fieldf(path+".attacks", "%q: want over-limit, unknown-address or double-spend", a)
+					return fieldf(path+".attacks", "%q: want over-limit, unknown-address, double-spend or delegatecall", a)
 				}
 			}
 			if f.Amount == "" {
@@ -581,7 +586,7 @@ func (sc *Scenario) check() error {
 	if sc.Reach.Deadline.D() > MaxDuration {
 		return fieldf("reachability.deadline", "over %v", MaxDuration)
 	}
-	return nil
+	return sc.checkSafe() // safe.go
 }
 
 func (l *Latency) check(path string) error {

@@ -122,6 +122,9 @@ type sim struct {
 	people []string
 	ext    extra
 	chain  *simChain
+	// safe is vault ops's Safe on the simulated Ethereum chain, when the
+	// scenario has quorum.safe (safe.go); nil for a Bitcoin vault.
+	safe *safeSide
 }
 
 type carried struct {
@@ -186,7 +189,15 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 		people = append(append([]string(nil), people...), r.Person)
 		vaults += fmt.Sprintf("    recovery: {signer: %s/keystore, after_blocks: %d}\n", r.Person, r.AfterBlocks)
 	}
-	q, err := quorum.Build(dir, quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()})
+	qo := quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()}
+	side, err := newSafeSide(sc, &qo) // safe.go; nil without quorum.safe
+	if err != nil {
+		return nil, err
+	}
+	if side != nil {
+		defer side.close()
+	}
+	q, err := quorum.Build(dir, qo)
 	if q != nil {
 		defer q.Close()
 	}
@@ -204,7 +215,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	s := &sim{
 		ctx: ctx, sc: sc, q: q, m: newModel(sc), r: rand.New(rand.NewPCG(seed, 0x6169726c6f636b)),
 		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v, flushHeads: flushHeads,
-		seed: seed, people: append([]string(nil), sc.Quorum.People...),
+		seed: seed, people: append([]string(nil), sc.Quorum.People...), safe: side,
 	}
 	s.chain = newSimChain(sc.Start, q.Now)
 	s.ext.envs = append(s.ext.envs, q.Policy)
@@ -335,13 +346,18 @@ func (s *sim) propose(fi int) {
 // names the proposal a restore lost, when it is proposed again.
 func (s *sim) proposeCoin(fi int, coin uint64, again string) *Prop {
 	f := s.sc.Workload[fi]
-	syn, err := s.vault.Synthetic(vault.SyntheticRequest{Seed: coin, To: f.To, Amount: f.sats, Fee: 1000})
-	if err != nil {
-		s.fail(err)
-		return nil
+	params := coordinator.ProposeParams{Vault: "ops", Lifetime: f.Lifetime.D(), Urgent: f.Kind == Urgent, Intent: f.Kind + " payment"}
+	if s.safe != nil { // a Safe transaction, its nonce coin-1 (safe.go)
+		params.SafeTx = s.safe.payment(coin, f.To, f.sats)
+	} else {
+		syn, err := s.vault.Synthetic(vault.SyntheticRequest{Seed: coin, To: f.To, Amount: f.sats, Fee: 1000})
+		if err != nil {
+			s.fail(err)
+			return nil
+		}
+		params.Payload = syn.PSBT
 	}
-	pe, _, err := s.q.Coord.Propose(s.ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT, Lifetime: f.Lifetime.D(),
-		Urgent: f.Kind == Urgent, Intent: f.Kind + " payment"}, s.q.CoordKeys.Identity)
+	pe, _, err := s.q.Coord.Propose(s.ctx, params, s.q.CoordKeys.Identity)
 	if errors.Is(err, coordinator.ErrDenied) || errors.Is(err, coordinator.ErrBlocked) {
 		s.log("denied", "", nil, "%s payment of %s BTC: %v", f.Kind, f.Amount, err)
 		return nil
@@ -586,6 +602,9 @@ func (s *sim) finalize(p *Prop) {
 		}
 	case err == nil:
 		p.State, p.FinalAt, p.Tx = "finalized", s.now(), fin.Final.Raw
+		if s.safe != nil {
+			s.safeExecute(p) // safe.go: executed on the simulated chain
+		}
 		if p.Attack {
 			s.log("attack-finalized", "", p, "the attacker's transaction was finalized")
 		} else {
@@ -704,6 +723,10 @@ func (s *sim) compromise(f Fault) {
 		}
 	}
 	for _, attack := range f.Attacks {
+		if s.safe != nil {
+			s.safeAttack(f, attack, known, small) // safe.go
+			continue
+		}
 		to, amount := f.To, small
 		coin := s.coin + 1
 		switch attack {
@@ -799,6 +822,9 @@ var hexRun = regexp.MustCompile(`[0-9a-f]{8,64}`)
 // scrub replaces ids in a message (fresh in every run) with the
 // proposal's number, or an ellipsis: the record is the same for a seed.
 func (s *sim) scrub(msg string) string {
+	if s.safe != nil {
+		msg = s.safe.scrub(msg) // safe.go: the run's Ethereum addresses
+	}
 	return hexRun.ReplaceAllStringFunc(msg, func(h string) string {
 		for _, p := range s.props {
 			if strings.HasPrefix(p.hex(), h) {

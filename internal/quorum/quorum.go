@@ -62,6 +62,11 @@ type Options struct {
 	Cosigners []crypto.Signer
 	// MaxLifetime is the policy's max_proposal_lifetime (default 24h).
 	MaxLifetime time.Duration
+	// VaultsFor, when set, writes the vaults' YAML (instead of Vaults)
+	// once the stations are enrolled, from their configs: for a vault
+	// whose on-chain account is made from the stations' keys, such as a
+	// Safe owned by their Ethereum keys.
+	VaultsFor func(stations map[string]*workspace.Config) (string, error)
 }
 
 // Member is a signer station with its keys unlocked.
@@ -221,6 +226,15 @@ func Build(dir string, o Options) (*Quorum, error) {
 		parts.WriteString(enroll.PolicyEntry(ws.Config))
 	}
 	vaults := o.Vaults
+	if o.VaultsFor != nil {
+		cfgs := map[string]*workspace.Config{}
+		for _, who := range o.People {
+			cfgs[who] = &q.Stations[who].WS.Config
+		}
+		if vaults, err = o.VaultsFor(cfgs); err != nil {
+			return q, err
+		}
+	}
 	if vaults == "" {
 		signers := make([]string, len(o.People))
 		for i, who := range o.People {
