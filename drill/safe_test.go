@@ -1,0 +1,123 @@
+package drill_test
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/airlock-vault/airlock/drill"
+)
+
+// TestBybitDelegatecallIsStoppedOnTheSafe: a compromised station tries a
+// Bybit-style delegatecall (and an over-limit and an unknown-address
+// payment) on a Safe 1.4.1 on go-ethereum's simulated chain. The other
+// stations refuse the delegatecall with the blocking flag, no attack
+// reaches the threshold, every legitimate payment is executed on chain,
+// and the Safe ends with the owners, threshold and singleton the policy
+// says.
+func TestBybitDelegatecallIsStoppedOnTheSafe(t *testing.T) {
+	rep, err := drill.Run(ctx, load(t, "../drills/safe-bybit.yaml"), drill.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep.Text(&b)
+	if !rep.Passed {
+		t.Fatalf("the drill failed (seed %d):\n%s", rep.Seed, b.String())
+	}
+	sc := rep.History.Safe
+	if sc == nil {
+		t.Fatal("no on-chain reading of the Safe in the history")
+	}
+	if !sc.Singleton || sc.Threshold != 2 || !slices.Equal(sc.Owners, []string{"alice", "bob", "carol"}) {
+		t.Fatalf("the Safe on chain: %+v", sc)
+	}
+	if sc.Executed == 0 || sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
+		t.Fatalf("%d finalized, %d executed on chain (waiting %v, reverted %v)", rep.Proposals.Finalized, sc.Executed, sc.Waiting, sc.Reverted)
+	}
+	var dc *drill.Attack
+	for i := range rep.Attacks {
+		if rep.Attacks[i].Attack == drill.AttackDelegatecall {
+			dc = &rep.Attacks[i]
+		}
+	}
+	if dc == nil || !dc.Stopped || len(dc.RejectedBy) != 2 {
+		t.Fatalf("the delegatecall attack: %+v\n%s", dc, b.String())
+	}
+	for _, r := range dc.RejectedBy {
+		if !strings.Contains(r.Reason, "delegatecall-untrusted") {
+			t.Errorf("%s refused the delegatecall for another reason: %s", r.Station, r.Reason)
+		}
+	}
+	found := false
+	for _, inv := range rep.Invariants {
+		if inv.Name == drill.InvSafe {
+			found = inv.Held && inv.Checked >= 3
+		}
+	}
+	if !found {
+		t.Fatalf("the %s invariant was not checked:\n%s", drill.InvSafe, b.String())
+	}
+}
+
+// TestBrokenSafePolicyLetsTheTakeoverThroughAndIsCaught: the same attack
+// against a policy that pins the attacker's contract as trusted: the
+// stations sign it, it is executed, the Safe's singleton is replaced, and
+// the checker fails the drill naming the seed.
+func TestBrokenSafePolicyLetsTheTakeoverThroughAndIsCaught(t *testing.T) {
+	rep, err := drill.Run(ctx, load(t, "testdata/safe-bybit-broken.yaml"), drill.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep.Text(&b)
+	if rep.Passed {
+		t.Fatalf("a policy trusting the attacker's contract passed the drill:\n%s", b.String())
+	}
+	failed := rep.Failed()
+	for _, want := range []string{drill.InvAttacks, drill.InvSafe} {
+		if !slices.Contains(failed, want) {
+			t.Errorf("failed %v, want %s among them", failed, want)
+		}
+	}
+	if sc := rep.History.Safe; sc == nil || sc.Singleton {
+		t.Fatalf("the Safe's singleton is still in place after the takeover: %+v", sc)
+	}
+	if !strings.Contains(b.String(), "reproduce with --seed 26") {
+		t.Fatalf("the report does not name the seed:\n%s", b.String())
+	}
+}
+
+// TestSafeDrillSameSeedSameReport: the Safe's addresses and hashes are
+// fresh in every run, yet one seed gives the same JSON and HTML, byte for
+// byte; another seed another history.
+func TestSafeDrillSameSeedSameReport(t *testing.T) {
+	sc := load(t, "../drills/safe-bybit.yaml")
+	j1, h1 := render(t, sc, nil)
+	j2, h2 := render(t, load(t, "../drills/safe-bybit.yaml"), nil)
+	if !bytes.Equal(j1, j2) || !bytes.Equal(h1, h2) {
+		t.Fatal("same seed, different report")
+	}
+	seed := uint64(99)
+	j3, _ := render(t, load(t, "../drills/safe-bybit.yaml"), &seed)
+	if bytes.Equal(j1, j3) {
+		t.Fatal("another seed gave the same report")
+	}
+}
+
+// TestSafeScenarioRefusesWhatItCannotRehearse: a delegatecall attack
+// without a Safe, a Bitcoin destination on a Safe, a rotation on a Safe.
+func TestSafeScenarioRefusesWhatItCannotRehearse(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"duration: 1d\nfaults:\n  - {kind: compromised, at: 1h, person: carol, attacks: [delegatecall]}\n", "faults[0].attacks: delegatecall is an attack on a Safe"},
+		{"duration: 1d\nquorum: {safe: {}}\nworkload:\n  - {kind: routine, every: 12h, amount: \"0.1\", to: bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080}\n", "workload[0].to"},
+		{"duration: 1d\nquorum: {safe: {}}\nfaults:\n  - {kind: key-lost, at: 1h, person: carol, rotate: 1h}\n", "faults[0].rotate"},
+		{"duration: 1d\nquorum: {safe: {version: \"0.9\"}}\n", "quorum.safe.version"},
+	} {
+		_, err := drill.ParseScenario([]byte(c.yaml))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
+		}
+	}
+}
