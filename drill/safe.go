@@ -402,6 +402,9 @@ type SafeCheck struct {
 	// proposal expired or was rejected: a Safe executes in nonce order).
 	Executed int
 	Waiting  []string
+	// LastBlock is the time of the simulated chain's last block: the
+	// drill's clock, when the drill's is ahead of the wall clock.
+	LastBlock time.Time `json:"-"`
 }
 
 func (c *SafeCheck) checked() int { return 3 + len(c.Reverted) }
@@ -457,6 +460,11 @@ func (s *sim) safeFinish() error {
 		c.WantOwners = append(c.WantOwners, who)
 	}
 	err := ss.do(func() {
+		hd, err := ss.env.Client.HeaderByNumber(context.Background(), nil)
+		if err != nil {
+			ss.tb.Fatalf("drill: the simulated chain's head: %v", err)
+		}
+		c.LastBlock = time.Unix(int64(hd.Time), 0).UTC()
 		slot0, err := ss.env.Client.StorageAt(context.Background(), ss.safe, common.Hash{}, nil)
 		if err != nil {
 			ss.tb.Fatalf("drill: reading the Safe's slot 0: %v", err)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-vault/airlock/drill"
 )
@@ -35,6 +36,11 @@ func TestBybitDelegatecallIsStoppedOnTheSafe(t *testing.T) {
 	}
 	if sc.Executed == 0 || sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
 		t.Fatalf("%d finalized, %d executed on chain (waiting %v, reverted %v)", rep.Proposals.Finalized, sc.Executed, sc.Waiting, sc.Reverted)
+	}
+	// The chain's blocks are stamped with the drill's clock: the last
+	// execution happened within the simulated period.
+	if start, end := rep.Start, rep.End; sc.LastBlock.Format(time.RFC3339) < start || sc.LastBlock.Format(time.RFC3339) > end {
+		t.Errorf("the simulated chain's last block is at %s, outside the drill's %s..%s", sc.LastBlock.Format(time.RFC3339), start, end)
 	}
 	var dc *drill.Attack
 	for i := range rep.Attacks {
