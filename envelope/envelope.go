@@ -166,7 +166,7 @@ func (e *Envelope) Sign(key crypto.Signer) error {
 	if err != nil {
 		return fmt.Errorf("envelope: sign: %w", err)
 	}
-	if !ed25519.Verify(pub, msg, sig) {
+	if !verify(pub, msg, sig) {
 		return fmt.Errorf("envelope: the signature by key %s does not verify: faulty signing device", id)
 	}
 	e.Signatures = append(e.Signatures, Signature{KeyID: id, Sig: sig})
@@ -185,7 +185,7 @@ func (e *Envelope) Verify(pub ed25519.PublicKey) error {
 		if s.KeyID != id {
 			continue
 		}
-		if !ed25519.Verify(pub, PAE(e.Type, e.Payload), s.Sig) {
+		if !verify(pub, PAE(e.Type, e.Payload), s.Sig) {
 			return fmt.Errorf("%w: key %s on %s", ErrBadSignature, id, e.Type)
 		}
 		return nil
@@ -204,7 +204,7 @@ func (e *Envelope) Signers(known map[string]ed25519.PublicKey) ([]string, error)
 		if !ok {
 			return nil, fmt.Errorf("envelope: signature by unknown key %s on %s", s.KeyID, e.Type)
 		}
-		if !ed25519.Verify(pub, PAE(e.Type, e.Payload), s.Sig) {
+		if !verify(pub, PAE(e.Type, e.Payload), s.Sig) {
 			return nil, fmt.Errorf("%w: key %s on %s", ErrBadSignature, s.KeyID, e.Type)
 		}
 		ids = append(ids, s.KeyID)

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
@@ -76,12 +78,75 @@ var validKeys struct {
 	m map[[33]byte]struct{}
 }
 
-// PurgeKeyCache empties the process's set of keys found valid, so that a
-// benchmark measures decoding from cold.
+// PurgeKeyCache empties the process's set of keys found valid and its
+// signature cache, so that a benchmark measures decoding from cold.
 func PurgeKeyCache() {
 	validKeys.Lock()
 	validKeys.m = nil
 	validKeys.Unlock()
+	sigs.Store(txscript.NewSigCache(maxCacheEntries))
+	verifiedSigs.purge()
+	passedRuns.purge()
+}
+
+// verifiedSigs is the process's set of ECDSA signatures verified, as
+// Bitcoin Core keeps one: a (public key, digest, signature) triple that
+// verified once verifies again, so a coordinator checking an approval
+// when it is handed in and again when it assembles the transaction
+// verifies each signature once. Only triples that verified are entered,
+// each named by sigID over all its bytes (btcd's txscript.SigCache is
+// keyed by the digest alone, so the signatures of a multisig input,
+// which share their digest, would evict each other). Bounded; a random
+// entry is evicted when full.
+var verifiedSigs = &sigSet{}
+
+// passedRuns is the process's set of script engine runs that passed, by
+// scriptRunID (which names every byte a run reads): a coordinator that
+// finalized a transaction, then a checker or a later extraction of the
+// same transaction, run the engine once.
+var passedRuns = &sigSet{}
+
+// sigs is the script engine's signature cache, shared by every engine
+// run in the process (a finalizer's check and a later extraction's).
+var sigs atomic.Pointer[txscript.SigCache]
+
+func init() { sigs.Store(txscript.NewSigCache(maxCacheEntries)) }
+
+// sigCache is the script engine's signature cache.
+func sigCache() *txscript.SigCache { return sigs.Load() }
+
+// sigSet is a bounded set of signature triples, safe for concurrent use.
+type sigSet struct {
+	sync.Mutex
+	m map[[32]byte]struct{}
+}
+
+func (s *sigSet) has(id [32]byte) bool {
+	s.Lock()
+	defer s.Unlock()
+	_, ok := s.m[id]
+	return ok
+}
+
+func (s *sigSet) add(id [32]byte) {
+	s.Lock()
+	defer s.Unlock()
+	if s.m == nil {
+		s.m = make(map[[32]byte]struct{})
+	}
+	if len(s.m) >= maxCacheEntries {
+		for k := range s.m {
+			delete(s.m, k)
+			break
+		}
+	}
+	s.m[id] = struct{}{}
+}
+
+func (s *sigSet) purge() {
+	s.Lock()
+	s.m = nil
+	s.Unlock()
 }
 
 // sigID names a (public key, digest, signature) triple. Each part is
@@ -102,11 +167,15 @@ func (c *verifyCache) seen(id [32]byte) bool { return c.has(&c.sigs, id) }
 // add records that the signature triple id verified.
 func (c *verifyCache) add(id [32]byte) { c.put(&c.sigs, id) }
 
-// ran reports whether the script engine run id passed on this packet.
-func (c *verifyCache) ran(id [32]byte) bool { return c.has(&c.scripts, id) }
+// ran reports whether the script engine run id passed on this packet,
+// or anywhere in the process (passedRuns).
+func (c *verifyCache) ran(id [32]byte) bool { return c.has(&c.scripts, id) || passedRuns.has(id) }
 
 // passed records that the script engine run id passed.
-func (c *verifyCache) passed(id [32]byte) { c.put(&c.scripts, id) }
+func (c *verifyCache) passed(id [32]byte) {
+	c.put(&c.scripts, id)
+	passedRuns.add(id)
+}
 
 func (c *verifyCache) has(m *map[[32]byte]struct{}, id [32]byte) bool {
 	c.mu.Lock()
@@ -187,4 +256,11 @@ func (l *runLog) passed(i int, scriptSig, witness []byte) {
 	if l != nil {
 		l.c.passed(scriptRunID(l.txid, l.spent, i, scriptSig, witness))
 	}
+}
+
+// ran reports whether the process ran these scripts on input i of the
+// packet as it is now, and they passed. A nil log (an unknown spent
+// output) never has.
+func (l *runLog) ran(i int, scriptSig, witness []byte) bool {
+	return l != nil && l.c.ran(scriptRunID(l.txid, l.spent, i, scriptSig, witness))
 }

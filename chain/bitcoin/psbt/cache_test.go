@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+
+	"github.com/btcsuite/btcd/txscript/v2"
 )
 
 // finalizedFixture is BIP-174's combined PSBT, finalized on this Packet,
@@ -157,4 +159,61 @@ func TestValidateByMapAgreesWithValidRecords(t *testing.T) {
 			t.Errorf("no packet refused after edit %q", name)
 		}
 	}
+}
+
+// TestProcessSigCacheDoesNotCoverAnotherPacket: a signature the process
+// verified on one packet is remembered for a fresh decode of the same
+// packet, but a decode whose transaction changed, or a signature with a
+// flipped byte, is verified again and refused.
+func TestProcessSigCacheDoesNotCoverAnotherPacket(t *testing.T) {
+	PurgeKeyCache()
+	p, _, s := signedFixture(t)
+	idx := -1
+	for i := range p.Inputs {
+		if VerifyPartialSig(p, i, s) == nil {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		t.Fatal("the fixture signature verifies nowhere")
+	}
+	if verifiedSigs.has(sigID(s.PubKey, mustDigest(t, p, idx), s.Signature)) == false {
+		t.Fatal("a verified signature was not remembered by the process")
+	}
+	fresh := cp(t, p)
+	if err := VerifyPartialSig(fresh, idx, s); err != nil {
+		t.Fatalf("the same signature on a fresh copy: %v", err)
+	}
+	changed := cp(t, p)
+	changed.UnsignedTx.LockTime++
+	if err := VerifyPartialSig(changed, idx, s); err == nil {
+		t.Fatal("a remembered signature was accepted on a changed transaction")
+	}
+	flipped := PartialSig{PubKey: s.PubKey, Signature: append([]byte{}, s.Signature...)}
+	flipped.Signature[len(flipped.Signature)-3] ^= 1
+	if err := VerifyPartialSig(cp(t, p), idx, flipped); err == nil {
+		t.Fatal("a signature with a flipped byte was accepted after the genuine one was remembered")
+	}
+}
+
+func mustDigest(t *testing.T, p *Packet, i int) []byte {
+	t.Helper()
+	s, err := p.resolve(i, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.digest(i, s, txscript.SigHashAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func cp(t *testing.T, p *Packet) *Packet {
+	t.Helper()
+	c, err := p.Copy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -102,7 +102,7 @@ func verifyScripts(tx *wire.MsgTx, prevOuts []*wire.TxOut, skip []bool) error {
 		if skip != nil && skip[i] {
 			continue
 		}
-		vm, err := txscript.NewEngine(prev.PkScript, tx, i, txscript.StandardVerifyFlags, nil, hashes, prev.Value, fetcher)
+		vm, err := txscript.NewEngine(prev.PkScript, tx, i, txscript.StandardVerifyFlags, sigCache(), hashes, prev.Value, fetcher)
 		if err == nil {
 			err = vm.Execute()
 		}

@@ -165,27 +165,30 @@ func (p *Packet) finalInput(i int, work *wire.MsgTx, log *runLog) (*finalScripts
 		}
 	}
 
-	// Run what was built through btcd's script engine before keeping it.
-	c, err := p.sigHashes()
-	if err != nil {
-		return nil, err
-	}
-	orig := work.TxIn[i]
-	trial := *orig
-	trial.SignatureScript, trial.Witness = scriptSig, witness
-	work.TxIn[i] = &trial
-	defer func() { work.TxIn[i] = orig }()
-	vm, err := txscript.NewEngine(s.prev.PkScript, work, i, txscript.StandardVerifyFlags, nil, c.hashes, s.prev.Value, c.fetcher)
-	if err == nil {
-		err = vm.Execute()
-	}
-	if err != nil {
-		return nil, fail("btcd's script engine refuses the result: %v", err)
-	}
-
 	out := &finalScripts{scriptSig: scriptSig}
 	if witness != nil {
 		out.witness = appendWitness(nil, witness)
+	}
+	// Run what was built through btcd's script engine before keeping it,
+	// unless the process ran these very scripts on this very transaction
+	// and spent outputs before (passedRuns).
+	if !log.ran(i, out.scriptSig, out.witness) {
+		c, err := p.sigHashes()
+		if err != nil {
+			return nil, err
+		}
+		orig := work.TxIn[i]
+		trial := *orig
+		trial.SignatureScript, trial.Witness = scriptSig, witness
+		work.TxIn[i] = &trial
+		defer func() { work.TxIn[i] = orig }()
+		vm, err := txscript.NewEngine(s.prev.PkScript, work, i, txscript.StandardVerifyFlags, sigCache(), c.hashes, s.prev.Value, c.fetcher)
+		if err == nil {
+			err = vm.Execute()
+		}
+		if err != nil {
+			return nil, fail("btcd's script engine refuses the result: %v", err)
+		}
 	}
 	log.passed(i, out.scriptSig, out.witness)
 	for _, u := range in.Unknowns {

@@ -315,6 +315,11 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 	if c.seen(id) {
 		return nil
 	}
+	// So is one the process verified before (verifiedSigs).
+	if verifiedSigs.has(id) {
+		c.add(id)
+		return nil
+	}
 	pub, err := btcec.ParsePubKey(ps.PubKey)
 	if err != nil {
 		return fmt.Errorf("psbt: input %d: %v", i, err)
@@ -322,6 +327,7 @@ func VerifyPartialSig(p *Packet, i int, ps PartialSig) error {
 	if !parsed.Verify(digest, pub) {
 		return fmt.Errorf("psbt: input %d: the signature by %x does not verify", i, ps.PubKey)
 	}
+	verifiedSigs.add(id)
 	c.add(id)
 	return nil
 }
