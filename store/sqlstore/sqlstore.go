@@ -282,7 +282,10 @@ func (s *DB) Path() string { return s.path }
 
 // View implements store.Store.
 func (s *DB) View(ctx context.Context, fn func(store.Reader) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	// Read only: on SQLite a deferred BEGIN (the connection's
+	// _txlock=immediate is for writers), which reads a snapshot of the
+	// WAL without taking the write lock; on PostgreSQL BEGIN READ ONLY.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return s.mapErr(err)
 	}
