@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/internal/quorum"
 	"gopkg.in/yaml.v3"
 )
 
@@ -195,6 +196,11 @@ type Flow struct {
 	To string `yaml:"to"`
 	// Lifetime of each proposal (default: the policy's maximum).
 	Lifetime Duration `yaml:"lifetime"`
+	// Template names one of the policy's templates (quorum.rules): each
+	// payment is proposed under it ("airlock propose --template"), needs
+	// what the template requires, and counts against its rate; one the
+	// template does not cover is refused by the coordinator (denied).
+	Template string `yaml:"template"`
 
 	sats int64
 }
@@ -406,6 +412,12 @@ func (sc *Scenario) check() error {
 		}
 		if len(f.To) > 100 {
 			return fieldf(path+".to", "too long")
+		}
+		if len(f.Template) > 64 {
+			return fieldf(path+".template", "too long")
+		}
+		if f.Template != "" && f.Kind == Urgent {
+			return fieldf(path+".template", "an urgent payment takes the emergency path, not a template")
 		}
 		if f.Lifetime.D() > q.MaxLifetime.D() || (f.Lifetime != 0 && f.Lifetime.D() < time.Minute) {
 			return fieldf(path+".lifetime", "%v outside 1m..quorum.max_lifetime (%v)", f.Lifetime.D(), q.MaxLifetime.D())
@@ -654,4 +666,23 @@ func ParseBTC(s string) (int64, error) {
 		return 0, fmt.Errorf("%q: want a positive amount with at most 8 decimals", s)
 	}
 	return r.Num().Int64(), nil
+}
+
+// templatesKnown refuses a flow naming a template the genesis policy
+// does not have: every one of its payments would be denied, and the
+// drill would rehearse a typo.
+func templatesKnown(sc *Scenario, q *quorum.Quorum) error {
+	pol, _, err := q.Coord.WS.Policy(quorum.Reg)
+	if err != nil {
+		return err
+	}
+	for i, f := range sc.Workload {
+		if f.Template == "" {
+			continue
+		}
+		if _, ok := pol.Template(f.Template); !ok {
+			return fieldf(fmt.Sprintf("workload[%d].template", i), "%q: the policy (quorum.rules) has no such template", f.Template)
+		}
+	}
+	return nil
 }

@@ -212,6 +212,9 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := templatesKnown(sc, q); err != nil {
+		return nil, err
+	}
 	s := &sim{
 		ctx: ctx, sc: sc, q: q, m: newModel(sc), r: rand.New(rand.NewPCG(seed, 0x6169726c6f636b)),
 		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v, flushHeads: flushHeads,
@@ -346,7 +349,10 @@ func (s *sim) propose(fi int) {
 // names the proposal a restore lost, when it is proposed again.
 func (s *sim) proposeCoin(fi int, coin uint64, again string) *Prop {
 	f := s.sc.Workload[fi]
-	params := coordinator.ProposeParams{Vault: "ops", Lifetime: f.Lifetime.D(), Urgent: f.Kind == Urgent, Intent: f.Kind + " payment"}
+	params := coordinator.ProposeParams{Vault: "ops", Lifetime: f.Lifetime.D(), Urgent: f.Kind == Urgent, Intent: f.Kind + " payment", Template: f.Template}
+	if f.Template != "" {
+		params.Intent = f.Kind + " payment under template " + f.Template
+	}
 	if s.safe != nil { // a Safe transaction, its nonce coin-1 (safe.go)
 		params.SafeTx = s.safe.payment(coin, f.To, f.sats)
 	} else {
