@@ -15,6 +15,8 @@ import (
 type backup struct {
 	at    time.Time
 	files map[string][]byte
+	// dump is the pg_dump of a coordinator on PostgreSQL (pgbackup.go).
+	dump string
 }
 
 // Restore is what a database-restored fault did and what came back.
@@ -69,6 +71,11 @@ func (s *sim) reopen(fn func(dir string) error, open func(dir string) (*workspac
 func (s *sim) takeBackup(i int) {
 	b := &backup{at: s.now(), files: map[string][]byte{}}
 	err := s.reopen(func(dir string) error {
+		if s.database != "" {
+			var err error
+			b.dump, err = s.pgDump(i)
+			return err
+		}
 		for _, name := range stateFiles {
 			data, err := os.ReadFile(filepath.Join(dir, name))
 			if errors.Is(err, os.ErrNotExist) {
@@ -80,13 +87,17 @@ func (s *sim) takeBackup(i int) {
 			b.files[name] = data
 		}
 		return nil
-	}, func(dir string) (*workspace.Workspace, error) { return workspace.Open(dir, s.q.WorkspaceOptions()) })
+	}, func(dir string) (*workspace.Workspace, error) { return workspace.Open(dir, s.q.CoordinatorOptions()) })
 	if err != nil {
 		s.fail(fmt.Errorf("backing up the coordinator: %w", err))
 		return
 	}
 	s.ext.backups[i] = b
-	s.log("backup", "", nil, "the coordinator's database copied")
+	if b.dump != "" {
+		s.log("backup", "", nil, "the coordinator's database dumped (pg_dump)")
+	} else {
+		s.log("backup", "", nil, "the coordinator's database copied")
+	}
 }
 
 // restore puts the backup back: the coordinator must refuse the rolled
@@ -118,8 +129,11 @@ func (s *sim) restore(i int) {
 			return
 		}
 	}
-	opts := s.q.WorkspaceOptions()
+	opts := s.q.CoordinatorOptions()
 	err := s.reopen(func(dir string) error {
+		if b.dump != "" {
+			return s.pgRestore(b.dump)
+		}
 		for _, name := range stateFiles {
 			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err

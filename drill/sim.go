@@ -95,6 +95,9 @@ func (q *queue) Pop() any {
 type sim struct {
 	// flushHeads writes the workspaces' heads (quorum.WriteHeadsBehind).
 	flushHeads func()
+	// dir is the run's folder; database the coordinator's PostgreSQL
+	// database, if any (Options.Database).
+	dir, database string
 	ctx        context.Context
 	sc         *Scenario
 	q          *quorum.Quorum
@@ -143,6 +146,12 @@ type Options struct {
 	// free, else the system's temporary folder); they are removed
 	// afterwards.
 	Dir string
+	// Database, when set, keeps the coordinator's store in this
+	// PostgreSQL database (a postgres:// URL; pgx's search_path may pick
+	// a schema), which must be empty: the coordinator the service runs.
+	// A database-restored fault then backs it up with pg_dump and
+	// restores it with pg_restore (pgbackup.go).
+	Database string
 }
 
 // workDir is where a run's workspaces go by default.
@@ -189,7 +198,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 		people = append(append([]string(nil), people...), r.Person)
 		vaults += fmt.Sprintf("    recovery: {signer: %s/keystore, after_blocks: %d}\n", r.Person, r.AfterBlocks)
 	}
-	qo := quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D()}
+	qo := quorum.Options{People: people, Rules: rules, Vaults: vaults, Start: sc.Start, MaxLifetime: sc.Quorum.MaxLifetime.D(), Database: o.Database}
 	side, err := newSafeSide(sc, &qo) // safe.go; nil without quorum.safe
 	if err != nil {
 		return nil, err
@@ -219,6 +228,7 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 		ctx: ctx, sc: sc, q: q, m: newModel(sc), r: rand.New(rand.NewPCG(seed, 0x6169726c6f636b)),
 		byID: map[[32]byte]*Prop{}, away: map[string]map[int]bool{}, vault: v, flushHeads: flushHeads,
 		seed: seed, people: append([]string(nil), sc.Quorum.People...), safe: side,
+		dir: dir, database: o.Database,
 	}
 	s.chain = newSimChain(sc.Start, q.Now)
 	s.ext.envs = append(s.ext.envs, q.Policy)

@@ -54,14 +54,20 @@ func (w *Workspace) WriteHeadsBehind() (flush func()) {
 	}()
 	return func() {
 		w.heads.CompareAndSwap(hw, nil)
-		hw.mu.Lock()
-		if !hw.stopped {
-			hw.stopped = true
-			close(hw.wake) // a pending wake is still taken: the last write
-		}
-		hw.mu.Unlock()
-		<-hw.done
+		hw.stop()
 	}
+}
+
+// stop takes the pending wake, if any (the last write), and ends the
+// goroutine.
+func (hw *headWriter) stop() {
+	hw.mu.Lock()
+	if !hw.stopped {
+		hw.stopped = true
+		close(hw.wake)
+	}
+	hw.mu.Unlock()
+	<-hw.done
 }
 
 // changed tells the writer of a commit; false once it stopped.

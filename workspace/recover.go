@@ -117,7 +117,7 @@ func Accept(dir, reason string, key crypto.Signer, o Options) (*Workspace, error
 		return nil, err
 	}
 	w.Now = o.now()
-	db, err := sqlstore.Open(context.Background(), w.path("state.db"), sqlstore.Options{})
+	db, err := w.openStore(o, false)
 	if err != nil {
 		w.Close()
 		return nil, err

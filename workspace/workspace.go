@@ -315,6 +315,11 @@ func readConfig(dir string) (Config, error) {
 // Close closes the store and releases the folder.
 func (w *Workspace) Close() error {
 	var err error
+	// A head writer left running writes its last head before the store
+	// closes (WriteHeadsBehind).
+	if hw := w.heads.Swap(nil); hw != nil {
+		hw.stop()
+	}
 	if w.Store != nil {
 		err = w.Store.Close()
 	}

@@ -144,6 +144,14 @@ func (q *Quorum) WorkspaceOptions() workspace.Options {
 	return workspace.Options{Now: q.Now}
 }
 
+// CoordinatorOptions are the options the coordinator's workspace opens
+// with: WorkspaceOptions and its PostgreSQL database, if any.
+func (q *Quorum) CoordinatorOptions() workspace.Options {
+	o := q.WorkspaceOptions()
+	o.Database = q.database
+	return o
+}
+
 // WriteHeadsBehind makes every workspace of the quorum write DIR/head
 // behind its commits (workspace.WriteHeadsBehind), as the service does:
 // for a simulation committing thousands of changes. flush writes the
