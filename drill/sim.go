@@ -98,14 +98,14 @@ type sim struct {
 	// dir is the run's folder; database the coordinator's PostgreSQL
 	// database, if any (Options.Database).
 	dir, database string
-	ctx        context.Context
-	sc         *Scenario
-	q          *quorum.Quorum
-	m          *model
-	r          *rand.Rand
-	queue      queue
-	seq        int
-	err        error
+	ctx           context.Context
+	sc            *Scenario
+	q             *quorum.Quorum
+	m             *model
+	r             *rand.Rand
+	queue         queue
+	seq           int
+	err           error
 
 	props  []*Prop
 	byID   map[[32]byte]*Prop
