@@ -93,19 +93,20 @@ func (q *queue) Pop() any {
 
 // sim is one run.
 type sim struct {
-	// flushHeads writes the workspaces' heads (quorum.WriteHeadsBehind).
-	flushHeads func()
 	// dir is the run's folder; database the coordinator's PostgreSQL
 	// database, if any (Options.Database).
 	dir, database string
-	ctx           context.Context
-	sc            *Scenario
-	q             *quorum.Quorum
-	m             *model
-	r             *rand.Rand
-	queue         queue
-	seq           int
-	err           error
+
+	// flushHeads writes the workspaces' heads (quorum.WriteHeadsBehind).
+	flushHeads func()
+	ctx        context.Context
+	sc         *Scenario
+	q          *quorum.Quorum
+	m          *model
+	r          *rand.Rand
+	queue      queue
+	seq        int
+	err        error
 
 	props  []*Prop
 	byID   map[[32]byte]*Prop
