@@ -319,8 +319,8 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 			rep.add("proposals", false, p, "not signed by its coordinator %q under policy version %d", pr.Coordinator, ver.Policy.Version)
 			continue
 		}
-		if !lg.has("proposal.created", id) {
-			rep.add("proposals", false, p, "no proposal.created entry in the log: state and log disagree")
+		if !lg.has("proposal.created", id) && !lg.has("proposal.readopted", id) {
+			rep.add("proposals", false, p, "no proposal.created (or proposal.readopted) entry in the log: state and log disagree")
 		}
 		rep.Proposals++
 		// Its decisions.
