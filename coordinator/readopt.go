@@ -59,7 +59,7 @@ func (c *Coordinator) Readopt(ctx context.Context, pe *envelope.Envelope, reason
 		reason = ReasonRestore
 	}
 	refuse := func(format string, args ...any) error {
-		return fmt.Errorf("%w proposal %s: %s", ErrNotReadoptable, pe.IDHex()[:16], fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w proposal %s: %w", ErrNotReadoptable, pe.IDHex()[:16], fmt.Errorf(format, args...))
 	}
 	p, err := proposal.Decode(pe)
 	if err != nil {
@@ -108,7 +108,7 @@ func (c *Coordinator) Readopt(ctx context.Context, pe *envelope.Envelope, reason
 	}
 	now := c.Now()
 	if _, err := proposal.OpenAt(pe, cited, citedID, cur, now); err != nil {
-		return nil, refuse("%v", err)
+		return nil, refuse("%w", err)
 	}
 	if _, ok := cur.Coordinator(c.WS.Config.Name); !ok {
 		return nil, refuse("%q is not a coordinator in policy %s", c.WS.Config.Name, cur.Name)
@@ -137,7 +137,7 @@ func (c *Coordinator) Readopt(ctx context.Context, pe *envelope.Envelope, reason
 	pid := pe.ID()
 	verdict, err := c.decide(ctx, cur, policy.Input{Vault: p.Vault, Effects: rv.Effects, Template: p.Template}, &pid)
 	if err != nil {
-		return nil, refuse("%v", err)
+		return nil, refuse("%w", err)
 	}
 	if !verdict.Allowed {
 		return nil, refuse("the policy's rules do not allow it: %s (%s)", verdict.Reason, verdict.Rule)
