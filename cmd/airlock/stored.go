@@ -51,6 +51,28 @@ func (e *env) exportStored(ref, out string) error {
 	return e.writeKept(ws, k.Env, k.Kind, out)
 }
 
+// exportProposal writes the proposal ref as kept (a station keeps each
+// one it decided on; a coordinator every one it holds).
+func (e *env) exportProposal(ref, out string) error {
+	ref, err := proposalID(ref)
+	if err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	pe, err := ws.Proposal(ref)
+	if errors.Is(err, workspace.ErrNotFound) {
+		return withHint(err, "'airlock audit log' lists what was made, with ids")
+	}
+	if err != nil {
+		return err
+	}
+	return e.writeKept(ws, pe, "proposal", out)
+}
+
 func (e *env) writeKept(ws *workspace.Workspace, env *envelope.Envelope, kind, out string) error {
 	if err := ws.Log(context.Background(), "output.written", env.IDHex(), map[string]string{"what": kind, "file": out}); err != nil {
 		return err
