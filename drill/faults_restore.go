@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -244,8 +245,8 @@ func (s *sim) readopt(p *Prop) bool {
 		if !ok || s.m.lostAt(who, s.now()) {
 			continue
 		}
-		kept, err := m.WS.Proposal(p.hex())
-		if errors.Is(err, workspace.ErrNotFound) {
+		kept, err := m.KeptProposal(s.ctx, p.hex())
+		if errors.Is(err, workspace.ErrNotFound) || errors.Is(err, station.ErrReleased) {
 			continue
 		}
 		if err != nil {

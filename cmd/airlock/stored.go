@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -63,11 +64,18 @@ func (e *env) exportProposal(ref, out string) error {
 		return err
 	}
 	defer ws.Close()
-	pe, err := ws.Proposal(ref)
-	if errors.Is(err, workspace.ErrNotFound) {
-		return withHint(err, "'airlock audit log' lists what was made, with ids")
+	var pe *envelope.Envelope
+	if ws.Config.Role == workspace.Station {
+		pe, err = e.station(ws).KeptProposal(context.Background(), ref)
+	} else {
+		pe, err = ws.Proposal(ref)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, workspace.ErrNotFound):
+		return withHint(err, "'airlock audit log' lists what was made, with ids")
+	case errors.Is(err, station.ErrReleased):
+		return &refusedError{err.Error()}
+	case err != nil:
 		return err
 	}
 	return e.writeKept(ws, pe, "proposal", out)
