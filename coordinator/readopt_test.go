@@ -68,7 +68,14 @@ func propose(t *testing.T, q *quorum.Quorum, seed uint64, amount int64) *envelop
 
 func restoreFixture(t *testing.T) *restored {
 	t.Helper()
-	q := quorum.New(t, quorum.Options{})
+	return restoreWith(t, quorum.Options{}, 1_000_000)
+}
+
+// restoreWith is restoreFixture with a quorum made with o, the lost
+// proposal paying amount.
+func restoreWith(t *testing.T, o quorum.Options, amount int64) *restored {
+	t.Helper()
+	q := quorum.New(t, o)
 	backup := map[string][]byte{}
 	reopen := func(dir string) (*workspace.Workspace, error) { return workspace.Open(dir, q.WorkspaceOptions()) }
 	coldCopy(t, q, func(dir string) {
@@ -79,10 +86,10 @@ func restoreFixture(t *testing.T) *restored {
 		}
 	}, reopen)
 	q.Advance(time.Minute)
-	lost := propose(t, q, 1, 1_000_000)
+	lost := propose(t, q, 1, amount)
 	raw, _ := lost.Encode()
 	alice := q.Decide(t, "alice", raw, station.Decision{Approve: true})
-	propose(t, q, 2, 2_000_000)
+	propose(t, q, 2, 10_000_000)
 	q.Advance(time.Minute)
 	coldCopy(t, q, func(dir string) {
 		for _, name := range stateFiles {
@@ -230,5 +237,28 @@ func assertNotKnown(t *testing.T, c *coordinator.Coordinator, es ...*envelope.En
 		if _, err := c.WS.Proposal(e.IDHex()); !errors.Is(err, workspace.ErrNotFound) {
 			t.Fatalf("proposal %s was recorded: %v", e.IDHex()[:16], err)
 		}
+	}
+}
+
+// TestReadoptedPaymentCountsAgainstVelocity: a re-adopted proposal's
+// spending counts in the coordinator's history as a proposal made does,
+// so a restore cannot be used to spend a day's limit twice.
+func TestReadoptedPaymentCountsAgainstVelocity(t *testing.T) {
+	rules := "transaction_rules:\n  - {name: daily, kind: velocity, asset: BTC, max: \"0.7\", period: 24h}\n"
+	r := restoreWith(t, quorum.Options{Rules: rules}, 50_000_000)
+	v, err := vault.Resolve(r.q.Coord.WS, quorum.Reg, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn, err := v.Synthetic(vault.SyntheticRequest{Seed: 7, Amount: 30_000_000, Fee: 1_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.q.Coord.Readopt(ctx, r.lost, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.q.Coord.Propose(ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT}, r.q.CoordKeys.Identity)
+	if !errors.Is(err, coordinator.ErrDenied) || !strings.Contains(err.Error(), "daily") {
+		t.Fatalf("0.3 BTC after a re-adopted 0.5 BTC under a 0.7 BTC daily limit: %v", err)
 	}
 }
