@@ -15,6 +15,7 @@ import (
 func (e *env) readopt(args []string) error {
 	fs := e.flags("readopt")
 	reason := fs.String("reason", coordinator.ReasonRestore, "why it was lost (recorded in the log)")
+	secrets := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -27,11 +28,13 @@ func (e *env) readopt(args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := e.openRole(workspace.Coordinator)
+	// An operator's deliberate step, made with the coordinator's key,
+	// which signs a checkpoint of the log once the change is made.
+	ws, ks, done, err := e.unlocked(workspace.Coordinator, secrets)
 	if err != nil {
 		return err
 	}
-	defer ws.Close()
+	defer done()
 	type result struct {
 		Proposal string `json:"proposal"`
 		Result   string `json:"result"` // readopted, already-known
@@ -52,6 +55,9 @@ func (e *env) readopt(args []string) error {
 	case errors.Is(err, coordinator.ErrNotReadoptable):
 		return withHint(&refusedError{err.Error()}, "nothing was recorded")
 	case err != nil:
+		return err
+	}
+	if err := e.checkpoint(ws, ks); err != nil {
 		return err
 	}
 	p := got.Proposal
