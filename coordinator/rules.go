@@ -44,7 +44,7 @@ func historyIn(w *workspace.Workspace, r store.Reader, skip *[32]byte) (*policy.
 	if err != nil {
 		return nil, err
 	}
-	entries, err := w.SpendingOf(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
+	keep := func(i int64, ev audit.Event) (bool, error) {
 		id, err := hex.DecodeString(ev.Subject)
 		if err != nil || len(id) != 32 {
 			return false, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
@@ -58,11 +58,17 @@ func historyIn(w *workspace.Workspace, r store.Reader, skip *[32]byte) (*policy.
 		}
 		s := proposal.State(st)
 		return s != proposal.StateRejected && s != proposal.StateWithdrawn && s != proposal.StateExpired, nil
-	})
+	}
+	entries, err := w.SpendingOf(r, "proposal.created", keep)
 	if err != nil {
 		return nil, err
 	}
-	return policy.NewLedger(entries)
+	// A proposal re-adopted after a restore (Readopt) spends as one made.
+	readopted, err := w.SpendingOf(r, "proposal.readopted", keep)
+	if err != nil {
+		return nil, err
+	}
+	return policy.NewLedger(append(entries, readopted...))
 }
 
 // rulesMet says, inside a transaction, whether the approvals gathered on a

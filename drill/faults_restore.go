@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -29,10 +31,13 @@ type Restore struct {
 	Detected bool `json:"detected"`
 	// ProposalsLost are proposals made after the backup, which the
 	// coordinator no longer knows; FinalsLost those of them already
-	// finalized (their proofs were kept outside the store); ProposedAgain
-	// the payments proposed again on the same coin.
+	// finalized (their proofs were kept outside the store); Readopted
+	// those the coordinator took back from a station's kept copy
+	// (coordinator.Readopt); ProposedAgain the payments proposed again on
+	// the same coin, when no station held the lost proposal.
 	ProposalsLost int `json:"proposalsLost"`
 	FinalsLost    int `json:"finalsLost"`
+	Readopted     int `json:"readopted"`
 	ProposedAgain int `json:"proposedAgain"`
 	// DecisionsLost are decisions the coordinator had collected and lost;
 	// Recollected those handed in again from the stations' exports.
@@ -170,6 +175,16 @@ func (s *sim) restore(i int) {
 			s.fail(err)
 			return
 		}
+		if !known && !p.Lost {
+			if _, final := finals[p.ID]; !final && !p.Attack && p.flow >= 0 && (p.State == "open" || p.State == "approved") {
+				// Taken back from a station's kept copy: then its
+				// decisions are handed in again, as for a known one.
+				if known = s.readopt(p); known {
+					rs.ProposalsLost++
+					rs.Readopted++
+				}
+			}
+		}
 		if !known {
 			if p.Lost {
 				continue
@@ -232,6 +247,34 @@ func (s *sim) restore(i int) {
 		p.State = st
 	}
 	s.ext.restores = append(s.ext.restores, rs)
+}
+
+// readopt: after a restore, the coordinator takes back a lost proposal
+// from the first station (in the quorum's order) that keeps it and still
+// has its workspace ("airlock export ID --proposal", then "airlock
+// readopt"). It says whether the proposal was taken back.
+func (s *sim) readopt(p *Prop) bool {
+	for _, who := range s.people {
+		m, ok := s.q.Stations[who]
+		if !ok || s.m.lostAt(who, s.now()) {
+			continue
+		}
+		kept, err := m.KeptProposal(s.ctx, p.hex())
+		if errors.Is(err, workspace.ErrNotFound) || errors.Is(err, station.ErrReleased) {
+			continue
+		}
+		if err != nil {
+			s.fail(fmt.Errorf("%s exporting its kept proposal %s: %w", who, p.name(), err))
+			return false
+		}
+		if _, err := s.q.Coord.Readopt(s.ctx, kept, coordinator.ReasonRestore); err != nil {
+			s.log("readopt-refused", "", p, "from %s's kept copy: %v", who, err)
+			return false
+		}
+		s.log("readopted", who, p, "the coordinator took back the lost proposal from %s's kept copy", who)
+		return true
+	}
+	return false
 }
 
 // rehandin: after a restore, the station exports its kept decision again

@@ -38,17 +38,19 @@ func noted(rep *drill.Report, kind string) []drill.Event {
 // TestRestoredDatabaseLosesNoDecision: the coordinator's database is put
 // back to a backup ten hours old. Opening it is refused as rolled back
 // until it is accepted; decisions it had collected on proposals it still
-// knows are handed in again from the stations' exports; payments whose
-// proposals it lost are proposed again on the same coin, and the stations
-// that approved the lost proposal refuse the second one (their
-// double-sign guard): nothing is lost unnoticed, nothing signed twice.
+// knows are handed in again from the stations' exports; proposals it
+// lost that a station keeps are re-adopted from that copy; payments
+// whose proposals no station held yet are proposed again on the same
+// coin, and the stations that approved the lost proposal later refuse the
+// second one (their double-sign guard): nothing is lost unnoticed,
+// nothing signed twice.
 func TestRestoredDatabaseLosesNoDecision(t *testing.T) {
 	rep := run(t, load(t, "testdata/restore.yaml"))
 	if len(rep.Restores) != 1 {
 		t.Fatalf("restores %+v", rep.Restores)
 	}
 	r := rep.Restores[0]
-	if !r.Detected || r.DecisionsLost == 0 || r.Recollected == 0 || r.ProposalsLost == 0 || r.ProposedAgain == 0 || r.GuardHeld == 0 {
+	if !r.Detected || r.DecisionsLost == 0 || r.Recollected == 0 || r.ProposalsLost == 0 || r.Readopted == 0 || r.ProposedAgain == 0 || r.GuardHeld == 0 {
 		t.Fatalf("the restore did not exercise detection, loss, re-collection and the guard: %+v", r)
 	}
 	if len(noted(rep, "restore-refused")) != 1 {

@@ -134,7 +134,7 @@ var notable = map[string]bool{
 	"attack-refused": true, "attack-rejected": true, "attack-finalized": true, "attack-skipped": true, "late-collect-refused": true,
 	"late-finalize-refused": true, "finalize-failed": true, "no-reexport": true, "no-decision": true,
 	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
-	"proposal-lost": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
+	"proposal-lost": true, "readopted": true, "readopt-refused": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
 	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
@@ -297,8 +297,8 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "QR carries: %d artifacts, %d frames shown for %d needed, %d missed, %d showings retried\n", q.Carries, q.FramesShown, q.FramesNeeded, q.FramesDropped, q.Retries)
 	}
 	for _, rs := range r.Restores {
-		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",
-			rs.At, rs.BackupAt, rs.Detected, rs.ProposalsLost, rs.FinalsLost, rs.ProposedAgain, rs.GuardHeld, rs.DecisionsLost, rs.Recollected)
+		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d re-adopted from a station's copy, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",
+			rs.At, rs.BackupAt, rs.Detected, rs.ProposalsLost, rs.FinalsLost, rs.Readopted, rs.ProposedAgain, rs.GuardHeld, rs.DecisionsLost, rs.Recollected)
 	}
 	for _, v := range r.Versions {
 		fmt.Fprintf(&b, "policy version %d at %s (%s), in effect %s: %d open proposals superseded, %d stale\n", v.Version, v.At, v.Why, v.InEffect, v.Superseded, v.Stale)

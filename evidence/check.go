@@ -319,8 +319,8 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 			rep.add("proposals", false, p, "not signed by its coordinator %q under policy version %d", pr.Coordinator, ver.Policy.Version)
 			continue
 		}
-		if !lg.has("proposal.created", id) {
-			rep.add("proposals", false, p, "no proposal.created entry in the log: state and log disagree")
+		if !lg.has("proposal.created", id) && !lg.has("proposal.readopted", id) {
+			rep.add("proposals", false, p, "no proposal.created (or proposal.readopted) entry in the log: state and log disagree")
 		}
 		rep.Proposals++
 		// Its decisions.
@@ -436,8 +436,17 @@ func Check(files map[string][]byte, genesis [32]byte, reg *chain.Registry) (*Rep
 			if _, ok := files["proofs/"+id+".proof"]; !ok {
 				rep.add("proofs", false, fmt.Sprintf("log entry %d", i), "the log records the finalization of proposal %s; the bundle holds no proof of it", short(id))
 			}
-		case "proposal.created":
-			if ev.Time.Unix() < m.Since || ev.Time.Unix() > m.Until {
+		case "proposal.created", "proposal.readopted":
+			at := ev.Time
+			if ev.Kind == "proposal.readopted" {
+				// Taken back after a restore: the bundle holds it by
+				// when it was made.
+				if at, err = time.Parse(time.RFC3339, ev.Detail["created"]); err != nil {
+					rep.add("proposals", false, fmt.Sprintf("log entry %d", i), "a proposal.readopted entry without its creation time")
+					continue
+				}
+			}
+			if at.Unix() < m.Since || at.Unix() > m.Until {
 				continue
 			}
 			if _, ok := files["proposals/"+id+".proposal"]; !ok {

@@ -162,7 +162,9 @@ func Spends(vr *audit.VerifiedRange, vault string) (map[string][]policy.Entry, e
 		switch ev.Kind {
 		case "proposal." + string(StateRejected), "proposal." + string(StateWithdrawn), "proposal." + string(StateExpired), "proposal.released":
 			ended[ev.Subject] = true
-		case "proposal.created":
+		case "proposal.created", "proposal.readopted":
+			// A proposal re-adopted after a restore of the coordinator's
+			// database (coordinator.Readopt) spends as when it was made.
 			spent, ok := ev.Detail["spent"]
 			if !ok || ev.Detail["vault"] != vault {
 				continue

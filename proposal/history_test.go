@@ -153,3 +153,20 @@ func FuzzHistory(f *testing.F) {
 		_, _ = proposal.Spends(v, "ops")
 	})
 }
+
+// TestHistoryCountsReadoptedProposals: a proposal the coordinator took
+// back after a restore of its database (proposal.readopted) counts as
+// one it made, so a restore does not hide a payment from the stations'
+// velocity rules.
+func TestHistoryCountsReadoptedProposals(t *testing.T) {
+	readopted := created(2, "ops", "BTC=200")
+	readopted.Kind = "proposal.readopted"
+	l := histLog(t, []audit.Event{created(1, "ops", "BTC=100"), readopted})
+	spends, err := proposal.Spends(verified(t, l, 0), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spends) != 2 || spends[fmt.Sprintf("%064x", 2)][0].Amount.Cmp(big.NewInt(200)) != 0 {
+		t.Fatalf("spends %v, want proposal 2's 200 counted", spends)
+	}
+}

@@ -647,12 +647,12 @@ func addressFor(e policy.AddressEntry, v *policy.Vault) bool {
 // limits are the policy's and the vault's limit and velocity rules on
 // the vault's chain, each velocity rule with what the coordinator counts
 // as spent in its period: the history its rules are decided on
-// (coordinator.history: every proposal.created entry's "spent" whose
+// (coordinator.history: every proposal.created or proposal.readopted entry's "spent" whose
 // proposal has not ended without effect), summed by policy.Ledger.
 func (s *Server) limits(ctx context.Context, pol *policy.Policy, v *policy.Vault) ([]limitRow, error) {
 	var ledger *policy.Ledger
 	err := s.coord().WS.View(ctx, func(r store.Reader) error {
-		entries, err := workspace.Spending(r, "proposal.created", func(i int64, ev audit.Event) (bool, error) {
+		keep := func(i int64, ev audit.Event) (bool, error) {
 			id, err := hex.DecodeString(ev.Subject)
 			if err != nil || len(id) != 32 {
 				return false, fmt.Errorf("%w: entry %d: malformed proposal id", audit.ErrTampered, i)
@@ -663,11 +663,17 @@ func (s *Server) limits(ctx context.Context, pol *policy.Policy, v *policy.Vault
 			}
 			st := proposal.State(sp.State)
 			return st != proposal.StateRejected && st != proposal.StateWithdrawn && st != proposal.StateExpired, nil
-		})
+		}
+		entries, err := workspace.Spending(r, "proposal.created", keep)
 		if err != nil {
 			return err
 		}
-		ledger, err = policy.NewLedger(entries)
+		// A proposal re-adopted after a restore spends as one made.
+		readopted, err := workspace.Spending(r, "proposal.readopted", keep)
+		if err != nil {
+			return err
+		}
+		ledger, err = policy.NewLedger(append(entries, readopted...))
 		return err
 	})
 	if err != nil {

@@ -116,13 +116,14 @@ func (w *Workspace) check() error {
 var (
 	rowKinds = map[string][]string{
 		"policies":  {"policy.imported", "policy.adopted", "transfer.imported"},
-		"proposals": {"proposal.created", "transfer.imported", "approval.created", "rejection.created"},
+		"proposals": {"proposal.created", "proposal.readopted", "transfer.imported", "approval.created", "rejection.created"},
 		"decisions": {"approval.collected", "approval.created", "rejection.created", "transfer.imported"},
 		"claims":    {"approval.created"},
 		"finals":    {"proposal.finalized"},
 	}
 	entryKinds = map[string]string{
 		"proposal.created":   "proposals",
+		"proposal.readopted": "proposals",
 		"approval.collected": "decisions",
 		"approval.created":   "decisions",
 		"rejection.created":  "decisions",

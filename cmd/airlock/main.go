@@ -180,7 +180,7 @@ func (e *env) commands() map[string]func([]string) error {
 		"key delegate": e.keyDelegate, "key executor": e.keyExecutor, "policy init": e.policyInit, "policy sign": e.policySign, "policy import": e.policyImport, "policy show": e.policyShow,
 		"policy propose": e.policyPropose, "policy revoke": e.policyRevoke,
 		"propose": e.propose, "review": e.review, "sign": e.sign, "collect": e.collect, "status": e.status,
-		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast,
+		"finalize": e.finalize, "withdraw": e.withdraw, "release": e.release, "broadcast": e.broadcast, "readopt": e.readopt,
 		"inspect": e.inspect, "verify": e.verify, "inspect safe": e.inspectSafe, "inspect psbt": e.inspectPSBT, "address": e.address,
 		"psbt synth": e.psbtSynth, "psbt build": e.psbtBuild, "psbt export": e.psbtExport,
 		"vault export": e.vaultExport, "vault import": e.vaultImport, "vault key-records": e.vaultKeyRecords,

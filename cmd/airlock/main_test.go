@@ -69,6 +69,7 @@ func TestScripts(t *testing.T) {
 			"eth-wallet":      cmdEthWallet,
 			"eth-wallet-sign": cmdEthWalletSign,
 			"truncate":        cmdTruncate,
+			"resign":          cmdResign,
 			// A real btcd node in regtest (chain/bitcoin/regtest).
 			"btcd-start":         cmdBtcdStart,
 			"btcd-mine":          cmdBtcdMine,

@@ -53,6 +53,7 @@ func (e *env) export(args []string) error {
 	to := fs.String("to", "", "the receiving station (participant id) or coordinator")
 	purpose := fs.String("purpose", "", "why it travels (default: by kind)")
 	out := fs.String("out", "", "write a kept output (decision, proof, final transaction, manifest) to this file")
+	kept := fs.Bool("proposal", false, "with --out: write the kept proposal itself (at a station, the one it decided on: for 'airlock readopt')")
 	passFile := e.secretFlags(fs)
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
@@ -63,7 +64,13 @@ func (e *env) export(args []string) error {
 		if *asJSON {
 			return usagef("export --out: --json is for transfers to media; the output written is the file itself")
 		}
+		if *kept {
+			return e.exportProposal(pos[0], *out)
+		}
 		return e.exportStored(pos[0], *out)
+	}
+	if *kept {
+		return usagef("export --proposal: want ID --out F")
 	}
 	if len(pos) != 1 || *dir == "" || *to == "" {
 		return usagef("export: want ID|FILE --media DIR --to NAME")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/station"
 	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -49,6 +50,35 @@ func (e *env) exportStored(ref, out string) error {
 		return e.writeFinal(f, out, false)
 	}
 	return e.writeKept(ws, k.Env, k.Kind, out)
+}
+
+// exportProposal writes the proposal ref as kept (a station keeps each
+// one it decided on; a coordinator every one it holds).
+func (e *env) exportProposal(ref, out string) error {
+	ref, err := proposalID(ref)
+	if err != nil {
+		return err
+	}
+	ws, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	var pe *envelope.Envelope
+	if ws.Config.Role == workspace.Station {
+		pe, err = e.station(ws).KeptProposal(context.Background(), ref)
+	} else {
+		pe, err = ws.Proposal(ref)
+	}
+	switch {
+	case errors.Is(err, workspace.ErrNotFound):
+		return withHint(err, "'airlock audit log' lists what was made, with ids")
+	case errors.Is(err, station.ErrReleased):
+		return &refusedError{err.Error()}
+	case err != nil:
+		return err
+	}
+	return e.writeKept(ws, pe, "proposal", out)
 }
 
 func (e *env) writeKept(ws *workspace.Workspace, env *envelope.Envelope, kind, out string) error {
