@@ -241,8 +241,9 @@ small{color:#666}
 <table><tr><th>Proposal</th><th>Attack</th><th>Stolen key</th><th>End state</th><th>Stopped by</th></tr>
 {{range .R.Attacks}}<tr><td>#{{.Proposal}}</td><td>{{.Attack}}</td><td>{{.Station}}</td><td>{{if .Stopped}}<span class="pass">{{.State}}</span>{{else}}<span class="fail">{{.State}}</span>{{end}}</td><td>{{range .RejectedBy}}{{.Station}}: {{.Reason}}<br>{{else}}the coordinator's threshold{{end}}</td></tr>
 {{else}}<tr><td colspan="5">No station was compromised.</td></tr>{{end}}</table>
-{{if or .R.QR .R.Restores .R.Versions .R.Rotations .R.Recoveries}}<h2>Recovery</h2>
+{{if or .R.QR .R.Media .R.Restores .R.Versions .R.Rotations .R.Recoveries}}<h2>Recovery</h2>
 <table><tr><th>What</th><th>When</th><th>Outcome</th></tr>
+{{with .R.Media}}<tr><td>Removable media (signed manifests)</td><td></td><td>{{.Carried}} carried; {{.Imported}} transfers imported; {{.Refused}} refused; {{.Gaps}} gaps reported; {{.Lost}} lost, {{.Replayed}} replayed, {{.Tampered}} tampered; {{.Reexported}} decisions exported again</td></tr>{{end}}
 {{with .R.QR}}<tr><td>QR carries</td><td></td><td>{{.Carries}} artifacts; {{.FramesShown}} frames shown for {{.FramesNeeded}} needed; {{.FramesDropped}} missed; {{.Retries}} showings retried</td></tr>{{end}}
 {{range .R.Restores}}<tr><td>Database restored from the backup of {{.BackupAt}}</td><td>{{.At}}</td><td>{{if .Detected}}<span class="pass">rollback detected</span>{{else}}<span class="fail">rollback NOT detected</span>{{end}}; {{.ProposalsLost}} proposals lost ({{.FinalsLost}} finalized, {{.ProposedAgain}} proposed again, refused {{.GuardHeld}} times by a station's double-sign guard); {{.DecisionsLost}} decisions lost, {{.Recollected}} handed in again</td></tr>
 {{end}}{{range .R.Versions}}<tr><td>Policy version {{.Version}}: {{.Why}}</td><td>{{.At}}</td><td>in effect {{.InEffect}}; {{.Superseded}} open proposals superseded, {{.Stale}} stale{{range .Changes}}<br><small>{{.}}</small>{{end}}</td></tr>

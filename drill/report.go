@@ -28,7 +28,9 @@ type Report struct {
 	// The second slice's faults: QR carries, restores of the
 	// coordinator's database, policy versions adopted, rotations after a
 	// loss (with the time to restore a quorum).
-	QR        *QRStats        `json:"qr,omitempty"`
+	QR *QRStats `json:"qr,omitempty"`
+	// Media are the removable media of a run under carry: media.
+	Media     *MediaStats     `json:"media,omitempty"`
 	Restores  []Restore       `json:"restores,omitempty"`
 	Versions  []VersionChange `json:"policyVersions,omitempty"`
 	Rotations []Rotation      `json:"rotations,omitempty"`
@@ -136,7 +138,8 @@ var notable = map[string]bool{
 	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
 	"proposal-lost": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
-	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
+	"recovery-refused": true, "media-tampered-armed": true, "media-tampered": true, "tamper-refused": true, "tamper-accepted": true,
+	"medium-refused": true, "media-gap": true, "not-on-media": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
 }
 
@@ -230,6 +233,10 @@ func (s *sim) report(seed uint64) *Report {
 		}
 		rep.Faults = append(rep.Faults, fs)
 	}
+	if s.media != nil {
+		st := s.media.stats
+		rep.Media = &st
+	}
 	if s.ext.qr.Carries > 0 {
 		q := s.ext.qr
 		rep.QR = &q
@@ -295,6 +302,10 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	if q := r.QR; q != nil {
 		fmt.Fprintf(&b, "QR carries: %d artifacts, %d frames shown for %d needed, %d missed, %d showings retried\n", q.Carries, q.FramesShown, q.FramesNeeded, q.FramesDropped, q.Retries)
+	}
+	if md := r.Media; md != nil {
+		fmt.Fprintf(&b, "media: %d carried, %d transfers imported, %d refused, %d gaps reported; %d lost, %d replayed, %d tampered, %d decisions exported again\n",
+			md.Carried, md.Imported, md.Refused, md.Gaps, md.Lost, md.Replayed, md.Tampered, md.Reexported)
 	}
 	for _, rs := range r.Restores {
 		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",
