@@ -1,6 +1,8 @@
 package drill
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/internal/quorum"
+	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -59,6 +62,11 @@ type MediaCheck struct {
 	// refused it (the refusal in the receiver's log).
 	Compared int
 	Findings []CustodyFinding
+	// Signed counts the decisions collected on proposals taken from
+	// media; Unnamed those whose signed custody record does not name the
+	// transfer that brought the proposal.
+	Signed  int
+	Unnamed []string
 }
 
 // MediaHandin is one replayed or tampered medium.
@@ -91,7 +99,9 @@ type mediaSide struct {
 	imported map[string]map[[32]byte][]byte
 	sent     map[string]map[[32]byte]string
 	ready    map[string]bool
-	tamper   []Fault
+	// took: the proposals each station took from media (their digest).
+	took   map[string]map[[32]byte][32]byte
+	tamper []Fault
 	// gone: media lost or tampered, as "station peer sequence".
 	gone  map[string]bool
 	stats MediaStats
@@ -112,7 +122,7 @@ func (s *sim) startMedia() error {
 		return err
 	}
 	s.media = &mediaSide{root: real, pending: map[string][]string{}, imported: map[string]map[[32]byte][]byte{},
-		sent: map[string]map[[32]byte]string{}, ready: map[string]bool{}, gone: map[string]bool{}}
+		sent: map[string]map[[32]byte]string{}, ready: map[string]bool{}, gone: map[string]bool{}, took: map[string]map[[32]byte][32]byte{}}
 	return s.mediaReady("coord", s.q.Coord.WS)
 }
 
@@ -217,8 +227,13 @@ func (s *sim) fetch(who string, p *Prop) ([]byte, bool) {
 	raw, ok := md.imported[who][p.ID]
 	if !ok {
 		s.log("not-on-media", who, p, "the proposal never reached %s's station on media", who)
+		return nil, false
 	}
-	return raw, ok
+	if md.took[who] == nil {
+		md.took[who] = map[[32]byte][32]byte{}
+	}
+	md.took[who][p.ID] = sha256.Sum256(raw)
+	return raw, true
 }
 
 // propOf is the run's proposal with this id, or nil.
@@ -467,6 +482,38 @@ func (s *sim) mediaFinish() error {
 		explained := (f.Kind == "UNKNOWN" || f.Kind == "MISSING") && (md.gone[key] || refused[key])
 		md.check.Findings = append(md.check.Findings, CustodyFinding{Text: s.scrub(f.String()), Explained: explained})
 	}
+	// Each decision collected on a proposal the station took from media
+	// names, in its signed custody record, the transfer that brought it.
+	for _, who := range sortedKeys(md.took) {
+		for _, p := range s.props {
+			digest, ok := md.took[who][p.ID]
+			if !ok {
+				continue
+			}
+			aps, err := c.Approvals(p.ID)
+			if err != nil {
+				return err
+			}
+			ae, ok := aps[who]
+			if !ok {
+				continue
+			}
+			a, err := proposal.DecodeApproval(ae)
+			if err != nil {
+				return err
+			}
+			md.check.Signed++
+			named := false
+			for _, t := range a.Transfers {
+				if t.Direction == "in" && t.Peer == c.Config.Origin() && t.Kind == envelope.TypeProposal && bytes.Equal(t.Digest, digest[:]) {
+					named = true
+				}
+			}
+			if !named {
+				md.check.Unnamed = append(md.check.Unnamed, fmt.Sprintf("%s's decision on %s does not name the transfer that brought the proposal in its custody record", who, p.name()))
+			}
+		}
+	}
 	s.hist.Media = &md.check
 	return nil
 }
@@ -479,7 +526,7 @@ const (
 
 func init() {
 	titles[InvMedia] = "every replayed or tampered medium was refused, and no transfer was imported twice"
-	titles[InvCustody] = "the stations' signed transfer records match the coordinator's, but for media lost or refused"
+	titles[InvCustody] = "the stations' signed transfer records match the coordinator's, but for media lost or refused, and each decision names the medium its proposal came on"
 }
 
 // checkMedia judges the media (Check, under carry: media).
@@ -498,11 +545,11 @@ func (m *MediaCheck) checkMedia(add func(string, int, []string)) {
 		}
 	}
 	add(InvMedia, len(m.Handins)+len(m.Transfers), vs)
-	vs = nil
+	vs = append([]string(nil), m.Unnamed...)
 	for _, f := range m.Findings {
 		if !f.Explained {
 			vs = append(vs, f.Text)
 		}
 	}
-	add(InvCustody, m.Compared, vs)
+	add(InvCustody, m.Compared+m.Signed, vs)
 }

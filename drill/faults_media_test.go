@@ -210,12 +210,14 @@ func TestCheckerCatchesAnAcceptedTamperedMediumAndABrokenCustodyChain(t *testing
 				{Text: "DIFFERS  bob transfer 2 (approval)", Explained: false},
 				{Text: "UNKNOWN  bob sent a transfer the coordinator never received: #3", Explained: true},
 			},
+			Signed:  2,
+			Unnamed: []string{"alice's decision on #3 (routine) does not name the transfer that brought the proposal in its custody record"},
 		},
 	}
 	got := verdicts(drill.Check(ctx, h))
 	for name, want := range map[string][]string{
 		drill.InvMedia:   {"#2 (routine): a tampered medium (transfer 3 from station/bob) was imported by coord", "imported twice: coord station/bob 1"},
-		drill.InvCustody: {"DIFFERS  bob transfer 2"},
+		drill.InvCustody: {"DIFFERS  bob transfer 2", "alice's decision on #3 (routine) does not name the transfer"},
 	} {
 		inv := got[name]
 		if inv.Held {
