@@ -44,8 +44,9 @@ type MediaStats struct {
 	Lost     int `json:"lost"`
 	Replayed int `json:"replayed"`
 	Tampered int `json:"tampered"`
-	// Reexported counts decisions the stations exported again after a
-	// medium was lost or refused as tampered.
+	// Reexported counts the artifacts exported again after a medium was
+	// lost or refused as tampered: decisions by their stations, proposals
+	// by the coordinator.
 	Reexported int `json:"reexported"`
 }
 
@@ -95,7 +96,7 @@ type mediaSide struct {
 	// pending: each station's proposal media, in export order, not yet
 	// imported; imported: the proposals each station took from media;
 	// sent: each station's proposal medium (for media-replayed).
-	pending  map[string][]string
+	pending  map[string][]waiting
 	imported map[string]map[[32]byte][]byte
 	sent     map[string]map[[32]byte]string
 	ready    map[string]bool
@@ -106,6 +107,13 @@ type mediaSide struct {
 	gone  map[string]bool
 	stats MediaStats
 	check MediaCheck
+}
+
+// waiting is a medium with a proposal waiting for its person.
+type waiting struct {
+	dir string
+	seq uint64
+	p   *Prop
 }
 
 // startMedia prepares the media folder of a run under carry: media.
@@ -121,7 +129,7 @@ func (s *sim) startMedia() error {
 	if err != nil {
 		return err
 	}
-	s.media = &mediaSide{root: real, pending: map[string][]string{}, imported: map[string]map[[32]byte][]byte{},
+	s.media = &mediaSide{root: real, pending: map[string][]waiting{}, imported: map[string]map[[32]byte][]byte{},
 		sent: map[string]map[[32]byte]string{}, ready: map[string]bool{}, gone: map[string]bool{}, took: map[string]map[[32]byte][32]byte{}}
 	return s.mediaReady("coord", s.q.Coord.WS)
 }
@@ -181,13 +189,16 @@ func (s *sim) sendProposal(who string, p *Prop) {
 		return
 	}
 	md.sent[who][p.ID] = d
-	md.pending[who] = append(md.pending[who], d)
+	md.pending[who] = append(md.pending[who], waiting{d, x.Sequence, p})
 }
 
 // fetch: the person carries the media waiting for them to their station,
 // which imports them in order; it returns the proposal as imported.
 func (s *sim) fetch(who string, p *Prop) ([]byte, bool) {
 	md := s.media
+	if _, done := p.Decided[who]; done {
+		return nil, false // decided on an earlier medium (one exported again)
+	}
 	m := s.q.Stations[who]
 	if err := s.mediaReady(who, m.WS); err != nil {
 		s.fail(err)
@@ -196,10 +207,14 @@ func (s *sim) fetch(who string, p *Prop) ([]byte, bool) {
 	if md.imported[who] == nil {
 		md.imported[who] = map[[32]byte][]byte{}
 	}
-	waiting := md.pending[who]
+	media := md.pending[who]
 	md.pending[who] = nil
-	for _, d := range waiting {
+	for _, w := range media {
+		d := w.dir
 		md.stats.Carried++
+		if s.tamperedOnTheWay(who, w) {
+			continue
+		}
 		rep, err := (&transfer.Gap{WS: m.WS, Reg: quorum.Reg}).Import(s.ctx, d)
 		if err != nil {
 			md.stats.Refused++
@@ -226,7 +241,7 @@ func (s *sim) fetch(who string, p *Prop) ([]byte, bool) {
 	}
 	raw, ok := md.imported[who][p.ID]
 	if !ok {
-		s.log("not-on-media", who, p, "the proposal never reached %s's station on media", who)
+		s.log("not-on-media", who, p, "no medium with the proposal has reached %s's station", who)
 		return nil, false
 	}
 	if md.took[who] == nil {
@@ -299,7 +314,7 @@ func (s *sim) arriveMedium(c carried, idx int) {
 		}
 	}
 	for i, f := range md.tamper {
-		if f.Person != "" && f.Person != who {
+		if f.Toward == "station" || (f.Person != "" && f.Person != who) {
 			continue
 		}
 		md.tamper = append(md.tamper[:i], md.tamper[i+1:]...)
@@ -331,24 +346,7 @@ func (s *sim) arriveMedium(c carried, idx int) {
 // exports its kept decision again.
 func (s *sim) tamperWith(c carried, f Fault, idx int) {
 	md := s.media
-	md.stats.Tampered++
-	ext := ".airlock"
-	if f.Part == "manifest" {
-		ext = ".manifest"
-	}
-	names, err := filepath.Glob(filepath.Join(c.medium, "*"+ext))
-	if err != nil || len(names) != 1 {
-		s.fail(fmt.Errorf("media-tampered: the medium holds %d %s files (%v)", len(names), ext, err))
-		return
-	}
-	b, err := os.ReadFile(names[0])
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	b[len(b)/2] ^= 0x01
-	if err := os.WriteFile(names[0], b, 0o644); err != nil {
-		s.fail(err)
+	if !s.flipByte(c.medium, f.Part) {
 		return
 	}
 	s.log("media-tampered", c.who, c.p, "one byte of the %s on the medium with the decision (transfer %d) changed", f.Part, c.seq)
@@ -365,6 +363,85 @@ func (s *sim) tamperWith(c carried, f Fault, idx int) {
 	if !at.IsZero() {
 		s.at(at, func() { s.reexport(c.who, c.p, idx) })
 	}
+}
+
+// flipByte changes the middle byte of the medium's artifact or manifest.
+func (s *sim) flipByte(dir, part string) bool {
+	s.media.stats.Tampered++
+	ext := ".airlock"
+	if part == "manifest" {
+		ext = ".manifest"
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*"+ext))
+	if err != nil || len(names) != 1 {
+		s.fail(fmt.Errorf("media-tampered: the medium holds %d %s files (%v)", len(names), ext, err))
+		return false
+	}
+	b, err := os.ReadFile(names[0])
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	b[len(b)/2] ^= 0x01
+	if err := os.WriteFile(names[0], b, 0o644); err != nil {
+		s.fail(err)
+		return false
+	}
+	return true
+}
+
+// tamperedOnTheWay: when a media-tampered fault toward the stations is
+// armed for who, the medium with a proposal is tampered with before the
+// station imports it. Its Gap must refuse it; the person tells the
+// coordinator, which exports the proposal again (once it is up, after
+// the fault's reexport), and the person decides on the new medium (once:
+// fetch skips a proposal the station decided on already).
+func (s *sim) tamperedOnTheWay(who string, w waiting) bool {
+	md := s.media
+	var f Fault
+	armed := false
+	for i, g := range md.tamper {
+		if g.Toward == "station" && (g.Person == "" || g.Person == who) {
+			f, armed = g, true
+			md.tamper = append(md.tamper[:i], md.tamper[i+1:]...)
+			break
+		}
+	}
+	if !armed {
+		return false
+	}
+	if !s.flipByte(w.dir, f.Part) {
+		return true
+	}
+	p := w.p
+	coord := s.q.Coord.WS.Config.Origin()
+	s.log("media-tampered", who, p, "one byte of the %s on the medium with the proposal to %s (transfer %d) changed", f.Part, who, w.seq)
+	h := MediaHandin{Kind: MediaTampered, Receiver: who, Peer: coord, Sequence: w.seq, Proposal: p.name()}
+	h.Refused, h.Reason = s.importRefused(s.q.Stations[who].WS, w.dir)
+	md.check.Handins = append(md.check.Handins, h)
+	md.gone[fmt.Sprintf("%s %s %d", who, coord, w.seq)] = true
+	if !h.Refused {
+		s.log("tamper-accepted", who, p, "%s's station imported a tampered medium", who)
+		return true
+	}
+	s.log("tamper-refused", who, p, "%s", h.Reason)
+	at := s.now().Add(f.Reexport.D())
+	if up := s.m.coordinatorUp(at); up.After(at) {
+		at = up
+	}
+	s.at(at, func() {
+		if up := s.m.coordinatorUp(s.now()); up.After(s.now()) {
+			return // down again: the proposal waits for the next hand-out
+		}
+		delete(md.sent[who], p.ID)
+		s.sendProposal(who, p)
+		md.stats.Reexported++
+		s.log("reexported", "", p, "the coordinator exports the proposal to %s again", who)
+		if next := s.m.ready(who, s.now(), s.awayOn); !next.IsZero() {
+			s.at(next, func() { s.decide(who, p) })
+		}
+	})
+	return true
 }
 
 // importRefused has ws's Gap import a medium handed in again or tampered

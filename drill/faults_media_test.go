@@ -2,6 +2,7 @@ package drill_test
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -183,7 +184,8 @@ func TestMediaTamperedNeedsMedia(t *testing.T) {
 		{"duration: 1d\ncarry: media\nfaults: [{kind: qr-dropped, at: 1h, rate: 0.1}]\n", "does not combine with carry: media"},
 		{"duration: 1d\ncarry: stick\n", `"stick": want memory or media`},
 		{"duration: 1d\ncarry: media\nfaults: [{kind: media-tampered, at: 1h, part: label}]\n", "want artifact or manifest"},
-		{"duration: 1d\ncarry: media\nfaults: [{kind: media-lost, at: 1h, part: manifest}]\n", "for media-tampered only"},
+		{"duration: 1d\ncarry: media\nfaults: [{kind: media-lost, at: 1h, part: manifest}]\n", "part and toward are for media-tampered"},
+		{"duration: 1d\ncarry: media\nfaults: [{kind: media-tampered, at: 1h, toward: bob}]\n", "want coordinator or station"},
 	} {
 		_, err := drill.ParseScenario([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -232,5 +234,59 @@ func TestCheckerCatchesAnAcceptedTamperedMediumAndABrokenCustodyChain(t *testing
 		if strings.Contains(all, "UNKNOWN") || strings.Contains(all, "#1 (routine)") {
 			t.Errorf("%s: an explained finding or a refused replay counted: %q", name, all)
 		}
+	}
+}
+
+// TestTamperedProposalIsRefusedByTheStation: in a 2-of-2, on the way to
+// alice's station a byte of a proposal (or of its manifest) is changed:
+// her station's Gap refuses it, the coordinator exports the proposal to
+// her again, she decides on the new medium, and the payment is finalized.
+func TestTamperedProposalIsRefusedByTheStation(t *testing.T) {
+	for _, part := range []string{"artifact", "manifest"} {
+		t.Run(part, func(t *testing.T) {
+			sc, err := drill.ParseScenario([]byte(`name: a tampered proposal
+seed: 3
+duration: 2d
+carry: media
+quorum: {people: [alice, bob], threshold: 2}
+actors:
+  - {person: alice, latency: {p50: 1h, p95: 2h}}
+  - {person: bob, latency: {p50: 1h, p95: 2h}}
+workload:
+  - {kind: routine, every: 12h, amount: "0.05"}
+faults:
+  - {kind: media-tampered, at: 1h, person: alice, toward: station, part: ` + part + `, reexport: 1h}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := run(t, sc)
+			refused := noted(rep, "tamper-refused")
+			want := map[string]string{"artifact": "media: artifact does not match its manifest", "manifest": "nothing imported"}[part]
+			if len(refused) != 1 || refused[0].Who != "alice" || !strings.Contains(refused[0].Note, want) {
+				t.Fatalf("refused %+v, want alice's station refusing with %q", refused, want)
+			}
+			n := refused[0].Proposal
+			if !strings.Contains(notes(rep, "reexported"), "the coordinator exports the proposal to alice again") {
+				t.Fatal("the coordinator did not export the proposal again")
+			}
+			var id string
+			for k, p := range rep.History.Proposals {
+				if strings.HasPrefix(p.Name, fmt.Sprintf("#%d ", n)) {
+					id = k
+				}
+			}
+			decided := false
+			for _, d := range rep.History.Decisions {
+				decided = decided || (d.Station == "alice" && d.Proposal == id && d.Collected)
+			}
+			finalized := false
+			for _, f := range rep.History.Finals {
+				finalized = finalized || f.Proposal == id
+			}
+			if !decided || !finalized {
+				t.Fatalf("#%d: alice's decision collected %v, finalized %v", n, decided, finalized)
+			}
+		})
 	}
 }

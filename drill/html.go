@@ -243,7 +243,7 @@ small{color:#666}
 {{else}}<tr><td colspan="5">No station was compromised.</td></tr>{{end}}</table>
 {{if or .R.QR .R.Media .R.Restores .R.Versions .R.Rotations .R.Recoveries}}<h2>Recovery</h2>
 <table><tr><th>What</th><th>When</th><th>Outcome</th></tr>
-{{with .R.Media}}<tr><td>Removable media (signed manifests)</td><td></td><td>{{.Carried}} carried; {{.Imported}} transfers imported; {{.Refused}} refused; {{.Gaps}} gaps reported; {{.Lost}} lost, {{.Replayed}} replayed, {{.Tampered}} tampered; {{.Reexported}} decisions exported again</td></tr>{{end}}
+{{with .R.Media}}<tr><td>Removable media (signed manifests)</td><td></td><td>{{.Carried}} carried; {{.Imported}} transfers imported; {{.Refused}} refused; {{.Gaps}} gaps reported; {{.Lost}} lost, {{.Replayed}} replayed, {{.Tampered}} tampered; {{.Reexported}} exported again</td></tr>{{end}}
 {{with .R.QR}}<tr><td>QR carries</td><td></td><td>{{.Carries}} artifacts; {{.FramesShown}} frames shown for {{.FramesNeeded}} needed; {{.FramesDropped}} missed; {{.Retries}} showings retried</td></tr>{{end}}
 {{range .R.Restores}}<tr><td>Database restored from the backup of {{.BackupAt}}</td><td>{{.At}}</td><td>{{if .Detected}}<span class="pass">rollback detected</span>{{else}}<span class="fail">rollback NOT detected</span>{{end}}; {{.ProposalsLost}} proposals lost ({{.FinalsLost}} finalized, {{.ProposedAgain}} proposed again, refused {{.GuardHeld}} times by a station's double-sign guard); {{.DecisionsLost}} decisions lost, {{.Recollected}} handed in again</td></tr>
 {{end}}{{range .R.Versions}}<tr><td>Policy version {{.Version}}: {{.Why}}</td><td>{{.At}}</td><td>in effect {{.InEffect}}; {{.Superseded}} open proposals superseded, {{.Stale}} stale{{range .Changes}}<br><small>{{.}}</small>{{end}}</td></tr>

@@ -304,7 +304,7 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "QR carries: %d artifacts, %d frames shown for %d needed, %d missed, %d showings retried\n", q.Carries, q.FramesShown, q.FramesNeeded, q.FramesDropped, q.Retries)
 	}
 	if md := r.Media; md != nil {
-		fmt.Fprintf(&b, "media: %d carried, %d transfers imported, %d refused, %d gaps reported; %d lost, %d replayed, %d tampered, %d decisions exported again\n",
+		fmt.Fprintf(&b, "media: %d carried, %d transfers imported, %d refused, %d gaps reported; %d lost, %d replayed, %d tampered, %d exported again\n",
 			md.Carried, md.Imported, md.Refused, md.Gaps, md.Lost, md.Replayed, md.Tampered, md.Reexported)
 	}
 	for _, rs := range r.Restores {

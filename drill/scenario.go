@@ -231,9 +231,12 @@ type Fault struct {
 	// (media-lost and media-tampered; default 4h, then the person's next
 	// available time).
 	Reexport Duration `yaml:"reexport"`
-	// Part, on media-tampered: what is changed on the medium, one byte
-	// of the artifact (default) or of its manifest.
-	Part string `yaml:"part"`
+	// Part and Toward, on media-tampered: what is changed on the medium,
+	// one byte of the artifact (default) or of its manifest, and on which
+	// way: a decision carried back to the coordinator (default) or a
+	// proposal carried to a station.
+	Part   string `yaml:"part"`
+	Toward string `yaml:"toward"`
 	// Rotate, on key-lost or compromised: the remaining signers adopt a
 	// policy version that revokes the person and puts Replacement (a new
 	// participant with a new station; default PERSON-2) in their place,
@@ -467,6 +470,12 @@ func (sc *Scenario) check() error {
 			if f.Part != "artifact" && f.Part != "manifest" {
 				return fieldf(path+".part", "%q: want artifact or manifest", f.Part)
 			}
+			if f.Toward == "" {
+				f.Toward = "coordinator"
+			}
+			if f.Toward != "coordinator" && f.Toward != "station" {
+				return fieldf(path+".toward", "%q: want coordinator or station", f.Toward)
+			}
 		case RecoveryTry:
 			if q.Recovery == nil {
 				return fieldf(path+".kind", "recovery needs quorum.recovery")
@@ -510,8 +519,8 @@ func (sc *Scenario) check() error {
 		if sc.Carry == CarryMedia && (f.Kind == QRDropped || f.Kind == DatabaseRestored) {
 			return fieldf(path+".kind", "%s does not combine with carry: media yet (docs/drills.md)", f.Kind)
 		}
-		if f.Kind != MediaTampered && f.Part != "" {
-			return fieldf(path+".part", "for media-tampered only")
+		if f.Kind != MediaTampered && (f.Part != "" || f.Toward != "") {
+			return fieldf(path, "part and toward are for media-tampered")
 		}
 		if f.Kind != DatabaseRestored && f.From != 0 {
 			return fieldf(path+".from", "for database-restored only")

@@ -706,7 +706,11 @@ func (s *sim) fault(f Fault) {
 		s.replay(f)
 	case MediaTampered:
 		s.media.tamper = append(s.media.tamper, f)
-		s.log("media-tampered-armed", f.Person, nil, "the next medium with a decision carried back is tampered with")
+		what := "decision carried back"
+		if f.Toward == "station" {
+			what = "proposal carried to a station"
+		}
+		s.log("media-tampered-armed", f.Person, nil, "the next medium with a %s is tampered with", what)
 	case Compromised:
 		s.compromise(f)
 	default:
