@@ -31,8 +31,9 @@ import (
 
 // MediaStats are the media of a run under carry: media.
 type MediaStats struct {
-	// Carried counts the media carried across (proposals to stations,
-	// decisions back), Imported the transfers taken from them.
+	// Carried counts the media that set out across the gap (proposals to
+	// stations, decisions back; lost ones too), Imported the transfers
+	// taken from them.
 	Carried  int `json:"carried"`
 	Imported int `json:"imported"`
 	// Refused counts transfers the receiving Gap refused (replays,
