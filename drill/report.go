@@ -28,14 +28,15 @@ type Report struct {
 	// The second slice's faults: QR carries, restores of the
 	// coordinator's database, policy versions adopted, rotations after a
 	// loss (with the time to restore a quorum).
-	QR *QRStats `json:"qr,omitempty"`
-	// Media are the removable media of a run under carry: media.
-	Media     *MediaStats     `json:"media,omitempty"`
+	QR        *QRStats        `json:"qr,omitempty"`
 	Restores  []Restore       `json:"restores,omitempty"`
 	Versions  []VersionChange `json:"policyVersions,omitempty"`
 	Rotations []Rotation      `json:"rotations,omitempty"`
 	// Recoveries are the tries of the time-locked recovery path.
 	Recoveries []RecoveryAttempt `json:"recoveries,omitempty"`
+	// Media are the removable media of a run under carry: media
+	// (carry_media.go).
+	Media *MediaStats `json:"media,omitempty"`
 	// History is what the checker judged (not in the JSON).
 	History *History `json:"-"`
 
@@ -138,9 +139,11 @@ var notable = map[string]bool{
 	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
 	"proposal-lost": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
-	"recovery-refused": true, "media-tampered-armed": true, "media-tampered": true, "tamper-refused": true, "tamper-accepted": true,
-	"medium-refused": true, "media-gap": true, "not-on-media": true, "recovery-proposed": true, "recovery-finalized": true,
+	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
+	// carry: media (carry_media.go)
+	"media-tampered-armed": true, "media-tampered": true, "tamper-refused": true, "tamper-accepted": true,
+	"medium-refused": true, "media-gap": true, "not-on-media": true,
 }
 
 func (s *sim) report(seed uint64) *Report {
