@@ -51,6 +51,9 @@ type History struct {
 	// Safe is vault ops's Safe as read on chain at the end (safe.go);
 	// nil for a Bitcoin vault.
 	Safe *SafeCheck
+	// Media are the removable media under carry: media
+	// (carry_media.go); nil when artifacts crossed in memory.
+	Media *MediaCheck
 }
 
 // RestoreCheck is one restore of the coordinator's database.
@@ -389,6 +392,9 @@ func Check(ctx context.Context, h *History) []Invariant {
 	if h.Safe != nil { // safe.go
 		add(InvSafe, h.Safe.checked(), h.Safe.violations())
 	}
+	if h.Media != nil { // carry_media.go
+		h.Media.checkMedia(add)
+	}
 	return out
 }
 
@@ -641,6 +647,11 @@ func (s *sim) finish() error {
 	for _, r := range s.ext.rotations {
 		if r.Version > 0 {
 			h.Revocations = append(h.Revocations, Revocation{Participant: r.Person, At: r.rotated})
+		}
+	}
+	if s.media != nil {
+		if err := s.mediaFinish(); err != nil { // carry_media.go
+			return err
 		}
 	}
 	if s.safe != nil {

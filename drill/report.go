@@ -34,6 +34,9 @@ type Report struct {
 	Rotations []Rotation      `json:"rotations,omitempty"`
 	// Recoveries are the tries of the time-locked recovery path.
 	Recoveries []RecoveryAttempt `json:"recoveries,omitempty"`
+	// Media are the removable media of a run under carry: media
+	// (carry_media.go).
+	Media *MediaStats `json:"media,omitempty"`
 	// History is what the checker judged (not in the JSON).
 	History *History `json:"-"`
 
@@ -138,6 +141,9 @@ var notable = map[string]bool{
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
 	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
+	// carry: media (carry_media.go)
+	"media-tampered-armed": true, "media-tampered": true, "tamper-refused": true, "tamper-accepted": true,
+	"medium-refused": true, "media-gap": true, "not-on-media": true,
 }
 
 func (s *sim) report(seed uint64) *Report {
@@ -230,6 +236,10 @@ func (s *sim) report(seed uint64) *Report {
 		}
 		rep.Faults = append(rep.Faults, fs)
 	}
+	if s.media != nil {
+		st := s.media.stats
+		rep.Media = &st
+	}
 	if s.ext.qr.Carries > 0 {
 		q := s.ext.qr
 		rep.QR = &q
@@ -295,6 +305,10 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	if q := r.QR; q != nil {
 		fmt.Fprintf(&b, "QR carries: %d artifacts, %d frames shown for %d needed, %d missed, %d showings retried\n", q.Carries, q.FramesShown, q.FramesNeeded, q.FramesDropped, q.Retries)
+	}
+	if md := r.Media; md != nil {
+		fmt.Fprintf(&b, "media: %d carried, %d transfers imported, %d refused, %d gaps reported; %d lost, %d replayed, %d tampered, %d exported again\n",
+			md.Carried, md.Imported, md.Refused, md.Gaps, md.Lost, md.Replayed, md.Tampered, md.Reexported)
 	}
 	for _, rs := range r.Restores {
 		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d re-adopted from a station's copy, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",

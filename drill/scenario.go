@@ -46,6 +46,9 @@ const (
 	CoordinatorDown = "coordinator-down"
 	MediaLost       = "media-lost"
 	MediaReplayed   = "media-replayed"
+	// MediaTampered: one byte of the next decision's medium changed on
+	// the way back (carry: media; carry_media.go).
+	MediaTampered = "media-tampered"
 	// Second slice (faults_*.go).
 	DatabaseRestored = "database-restored"
 	QRDropped        = "qr-dropped"
@@ -130,7 +133,18 @@ type Scenario struct {
 	Reach    Reach     `yaml:"reachability"`
 	// Tabletop is the optional tabletop exercise (tabletop.go).
 	Tabletop *Tabletop `yaml:"tabletop"`
+	// Carry is how artifacts cross the air gap: "memory" (the default:
+	// the bytes are handed over) or "media" (every proposal to a station
+	// and every decision back is exported to a removable-media folder
+	// with its signed manifest and imported from it, carry_media.go).
+	Carry string `yaml:"carry"`
 }
+
+// Carry modes.
+const (
+	CarryMemory = "memory"
+	CarryMedia  = "media"
+)
 
 // Quorum is the quorum under drill: one Bitcoin vault "ops", threshold
 // of people, under the policy's rules.
@@ -220,8 +234,15 @@ type Fault struct {
 	Amount string `yaml:"amount"`
 	To     string `yaml:"to"`
 	// Reexport is how long a lost approval takes to be exported again
-	// (media-lost; default 4h, then the person's next available time).
+	// (media-lost and media-tampered; default 4h, then the person's next
+	// available time).
 	Reexport Duration `yaml:"reexport"`
+	// Part and Toward, on media-tampered: what is changed on the medium,
+	// one byte of the artifact (default) or of its manifest, and on which
+	// way: a decision carried back to the coordinator (default) or a
+	// proposal carried to a station.
+	Part   string `yaml:"part"`
+	Toward string `yaml:"toward"`
 	// Rotate, on key-lost or compromised: the remaining signers adopt a
 	// policy version that revokes the person and puts Replacement (a new
 	// participant with a new station; default PERSON-2) in their place,
@@ -305,6 +326,13 @@ func (sc *Scenario) check() error {
 		return fieldf("start", "%v: out of range 2000..2200", sc.Start)
 	}
 	sc.Start = sc.Start.UTC().Truncate(time.Second)
+	switch sc.Carry {
+	case "":
+		sc.Carry = CarryMemory
+	case CarryMemory, CarryMedia:
+	default:
+		return fieldf("carry", "%q: want memory or media", sc.Carry)
+	}
 	if sc.Duration <= 0 {
 		return fieldf("duration", "required, e.g. 30d")
 	}
@@ -444,6 +472,22 @@ func (sc *Scenario) check() error {
 		case CoordinatorDown:
 			needFor = true
 		case MediaLost, MediaReplayed, PolicyChange:
+		case MediaTampered:
+			if sc.Carry != CarryMedia {
+				return fieldf(path+".kind", "media-tampered needs carry: media (in memory there is no medium to tamper with)")
+			}
+			if f.Part == "" {
+				f.Part = "artifact"
+			}
+			if f.Part != "artifact" && f.Part != "manifest" {
+				return fieldf(path+".part", "%q: want artifact or manifest", f.Part)
+			}
+			if f.Toward == "" {
+				f.Toward = "coordinator"
+			}
+			if f.Toward != "coordinator" && f.Toward != "station" {
+				return fieldf(path+".toward", "%q: want coordinator or station", f.Toward)
+			}
 		case RecoveryTry:
 			if q.Recovery == nil {
 				return fieldf(path+".kind", "recovery needs quorum.recovery")
@@ -482,7 +526,13 @@ func (sc *Scenario) check() error {
 				return fieldf(path+".fragment", "%d outside 20..1000 bytes", f.Fragment)
 			}
 		default:
-			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, database-restored, qr-dropped, policy-change or recovery", f.Kind)
+			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, media-tampered, database-restored, qr-dropped, policy-change or recovery", f.Kind)
+		}
+		if sc.Carry == CarryMedia && (f.Kind == QRDropped || f.Kind == DatabaseRestored) {
+			return fieldf(path+".kind", "%s does not combine with carry: media yet (docs/drills.md)", f.Kind)
+		}
+		if f.Kind != MediaTampered && (f.Part != "" || f.Toward != "") {
+			return fieldf(path, "part and toward are for media-tampered")
 		}
 		if f.Kind != DatabaseRestored && f.From != 0 {
 			return fieldf(path+".from", "for database-restored only")
@@ -545,10 +595,10 @@ func (sc *Scenario) check() error {
 		if f.Kind != Compromised && f.Kind != RecoveryTry && (f.Amount != "" || f.To != "") {
 			return fieldf(path, "amount and to are for a compromised station or a recovery")
 		}
-		if f.Kind != MediaLost && f.Reexport != 0 {
-			return fieldf(path+".reexport", "for media-lost only")
+		if f.Kind != MediaLost && f.Kind != MediaTampered && f.Reexport != 0 {
+			return fieldf(path+".reexport", "for media-lost and media-tampered only")
 		}
-		if f.Kind == MediaLost && f.Reexport == 0 {
+		if (f.Kind == MediaLost || f.Kind == MediaTampered) && f.Reexport == 0 {
 			f.Reexport = Duration(4 * time.Hour)
 		}
 		if f.Reexport.D() > 30*24*time.Hour {

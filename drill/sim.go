@@ -129,6 +129,9 @@ type sim struct {
 	// safe is vault ops's Safe on the simulated Ethereum chain, when the
 	// scenario has quorum.safe (safe.go); nil for a Bitcoin vault.
 	safe *safeSide
+	// media are the removable media under carry: media
+	// (carry_media.go); nil when artifacts cross in memory.
+	media *mediaSide
 }
 
 type carried struct {
@@ -136,6 +139,9 @@ type carried struct {
 	p    *Prop
 	raw  []byte
 	late bool
+	// medium and seq: the folder and transfer it came on (carry: media).
+	medium string
+	seq    uint64
 }
 
 // Options of a run.
@@ -232,6 +238,9 @@ func Run(ctx context.Context, sc *Scenario, o Options) (*Report, error) {
 		dir: dir, database: o.Database,
 	}
 	s.chain = newSimChain(sc.Start, q.Now)
+	if err := s.startMedia(); err != nil { // carry_media.go
+		return nil, err
+	}
 	s.ext.envs = append(s.ext.envs, q.Policy)
 	s.hist.Proposals = map[string]*ProposalRecord{}
 	s.plan()
@@ -429,6 +438,9 @@ func (s *sim) deliver(p *Prop, skip string) {
 		if at.IsZero() {
 			continue
 		}
+		if s.media != nil {
+			s.sendProposal(who, p) // carry_media.go
+		}
 		s.at(at, func() { s.decide(who, p) })
 	}
 }
@@ -441,7 +453,13 @@ func (s *sim) decide(who string, p *Prop) {
 	}
 	m := s.q.Stations[who]
 	late := !s.now().Before(p.Expires)
-	raw, ok := s.overQR(who, p, "the proposal to "+who+"'s station", p.Raw, func() { s.decide(who, p) })
+	var raw []byte
+	var ok bool
+	if s.media != nil {
+		raw, ok = s.fetch(who, p) // carry_media.go
+	} else {
+		raw, ok = s.overQR(who, p, "the proposal to "+who+"'s station", p.Raw, func() { s.decide(who, p) })
+	}
 	if !ok {
 		return
 	}
@@ -492,6 +510,10 @@ func (s *sim) carry(who string, p *Prop, ae *envelope.Envelope, late bool) {
 	id := ae.IDHex()
 	s.hist.Decisions = append(s.hist.Decisions, DecisionRecord{Station: who, Proposal: p.hex(), Approval: id})
 	idx := len(s.hist.Decisions) - 1
+	if s.media != nil {
+		s.carryMedium(who, p, ae, idx) // carry_media.go
+		return
+	}
 	s.at(s.now(), func() { s.arrive(who, p, raw, idx) })
 }
 
@@ -533,6 +555,10 @@ func (s *sim) reexport(who string, p *Prop, idx int) {
 		s.fail(fmt.Errorf("%s exporting its decision on %s again: %w", who, p.name(), err))
 		return
 	}
+	if s.media != nil {
+		s.reexportMedium(who, p, idx, e) // carry_media.go
+		return
+	}
 	raw, err := e.Encode()
 	if err != nil {
 		s.fail(err)
@@ -544,8 +570,15 @@ func (s *sim) reexport(who string, p *Prop, idx int) {
 
 // collect has the coordinator take a decision in.
 func (s *sim) collect(who string, p *Prop, raw []byte, idx int, replay bool) {
-	late := !s.now().Before(p.Expires)
 	_, err := s.q.Coord.Collect(s.ctx, raw, nil)
+	s.collectedAs(carried{who: who, p: p, raw: raw}, idx, replay, err)
+}
+
+// collectedAs records what became of a decision the coordinator took in
+// (err is its refusal), and finalizes once the threshold is met.
+func (s *sim) collectedAs(c carried, idx int, replay bool, err error) {
+	who, p := c.who, c.p
+	late := !s.now().Before(p.Expires)
 	at := Attempt{What: "collect", By: who, Proposal: p.hex(), Late: late, Replay: replay, Accepted: err == nil}
 	s.hist.Attempts = append(s.hist.Attempts, at)
 	switch {
@@ -565,7 +598,7 @@ func (s *sim) collect(who string, p *Prop, raw []byte, idx int, replay bool) {
 	if idx >= 0 {
 		s.hist.Decisions[idx].Collected = true
 	}
-	s.collected = append(s.collected, carried{who: who, p: p, raw: raw})
+	s.collected = append(s.collected, c)
 	s.log("collected", who, p, "")
 	st := s.state(p)
 	if st == "approved" && p.QuorumAt.IsZero() {
@@ -683,7 +716,18 @@ func (s *sim) fault(f Fault) {
 		s.lost = append(s.lost, f)
 		s.log("media-lost-armed", f.Person, nil, "the next decision carried back is lost")
 	case MediaReplayed:
+		if s.media != nil {
+			s.replayMedia(f) // carry_media.go
+			return
+		}
 		s.replay(f)
+	case MediaTampered:
+		s.media.tamper = append(s.media.tamper, f)
+		what := "decision carried back"
+		if f.Toward == "station" {
+			what = "proposal carried to a station"
+		}
+		s.log("media-tampered-armed", f.Person, nil, "the next medium with a %s is tampered with", what)
 	case Compromised:
 		s.compromise(f)
 	default:
