@@ -131,6 +131,7 @@ func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.E
 
 func (e *env) importMedia(args []string) error {
 	fs := e.flags("import")
+	acceptRestored := fs.String("accept-restored", "", "take a peer's restored log, for this reason (confirm the restore with its operator first)")
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -144,7 +145,7 @@ func (e *env) importMedia(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	rep, err := (&transfer.Gap{WS: ws, Reg: reg}).Import(context.Background(), pos[0])
+	rep, err := (&transfer.Gap{WS: ws, Reg: reg, AcceptRestored: *acceptRestored}).Import(context.Background(), pos[0])
 	if err != nil {
 		return err
 	}
@@ -159,6 +160,7 @@ func (e *env) importMedia(args []string) error {
 			Origin   string `json:"origin,omitempty"`
 			Sequence uint64 `json:"sequence,omitempty"`
 			Gap      string `json:"gap,omitempty"`
+			Restored bool   `json:"restoredLogAccepted,omitempty"`
 		}
 		items := []item{}
 		for _, it := range rep.Items {
@@ -166,7 +168,7 @@ func (e *env) importMedia(args []string) error {
 				items = append(items, item{File: filepath.Base(it.Path), Result: "refused", Reason: it.Err.Error()})
 				continue
 			}
-			items = append(items, item{filepath.Base(it.Path), "imported", "", it.Artifact.Type, it.Artifact.IDHex(), it.Manifest.Origin, it.Manifest.Sequence, it.Gap})
+			items = append(items, item{filepath.Base(it.Path), "imported", "", it.Artifact.Type, it.Artifact.IDHex(), it.Manifest.Origin, it.Manifest.Sequence, it.Gap, it.Restored})
 		}
 		if err := printJSON(e.stdout, struct {
 			Items    []item `json:"items"`
@@ -189,6 +191,9 @@ func (e *env) importMedia(args []string) error {
 		}
 		if it.Gap != "" {
 			fmt.Fprintf(e.stderr, "airlock: warning: transfers %s from %s never arrived (a gap)\n", it.Gap, m.Origin)
+		}
+		if it.Restored {
+			fmt.Fprintf(e.stdout, "accepted %s's restored log (its checkpoint and sequence numbers start again here; logged)\n", m.Origin)
 		}
 		fmt.Fprintf(e.stdout, "imported %s %s from %s (transfer %d, %s)\n", media.ShortKind(it.Artifact.Type), it.Artifact.IDHex()[:16], m.Origin, m.Sequence, m.Purpose)
 	}

@@ -54,6 +54,11 @@ import (
 type Gap struct {
 	WS  *workspace.Workspace
 	Reg *chain.Registry
+	// AcceptRestored, when set, is why a peer's restored log is taken:
+	// a transfer refused only because its sender's log no longer extends
+	// the checkpoint kept here, made after the medium that brought it, is
+	// imported and the acceptance logged (restored.go).
+	AcceptRestored string
 }
 
 // RealDir resolves a media folder to its absolute path with symbolic
@@ -263,6 +268,9 @@ type Item struct {
 	Artifact *envelope.Envelope // set once imported
 	Gap      string             // sequence numbers from the sender that never arrived
 	Err      error              // why it was refused (logged as transfer.refused)
+	// Restored: the sender's restored log was taken with this transfer
+	// (Gap.AcceptRestored; logged as transfer.peer-restored).
+	Restored bool
 }
 
 // Report is what Import found.
@@ -359,11 +367,20 @@ func (g *Gap) importOne(ctx context.Context, pol *policy.Policy, it *Item) error
 	if err != nil {
 		return err
 	}
+	var restored *restoreInfo
+	if g.AcceptRestored != "" {
+		// Only a transfer of the peer's restored log; any other goes
+		// through the usual checks below.
+		ws.View(ctx, func(r store.Reader) error {
+			restored, _ = restoreCheck(r, pol, m)
+			return nil
+		})
+	}
 	last := ws.LastReceived(m.Origin)
-	if m.Sequence <= last {
+	if m.Sequence <= last && restored == nil {
 		return fmt.Errorf("%w: transfer %d from %s, %d already received", media.ErrReplay, m.Sequence, m.Origin, last)
 	}
-	if m.Sequence > last+1 {
+	if m.Sequence > last+1 && restored == nil {
 		it.Gap = fmt.Sprintf("%d..%d", last+1, m.Sequence-1)
 	}
 	detail := map[string]string{"peer": m.Origin, "sequence": strconv.FormatUint(m.Sequence, 10), "kind": m.Kind,
@@ -372,6 +389,19 @@ func (g *Gap) importOne(ctx context.Context, pol *policy.Policy, it *Item) error
 		detail["gap"] = it.Gap
 	}
 	record := func(tx store.Tx) error {
+		if restored != nil {
+			// Checked again inside the transaction: the kept checkpoint
+			// may have moved since.
+			ri, err := restoreCheck(tx, pol, m)
+			if err != nil {
+				return err
+			}
+			it.Restored = true
+			return acceptRestored(tx, m, ri, g.AcceptRestored, func(kind, subject string, d map[string]string) error {
+				_, err := tx.Log(ws.Event(kind, subject, d))
+				return err
+			})
+		}
 		n, err := tx.Sequence("in:" + m.Origin)
 		if err != nil {
 			return err
@@ -468,7 +498,10 @@ func witness(tx store.Tx, pol *policy.Policy, m *media.Manifest) error {
 			return fmt.Errorf("%s's audit log: %w; refusing to go on", m.Origin, err)
 		}
 	}
-	return tx.PutWitness("seen:"+m.Origin, m.Checkpoint)
+	if err := tx.PutWitness("seen:"+m.Origin, m.Checkpoint); err != nil {
+		return err
+	}
+	return putSeenAt(tx, m)
 }
 
 // Custody gives a station's transfer record and its cosignature of the
