@@ -12,6 +12,7 @@ import (
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/internal/quorum"
 	"github.com/airlock-vault/airlock/proposal"
+	"github.com/airlock-vault/airlock/store"
 	"github.com/airlock-vault/airlock/transport/transfer"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -49,6 +50,10 @@ type MediaStats struct {
 	// lost or refused as tampered: decisions by their stations, proposals
 	// by the coordinator.
 	Reexported int `json:"reexported"`
+	// RestoredLogs counts the transfers with which a receiver took, on
+	// purpose after a database-restored fault, a log that no longer
+	// extended the one it kept (import --accept-restored).
+	RestoredLogs int `json:"restoredLogs"`
 }
 
 // MediaCheck is what the checker judges of the media (carry: media).
@@ -108,6 +113,74 @@ type mediaSide struct {
 	gone  map[string]bool
 	stats MediaStats
 	check MediaCheck
+	// reused are the coordinator's sequence numbers a restore took back:
+	// per "out station/x" or "in station/x", the range (from, to] its
+	// restored database numbers again (out) or forgot it received (in).
+	reused []seqRange
+	// restored, once the coordinator's database was restored, is why
+	// the receivers take the logs that no longer extend what they kept
+	// (import --accept-restored): the stations the coordinator's new
+	// log, the coordinator the stations' logs its restore forgot.
+	restored string
+}
+
+// seqRange is a range of a channel's sequence numbers, (from, to].
+type seqRange struct {
+	channel  string
+	from, to uint64
+}
+
+// channels reads the coordinator's channel sequence numbers.
+func (s *sim) channels() (map[string]uint64, error) {
+	out := map[string]uint64{}
+	err := s.q.Coord.WS.View(s.ctx, func(r store.Reader) error {
+		for _, who := range s.people {
+			for _, dir := range []string{"out", "in"} {
+				ch := dir + ":station/" + who
+				n, err := r.Sequence(ch)
+				if err != nil {
+					return err
+				}
+				out[ch] = n
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// restoredChannels records the ranges a restore of the coordinator took
+// back, from its channels before and after.
+func (md *mediaSide) restoredChannels(before, after map[string]uint64) {
+	for _, ch := range sortedKeys(before) {
+		if after[ch] < before[ch] {
+			md.reused = append(md.reused, seqRange{ch, after[ch], before[ch]})
+		}
+	}
+}
+
+// reusedSeq says whether the coordinator's channel dir ("out" or "in")
+// with station who had sequence number n taken back by a restore.
+func (md *mediaSide) reusedSeq(dir, who string, n uint64) bool {
+	for _, r := range md.reused {
+		if r.channel == dir+":station/"+who && n > r.from && n <= r.to {
+			return true
+		}
+	}
+	return false
+}
+
+// gap is the Gap a workspace imports media with.
+func (md *mediaSide) gap(ws *workspace.Workspace) *transfer.Gap {
+	return &transfer.Gap{WS: ws, Reg: quorum.Reg, AcceptRestored: md.restored}
+}
+
+// tookRestored counts and logs a transfer that came with a restored log.
+func (s *sim) tookRestored(who string, it transfer.Item) {
+	if it.Restored {
+		s.media.stats.RestoredLogs++
+		s.log("restored-log-accepted", who, s.propOf(it.Manifest.Artifact), "%s's log taken on purpose after the restore (import --accept-restored)", it.Manifest.Origin)
+	}
 }
 
 // waiting is a medium with a proposal waiting for its person.
@@ -216,13 +289,14 @@ func (s *sim) fetch(who string, p *Prop) ([]byte, bool) {
 		if s.tamperedOnTheWay(who, w) {
 			continue
 		}
-		rep, err := (&transfer.Gap{WS: m.WS, Reg: quorum.Reg}).Import(s.ctx, d)
+		rep, err := md.gap(m.WS).Import(s.ctx, d)
 		if err != nil {
 			md.stats.Refused++
 			s.log("medium-refused", who, nil, "%s's station refused a medium: %v", who, err)
 			continue
 		}
 		for _, it := range rep.Items {
+			s.tookRestored(who, it)
 			if it.Gap != "" {
 				md.stats.Gaps++
 			}
@@ -322,13 +396,14 @@ func (s *sim) arriveMedium(c carried, idx int) {
 		s.tamperWith(c, f, idx)
 		return
 	}
-	rep, err := (&transfer.Gap{WS: s.q.Coord.WS, Reg: quorum.Reg}).Import(s.ctx, c.medium)
+	rep, err := md.gap(s.q.Coord.WS).Import(s.ctx, c.medium)
 	if err != nil {
 		md.stats.Refused++
 		s.log("medium-refused", who, p, "the coordinator refused the medium: %v", err)
 		return
 	}
 	for _, it := range rep.Items {
+		s.tookRestored("", it)
 		if it.Gap != "" {
 			md.stats.Gaps++
 			s.log("media-gap", who, p, "transfers %s from %s never arrived", it.Gap, origin)
@@ -449,7 +524,7 @@ func (s *sim) tamperedOnTheWay(who string, w waiting) bool {
 // with: refused is true when nothing on it was taken, reason the Gap's
 // error.
 func (s *sim) importRefused(ws *workspace.Workspace, dir string) (bool, string) {
-	rep, err := (&transfer.Gap{WS: ws, Reg: quorum.Reg}).Import(s.ctx, dir)
+	rep, err := s.media.gap(ws).Import(s.ctx, dir)
 	if err != nil {
 		s.media.stats.Refused++
 		return true, s.scrub(err.Error())
@@ -528,10 +603,19 @@ func (s *sim) mediaFinish() error {
 	md := s.media
 	refused := map[string]bool{}
 	for _, l := range s.hist.Logs {
+		// A restored log taken on purpose numbers its transfers again:
+		// each such acceptance starts a new series for its peer.
+		series := map[string]int{}
 		for _, ev := range l.Entries {
 			key := l.Name + " " + ev.Detail["peer"] + " " + ev.Detail["sequence"]
 			switch ev.Kind {
 			case "transfer.imported":
+				if ev.Detail["restored_log"] != "" {
+					series[ev.Detail["peer"]]++
+				}
+				if n := series[ev.Detail["peer"]]; n > 0 {
+					key += fmt.Sprintf(" (restored log %d)", n)
+				}
 				md.check.Transfers = append(md.check.Transfers, key)
 			case "transfer.refused":
 				refused[key] = true
@@ -558,6 +642,11 @@ func (s *sim) mediaFinish() error {
 			key = fmt.Sprintf("%s %s %d", f.Participant, c.Config.Origin(), f.Sequence)
 		}
 		explained := (f.Kind == "UNKNOWN" || f.Kind == "MISSING") && (md.gone[key] || refused[key])
+		// Transfers whose numbers a restore of the coordinator took back:
+		// numbered again (out) or forgotten (in), as the run recorded.
+		if md.reusedSeq(f.Direction, f.Participant, f.Sequence) {
+			explained = true
+		}
 		md.check.Findings = append(md.check.Findings, CustodyFinding{Text: s.scrub(f.String()), Explained: explained})
 	}
 	// Each decision collected on a proposal the station took from media

@@ -134,6 +134,14 @@ func (s *sim) restore(i int) {
 			return
 		}
 	}
+	var before map[string]uint64
+	if s.media != nil {
+		var err error
+		if before, err = s.channels(); err != nil {
+			s.fail(err)
+			return
+		}
+	}
 	opts := s.q.CoordinatorOptions()
 	err := s.reopen(func(dir string) error {
 		if b.dump != "" {
@@ -168,6 +176,18 @@ func (s *sim) restore(i int) {
 		return
 	}
 	s.hist.Restores = append(s.hist.Restores, RestoreCheck{At: s.now(), Detected: rs.Detected})
+	if s.media != nil {
+		after, err := s.channels()
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		s.media.restoredChannels(before, after)
+		// The coordinator's operator tells the station holders; from now
+		// on each side takes the other's log that no longer extends what
+		// it kept (carry_media.go).
+		s.media.restored = "drill: the coordinator's database restored from the backup of " + b.at.Format(time.RFC3339) + ", confirmed by its operator"
+	}
 	s.log("restored", "", nil, "from the backup of %s, accepted (store accept)", b.at.Format(time.RFC3339))
 	for _, p := range s.props {
 		known, err := s.knows(p)

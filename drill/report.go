@@ -137,7 +137,7 @@ var notable = map[string]bool{
 	"attack-refused": true, "attack-rejected": true, "attack-finalized": true, "attack-skipped": true, "late-collect-refused": true,
 	"late-finalize-refused": true, "finalize-failed": true, "no-reexport": true, "no-decision": true,
 	"qr-dropped": true, "qr-retry": true, "backup": true, "restore-refused": true, "restore-undetected": true, "restored": true,
-	"proposal-lost": true, "readopted": true, "readopt-refused": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
+	"proposal-lost": true, "restored-log-accepted": true, "readopted": true, "readopt-refused": true, "guard-held": true, "final-lost": true, "handed-in-again": true, "proposed-again": true, "refinalized": true,
 	"refinalized-differently": true, "policy-adopted": true, "policy-change-refused": true, "superseded": true,
 	"recovery-refused": true, "recovery-proposed": true, "recovery-finalized": true,
 	"rotated": true, "rotation-failed": true, "revoked-refused": true, "revoked-accepted": true, "revoked-try-skipped": true,
@@ -309,6 +309,9 @@ func (r *Report) Text(w io.Writer) error {
 	if md := r.Media; md != nil {
 		fmt.Fprintf(&b, "media: %d carried, %d transfers imported, %d refused, %d gaps reported; %d lost, %d replayed, %d tampered, %d exported again\n",
 			md.Carried, md.Imported, md.Refused, md.Gaps, md.Lost, md.Replayed, md.Tampered, md.Reexported)
+		if md.RestoredLogs > 0 {
+			fmt.Fprintf(&b, "media: %d restored logs taken on purpose after the coordinator's restore (import --accept-restored)\n", md.RestoredLogs)
+		}
 	}
 	for _, rs := range r.Restores {
 		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d re-adopted from a station's copy, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",

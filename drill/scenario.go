@@ -528,7 +528,7 @@ func (sc *Scenario) check() error {
 		default:
 			return fieldf(path+".kind", "%q: want key-lost, compromised, absent, coordinator-down, media-lost, media-replayed, media-tampered, database-restored, qr-dropped, policy-change or recovery", f.Kind)
 		}
-		if sc.Carry == CarryMedia && (f.Kind == QRDropped || f.Kind == DatabaseRestored) {
+		if sc.Carry == CarryMedia && f.Kind == QRDropped {
 			return fieldf(path+".kind", "%s does not combine with carry: media yet (docs/drills.md)", f.Kind)
 		}
 		if f.Kind != MediaTampered && (f.Part != "" || f.Toward != "") {

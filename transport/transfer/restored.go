@@ -29,10 +29,11 @@ import (
 //   - carrying a checkpoint that does NOT extend the kept one (a log that
 //     does extend it needs no acceptance: its sequence numbers go on)
 //
-// is taken. The acceptance is logged (transfer.peer-restored, with the
-// old and new checkpoints' sizes and roots and the old and new sequence
-// numbers) in the transaction that imports the transfer; from then on the
-// new log's checkpoints and sequence numbers are checked as usual.
+// is taken. Its transfer.imported entry records the acceptance
+// (restored_log: the reason; the old and new checkpoints' sizes and roots
+// and the old sequence number) in the transaction that imports it; from
+// then on the new log's checkpoints and sequence numbers are checked as
+// usual.
 
 // seenAt names the witness that keeps the time of the manifest that
 // brought "seen:"+origin.
@@ -110,21 +111,28 @@ func extends(old, cp *audit.Checkpoint, m *media.Manifest) bool {
 	return audit.CheckConsistency(old, cp, proof) == nil
 }
 
-// acceptRestored records, in tx, that the peer's restored log is taken:
-// the kept checkpoint, its time and the sequence number move to m's.
-func acceptRestored(tx store.Tx, m *media.Manifest, ri *restoreInfo, reason string, event func(kind, subject string, detail map[string]string) error) error {
-	last, err := tx.Sequence("in:" + m.Origin)
+// restoreDetail is what the transfer.imported entry of a transfer taken
+// with a restored log records beside the usual: why, and the old and new
+// checkpoints and sequence numbers.
+func restoreDetail(detail map[string]string, ri *restoreInfo, reason string, last uint64) {
+	detail["restored_log"] = reason
+	detail["old_size"] = strconv.FormatInt(ri.old.Size, 10)
+	detail["old_root"] = hex.EncodeToString(ri.old.Root[:])
+	detail["size"] = strconv.FormatInt(ri.cp.Size, 10)
+	detail["root"] = hex.EncodeToString(ri.cp.Root[:])
+	detail["old_sequence"] = strconv.FormatUint(last, 10)
+}
+
+// acceptRestored moves, in tx, the kept checkpoint, its time and the
+// sequence number to m's, once restoreCheck found the same kept
+// checkpoint the entry's detail names.
+func acceptRestored(tx store.Tx, pol *policy.Policy, m *media.Manifest, was *restoreInfo) error {
+	ri, err := restoreCheck(tx, pol, m)
 	if err != nil {
 		return err
 	}
-	detail := map[string]string{
-		"peer": m.Origin, "reason": reason,
-		"old_size": strconv.FormatInt(ri.old.Size, 10), "old_root": hex.EncodeToString(ri.old.Root[:]),
-		"size": strconv.FormatInt(ri.cp.Size, 10), "root": hex.EncodeToString(ri.cp.Root[:]),
-		"old_sequence": strconv.FormatUint(last, 10), "sequence": strconv.FormatUint(m.Sequence, 10),
-	}
-	if err := event("transfer.peer-restored", hex.EncodeToString(m.Artifact), detail); err != nil {
-		return err
+	if ri.old.Size != was.old.Size || ri.old.Root != was.old.Root {
+		return fmt.Errorf("transfer: the checkpoint of %s kept here changed during the import; import again", m.Origin)
 	}
 	if err := tx.SetSequence("in:"+m.Origin, m.Sequence); err != nil {
 		return err

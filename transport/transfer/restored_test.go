@@ -124,14 +124,14 @@ func TestRestoredCoordinatorIsTakenOnlyOnPurpose(t *testing.T) {
 		for i := int64(0); i < n; i++ {
 			raw, _ := l.Record(i)
 			ev, err := audit.Decode(raw)
-			if err == nil && ev.Kind == "transfer.peer-restored" && strings.Contains(ev.Detail["reason"], "Monday") && ev.Detail["old_sequence"] == "2" && ev.Detail["sequence"] == "2" {
+			if err == nil && ev.Kind == "transfer.imported" && strings.Contains(ev.Detail["restored_log"], "Monday") && ev.Detail["old_sequence"] == "2" && ev.Detail["sequence"] == "2" {
 				found = true
 			}
 		}
 		return nil
 	})
 	if !found {
-		t.Fatal("no transfer.peer-restored entry with the reason and sequence numbers in bob's log")
+		t.Fatal("no transfer.imported entry with the restore's reason and sequence numbers in bob's log")
 	}
 	// From then on, the usual checks: the next medium extends the new log.
 	if it := imp(bob, export("m4")); it.Err != nil || it.Restored || it.Gap != "" {

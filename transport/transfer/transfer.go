@@ -269,7 +269,7 @@ type Item struct {
 	Gap      string             // sequence numbers from the sender that never arrived
 	Err      error              // why it was refused (logged as transfer.refused)
 	// Restored: the sender's restored log was taken with this transfer
-	// (Gap.AcceptRestored; logged as transfer.peer-restored).
+	// (Gap.AcceptRestored; its transfer.imported entry says so).
 	Restored bool
 }
 
@@ -388,19 +388,18 @@ func (g *Gap) importOne(ctx context.Context, pol *policy.Policy, it *Item) error
 	if it.Gap != "" {
 		detail["gap"] = it.Gap
 	}
+	if restored != nil {
+		restoreDetail(detail, restored, g.AcceptRestored, last)
+	}
 	record := func(tx store.Tx) error {
 		if restored != nil {
 			// Checked again inside the transaction: the kept checkpoint
-			// may have moved since.
-			ri, err := restoreCheck(tx, pol, m)
-			if err != nil {
+			// must be the one the entry names.
+			if err := acceptRestored(tx, pol, m, restored); err != nil {
 				return err
 			}
 			it.Restored = true
-			return acceptRestored(tx, m, ri, g.AcceptRestored, func(kind, subject string, d map[string]string) error {
-				_, err := tx.Log(ws.Event(kind, subject, d))
-				return err
-			})
+			return nil
 		}
 		n, err := tx.Sequence("in:" + m.Origin)
 		if err != nil {
