@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/airlock-vault/airlock/audit"
@@ -104,5 +105,44 @@ func spending(r store.Reader, kind string, keep func(i int64, ev audit.Event) (b
 		}
 		out = append(out, es...)
 	}
+	return out, nil
+}
+
+// EventsOf returns the log's entries of the given kinds, in log order,
+// each decoded once per workspace and kept (as SpendingOf keeps them;
+// only entries read outside a write transaction are kept). Raw is not
+// set. A record that does not decode is tampering.
+func (w *Workspace) EventsOf(r store.Reader, kinds ...string) ([]audit.Entry, error) {
+	cache := &w.spent
+	if ro, ok := r.(interface{ Writable() bool }); !ok || ro.Writable() {
+		cache = nil
+	}
+	var out []audit.Entry
+	for _, kind := range kinds {
+		idx, err := r.EntriesOfKind(kind)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range idx {
+			ev, cached := w.spent.get(kind, i)
+			if !cached {
+				rec, err := r.Audit().Record(i)
+				if err != nil {
+					return nil, err
+				}
+				if ev, err = audit.Decode(rec); err != nil {
+					return nil, fmt.Errorf("%w: entry %d: %v", audit.ErrTampered, i, err)
+				}
+				if ev.Kind != kind {
+					return nil, fmt.Errorf("%w: entry %d is a %s, indexed as a %s", audit.ErrTampered, i, ev.Kind, kind)
+				}
+				if cache != nil {
+					cache.put(kind, i, ev)
+				}
+			}
+			out = append(out, audit.Entry{Index: i, Event: ev})
+		}
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Index < out[b].Index })
 	return out, nil
 }

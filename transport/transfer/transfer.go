@@ -550,8 +550,8 @@ func (g *Gap) Custody(id keys.Identity) ([]proposal.Transfer, *proposal.Witness,
 // Transfers reads a workspace's transfer record from its audit log.
 func Transfers(ws *workspace.Workspace) ([]proposal.Transfer, error) {
 	var entries []audit.Entry
-	err := ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		entries, err = l.Entries()
+	err := ws.View(context.Background(), func(r store.Reader) (err error) {
+		entries, err = ws.EventsOf(r, "transfer.exported", "transfer.imported")
 		return err
 	})
 	if err != nil {
