@@ -1,0 +1,173 @@
+package drill
+
+// A rotation on a Safe quorum: after the version that revokes a lost or
+// compromised station is adopted, the Safe's owners must change on chain
+// too. The coordinator proposes the owner rotation toward the new
+// version's owners (coordinator.SafeRotation: swapOwner and the rest,
+// batched through MultiSendCallOnly), the remaining owners review and
+// sign it as any proposal, and it executes on the simulated chain in
+// nonce order. Policy first, chain second (docs/safe.md, "Rotation").
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/airlock-vault/airlock/chain/safe"
+	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/internal/quorum"
+)
+
+// FlowRotation is the flow of a Safe's owner rotation proposal.
+const FlowRotation = "rotation"
+
+func init() {
+	for _, k := range []string{"safe-rotation-proposed", "safe-rotation-executed", "safe-rotation-refused", "safe-rotation-skipped", "safe-reverted"} {
+		notable[k] = true
+	}
+}
+
+// safeRotate proposes the Safe's owner rotation toward the version in
+// effect, rotation ri of the run's, and hands it to the stations that are
+// owners on chain now (the replacement is not one yet: its signature
+// would not count on chain). Its nonce is the next one: payments proposed
+// before it execute first, those after it wait for it.
+func (s *sim) safeRotate(ri int) {
+	ss := s.safe
+	if ss.sc.Quorum.Safe.SkipRotation {
+		s.log("safe-rotation-skipped", "", nil, "the Safe's owners are left as they are on chain (quorum.safe.skip_rotation: a broken procedure)")
+		return
+	}
+	if up := s.m.coordinatorUp(s.now()); up.After(s.now()) {
+		s.at(up, func() { s.safeRotate(ri) })
+		return
+	}
+	r := &s.ext.rotations[ri]
+	pol, _, err := s.q.Coord.WS.Policy(quorum.Reg)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	next, nextTh, err := s.safeOwners(pol.Version)
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	s.coin++
+	coin := s.coin // the Safe nonce coin-1, as a payment's
+	payload, err := coordinator.SafeRotation(pol, "ops", ss.planned, ss.plannedTh, coin-1)
+	if err != nil {
+		s.fail(fmt.Errorf("drill: the Safe's owner rotation: %w", err))
+		return
+	}
+	pe, _, err := s.q.Coord.Propose(s.ctx, coordinator.ProposeParams{Vault: "ops", Payload: payload, Intent: "owner rotation to the policy in effect"}, s.q.CoordKeys.Identity)
+	if err != nil {
+		s.log("safe-rotation-refused", "", nil, "the coordinator refused the owner rotation: %v", err)
+		return
+	}
+	p := s.add(pe, FlowRotation, coin, false)
+	r.prop = p
+	out, in := ownerDiff(ss.planned, next)
+	s.log("safe-rotation-proposed", "", p, "the Safe's owner rotation toward version %d, nonce %d: %s out, %s in, threshold %d", pol.Version, coin-1, s.ownerNames(out), s.ownerNames(in), nextTh)
+	onChain := map[string]bool{}
+	for _, o := range ss.planned {
+		onChain[ss.names[o]] = true
+	}
+	ss.planned, ss.plannedTh = rotated(ss.planned, next), nextTh
+	// deliver, to the owners only.
+	for _, who := range s.people {
+		if !onChain[who] || s.revokedPerson(who) {
+			continue
+		}
+		lat := s.m.actors[who].latency(s.r)
+		at := s.m.ready(who, s.now().Add(lat), s.awayOn)
+		if at.IsZero() {
+			continue
+		}
+		s.at(at, func() { s.decide(who, p) })
+	}
+}
+
+// safeOwners are vault ops's Safe owners and threshold in policy version
+// n, in policy order; the names of their addresses are recorded for the
+// record and the checker.
+func (s *sim) safeOwners(n uint64) ([]common.Address, int, error) {
+	pol, err := s.policyVersion(n)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, ok := pol.Vault("ops")
+	if !ok {
+		return nil, 0, fmt.Errorf("drill: policy version %d has no vault ops", n)
+	}
+	var out []common.Address
+	for _, ref := range v.Signers {
+		who := ref[:len(ref)-len("/keystore")]
+		sg, ok := pol.SignerFor(v, who)
+		if !ok {
+			return nil, 0, fmt.Errorf("drill: vault ops's signer %s is in no policy entry", ref)
+		}
+		o, err := safe.ParseOwnerKey(sg.Device.KeyFor("ethereum"))
+		if err != nil {
+			return nil, 0, err
+		}
+		s.safe.names[o.Address] = who
+		out = append(out, o.Address)
+	}
+	return out, v.Threshold, nil
+}
+
+func (s *sim) ownerNames(as []common.Address) string {
+	if len(as) == 0 {
+		return "none"
+	}
+	var names []string
+	for _, a := range as {
+		names = append(names, s.safe.names[a])
+	}
+	return fmt.Sprint(names)
+}
+
+// ownerDiff: the owners in cur and not in next, and those in next and
+// not in cur.
+func ownerDiff(cur, next []common.Address) (out, in []common.Address) {
+	for _, o := range cur {
+		if !slices.Contains(next, o) {
+			out = append(out, o)
+		}
+	}
+	for _, o := range next {
+		if !slices.Contains(cur, o) {
+			in = append(in, o)
+		}
+	}
+	return out, in
+}
+
+// rotated is the Safe's owner list, in its own order, after
+// safe.RotationCalls from cur to next: each swapped owner in the place of
+// the one it replaces, added ones first, removed ones gone.
+func rotated(cur, next []common.Address) []common.Address {
+	out, in := ownerDiff(cur, next)
+	list := slices.Clone(cur)
+	n := min(len(out), len(in))
+	for i := 0; i < n; i++ {
+		list[slices.Index(list, out[i])] = in[i]
+	}
+	for _, o := range in[n:] {
+		list = append([]common.Address{o}, list...)
+	}
+	for _, o := range out[n:] {
+		list = slices.DeleteFunc(list, func(x common.Address) bool { return x == o })
+	}
+	return list
+}
+
+// name records the participant whose station config holds the owner key
+// ethereum (a replacement's, before a version lists it).
+func (ss *safeSide) name(who, ethereum string) {
+	if o, err := safe.ParseOwnerKey(ethereum); err == nil {
+		ss.names[o.Address] = who
+	}
+}
