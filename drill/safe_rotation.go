@@ -23,7 +23,7 @@ import (
 const FlowRotation = "rotation"
 
 func init() {
-	for _, k := range []string{"safe-rotation-proposed", "safe-rotation-executed", "safe-rotation-refused", "safe-rotation-skipped", "safe-reverted"} {
+	for _, k := range []string{"withdrawn", "safe-rotation-proposed", "safe-rotation-executed", "safe-rotation-refused", "safe-rotation-skipped", "safe-reverted"} {
 		notable[k] = true
 	}
 }
@@ -54,8 +54,17 @@ func (s *sim) safeRotate(ri int) {
 		s.fail(err)
 		return
 	}
-	s.coin++
-	coin := s.coin // the Safe nonce coin-1, as a payment's
+	// The rotation's nonce: the first one no finalized transaction holds
+	// (a withdrawn stale payment's, or the next): what is finalized
+	// before it still executes with the owners who signed it; what is
+	// proposed under the new version executes after it, when the
+	// replacement's signature counts on chain.
+	stale := s.withdrawStale(pol.Version)
+	coin := ss.nonce + 1 // the Safe nonce coin-1, as a payment's
+	for ss.ready[coin-1] != nil {
+		coin++
+	}
+	s.coin = max(s.coin, coin)
 	payload, err := coordinator.SafeRotation(pol, "ops", ss.planned, ss.plannedTh, coin-1)
 	if err != nil {
 		s.fail(fmt.Errorf("drill: the Safe's owner rotation: %w", err))
@@ -75,6 +84,23 @@ func (s *sim) safeRotate(ri int) {
 		onChain[ss.names[o]] = true
 	}
 	ss.planned, ss.plannedTh = rotated(ss.planned, next), nextTh
+	// The stale payments again, under the new version, on the freed
+	// nonces after the rotation's, then on new ones.
+	var slots []uint64
+	for _, q := range stale {
+		if q.Coin != coin {
+			slots = append(slots, q.Coin)
+		}
+	}
+	for _, q := range stale {
+		c := s.coin + 1
+		if len(slots) > 0 {
+			c, slots = slots[0], slots[1:]
+		} else {
+			s.coin = c
+		}
+		s.proposeCoin(q.flow, c, "stale after the rotation, "+q.name()+" withdrawn")
+	}
 	// deliver, to the owners only.
 	for _, who := range s.people {
 		if !onChain[who] || s.revokedPerson(who) {
@@ -170,4 +196,47 @@ func (ss *safeSide) name(who, ethereum string) {
 	if o, err := safe.ParseOwnerKey(ethereum); err == nil {
 		ss.names[o.Address] = who
 	}
+}
+
+// withdrawStale: a payment still open under an older version is stale
+// now (its vault's owners changed) and would leave its nonce unused,
+// holding every later Safe transaction back (a Safe executes in nonce
+// order). The coordinator withdraws it and the stations apply the signed
+// release, freeing their claim on its nonce; it is returned, in nonce
+// order, to be proposed again under version n.
+func (s *sim) withdrawStale(n uint64) []*Prop {
+	var out []*Prop
+	for _, p := range slices.Clone(s.props) {
+		if p.Attack || p.Lost || p.flow < 0 || p.Version >= n {
+			continue
+		}
+		if st := s.state(p); st != "open" && st != "approved" {
+			continue
+		}
+		why := fmt.Sprintf("stale under policy version %d (the Safe's owners change): withdrawn, to be proposed again under it", n)
+		rel, err := s.q.Coord.Withdraw(s.ctx, p.hex(), why, s.q.CoordKeys.Identity)
+		if err != nil {
+			s.fail(fmt.Errorf("drill: withdrawing stale %s: %w", p.name(), err))
+			return out
+		}
+		p.State = "withdrawn"
+		s.log("withdrawn", "", p, "%s", why)
+		raw, err := rel.Encode()
+		if err != nil {
+			s.fail(err)
+			return out
+		}
+		for _, who := range s.people {
+			if s.m.lostAt(who, s.now()) || s.compromised(who) || s.revokedPerson(who) {
+				continue
+			}
+			if _, err := s.q.Stations[who].ApplyRelease(s.ctx, raw, nil); err != nil {
+				s.fail(fmt.Errorf("drill: %s applying the release of %s: %w", who, p.name(), err))
+				return out
+			}
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b *Prop) int { return int(a.Coin) - int(b.Coin) })
+	return out
 }
