@@ -305,6 +305,10 @@ func (s *sim) policyChange(f Fault) {
 	if err != nil {
 		s.log("policy-change-refused", "", nil, "%v", err)
 		s.ext.versions = append(s.ext.versions, VersionChange{At: s.now().Format(time.RFC3339), Why: why + " refused: " + s.scrub(err.Error()), Changes: []string{}})
+		return
+	}
+	if s.safe != nil {
+		s.safeRotate(-1) // safe_rotation.go: a new threshold on chain too
 	}
 }
 

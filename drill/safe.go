@@ -9,6 +9,7 @@ package drill
 // delegatecall; and the checker reads the Safe on chain at the end.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -92,11 +93,25 @@ func (sc *Scenario) checkSafe() error {
 			return fieldf(fmt.Sprintf("workload[%d].to", i), "%q: want an Ethereum address (quorum.safe; amounts are ETH)", sc.Workload[i].To)
 		}
 	}
+	// A policy change may raise vault ops's threshold, never lower it: the
+	// Safe's changeThreshold needs the old threshold's signatures on chain,
+	// and the coordinator would finalize it with the new, fewer.
+	th := q.Threshold
+	changes := slices.Clone(sc.Faults)
+	slices.SortStableFunc(changes, func(a, b Fault) int { return cmp.Compare(a.At, b.At) })
+	for _, f := range changes {
+		if f.Kind == PolicyChange && f.Threshold != 0 {
+			if f.Threshold < th {
+				return fieldf("faults", "a policy change lowering vault ops's threshold (%d to %d) is not rehearsed on a Safe: its changeThreshold needs %d signatures on chain", th, f.Threshold, th)
+			}
+			th = f.Threshold
+		}
+	}
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
 		path := fmt.Sprintf("faults[%d]", i)
 		switch {
-		case f.Kind == RecoveryTry || f.Kind == PolicyChange:
+		case f.Kind == RecoveryTry:
 			return fieldf(path+".kind", "%s is not rehearsed on a Safe yet", f.Kind)
 		}
 		if f.Kind == Compromised {

@@ -29,10 +29,12 @@ func init() {
 }
 
 // safeRotate proposes the Safe's owner rotation toward the version in
-// effect, rotation ri of the run's, and hands it to the stations that are
-// owners on chain now (the replacement is not one yet: its signature
-// would not count on chain). Its nonce is the next one: payments proposed
-// before it execute first, those after it wait for it.
+// effect (for rotation ri of the run's; -1 for a policy change), and
+// hands it to the stations that are owners on chain now (a replacement
+// is not one yet: its signature would not count on chain). Its nonce is
+// the first one no finalized transaction holds: payments finalized
+// before it execute first, those proposed after it wait for it. Nothing
+// when the version changes neither the owners nor the threshold.
 func (s *sim) safeRotate(ri int) {
 	ss := s.safe
 	if ss.sc.Quorum.Safe.SkipRotation {
@@ -43,7 +45,6 @@ func (s *sim) safeRotate(ri int) {
 		s.at(up, func() { s.safeRotate(ri) })
 		return
 	}
-	r := &s.ext.rotations[ri]
 	pol, _, err := s.q.Coord.WS.Policy(quorum.Reg)
 	if err != nil {
 		s.fail(err)
@@ -53,6 +54,9 @@ func (s *sim) safeRotate(ri int) {
 	if err != nil {
 		s.fail(err)
 		return
+	}
+	if slices.Equal(ss.planned, rotated(ss.planned, next)) && len(ss.planned) == len(next) && nextTh == ss.plannedTh {
+		return // the rules changed, not the owners
 	}
 	// The rotation's nonce: the first one no finalized transaction holds
 	// (a withdrawn stale payment's, or the next): what is finalized
@@ -76,7 +80,9 @@ func (s *sim) safeRotate(ri int) {
 		return
 	}
 	p := s.add(pe, FlowRotation, coin, false)
-	r.prop = p
+	if ri >= 0 {
+		s.ext.rotations[ri].prop = p
+	}
 	out, in := ownerDiff(ss.planned, next)
 	s.log("safe-rotation-proposed", "", p, "the Safe's owner rotation toward version %d, nonce %d: %s out, %s in, threshold %d", pol.Version, coin-1, s.ownerNames(out), s.ownerNames(in), nextTh)
 	onChain := map[string]bool{}

@@ -114,12 +114,16 @@ func TestSafeDrillSameSeedSameReport(t *testing.T) {
 
 // TestSafeScenarioRefusesWhatItCannotRehearse: a delegatecall attack
 // without a Safe, a Bitcoin destination on a Safe, an unknown Safe
-// version.
+// version, a policy change lowering a Safe's threshold (its
+// changeThreshold would need the old threshold's signatures on chain, the
+// coordinator would finalize it with fewer), the recovery path.
 func TestSafeScenarioRefusesWhatItCannotRehearse(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"duration: 1d\nfaults:\n  - {kind: compromised, at: 1h, person: carol, attacks: [delegatecall]}\n", "faults[0].attacks: delegatecall is an attack on a Safe"},
 		{"duration: 1d\nquorum: {safe: {}}\nworkload:\n  - {kind: routine, every: 12h, amount: \"0.1\", to: bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080}\n", "workload[0].to"},
 		{"duration: 1d\nquorum: {safe: {version: \"0.9\"}}\n", "quorum.safe.version"},
+		{"duration: 1d\nquorum: {people: [a, b, c], threshold: 3, safe: {}}\nfaults:\n  - {kind: policy-change, at: 1h, threshold: 2}\n", "lowering vault ops's threshold"},
+		{"duration: 1d\nquorum: {safe: {}}\nfaults:\n  - {kind: recovery, at: 1h}\n", "faults[0]"},
 	} {
 		_, err := drill.ParseScenario([]byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -241,5 +245,36 @@ func TestSafeRotationNotExecutedIsCaught(t *testing.T) {
 	}
 	if !strings.Contains(text, "reproduce with --seed 27") {
 		t.Fatalf("the report does not name the seed:\n%s", text)
+	}
+}
+
+// TestSafeThresholdRaisedByPolicyChangeIsRaisedOnChain: a policy change
+// raises vault ops's threshold to 3 of 3: the coordinator proposes
+// changeThreshold(3), the owners sign it, it executes, and the Safe's
+// threshold on chain is the policy's. A later rules-only change asks
+// nothing of the chain.
+func TestSafeThresholdRaisedByPolicyChangeIsRaisedOnChain(t *testing.T) {
+	rep, text := safeRun(t, "testdata/safe-policy-change.yaml")
+	if !rep.Passed {
+		t.Fatalf("the drill failed (seed %d):\n%s", rep.Seed, text)
+	}
+	sc := rep.History.Safe
+	if sc == nil || sc.Threshold != 3 || sc.WantThreshold != 3 || !slices.Equal(sc.Owners, []string{"alice", "bob", "carol"}) {
+		t.Fatalf("the Safe on chain: %+v, want 3 of alice, bob, carol", sc)
+	}
+	if sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
+		t.Fatalf("%d finalized, %d executed on chain (waiting %v, reverted %v)", rep.Proposals.Finalized, sc.Executed, sc.Waiting, sc.Reverted)
+	}
+	if len(rep.Versions) != 2 {
+		t.Fatalf("policy versions %+v", rep.Versions)
+	}
+	n := 0
+	for _, e := range rep.Notable {
+		if e.Kind == "safe-rotation-executed" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d owner or threshold changes executed on chain, want 1 (the threshold's; the rules change needs none)", n)
 	}
 }
