@@ -9,6 +9,7 @@ package drill
 // nonce order. Policy first, chain second (docs/safe.md, "Rotation").
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -58,17 +59,28 @@ func (s *sim) safeRotate(ri int) {
 	if slices.Equal(ss.planned, rotated(ss.planned, next)) && len(ss.planned) == len(next) && nextTh == ss.plannedTh {
 		return // the rules changed, not the owners
 	}
-	// The rotation's nonce: the first one no finalized transaction holds
-	// (a withdrawn stale payment's, or the next): what is finalized
-	// before it still executes with the owners who signed it; what is
-	// proposed under the new version executes after it, when the
-	// replacement's signature counts on chain.
+	// The rotation's nonce: the lowest freed nonce of a withdrawn stale
+	// payment above every finalized transaction still waiting, else the
+	// next one. What is finalized executes before it, with the owners who
+	// signed it; a stale payment proposed again below it is signed by
+	// those owners only, one above it also by the replacement, whose
+	// signature counts on chain once the rotation executed.
 	stale := s.withdrawStale(pol.Version)
-	coin := ss.nonce + 1 // the Safe nonce coin-1, as a payment's
-	for ss.ready[coin-1] != nil {
-		coin++
+	var waiting uint64 // the coin of the highest finalized one waiting
+	for n := range ss.ready {
+		waiting = max(waiting, n+1)
 	}
-	s.coin = max(s.coin, coin)
+	coin := uint64(0) // the Safe nonce coin-1, as a payment's
+	for _, q := range stale {
+		if q.Coin > waiting {
+			coin = q.Coin
+			break
+		}
+	}
+	if coin == 0 {
+		s.coin++
+		coin = s.coin
+	}
 	payload, err := coordinator.SafeRotation(pol, "ops", ss.planned, ss.plannedTh, coin-1)
 	if err != nil {
 		s.fail(fmt.Errorf("drill: the Safe's owner rotation: %w", err))
@@ -85,13 +97,14 @@ func (s *sim) safeRotate(ri int) {
 	}
 	out, in := ownerDiff(ss.planned, next)
 	s.log("safe-rotation-proposed", "", p, "the Safe's owner rotation toward version %d, nonce %d: %s out, %s in, threshold %d", pol.Version, coin-1, s.ownerNames(out), s.ownerNames(in), nextTh)
-	onChain := map[string]bool{}
+	owners := map[string]bool{} // the owners on chain when it executes
 	for _, o := range ss.planned {
-		onChain[ss.names[o]] = true
+		owners[ss.names[o]] = true
 	}
 	ss.planned, ss.plannedTh = rotated(ss.planned, next), nextTh
-	// The stale payments again, under the new version, on the freed
-	// nonces after the rotation's, then on new ones.
+	s.deliverOwners(p, owners)
+	// The stale payments again, under the new version, on the other freed
+	// nonces, then on new ones.
 	var slots []uint64
 	for _, q := range stale {
 		if q.Coin != coin {
@@ -105,11 +118,19 @@ func (s *sim) safeRotate(ri int) {
 		} else {
 			s.coin = c
 		}
-		s.proposeCoin(q.flow, c, "stale after the rotation, "+q.name()+" withdrawn")
+		only := owners
+		if c > coin {
+			only = nil
+		}
+		s.safeProposeAgain(q, c, only)
 	}
-	// deliver, to the owners only.
+}
+
+// deliverOwners is deliver to the stations in owners only (all, for
+// nil), none revoked.
+func (s *sim) deliverOwners(p *Prop, owners map[string]bool) {
 	for _, who := range s.people {
-		if !onChain[who] || s.revokedPerson(who) {
+		if (owners != nil && !owners[who]) || s.revokedPerson(who) {
 			continue
 		}
 		lat := s.m.actors[who].latency(s.r)
@@ -119,6 +140,32 @@ func (s *sim) safeRotate(ri int) {
 		}
 		s.at(at, func() { s.decide(who, p) })
 	}
+}
+
+// safeProposeAgain proposes stale payment q again under the version in
+// effect, on coin (Safe nonce coin-1), handed to the stations in owners
+// (all, for nil): proposeCoin with the delivery a Safe's nonce order
+// needs.
+func (s *sim) safeProposeAgain(q *Prop, coin uint64, owners map[string]bool) {
+	f := s.sc.Workload[q.flow]
+	params := coordinator.ProposeParams{Vault: "ops", Lifetime: f.Lifetime.D(), Urgent: f.Kind == Urgent, Intent: f.Kind + " payment", Template: f.Template,
+		SafeTx: s.safe.payment(coin, f.To, f.sats)}
+	if f.Template != "" {
+		params.Intent = f.Kind + " payment under template " + f.Template
+	}
+	pe, _, err := s.q.Coord.Propose(s.ctx, params, s.q.CoordKeys.Identity)
+	if errors.Is(err, coordinator.ErrDenied) || errors.Is(err, coordinator.ErrBlocked) {
+		s.log("denied", "", nil, "%s payment of %s ETH, again: %v", f.Kind, f.Amount, err)
+		return
+	}
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	p := s.add(pe, f.Kind, coin, false)
+	p.flow = q.flow
+	s.log("proposed-again", "", p, "%s payment of %s ETH, nonce %d, again: %s was stale after the rotation", f.Kind, f.Amount, coin-1, q.name())
+	s.deliverOwners(p, owners)
 }
 
 // safeOwners are vault ops's Safe owners and threshold in policy version
