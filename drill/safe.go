@@ -6,7 +6,8 @@ package drill
 // keys; workload payments are Safe transactions proposed, signed,
 // finalized by the real coordinator and stations and executed on the
 // simulated chain; a compromised station can try a Bybit-style
-// delegatecall; and the checker reads the Safe on chain at the end.
+// delegatecall; a rotation changes the owners on chain too
+// (safe_rotation.go); and the checker reads the Safe on chain at the end.
 
 import (
 	"cmp"
@@ -58,7 +59,7 @@ const DefaultEthAttacker = "0x00000000000000000000000000000000000BadC0"
 const InvSafe = "safe-on-chain"
 
 func init() {
-	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy says at the end, and every finalized Safe transaction executed"
+	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy in force says at the end (no revoked owner left), and every finalized Safe transaction executed"
 }
 
 // weiPerUnit turns the scenario's 8-decimal amounts into wei: on a Safe
