@@ -211,6 +211,14 @@ func Check(ctx context.Context, h *History) []Invariant {
 		}
 		claimed := map[string]string{}
 		for _, ev := range l.Entries {
+			if ev.Kind == "claims.released" {
+				// The coordinator's signed release of an ended
+				// proposal (withdrawn, rejected, expired) frees them.
+				for _, sp := range strings.Fields(ev.Detail["released"]) {
+					delete(claimed, sp)
+				}
+				continue
+			}
 			if ev.Kind != "approval.created" {
 				continue
 			}

@@ -62,8 +62,13 @@ type Rotation struct {
 	// run).
 	RestoredAt    string `json:"restoredAt,omitempty"`
 	TimeToRestore int64  `json:"timeToRestoreSeconds"`
+	// OnChainAt, on a Safe, is when the owner rotation executed on chain
+	// (empty: not within the run); quorum is restored only then.
+	OnChainAt string `json:"onChainAt,omitempty"`
 
 	lost, rotated time.Time
+	// prop is the Safe's owner rotation proposal (safe_rotation.go).
+	prop *Prop
 }
 
 // versionOf is the number of the policy version with id polID.
@@ -300,6 +305,10 @@ func (s *sim) policyChange(f Fault) {
 	if err != nil {
 		s.log("policy-change-refused", "", nil, "%v", err)
 		s.ext.versions = append(s.ext.versions, VersionChange{At: s.now().Format(time.RFC3339), Why: why + " refused: " + s.scrub(err.Error()), Changes: []string{}})
+		return
+	}
+	if s.safe != nil {
+		s.safeRotate(-1) // safe_rotation.go: a new threshold on chain too
 	}
 }
 
@@ -318,6 +327,9 @@ func (s *sim) rotate(f Fault, lostAt time.Time) {
 	if err := yaml.Unmarshal([]byte(enroll.PolicyEntry(m.WS.Config)), &entry); err != nil || len(entry) != 1 {
 		s.fail(fmt.Errorf("drill: the new station's policy entry: %v", err))
 		return
+	}
+	if s.safe != nil { // safe_rotation.go: its owner key named in the record
+		s.safe.name(repl, m.WS.Config.Ethereum)
 	}
 	signers := s.honest()
 	reason := fmt.Sprintf("%s: station %s", f.Kind, who)
@@ -359,6 +371,9 @@ func (s *sim) rotate(f Fault, lostAt time.Time) {
 	s.m.rotated[who] = rotation{by: repl, at: s.now()}
 	s.people = append(s.people, repl)
 	s.log("rotated", who, nil, "version %d revokes %s; %s signs in their place", vc.Version, who, repl)
+	if s.safe != nil {
+		s.safeRotate(len(s.ext.rotations) - 1) // safe_rotation.go: the owners on chain too
+	}
 	if f.Kind == Compromised {
 		s.revokedTry(who)
 	}
@@ -386,7 +401,11 @@ func (s *sim) revokedTry(who string) {
 		s.log("revoked-try-skipped", who, nil, "no proposal that %s's old key could sign", who)
 		return
 	}
-	ae, err := s.forge(who, target)
+	forge := s.forge
+	if s.safe != nil {
+		forge = s.forgeSafe
+	}
+	ae, err := forge(who, target)
 	if err != nil {
 		s.fail(err)
 		return

@@ -254,6 +254,13 @@ func (s *sim) report(seed uint64) *Report {
 				first = p.FinalAt
 			}
 		}
+		if s.safe != nil { // safe_rotation.go: on a Safe, once the owners changed on chain
+			first = time.Time{}
+			if at, ok := s.safe.executedAt[r.prop]; ok && r.prop != nil {
+				first = at
+				r.OnChainAt = at.Format(time.RFC3339)
+			}
+		}
 		if !first.IsZero() {
 			r.RestoredAt = first.Format(time.RFC3339)
 			r.TimeToRestore = int64(first.Sub(r.lost) / time.Second)

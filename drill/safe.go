@@ -6,9 +6,11 @@ package drill
 // keys; workload payments are Safe transactions proposed, signed,
 // finalized by the real coordinator and stations and executed on the
 // simulated chain; a compromised station can try a Bybit-style
-// delegatecall; and the checker reads the Safe on chain at the end.
+// delegatecall; a rotation changes the owners on chain too
+// (safe_rotation.go); and the checker reads the Safe on chain at the end.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -43,6 +45,10 @@ type SafeSection struct {
 	// target in the vault's policy: a deliberately broken policy, for the
 	// test that the checker catches it. Never in a real scenario.
 	TrustAttacker bool `yaml:"trust_attacker"`
+	// SkipRotation adopts a rotation's policy version but never proposes
+	// the Safe's owner rotation on chain: a deliberately broken procedure,
+	// for the test that the checker catches it. Never in a real scenario.
+	SkipRotation bool `yaml:"skip_rotation"`
 }
 
 // DefaultEthAttacker is where a compromised station's attacker sends a
@@ -53,7 +59,7 @@ const DefaultEthAttacker = "0x00000000000000000000000000000000000BadC0"
 const InvSafe = "safe-on-chain"
 
 func init() {
-	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy says at the end, and every finalized Safe transaction executed"
+	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy in force says at the end (no revoked owner left), and every finalized Safe transaction executed"
 }
 
 // weiPerUnit turns the scenario's 8-decimal amounts into wei: on a Safe
@@ -88,14 +94,26 @@ func (sc *Scenario) checkSafe() error {
 			return fieldf(fmt.Sprintf("workload[%d].to", i), "%q: want an Ethereum address (quorum.safe; amounts are ETH)", sc.Workload[i].To)
 		}
 	}
+	// A policy change may raise vault ops's threshold, never lower it: the
+	// Safe's changeThreshold needs the old threshold's signatures on chain,
+	// and the coordinator would finalize it with the new, fewer.
+	th := q.Threshold
+	changes := slices.Clone(sc.Faults)
+	slices.SortStableFunc(changes, func(a, b Fault) int { return cmp.Compare(a.At, b.At) })
+	for _, f := range changes {
+		if f.Kind == PolicyChange && f.Threshold != 0 {
+			if f.Threshold < th {
+				return fieldf("faults", "a policy change lowering vault ops's threshold (%d to %d) is not rehearsed on a Safe: its changeThreshold needs %d signatures on chain", th, f.Threshold, th)
+			}
+			th = f.Threshold
+		}
+	}
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
 		path := fmt.Sprintf("faults[%d]", i)
 		switch {
-		case f.Kind == RecoveryTry || f.Kind == PolicyChange:
+		case f.Kind == RecoveryTry:
 			return fieldf(path+".kind", "%s is not rehearsed on a Safe yet", f.Kind)
-		case f.Rotate != 0:
-			return fieldf(path+".rotate", "a rotation is not rehearsed on a Safe yet (the owners on chain would have to change too)")
 		}
 		if f.Kind == Compromised {
 			if f.To == DefaultAttacker {
@@ -129,6 +147,14 @@ type safeSide struct {
 	// from the Safe no more: after a takeover its code is the
 	// attacker's).
 	nonce uint64
+	// planned are the Safe's owners in its own order and plannedTh its
+	// threshold once every rotation proposed so far executed
+	// (safe_rotation.go); names the participant each owner address is,
+	// in any policy version; executedAt when each proposal executed.
+	planned    []common.Address
+	plannedTh  int
+	names      map[common.Address]string
+	executedAt map[*Prop]time.Time
 }
 
 // newSafeSide starts the simulated chain with the Safe contracts and the
@@ -139,7 +165,7 @@ func newSafeSide(sc *Scenario, qo *quorum.Options) (*safeSide, error) {
 	if sc.Quorum.Safe == nil {
 		return nil, nil
 	}
-	ss := &safeSide{sc: sc, tb: &simTB{}, ready: map[uint64]*Prop{}}
+	ss := &safeSide{sc: sc, tb: &simTB{}, ready: map[uint64]*Prop{}, names: map[common.Address]string{}, executedAt: map[*Prop]time.Time{}}
 	err := ss.do(func() {
 		ss.env = safesim.New(ss.tb, safesim.Artifacts(ss.tb), sc.Quorum.Safe.Version)
 		ss.attacker = ss.env.DeployCode(ss.tb, attackerCode)
@@ -199,8 +225,10 @@ func (ss *safeSide) vaults(cfgs map[string]*workspace.Config) (string, error) {
 			return "", err
 		}
 		ss.owners = append(ss.owners, ok2.Address)
+		ss.names[ok2.Address] = who
 		signers[i] = who + "/keystore"
 	}
+	ss.planned, ss.plannedTh = slices.Clone(ss.owners), q.Threshold
 	var msco, attackerHash common.Hash
 	err := ss.do(func() {
 		ss.safe = ss.env.CreateSafe(ss.tb, ss.owners, q.Threshold)
@@ -262,6 +290,11 @@ func (s *sim) safeExecute(p *Prop) {
 			}
 			ss.executed++
 			ss.nonce++
+			ss.executedAt[q] = s.now()
+			if q.Flow == FlowRotation {
+				s.log("safe-rotation-executed", "", q, "the owner rotation executed on the simulated chain, nonce %d: owners %s", nonce, s.ownerNames(ss.env.Owners(ss.tb, ss.safe)))
+				continue
+			}
 			s.log("safe-executed", "", q, "executed on the simulated chain, nonce %d", nonce)
 		}
 	})
@@ -395,6 +428,11 @@ type SafeCheck struct {
 	Threshold, WantThreshold int
 	// Singleton says slot 0 still holds the Safe version's singleton.
 	Singleton bool
+	// Revoked name the participants the policy in force revoked whose
+	// key is still an owner on chain: a rotation not executed.
+	Revoked []string `json:",omitempty"`
+	// Rotations counts the revocations the check covered.
+	Rotations int `json:",omitempty"`
 	// Reverted name finalized transactions whose execution reverted.
 	Reverted []string
 	// Executed counts the finalized transactions executed on chain;
@@ -407,7 +445,7 @@ type SafeCheck struct {
 	LastBlock time.Time `json:"-"`
 }
 
-func (c *SafeCheck) checked() int { return 3 + len(c.Reverted) }
+func (c *SafeCheck) checked() int { return 3 + c.Rotations + len(c.Reverted) }
 
 func (c *SafeCheck) violations() []string {
 	var vs []string
@@ -419,6 +457,9 @@ func (c *SafeCheck) violations() []string {
 	}
 	if c.Threshold != c.WantThreshold && c.Threshold >= 0 {
 		vs = append(vs, fmt.Sprintf("the Safe's threshold on chain is %d, the policy says %d", c.Threshold, c.WantThreshold))
+	}
+	for _, who := range c.Revoked {
+		vs = append(vs, who+"'s key, revoked by the policy in force, is still an owner of the Safe on chain: the rotation was not executed")
 	}
 	for _, n := range c.Reverted {
 		vs = append(vs, n+": finalized, but its execution on chain reverted")
@@ -445,19 +486,36 @@ func (s *sim) safeFinish() error {
 			c.Waiting = append(c.Waiting, p.name())
 		}
 	}
+	// Every owner key of vault ops in any version is named: a revoked
+	// one left on chain shows by name.
 	names := map[common.Address]string{}
-	for _, ref := range v.Signers {
-		who, _, _ := strings.Cut(ref, "/")
-		sg, ok := pol.SignerFor(v, who)
+	for i, ver := range h.Versions {
+		vv, ok := ver.Policy.Vault("ops")
 		if !ok {
-			return fmt.Errorf("drill: vault ops's signer %s is in no policy entry", ref)
+			continue
 		}
-		o, err := safe.ParseOwnerKey(sg.Device.KeyFor("ethereum"))
-		if err != nil {
-			return err
+		for _, ref := range vv.Signers {
+			who, _, _ := strings.Cut(ref, "/")
+			sg, ok := ver.Policy.SignerFor(vv, who)
+			if !ok {
+				return fmt.Errorf("drill: vault ops's signer %s is in no entry of policy version %d", ref, ver.Policy.Version)
+			}
+			o, err := safe.ParseOwnerKey(sg.Device.KeyFor("ethereum"))
+			if err != nil {
+				return err
+			}
+			names[o.Address] = who
+			if i == len(h.Versions)-1 {
+				c.WantOwners = append(c.WantOwners, who)
+			}
 		}
-		names[o.Address] = who
-		c.WantOwners = append(c.WantOwners, who)
+	}
+	revoked := map[string]bool{}
+	for _, pt := range pol.Participants {
+		if pt.Revoked != nil {
+			revoked[pt.ID] = true
+			c.Rotations++
+		}
 	}
 	err := ss.do(func() {
 		hd, err := ss.env.Client.HeaderByNumber(context.Background(), nil)
@@ -482,6 +540,9 @@ func (s *sim) safeFinish() error {
 				n = "an unknown owner"
 			}
 			c.Owners = append(c.Owners, n)
+			if revoked[n] {
+				c.Revoked = append(c.Revoked, n)
+			}
 		}
 		c.Threshold = ss.env.Threshold(ss.tb, ss.safe)
 	})
@@ -490,6 +551,7 @@ func (s *sim) safeFinish() error {
 	}
 	slices.Sort(c.Owners)
 	slices.Sort(c.WantOwners)
+	slices.Sort(c.Revoked)
 	h.Safe = c
 	return nil
 }
@@ -541,10 +603,8 @@ func (ss *safeSide) scrub(msg string) string {
 		case ss.env.MultiSendCallOnly:
 			return "MultiSendCallOnly"
 		}
-		for i, o := range ss.owners {
-			if o == addr {
-				return ss.sc.Quorum.People[i] + "'s owner key"
-			}
+		if who, ok := ss.names[addr]; ok {
+			return who + "'s owner key"
 		}
 		return a
 	})

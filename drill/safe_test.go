@@ -31,7 +31,7 @@ func TestBybitDelegatecallIsStoppedOnTheSafe(t *testing.T) {
 	if sc == nil {
 		t.Fatal("no on-chain reading of the Safe in the history")
 	}
-	if !sc.Singleton || sc.Threshold != 2 || !slices.Equal(sc.Owners, []string{"alice", "bob", "carol"}) {
+	if !sc.Singleton || sc.Threshold != 2 || !slices.Equal(sc.Owners, []string{"alice", "bob", "dave"}) {
 		t.Fatalf("the Safe on chain: %+v", sc)
 	}
 	if sc.Executed == 0 || sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
@@ -113,17 +113,168 @@ func TestSafeDrillSameSeedSameReport(t *testing.T) {
 }
 
 // TestSafeScenarioRefusesWhatItCannotRehearse: a delegatecall attack
-// without a Safe, a Bitcoin destination on a Safe, a rotation on a Safe.
+// without a Safe, a Bitcoin destination on a Safe, an unknown Safe
+// version, a policy change lowering a Safe's threshold (its
+// changeThreshold would need the old threshold's signatures on chain, the
+// coordinator would finalize it with fewer), the recovery path.
 func TestSafeScenarioRefusesWhatItCannotRehearse(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"duration: 1d\nfaults:\n  - {kind: compromised, at: 1h, person: carol, attacks: [delegatecall]}\n", "faults[0].attacks: delegatecall is an attack on a Safe"},
 		{"duration: 1d\nquorum: {safe: {}}\nworkload:\n  - {kind: routine, every: 12h, amount: \"0.1\", to: bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080}\n", "workload[0].to"},
-		{"duration: 1d\nquorum: {safe: {}}\nfaults:\n  - {kind: key-lost, at: 1h, person: carol, rotate: 1h}\n", "faults[0].rotate"},
 		{"duration: 1d\nquorum: {safe: {version: \"0.9\"}}\n", "quorum.safe.version"},
+		{"duration: 1d\nquorum: {people: [a, b, c], threshold: 3, safe: {}}\nfaults:\n  - {kind: policy-change, at: 1h, threshold: 2}\n", "lowering vault ops's threshold"},
+		{"duration: 1d\nquorum: {safe: {}}\nfaults:\n  - {kind: recovery, at: 1h}\n", "faults[0]"},
 	} {
 		_, err := drill.ParseScenario([]byte(c.yaml))
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: %v, want %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+// safeRun runs a Safe scenario and returns its report and text.
+func safeRun(t *testing.T, path string) (*drill.Report, string) {
+	t.Helper()
+	rep, err := drill.Run(ctx, load(t, path), drill.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	rep.Text(&b)
+	return rep, b.String()
+}
+
+// checkRotatedOnChain: the drill passed, the Safe's owners on chain are
+// want (the policy in force), every finalized transaction executed, and
+// the one rotation restored quorum only once it executed on chain.
+func checkRotatedOnChain(t *testing.T, rep *drill.Report, text string, want []string) {
+	t.Helper()
+	if !rep.Passed {
+		t.Fatalf("the drill failed (seed %d):\n%s", rep.Seed, text)
+	}
+	sc := rep.History.Safe
+	if sc == nil || !sc.Singleton || sc.Threshold != 2 || !slices.Equal(sc.Owners, want) || !slices.Equal(sc.WantOwners, want) || len(sc.Revoked) != 0 {
+		t.Fatalf("the Safe on chain: %+v, want owners %v", sc, want)
+	}
+	if sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
+		t.Fatalf("%d finalized, %d executed on chain (waiting %v, reverted %v)\n%s", rep.Proposals.Finalized, sc.Executed, sc.Waiting, sc.Reverted, text)
+	}
+	if len(rep.Rotations) != 1 {
+		t.Fatalf("rotations: %+v", rep.Rotations)
+	}
+	r := rep.Rotations[0]
+	if r.OnChainAt == "" || r.RestoredAt != r.OnChainAt || r.OnChainAt < r.RotatedAt || r.TimeToRestore <= 0 {
+		t.Fatalf("the rotation was not restored on chain, or its time to restore leaves the execution out: %+v", r)
+	}
+	kinds := map[string]int{}
+	for _, e := range rep.Notable {
+		kinds[e.Kind]++
+	}
+	if kinds["safe-rotation-proposed"] != 1 || kinds["safe-rotation-executed"] != 1 {
+		t.Fatalf("notable events %v: want one owner rotation proposed and executed", kinds)
+	}
+	for _, inv := range rep.Invariants {
+		if inv.Name == drill.InvSafe && (!inv.Held || inv.Checked < 4) {
+			t.Fatalf("%s: %+v", drill.InvSafe, inv)
+		}
+	}
+}
+
+// TestCompromisedSafeOwnerIsSwappedOutOnChain: carol's station is
+// compromised; a day later the version that revokes her and lists dave is
+// adopted, the coordinator proposes swapOwner(carol -> dave) at the next
+// nonce, alice and bob sign it and it executes on the simulated chain:
+// the Safe's owners are the policy's, carol's key is no owner, and the
+// time to restore quorum runs until that execution.
+func TestCompromisedSafeOwnerIsSwappedOutOnChain(t *testing.T) {
+	rep, text := safeRun(t, "../drills/safe-bybit.yaml")
+	checkRotatedOnChain(t, rep, text, []string{"alice", "bob", "dave"})
+	if r := rep.Rotations[0]; r.Person != "carol" || r.Replacement != "dave" || r.Fault != drill.Compromised {
+		t.Fatalf("rotation %+v", r)
+	}
+}
+
+// TestLostSafeOwnerIsRotatedOutOnChain: bob's station is lost; alice and
+// carol rotate him out for bob-2, on chain too. A payment still open
+// under version 1 is withdrawn, not left holding its nonce.
+func TestLostSafeOwnerIsRotatedOutOnChain(t *testing.T) {
+	rep, text := safeRun(t, "testdata/safe-rotation-key-lost.yaml")
+	checkRotatedOnChain(t, rep, text, []string{"alice", "bob-2", "carol"})
+}
+
+// TestPaymentOpenAcrossSafeRotationDoesNotBlockTheNonces: a payment open
+// under version 1 when the rotation is adopted is stale. Left as it was,
+// its nonce would never be used and the Safe would execute nothing after
+// it, the rotation included. It is withdrawn (the stations free their
+// claim on its nonce), the rotation takes that nonce, and the payment is
+// proposed again under version 2 and executed after the rotation.
+func TestPaymentOpenAcrossSafeRotationDoesNotBlockTheNonces(t *testing.T) {
+	rep, text := safeRun(t, "testdata/safe-rotation-stale.yaml")
+	checkRotatedOnChain(t, rep, text, []string{"alice", "bob", "dave"})
+	var withdrawn, again int
+	for _, e := range rep.Notable {
+		switch e.Kind {
+		case "withdrawn":
+			withdrawn++
+		case "proposed-again":
+			again++
+		}
+	}
+	if withdrawn == 0 || again != withdrawn {
+		t.Fatalf("%d stale payments withdrawn, %d proposed again: the scenario no longer has a payment open across the rotation\n%s", withdrawn, again, text)
+	}
+}
+
+// TestSafeRotationNotExecutedIsCaught: the policy rotates carol out but
+// the Safe's owners are never changed on chain. The checker fails the
+// drill: carol's key still owns the Safe, the owners are not the
+// policy's, and the seed is named.
+func TestSafeRotationNotExecutedIsCaught(t *testing.T) {
+	rep, text := safeRun(t, "testdata/safe-rotation-broken.yaml")
+	if rep.Passed {
+		t.Fatalf("a rotation never executed on chain passed the drill:\n%s", text)
+	}
+	if !slices.Contains(rep.Failed(), drill.InvSafe) {
+		t.Fatalf("failed %v, want %s", rep.Failed(), drill.InvSafe)
+	}
+	if sc := rep.History.Safe; sc == nil || !slices.Equal(sc.Revoked, []string{"carol"}) || !slices.Contains(sc.Owners, "carol") {
+		t.Fatalf("the Safe on chain: %+v, want carol's revoked key reported as still an owner", sc)
+	}
+	if r := rep.Rotations; len(r) != 1 || r[0].OnChainAt != "" || r[0].RestoredAt != "" {
+		t.Fatalf("a rotation never executed counts as restored: %+v", r)
+	}
+	if !strings.Contains(text, "reproduce with --seed 27") {
+		t.Fatalf("the report does not name the seed:\n%s", text)
+	}
+}
+
+// TestSafeThresholdRaisedByPolicyChangeIsRaisedOnChain: a policy change
+// raises vault ops's threshold to 3 of 3: the coordinator proposes
+// changeThreshold(3), the owners sign it, it executes, and the Safe's
+// threshold on chain is the policy's. A later rules-only change asks
+// nothing of the chain.
+func TestSafeThresholdRaisedByPolicyChangeIsRaisedOnChain(t *testing.T) {
+	rep, text := safeRun(t, "testdata/safe-policy-change.yaml")
+	if !rep.Passed {
+		t.Fatalf("the drill failed (seed %d):\n%s", rep.Seed, text)
+	}
+	sc := rep.History.Safe
+	if sc == nil || sc.Threshold != 3 || sc.WantThreshold != 3 || !slices.Equal(sc.Owners, []string{"alice", "bob", "carol"}) {
+		t.Fatalf("the Safe on chain: %+v, want 3 of alice, bob, carol", sc)
+	}
+	if sc.Executed != rep.Proposals.Finalized || len(sc.Waiting) != 0 || len(sc.Reverted) != 0 {
+		t.Fatalf("%d finalized, %d executed on chain (waiting %v, reverted %v)", rep.Proposals.Finalized, sc.Executed, sc.Waiting, sc.Reverted)
+	}
+	if len(rep.Versions) != 2 {
+		t.Fatalf("policy versions %+v", rep.Versions)
+	}
+	n := 0
+	for _, e := range rep.Notable {
+		if e.Kind == "safe-rotation-executed" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d owner or threshold changes executed on chain, want 1 (the threshold's; the rules change needs none)", n)
 	}
 }
