@@ -15,6 +15,7 @@ import (
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
@@ -132,18 +133,25 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	p, _ := proposal.Decode(env)
-	type stateOut struct {
-		Block     uint64 `json:"block"`
-		BlockHash string `json:"blockHash"`
-	}
 	var state *stateOut
 	if d, ok := rv.Details.(safe.Details); ok && d.State != nil {
 		state = &stateOut{d.State.Block, strings.ToLower(d.State.BlockHash)}
 	}
-	if *asJSON {
-		fl := rv.Flags
-		if fl == nil {
-			fl = []chain.Flag{}
+	return e.printProposed(env, p, rv.TxID, rv.Flags, state, *out, *asJSON)
+}
+
+// stateOut is the block a proposal attests a Safe's on-chain state at.
+type stateOut struct {
+	Block     uint64 `json:"block"`
+	BlockHash string `json:"blockHash"`
+}
+
+// printProposed reports a proposal made, here or at the service, and
+// written to out; a duplicate or conflicting proposal is warned of.
+func (e *env) printProposed(env *envelope.Envelope, p *proposal.Proposal, txid string, flags []chain.Flag, state *stateOut, out string, asJSON bool) error {
+	if asJSON {
+		if flags == nil {
+			flags = []chain.Flag{}
 		}
 		return printJSON(e.stdout, struct {
 			Proposal string       `json:"proposal"`
@@ -156,22 +164,22 @@ func (e *env) propose(args []string) error {
 			Flags    []chain.Flag `json:"flags"`
 			State    *stateOut    `json:"state,omitempty"`
 			File     string       `json:"file"`
-		}{env.IDHex(), p.Vault, p.Chain, rv.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, fl, state, *out})
+		}{env.IDHex(), p.Vault, p.Chain, txid, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, flags, state, out})
 	}
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
-	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, txid, p.ExpiresTime().Format(time.RFC3339))
 	if p.Template != "" {
 		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
 	}
 	if state != nil {
 		fmt.Fprintf(e.stdout, "on-chain state attested at block %d, hash %s\n", state.Block, state.BlockHash)
 	}
-	for _, f := range rv.Flags {
+	for _, f := range flags {
 		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
 			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
 		}
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", *out)
+	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", out)
 	return nil
 }
 
@@ -447,36 +455,11 @@ func (e *env) collect(args []string) error {
 	// Every file is handled and reported; one refused file does not keep
 	// the others from being collected, and a decision handed in twice is
 	// reported, not an error.
-	type decided struct {
-		Proposal           string `json:"proposal"`
-		Participant        string `json:"participant"`
-		Device             string `json:"device"`
-		Decision           string `json:"decision"`
-		Endorsement        bool   `json:"endorsement"`
-		External           bool   `json:"external"`
-		SignaturesVerified int    `json:"signaturesVerified"`
-		Reason             string `json:"reason,omitempty"`
-	}
-	type fileResult struct {
-		File      string    `json:"file"`
-		Result    string    `json:"result"` // collected, already-collected, refused
-		Reason    string    `json:"reason,omitempty"`
-		Decisions []decided `json:"decisions"`
-	}
-	results := []fileResult{}
-	var refused []string
-	collected, again := 0, 0
-	say := func(w io.Writer, format string, args ...any) {
-		if !*asJSON {
-			fmt.Fprintf(w, format, args...)
-		}
-	}
+	b := &collectBatch{e: e, asJSON: *asJSON}
 	for _, path := range pos {
 		raw, err := readArtifact(path)
 		if err != nil {
-			say(e.stderr, "airlock: %s: refused: %v\n", path, err)
-			refused = append(refused, path)
-			results = append(results, fileResult{path, "refused", err.Error(), []decided{}})
+			b.refuse(path, err.Error())
 			continue
 		}
 		got, err := c.CollectAnyFor(context.Background(), *ref, raw, unlock)
@@ -485,21 +468,16 @@ func (e *env) collect(args []string) error {
 		case errors.As(err, &locked):
 			return locked.err
 		case errors.Is(err, coordinator.ErrAlreadyCollected):
-			say(e.stdout, "%s: already collected; nothing changed\n", path)
-			again++
-			results = append(results, fileResult{path, "already-collected", "", []decided{}})
+			b.already(path)
 			continue
 		case err != nil:
 			msg := err.Error()
 			if errors.Is(err, workspace.ErrDuplicate) {
 				msg += " (each participant decides once per proposal)"
 			}
-			say(e.stderr, "airlock: %s: refused: %s\n", path, msg)
-			refused = append(refused, path)
-			results = append(results, fileResult{path, "refused", msg, []decided{}})
+			b.refuse(path, msg)
 			continue
 		}
-		collected++
 		fr := fileResult{path, "collected", "", []decided{}}
 		for _, ch := range got {
 			a := ch.Approval
@@ -519,22 +497,86 @@ func (e *env) collect(args []string) error {
 				fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
 			}
 		}
-		results = append(results, fr)
+		b.collected(fr)
 	}
-	if *asJSON {
-		if err := printJSON(e.stdout, struct {
+	return b.finish(len(pos))
+}
+
+// decided is one decision a collected file recorded, as collect --json
+// lists it.
+type decided struct {
+	Proposal           string `json:"proposal"`
+	Participant        string `json:"participant"`
+	Device             string `json:"device"`
+	Decision           string `json:"decision"`
+	Endorsement        bool   `json:"endorsement"`
+	External           bool   `json:"external"`
+	SignaturesVerified int    `json:"signaturesVerified"`
+	Reason             string `json:"reason,omitempty"`
+}
+
+// fileResult is what became of one file collect was given.
+type fileResult struct {
+	File      string    `json:"file"`
+	Result    string    `json:"result"` // collected, already-collected, refused
+	Reason    string    `json:"reason,omitempty"`
+	Decisions []decided `json:"decisions"`
+}
+
+// collectBatch tallies a collect of several files, here or at the
+// service, and reports it.
+type collectBatch struct {
+	e                 *env
+	asJSON            bool
+	results           []fileResult
+	refused           []string
+	collectedN, again int
+}
+
+// say prints, but not when the output is JSON.
+func (b *collectBatch) say(w io.Writer, format string, args ...any) {
+	if !b.asJSON {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+func (b *collectBatch) refuse(path, msg string) {
+	b.say(b.e.stderr, "airlock: %s: refused: %s\n", path, msg)
+	b.refused = append(b.refused, path)
+	b.results = append(b.results, fileResult{path, "refused", msg, []decided{}})
+}
+
+func (b *collectBatch) already(path string) {
+	b.say(b.e.stdout, "%s: already collected; nothing changed\n", path)
+	b.again++
+	b.results = append(b.results, fileResult{path, "already-collected", "", []decided{}})
+}
+
+func (b *collectBatch) collected(fr fileResult) {
+	b.collectedN++
+	b.results = append(b.results, fr)
+}
+
+// finish prints the batch's JSON or, for several files, its tally; a
+// refused file makes it a refusal (exit 3).
+func (b *collectBatch) finish(files int) error {
+	if b.asJSON {
+		if b.results == nil {
+			b.results = []fileResult{}
+		}
+		if err := printJSON(b.e.stdout, struct {
 			Files            []fileResult `json:"files"`
 			Collected        int          `json:"collected"`
 			AlreadyCollected int          `json:"alreadyCollected"`
 			Refused          int          `json:"refused"`
-		}{results, collected, again, len(refused)}); err != nil {
+		}{b.results, b.collectedN, b.again, len(b.refused)}); err != nil {
 			return err
 		}
-	} else if len(pos) > 1 {
-		fmt.Fprintf(e.stdout, "%d files: %d collected, %d already collected, %d refused\n", len(pos), collected, again, len(refused))
+	} else if files > 1 {
+		fmt.Fprintf(b.e.stdout, "%d files: %d collected, %d already collected, %d refused\n", files, b.collectedN, b.again, len(b.refused))
 	}
-	if len(refused) > 0 {
-		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(refused), len(pos), strings.Join(refused, ", "))},
+	if len(b.refused) > 0 {
+		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(b.refused), files, strings.Join(b.refused, ", "))},
 			"each refusal is above with its reason; the other files were handled and need not be handed in again")
 	}
 	return nil
@@ -591,6 +633,13 @@ func (e *env) status(args []string) error {
 			fmt.Fprintf(e.stdout, "policy %s version %d pending: takes effect at %s (version %d in effect)\n", q.Name, q.Version, q.EffectiveAt().Format(time.RFC3339), c.Current().Version)
 		}
 	}
+	e.printStatus(rows, "")
+	return nil
+}
+
+// printStatus lists proposals, here or at the service (where names the
+// place a release is asked for: "" or " at the coordinator").
+func (e *env) printStatus(rows []coordinator.Row, where string) {
 	if len(rows) == 0 {
 		fmt.Fprintln(e.stdout, "no proposals")
 	}
@@ -615,10 +664,9 @@ func (e *env) status(args []string) error {
 			fmt.Fprintf(e.stdout, "    warning: proposal %s is live for the same transaction; withdraw one of them\n", d[:16])
 		}
 		if r.State.Releases() {
-			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE' gives the signed release that frees the stations' claims\n", r.ID[:16])
+			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE'%s gives the signed release that frees the stations' claims\n", r.ID[:16], where)
 		}
 	}
-	return nil
 }
 
 func (e *env) finalize(args []string) error {
