@@ -149,7 +149,7 @@ func (e *env) policySign(args []string) error {
 		// Stations review the change offline before they co-sign.
 		changes = policy.Diff(prev, p)
 		if !*asJSON {
-			printChanges(e.stdout, prev, p, changes)
+			inspect.ChangesText(e.stdout, prev, p, changes)
 		}
 		if err := checkSignTime(p, ws.Now()); err != nil {
 			return err
@@ -344,46 +344,9 @@ func (e *env) policyShow(args []string) error {
 		}
 	}()
 	if prev != nil && len(pos) == 1 {
-		printChanges(w, prev, p, policy.Diff(prev, p))
+		inspect.ChangesText(w, prev, p, policy.Diff(prev, p))
 	}
-	fmt.Fprintf(w, "policy %s version %d on %s\n", p.Name, p.Version, p.Network)
-	fmt.Fprintf(w, "id        %s\n", st.ID)
-	if p.Previous != nil {
-		fmt.Fprintf(w, "previous  %x\n", p.Previous)
-	}
-	fmt.Fprintf(w, "proposals live at most %v; the next version needs %d signatures\n", p.Lifetime(), p.PolicyThreshold)
-	for _, c := range p.Coordinators {
-		fmt.Fprintf(w, "coordinator %s  %s\n", c.ID, policy.EncodeIdentity(c.Identity))
-	}
-	if p.ChangeDelay != 0 {
-		fmt.Fprintf(w, "a later version that loosens the rules waits %v before it takes effect\n", p.Delay())
-	}
-	if p.Version > 1 {
-		fmt.Fprintf(w, "made %s, in effect from %s\n", time.Unix(p.Created, 0).UTC().Format(time.RFC3339), p.EffectiveAt().Format(time.RFC3339))
-	}
-	for _, part := range p.Participants {
-		fmt.Fprintf(w, "participant %s (%s)  %s\n", part.ID, part.Name, policy.EncodeIdentity(part.Identity))
-		if r := part.Revoked; r != nil {
-			fmt.Fprintf(w, "    REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
-		}
-		for _, d := range part.Devices {
-			fmt.Fprintf(w, "    device %s: %s %s %s  %s\n", d.ID, d.Kind, d.Vendor, d.Model, d.Key)
-			if r := d.Revoked; r != nil {
-				fmt.Fprintf(w, "        REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
-			}
-		}
-	}
-	for _, v := range p.Vaults {
-		fmt.Fprintf(w, "vault %s on %s: %d of %v\n    %s\n", v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor)
-		if r := v.Recovery; r != nil {
-			fmt.Fprintf(w, "    recovery: %s alone, once the coins are %d blocks old\n", r.Signer, r.After)
-		}
-	}
-	state := "INCOMPLETE"
-	if st.Complete {
-		state = "complete"
-	}
-	fmt.Fprintf(w, "signatures: %d of %d needed, %s; signed: %s; missing: %s\n", len(st.Signed), st.Needed, state, list(st.Signed), list(st.Missing))
+	inspect.PolicyText(w, st)
 	return nil
 }
 

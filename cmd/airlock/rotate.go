@@ -4,11 +4,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -161,25 +161,9 @@ func (e *env) writeVersion(prev, p *policy.Policy, changes []policy.Change, out 
 			SignaturesNeeded: prev.PolicyThreshold, Signed: []string{}})
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: policy %s version %d, id %s\n", out, p.Name, p.Version, env.IDHex())
-	printChanges(e.stdout, prev, p, changes)
+	inspect.ChangesText(e.stdout, prev, p, changes)
 	fmt.Fprintf(e.stdout, "%d of version %d's participants must now sign it: airlock policy sign %s\n", prev.PolicyThreshold, prev.Version, out)
 	return nil
-}
-
-// printChanges prints the changes from prev to p and when p takes
-// effect.
-func printChanges(w io.Writer, prev, p *policy.Policy, changes []policy.Change) {
-	fmt.Fprintf(w, "changes from version %d:\n", prev.Version)
-	for _, c := range changes {
-		fmt.Fprintf(w, "  %s\n", c)
-	}
-	at := time.Unix(p.NotBefore, 0).UTC().Format(time.RFC3339)
-	if loose := policy.Loosening(changes); len(loose) > 0 {
-		fmt.Fprintf(w, "version %d loosens the rules (%d changes): it takes effect at %s, no sooner than version %d's change_delay (%v) after it was made (%s)\n",
-			p.Version, len(loose), at, prev.Version, prev.Delay(), time.Unix(p.Created, 0).UTC().Format(time.RFC3339))
-	} else {
-		fmt.Fprintf(w, "version %d only tightens the rules: it takes effect at %s, once imported\n", p.Version, at)
-	}
 }
 
 // versionBefore finds, in the workspace at dir, the version p follows
