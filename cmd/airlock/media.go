@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/transport/media"
 	"github.com/airlock-vault/airlock/transport/transfer"
@@ -203,7 +202,7 @@ func (e *env) auditTransfers(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	entries, err := logEntries(ws)
+	entries, err := ws.AuditEntries(context.Background())
 	if err != nil {
 		return err
 	}
@@ -312,14 +311,4 @@ func (e *env) reconcile(args []string) error {
 		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
 	}
 	return nil
-}
-
-// logEntries reads every entry of ws's audit log.
-func logEntries(ws *workspace.Workspace) ([]audit.Entry, error) {
-	var out []audit.Entry
-	err := ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		out, err = l.Entries()
-		return err
-	})
-	return out, err
 }
