@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 )
 
@@ -41,13 +40,9 @@ func (e *env) verify(args []string) error {
 	if err != nil {
 		return err
 	}
-	chain, err := policy.Verify(envs, reg)
+	versions, err := proposal.Versions(envs, reg)
 	if err != nil {
 		return err
-	}
-	versions := make([]proposal.Version, len(chain))
-	for i := range chain {
-		versions[i] = proposal.Version{Policy: chain[i], ID: envs[i].ID()}
 	}
 	pr, err := proposal.DecodeProof(pe)
 	if err != nil {
