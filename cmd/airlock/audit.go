@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -280,7 +281,7 @@ func (e *env) auditCheckProof(args []string) error {
 		return err
 	}
 	if *identityFile != "" {
-		b, err := readArtifact(*identityFile)
+		b, err := envelope.ReadArtifact(*identityFile)
 		if err != nil {
 			return err
 		}
@@ -296,7 +297,7 @@ func (e *env) auditCheckProof(args []string) error {
 	if err != nil {
 		return err
 	}
-	proof, err := readArtifact(pos[0])
+	proof, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}

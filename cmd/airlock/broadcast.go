@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -53,7 +54,7 @@ func (e *env) broadcast(args []string) error {
 	}
 	var raw []byte
 	if *txFile != "" {
-		b, err := readArtifact(*txFile)
+		b, err := envelope.ReadArtifact(*txFile)
 		if err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func (e *env) printSafeSent(sent *coordinator.SafeSent, asJSON bool) error {
 
 // executorKey decrypts the executor's Ethereum V3 keystore file.
 func (e *env) executorKey(file, passFile string) (*ecdsa.PrivateKey, error) {
-	b, err := readArtifact(file)
+	b, err := envelope.ReadArtifact(file)
 	if err != nil {
 		return nil, err
 	}

@@ -162,7 +162,7 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 		req.Lifetime = lifetime.String()
 	}
 	if safeTx != "" {
-		b, err := readArtifact(safeTx)
+		b, err := envelope.ReadArtifact(safeTx)
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 		}
 		req.SafeTx = b
 	} else {
-		b, err := readArtifact(psbtFile)
+		b, err := envelope.ReadArtifact(psbtFile)
 		if err != nil {
 			return err
 		}
@@ -279,7 +279,7 @@ func (e *env) collectRemote(sec *secrets, files []string, asJSON bool) error {
 	ctx := context.Background()
 	b := &collectBatch{e: e, asJSON: asJSON}
 	for _, path := range files {
-		raw, err := readArtifact(path)
+		raw, err := envelope.ReadArtifact(path)
 		if err != nil {
 			b.refuse(path, err.Error())
 			continue

@@ -112,7 +112,7 @@ func (e *env) export(args []string) error {
 // names in the workspace (workspace.Find).
 func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.Envelope, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		return readEnvelope(ref)
+		return envelope.ReadFile(ref)
 	}
 	k, err := ws.Find(context.Background(), ref)
 	if err != nil {

@@ -16,37 +16,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// maxArtifact bounds any file airlock reads as an artifact.
-const maxArtifact = envelope.MaxSize
-
-func readArtifact(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxArtifact+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxArtifact {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxArtifact)
-	}
-	return b, nil
-}
-
-func readEnvelope(path string) (*envelope.Envelope, error) {
-	b, err := readArtifact(path)
-	if err != nil {
-		return nil, err
-	}
-	e, err := envelope.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return e, nil
-}
-
 func writeEnvelope(path string, e *envelope.Envelope) error {
 	b, err := e.Encode()
 	if err != nil {
@@ -67,7 +36,7 @@ func (e *env) policyInit(args []string) error {
 	if len(pos) != 1 {
 		return usagef("policy init: want one policy file (YAML or JSON)")
 	}
-	src, err := readArtifact(pos[0])
+	src, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}
@@ -127,7 +96,7 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	env, err := readEnvelope(pos[0])
+	env, err := envelope.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -209,7 +178,7 @@ func (e *env) policyImport(args []string) error {
 	defer ws.Close()
 	var envs []*envelope.Envelope
 	for _, f := range pos {
-		env, err := readEnvelope(f)
+		env, err := envelope.ReadFile(f)
 		if err != nil {
 			return err
 		}
@@ -276,7 +245,7 @@ func (e *env) policyShow(args []string) error {
 	var inEffect *policy.Policy
 	switch len(pos) {
 	case 1:
-		if env, err = readEnvelope(pos[0]); err != nil {
+		if env, err = envelope.ReadFile(pos[0]); err != nil {
 			return err
 		}
 		if ws, err := workspace.Open(e.dir, e.wsOptions()); err == nil {
@@ -376,7 +345,7 @@ func proposalID(ref string) (string, error) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return ref, nil
 	}
-	env, err := readEnvelope(ref)
+	env, err := envelope.ReadFile(ref)
 	if err != nil {
 		return "", err
 	}

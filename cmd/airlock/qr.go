@@ -22,7 +22,7 @@ import (
 // a proposal in the workspace.
 func (e *env) artifact(ref string) (qr.Artifact, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		b, err := readArtifact(ref)
+		b, err := envelope.ReadArtifact(ref)
 		if err != nil {
 			return qr.Artifact{}, err
 		}

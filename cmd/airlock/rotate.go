@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
@@ -44,7 +45,7 @@ func (e *env) policyPropose(args []string) error {
 			return usagef("policy propose: --not-before %q is not an RFC 3339 time", *nb)
 		}
 	}
-	src, err := readArtifact(pos[0])
+	src, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}

@@ -100,9 +100,9 @@ func (e *env) propose(args []string) error {
 	case pay.set():
 		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
 	case *safeTx != "":
-		prm.SafeTx, err = readArtifact(*safeTx)
+		prm.SafeTx, err = envelope.ReadArtifact(*safeTx)
 	default:
-		prm.Payload, err = readArtifact(*psbtFile)
+		prm.Payload, err = envelope.ReadArtifact(*psbtFile)
 	}
 	if err != nil {
 		return err
@@ -457,7 +457,7 @@ func (e *env) collect(args []string) error {
 	// reported, not an error.
 	b := &collectBatch{e: e, asJSON: *asJSON}
 	for _, path := range pos {
-		raw, err := readArtifact(path)
+		raw, err := envelope.ReadArtifact(path)
 		if err != nil {
 			b.refuse(path, err.Error())
 			continue
@@ -785,7 +785,7 @@ func (e *env) writeFinal(f *coordinator.Finalized, out string, asJSON bool) erro
 // (proposals imported from media are kept there).
 func (e *env) proposalBytes(ws *workspace.Workspace, ref string) ([]byte, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		return readArtifact(ref)
+		return envelope.ReadArtifact(ref)
 	}
 	pe, err := ws.Proposal(ref)
 	if err != nil {

@@ -24,7 +24,7 @@ func (e *env) verify(args []string) error {
 	if len(pos) != 1 {
 		return usagef("verify: want one threshold proof file")
 	}
-	pe, err := readEnvelope(pos[0])
+	pe, err := envelope.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (e *env) verify(args []string) error {
 	}
 	var prop *envelope.Envelope
 	if *propFile != "" {
-		if prop, err = readEnvelope(*propFile); err != nil {
+		if prop, err = envelope.ReadFile(*propFile); err != nil {
 			return err
 		}
 	} else if prop, err = ws.Proposal(hex.EncodeToString(pr.Proposal)); err != nil {
