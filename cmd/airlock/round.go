@@ -16,6 +16,7 @@ import (
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
 	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
@@ -207,9 +208,9 @@ func (e *env) review(args []string) error {
 		return err
 	}
 	if *asJSON {
-		err = printJSON(e.stdout, reviewJSON(res))
+		err = printJSON(e.stdout, inspect.Review(res))
 	} else {
-		e.printReview(res)
+		inspect.ReviewText(e.stdout, res, e.now())
 	}
 	if err != nil {
 		return err
@@ -220,101 +221,11 @@ func (e *env) review(args []string) error {
 	return nil
 }
 
-func reviewJSON(res *station.Result) any {
-	// Lists are [] in JSON, never null (a copy: the review's own encoding
-	// is what its digest commits to).
-	rv := *res.Review
-	if rv.Flags == nil {
-		rv.Flags = []chain.Flag{}
-	}
-	if rv.Spends == nil {
-		rv.Spends = []string{}
-	}
-	if rv.Effects != nil {
-		fx := *rv.Effects
-		if fx.Transfers == nil {
-			fx.Transfers = []chain.Transfer{}
-		}
-		if fx.Actions == nil {
-			fx.Actions = []chain.Action{}
-		}
-		rv.Effects = &fx
-	}
-	var conflicts []string
-	for _, c := range res.Conflicts {
-		conflicts = append(conflicts, c.Resource+" spent by "+hex.EncodeToString(c.Proposal[:]))
-	}
-	return struct {
-		Proposal      string   `json:"proposal"`
-		Vault         string   `json:"vault"`
-		PolicyVersion uint64   `json:"policyVersion"`
-		Policy        string   `json:"policy"`
-		Created       string   `json:"created"`
-		Expires       string   `json:"expires"`
-		Intent        string   `json:"intent,omitempty"`
-		Urgent        bool     `json:"urgent,omitempty"`
-		Review        any      `json:"review"`
-		Refusals      []string `json:"refusals"`
-		Conflicts     []string `json:"conflicts"`
-		Verdict       any      `json:"verdict"`
-		MaySign       bool     `json:"maySign"`
-		Endorsement   bool     `json:"endorsement,omitempty"`
-		Template      any      `json:"template,omitempty"`
-	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Proposal.PolicyVersion, hex.EncodeToString(res.PolicyID[:]),
-		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Proposal.Urgent, &rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
-}
-
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
 	return s
-}
-
-func (e *env) printReview(res *station.Result) {
-	w := e.stdout
-	p := res.Proposal
-	if p.Urgent {
-		fmt.Fprintln(w, "*** URGENT: the coordinator marks this an emergency proposal; review it as carefully as any other ***")
-	}
-	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
-	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, p.PolicyVersion, hex.EncodeToString(res.PolicyID[:8]))
-	if p.PolicyVersion != res.Policy.Version {
-		fmt.Fprintf(w, "policy version %d is in effect now: its rules and signers decide (the vault's signers and threshold are unchanged)\n", res.Policy.Version)
-	}
-	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
-	if p.Intent != "" {
-		fmt.Fprintf(w, "the coordinator says: %q (not verified; what follows is)\n", p.Intent)
-	}
-	for _, l := range res.Review.Lines {
-		fmt.Fprintln(w, l)
-	}
-	for _, f := range res.Review.Flags {
-		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
-	}
-	if t := res.Proposal.Template; t != "" {
-		fmt.Fprintf(w, "template: %s (%s)\n", t, templateState(res))
-	}
-	if res.Verdict != nil {
-		for _, l := range strings.Split(strings.TrimSpace(res.Verdict.String()), "\n") {
-			fmt.Fprintf(w, "policy: %s\n", l)
-		}
-	}
-	for _, c := range res.Conflicts {
-		fmt.Fprintf(w, "conflict: %s is already spent by approved proposal %s\n", c.Resource, hex.EncodeToString(c.Proposal[:8]))
-	}
-	for _, r := range res.Refusals {
-		fmt.Fprintf(w, "refusal: %s\n", r)
-	}
-	if res.Endorser {
-		fmt.Fprintf(w, "endorsement: this station holds no signer of vault %s; an approval from here counts for the policy's approval groups, never toward the on-chain threshold\n", p.Vault)
-	}
-	if res.MaySign() {
-		fmt.Fprintln(w, "verdict: may sign")
-	} else {
-		fmt.Fprintln(w, "verdict: REFUSE")
-	}
 }
 
 func (e *env) sign(args []string) error {
@@ -714,70 +625,27 @@ func (e *env) writeFinal(f *coordinator.Finalized, out string, asJSON bool) erro
 		out = f.Final.TxID[:16] + ".tx"
 	}
 	hint := fmt.Sprintf("nothing is lost: 'airlock export %s --out FILE' writes them again", hex.EncodeToString(f.Proof.Proposal[:8]))
-	out2 := &out
-	if err := workspace.WriteFileAtomic(*out2, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
+	if err := workspace.WriteFileAtomic(out, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
 		return withHint(err, hint)
 	}
-	kind := f.Final.RawKind
-	if kind == "" {
-		kind = "raw transaction hex"
+	files := inspect.FinalFiles{Transaction: out, Kind: f.Final.RawKind, Proof: strings.TrimSuffix(out, filepath.Ext(out)) + ".proof"}
+	if files.Kind == "" {
+		files.Kind = "raw transaction hex"
 	}
 	if f.Final.Unsigned != nil {
-		unsigned := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
-		if err := workspace.WriteFileAtomic(unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
+		files.Unsigned = strings.TrimSuffix(out, filepath.Ext(out)) + ".unsigned.json"
+		if err := workspace.WriteFileAtomic(files.Unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
 			return withHint(err, hint)
 		}
-		kind += "; " + unsigned + ": the unsigned transaction any account may send"
+		files.Kind += "; " + files.Unsigned + ": the unsigned transaction any account may send"
 	}
-	proofPath := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".proof"
-	if err := writeEnvelope(proofPath, f.Env); err != nil {
+	if err := writeEnvelope(files.Proof, f.Env); err != nil {
 		return withHint(err, hint)
 	}
-	var who []string
-	for _, a := range f.Proof.Approvals {
-		who = append(who, a.Participant+"/"+a.Device)
-	}
 	if asJSON {
-		var ens []string
-		for _, a := range f.Proof.Endorsements {
-			ens = append(ens, a.Participant)
-		}
-		unsigned := ""
-		if f.Final.Unsigned != nil {
-			unsigned = strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
-		}
-		path := f.Proof.Path
-		if path == "" {
-			path = "threshold"
-		}
-		return printJSON(e.stdout, struct {
-			Proposal      string   `json:"proposal"`
-			Vault         string   `json:"vault"`
-			TxID          string   `json:"txid"`
-			Path          string   `json:"path"`
-			Threshold     int      `json:"threshold"`
-			PolicyVersion uint64   `json:"policyVersion"`
-			Approvals     []string `json:"approvals"`
-			Endorsements  []string `json:"endorsements"`
-			Rule          string   `json:"rule,omitempty"`
-			Transaction   string   `json:"transactionFile"`
-			Kind          string   `json:"transactionKind"`
-			Unsigned      string   `json:"unsignedFile,omitempty"`
-			Proof         string   `json:"proofFile"`
-			Again         bool     `json:"finalizedBefore"`
-			Lines         []string `json:"lines"`
-		}{hex.EncodeToString(f.Proof.Proposal), f.Proof.Vault, f.Final.TxID, path, f.Proof.Threshold, f.Proof.PolicyVersion,
-			orEmpty(who), orEmpty(ens), f.Proof.Rule, *out2, kind, unsigned, proofPath, f.Again, orEmpty(f.Final.Lines)})
+		return printJSON(e.stdout, inspect.Final(f, files))
 	}
-	for _, l := range f.Final.Lines {
-		fmt.Fprintln(e.stdout, l)
-	}
-	if f.Proof.Path == "recovery" {
-		fmt.Fprintf(e.stdout, "recovery path taken under policy version %d, approved by the recovery signer %s alone\n", f.Proof.PolicyVersion, strings.Join(who, ", "))
-	} else {
-		fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
-	}
-	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out2, kind, proofPath)
+	inspect.FinalText(e.stdout, f, files)
 	return nil
 }
 
