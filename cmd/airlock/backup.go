@@ -199,7 +199,7 @@ func (e *env) keyRestore(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, keyInfo(ws.Config, "restored"))
+		return printJSON(e.stdout, enroll.Info(ws.Config, "restored"))
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)
 	return e.printKeys(ws, false)
