@@ -40,3 +40,14 @@ func (w *Workspace) CheckpointWitnesses() []Witnessed {
 	}
 	return out
 }
+
+// AuditProof is the proof that entry index is in the workspace's log
+// (audit.Log.Prove): checked anywhere with the log owner's identity.
+func (w *Workspace) AuditProof(ctx context.Context, index int64) ([]byte, error) {
+	var proof []byte
+	err := w.AuditLog(ctx, func(l *audit.Log) (err error) {
+		proof, err = l.Prove(index)
+		return err
+	})
+	return proof, err
+}

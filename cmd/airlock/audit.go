@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -240,11 +239,7 @@ func (e *env) auditProve(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	var proof []byte
-	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		proof, err = l.Prove(n)
-		return err
-	})
+	proof, err := ws.AuditProof(context.Background(), n)
 	if err != nil {
 		return err
 	}
@@ -269,8 +264,6 @@ func (e *env) auditProve(args []string) error {
 	return err
 }
 
-var identityPattern = regexp.MustCompile(`ed25519:[A-Za-z0-9+/]{43}=`)
-
 func (e *env) auditCheckProof(args []string) error {
 	fs := e.flags("audit check-proof")
 	identity := fs.String("identity", "", "the log owner's identity key, ed25519:<base64>")
@@ -285,7 +278,7 @@ func (e *env) auditCheckProof(args []string) error {
 		if err != nil {
 			return err
 		}
-		*identity = identityPattern.FindString(string(b))
+		*identity = policy.FindIdentity(b)
 		if *identity == "" {
 			return fmt.Errorf("%s holds no ed25519 identity key", *identityFile)
 		}
