@@ -114,30 +114,14 @@ func revokeIn(f *policy.File, participant, device, reason string) error {
 			return usagef("policy revoke: --device %q: want PARTICIPANT/DEVICE", device)
 		}
 	}
-	for i := range f.Participants {
-		fp := &f.Participants[i]
-		if fp.ID != pid {
-			continue
-		}
-		if did == "" {
-			if fp.Revoked != "" {
-				return fmt.Errorf("participant %s is already revoked (%s)", pid, fp.Revoked)
-			}
-			fp.Revoked = reason
-			return nil
-		}
-		for j := range fp.Devices {
-			if fp.Devices[j].ID == did {
-				if fp.Devices[j].Revoked != "" || fp.Revoked != "" {
-					return fmt.Errorf("device %s is already revoked", device)
-				}
-				fp.Devices[j].Revoked = reason
-				return nil
-			}
-		}
-		return withHint(fmt.Errorf("participant %s has no device %q", pid, did), "'airlock policy show' lists the devices")
+	err := f.Revoke(pid, did, reason)
+	switch {
+	case errors.Is(err, policy.ErrNoDevice):
+		return withHint(err, "'airlock policy show' lists the devices")
+	case errors.Is(err, policy.ErrNoParticipant):
+		return withHint(err, "'airlock policy show' lists the participants")
 	}
-	return withHint(fmt.Errorf("the policy has no participant %q", pid), "'airlock policy show' lists the participants")
+	return err
 }
 
 // writeVersion writes version p (after prev) unsigned, and prints what
