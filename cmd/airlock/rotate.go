@@ -14,10 +14,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// maxSignAge is how old a policy version may be when a station co-signs
-// it: a version back-dated further would shorten its own change delay.
-const maxSignAge = 7 * 24 * time.Hour
-
 // policyRefused turns what a policy version is refused for into a
 // refusal (exit 3), keeping its reason.
 func policyRefused(err error) error {
@@ -164,19 +160,15 @@ func versionBefore(ws *workspace.Workspace, p *policy.Policy) *policy.Policy {
 	return c.Versions[p.Version-2]
 }
 
-// checkSignTime refuses to co-sign a version made in the future or more
-// than maxSignAge ago by this station's clock.
+// checkSignTime refuses (exit 3) to co-sign a version made in the
+// future or back-dated by this station's clock (policy.CheckSignTime).
 func checkSignTime(p *policy.Policy, now time.Time) error {
-	if p.Version < 2 {
-		return nil
-	}
-	made := time.Unix(p.Created, 0).UTC()
-	if made.After(now.Add(5 * time.Minute)) {
-		return &refusedError{fmt.Sprintf("policy %s version %d says it was made at %s, in the future by this station's clock (%s); refusing to sign", p.Name, p.Version, made.Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
-	}
-	if now.Sub(made) > maxSignAge {
-		return withHint(&refusedError{fmt.Sprintf("policy %s version %d was made at %s, over %v ago; a back-dated version would shorten its own change delay, so stations sign only fresh ones", p.Name, p.Version, made.Format(time.RFC3339), maxSignAge)},
-			"ask for the version to be proposed again ('airlock policy propose')")
+	err := policy.CheckSignTime(p, now)
+	switch {
+	case errors.Is(err, policy.ErrBackdated):
+		return withHint(&refusedError{err.Error()}, "ask for the version to be proposed again ('airlock policy propose')")
+	case err != nil:
+		return &refusedError{err.Error()}
 	}
 	return nil
 }
