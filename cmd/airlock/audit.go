@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/airlock-vault/airlock/audit"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -101,35 +101,23 @@ func (e *env) verifyOnce(asJSON bool) error {
 		return v.Err
 	}
 	rep := v.Report
-	type witness struct {
-		Size     int64    `json:"size"`
-		Stations []string `json:"stations"`
-	}
-	witnesses := []witness{}
+	witnesses := []workspace.Witnessed{}
 	if ws.Config.Role == workspace.Coordinator {
-		bySize := map[string][]string{}
-		for k := range ws.Witnesses("size:") {
-			parts := strings.SplitN(k, ":", 3)
-			bySize[parts[1]] = append(bySize[parts[1]], parts[2])
-		}
-		for _, size := range workspace.SortedKeys(bySize) {
-			n, _ := strconv.ParseInt(size, 10, 64)
-			witnesses = append(witnesses, witness{n, bySize[size]})
-		}
+		witnesses = ws.CheckpointWitnesses()
 	}
 	if asJSON {
 		return printJSON(e.stdout, struct {
-			Verified        bool      `json:"verified"`
-			Origin          string    `json:"origin"`
-			Entries         int64     `json:"entries"`
-			CheckpointSize  int64     `json:"checkpointSize"`
-			Root            string    `json:"root"`
-			Identity        string    `json:"identity"`
-			StateAgrees     bool      `json:"stateAgrees"`
-			Witnessed       []witness `json:"witnessed"`
-			AfterCheckpoint int64     `json:"entriesAfterCheckpoint"`
-			Failures        int       `json:"failures"`
-			Halted          string    `json:"halted,omitempty"`
+			Verified        bool                  `json:"verified"`
+			Origin          string                `json:"origin"`
+			Entries         int64                 `json:"entries"`
+			CheckpointSize  int64                 `json:"checkpointSize"`
+			Root            string                `json:"root"`
+			Identity        string                `json:"identity"`
+			StateAgrees     bool                  `json:"stateAgrees"`
+			Witnessed       []workspace.Witnessed `json:"witnessed"`
+			AfterCheckpoint int64                 `json:"entriesAfterCheckpoint"`
+			Failures        int                   `json:"failures"`
+			Halted          string                `json:"halted,omitempty"`
 		}{true, origin(ws), rep.Entries, rep.CheckpointSize, fmt.Sprintf("%x", rep.Root[:]), ws.Config.Identity, true, witnesses, rep.Entries - rep.CheckpointSize, v.Failures, v.Halted})
 	}
 	fmt.Fprintf(e.stdout, "audit log of %s verified: %d entries, tree recomputed from the entries\n", origin(ws), rep.Entries)
@@ -160,11 +148,7 @@ func (e *env) auditLog(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	var entries []audit.Entry
-	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		entries, err = l.Entries()
-		return err
-	})
+	entries, err := ws.AuditEntries(context.Background())
 	if err != nil {
 		return err
 	}
@@ -255,11 +239,7 @@ func (e *env) auditProve(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	var proof []byte
-	err = ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		proof, err = l.Prove(n)
-		return err
-	})
+	proof, err := ws.AuditProof(context.Background(), n)
 	if err != nil {
 		return err
 	}
@@ -284,8 +264,6 @@ func (e *env) auditProve(args []string) error {
 	return err
 }
 
-var identityPattern = regexp.MustCompile(`ed25519:[A-Za-z0-9+/]{43}=`)
-
 func (e *env) auditCheckProof(args []string) error {
 	fs := e.flags("audit check-proof")
 	identity := fs.String("identity", "", "the log owner's identity key, ed25519:<base64>")
@@ -296,11 +274,11 @@ func (e *env) auditCheckProof(args []string) error {
 		return err
 	}
 	if *identityFile != "" {
-		b, err := readArtifact(*identityFile)
+		b, err := envelope.ReadArtifact(*identityFile)
 		if err != nil {
 			return err
 		}
-		*identity = identityPattern.FindString(string(b))
+		*identity = policy.FindIdentity(b)
 		if *identity == "" {
 			return fmt.Errorf("%s holds no ed25519 identity key", *identityFile)
 		}
@@ -312,7 +290,7 @@ func (e *env) auditCheckProof(args []string) error {
 	if err != nil {
 		return err
 	}
-	proof, err := readArtifact(pos[0])
+	proof, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}

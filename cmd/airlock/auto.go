@@ -16,26 +16,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// templateState says whether a reviewed proposal matched the template it
-// names.
-func templateState(res *station.Result) string {
-	if res.Verdict != nil && res.Verdict.Template == res.Proposal.Template {
-		return "matched"
-	}
-	return "NOT matched"
-}
-
-// templateJSON is the review's template, for --json (nil: none named).
-func templateJSON(res *station.Result) any {
-	if res.Proposal.Template == "" {
-		return nil
-	}
-	return struct {
-		Name    string `json:"name"`
-		Matched bool   `json:"matched"`
-	}{res.Proposal.Template, templateState(res) == "matched"}
-}
-
 // stationAuto is 'airlock station auto PROPOSAL...': an automated
 // station signs what a template allows it, and refuses, says why and logs
 // everything else.

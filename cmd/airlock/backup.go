@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/keys/backup"
 	"github.com/airlock-vault/airlock/keys/enroll"
@@ -129,7 +130,7 @@ func readShares(files, identityFiles, passFiles []string) ([]shamir.Share, error
 	}
 	var shares []shamir.Share
 	for _, f := range files {
-		raw, err := readArtifact(f)
+		raw, err := envelope.ReadArtifact(f)
 		if err != nil {
 			return nil, err
 		}
@@ -198,7 +199,7 @@ func (e *env) keyRestore(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return printJSON(e.stdout, keyInfo(ws.Config, "restored"))
+		return printJSON(e.stdout, enroll.Info(ws.Config, "restored"))
 	}
 	fmt.Fprintf(e.stdout, "restored station %q in %s\n", *name, e.dir)
 	return e.printKeys(ws, false)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/big"
 	"os"
 	"strings"
 	"time"
@@ -14,7 +13,9 @@ import (
 	ethkeystore "github.com/ethereum/go-ethereum/accounts/keystore"
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -53,7 +54,7 @@ func (e *env) broadcast(args []string) error {
 	}
 	var raw []byte
 	if *txFile != "" {
-		b, err := readArtifact(*txFile)
+		b, err := envelope.ReadArtifact(*txFile)
 		if err != nil {
 			return err
 		}
@@ -125,7 +126,7 @@ func (e *env) broadcastSafe(ws *workspace.Workspace, ref string, raw []byte, rpc
 	}
 	node := coordinator.EthNode{URL: rpcURL, ReceiptTimeout: timeout}
 	if maxFee != "" {
-		wei, err := gweiToWei(maxFee)
+		wei, err := safe.ParseGwei(maxFee)
 		if err != nil {
 			return usagef("broadcast: --max-fee-per-gas %q: %v", maxFee, err)
 		}
@@ -181,7 +182,7 @@ func (e *env) printSafeSent(sent *coordinator.SafeSent, asJSON bool) error {
 
 // executorKey decrypts the executor's Ethereum V3 keystore file.
 func (e *env) executorKey(file, passFile string) (*ecdsa.PrivateKey, error) {
-	b, err := readArtifact(file)
+	b, err := envelope.ReadArtifact(file)
 	if err != nil {
 		return nil, err
 	}
@@ -195,17 +196,4 @@ func (e *env) executorKey(file, passFile string) (*ecdsa.PrivateKey, error) {
 		return nil, fmt.Errorf("%s: %v", file, err)
 	}
 	return k.PrivateKey, nil
-}
-
-// gweiToWei reads a decimal amount of gwei (at most 9 decimals).
-func gweiToWei(s string) (*big.Int, error) {
-	r, ok := new(big.Rat).SetString(s)
-	if !ok || r.Sign() <= 0 {
-		return nil, errors.New("want a positive number of gwei")
-	}
-	r.Mul(r, new(big.Rat).SetInt64(1e9))
-	if !r.IsInt() {
-		return nil, errors.New("more than 9 decimals (below 1 wei)")
-	}
-	return new(big.Int).Set(r.Num()), nil
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	"github.com/airlock-vault/airlock/policy"
@@ -109,32 +107,6 @@ func (e *env) keyBSMS(args []string) error {
 	return nil
 }
 
-// addKeyRecords reads key record files into recs, verifying each in turn.
-// One bad record fails them all.
-func addKeyRecords(recs *vault.KeyRecords, paths []string) error {
-	for _, p := range paths {
-		data, err := readKeyRecord(p)
-		if err != nil {
-			return err
-		}
-		if _, err := recs.Add(p, data); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// readKeyRecord reads at most one byte more than a key record may hold;
-// KeyRecords.Add refuses a larger one.
-func readKeyRecord(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, vault.MaxKeyRecord+1))
-}
-
 // vaultKeyRecords verifies key records, as a Coordinator does in BSMS
 // round 1, and prints each key to put in the policy.
 func (e *env) vaultKeyRecords(args []string) error {
@@ -157,7 +129,7 @@ func (e *env) vaultKeyRecords(args []string) error {
 	if err != nil {
 		return usagef("vault key-records: %v", err)
 	}
-	if err := addKeyRecords(recs, pos); err != nil {
+	if err := recs.AddFiles(pos); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -215,7 +187,7 @@ func (e *env) checkPolicyKeyRecords(p *policy.Policy, b *bsmsFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := addKeyRecords(recs, b.records); err != nil {
+	if err := recs.AddFiles(b.records); err != nil {
 		return err
 	}
 	proven, err := recs.CheckPolicy(p)

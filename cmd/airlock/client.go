@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -145,20 +143,6 @@ func (r *remote) fail(err error) error {
 	return err
 }
 
-// authFailure says whether a problem concerns the request, not the file
-// it carried: a batch stops there, no other file would fare better.
-func authFailure(err error) bool {
-	var p *serve.Problem
-	if !errors.As(err, &p) {
-		return true // the service could not be reached, or answered nonsense
-	}
-	switch p.Kind() {
-	case "unsigned", "bad-signature", "unknown-key", "bad-delegation", "replayed", "signature-expired", "forbidden", "busy", "internal", "halted":
-		return true
-	}
-	return false
-}
-
 // remoteID checks a proposal reference for the service: a file becomes
 // its id; the API takes an id or a prefix of 8 to 64 hex digits.
 func remoteID(ref string) (string, error) {
@@ -178,7 +162,7 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 		req.Lifetime = lifetime.String()
 	}
 	if safeTx != "" {
-		b, err := readArtifact(safeTx)
+		b, err := envelope.ReadArtifact(safeTx)
 		if err != nil {
 			return err
 		}
@@ -187,7 +171,7 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 		}
 		req.SafeTx = b
 	} else {
-		b, err := readArtifact(psbtFile)
+		b, err := envelope.ReadArtifact(psbtFile)
 		if err != nil {
 			return err
 		}
@@ -203,9 +187,9 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 	if err != nil {
 		return r.fail(err)
 	}
-	pe, err := r.proposal(ctx, v.ID)
+	pe, err := r.ProposalEnvelope(ctx, v.ID)
 	if err != nil {
-		return err
+		return r.fail(err)
 	}
 	full, err := r.Get(ctx, v.ID)
 	if err != nil {
@@ -225,48 +209,7 @@ func (e *env) proposeRemote(sec *secrets, vault, psbtFile, safeTx, intent, out s
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		return printJSON(e.stdout, struct {
-			Proposal string       `json:"proposal"`
-			Vault    string       `json:"vault"`
-			Chain    string       `json:"chain"`
-			TxID     string       `json:"txid"`
-			Created  string       `json:"created"`
-			Expires  string       `json:"expires"`
-			Template string       `json:"template,omitempty"`
-			Flags    []chain.Flag `json:"flags"`
-			File     string       `json:"file"`
-		}{pe.IDHex(), p.Vault, p.Chain, v.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, flags, out})
-	}
-	fmt.Fprintf(e.stdout, "proposal %s\n", pe.IDHex())
-	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, v.TxID, p.ExpiresTime().Format(time.RFC3339))
-	if p.Template != "" {
-		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
-	}
-	for _, f := range flags {
-		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
-			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
-		}
-	}
-	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", out)
-	return nil
-}
-
-// proposal downloads a proposal's envelope and checks it is the one asked
-// for: its id is the hash of what was received.
-func (r *remote) proposal(ctx context.Context, id string) (*envelope.Envelope, error) {
-	raw, err := r.Envelope(ctx, id)
-	if err != nil {
-		return nil, r.fail(err)
-	}
-	pe, err := envelope.Decode(raw)
-	if err != nil {
-		return nil, fmt.Errorf("the coordinator's proposal envelope: %w", err)
-	}
-	if !strings.HasPrefix(pe.IDHex(), id) {
-		return nil, fmt.Errorf("the coordinator gave proposal %s when asked for %s", pe.IDHex(), id)
-	}
-	return pe, nil
+	return e.printProposed(pe, p, v.TxID, flags, nil, out, asJSON)
 }
 
 func (e *env) statusRemote(sec *secrets, asJSON bool) error {
@@ -318,57 +261,13 @@ func (e *env) statusRemote(sec *secrets, asJSON bool) error {
 			Proposals []row `json:"proposals"`
 		}{out})
 	}
-	if len(ps) == 0 {
-		fmt.Fprintln(e.stdout, "no proposals")
+	rows := make([]coordinator.Row, len(ps))
+	for i, p := range ps {
+		rows[i] = coordinator.Row{ID: p.ID, Vault: p.Vault, TxID: p.TxID, State: proposal.State(p.State), Decisions: p.Tally, Approvals: p.Approvals,
+			Rejects: p.Rejections, Expires: p.Expires, Left: left(p), Note: p.Note, Duplicates: p.Duplicates}
 	}
-	for _, p := range ps {
-		when := ""
-		switch l := left(p); {
-		case l > 0:
-			when = "  " + l.String() + " left"
-		case p.State == string(proposal.StateExpired):
-			when = "  expired " + p.Expires.Format(time.RFC3339)
-		}
-		fmt.Fprintf(e.stdout, "%s  vault %s  %s  %s approvals (%s)%s\n", p.ID[:16], p.Vault, p.State, p.Tally, list(p.Approvals), when)
-		fmt.Fprintf(e.stdout, "    txid %s\n", p.TxID)
-		if p.Note != "" {
-			fmt.Fprintf(e.stdout, "    %s\n", p.Note)
-		}
-		for _, who := range workspace.SortedKeys(p.Rejections) {
-			fmt.Fprintf(e.stdout, "    rejected by %s: %q\n", who, p.Rejections[who])
-		}
-		for _, d := range p.Duplicates {
-			fmt.Fprintf(e.stdout, "    warning: proposal %s is live for the same transaction; withdraw one of them\n", d[:16])
-		}
-		if proposal.State(p.State).Releases() {
-			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE' at the coordinator gives the signed release that frees the stations' claims\n", p.ID[:16])
-		}
-	}
+	e.printStatus(rows, " at the coordinator")
 	return nil
-}
-
-// handInTarget is the proposal a file is handed in for: an approval
-// names its proposal; a PSBT signed by an external device is matched by
-// the service itself to the open proposal of its transaction, so any
-// open proposal's URL takes it.
-func (r *remote) handInTarget(ctx context.Context, raw []byte) (id string, ap *proposal.Approval, err error) {
-	if e, derr := envelope.Decode(raw); derr == nil {
-		ap, err := proposal.DecodeApproval(e)
-		if err != nil {
-			return "", nil, err
-		}
-		return hex.EncodeToString(ap.Proposal), ap, nil
-	}
-	for _, st := range []proposal.State{proposal.StateOpen, proposal.StateApproved} {
-		page, err := r.List(ctx, url.Values{"state": {string(st)}, "page_size": {"1"}})
-		if err != nil {
-			return "", nil, &serviceError{err}
-		}
-		if len(page.Proposals) > 0 {
-			return page.Proposals[0].ID, nil, nil
-		}
-	}
-	return "", nil, errors.New("neither an approval envelope nor, with no proposal open at the coordinator, a signed PSBT it could take")
 }
 
 func (e *env) collectRemote(sec *secrets, files []string, asJSON bool) error {
@@ -378,53 +277,25 @@ func (e *env) collectRemote(sec *secrets, files []string, asJSON bool) error {
 	}
 	defer done()
 	ctx := context.Background()
-	type decided struct {
-		Proposal           string `json:"proposal"`
-		Participant        string `json:"participant"`
-		Device             string `json:"device"`
-		Decision           string `json:"decision"`
-		Endorsement        bool   `json:"endorsement"`
-		External           bool   `json:"external"`
-		SignaturesVerified int    `json:"signaturesVerified"`
-		Reason             string `json:"reason,omitempty"`
-	}
-	type fileResult struct {
-		File      string    `json:"file"`
-		Result    string    `json:"result"`
-		Reason    string    `json:"reason,omitempty"`
-		Decisions []decided `json:"decisions"`
-	}
-	results := []fileResult{}
-	var refused []string
-	collected, again := 0, 0
-	say := func(w io.Writer, format string, args ...any) {
-		if !asJSON {
-			fmt.Fprintf(w, format, args...)
-		}
-	}
-	refuse := func(path, msg string) {
-		say(e.stderr, "airlock: %s: refused: %s\n", path, msg)
-		refused = append(refused, path)
-		results = append(results, fileResult{path, "refused", msg, []decided{}})
-	}
+	b := &collectBatch{e: e, asJSON: asJSON}
 	for _, path := range files {
-		raw, err := readArtifact(path)
+		raw, err := envelope.ReadArtifact(path)
 		if err != nil {
-			refuse(path, err.Error())
+			b.refuse(path, err.Error())
 			continue
 		}
-		id, ap, err := r.handInTarget(ctx, raw)
-		var se *serviceError
+		id, ap, err := r.HandInTarget(ctx, raw)
+		var se *serve.ServiceError
 		if errors.As(err, &se) {
-			return r.fail(se.err)
+			return r.fail(se.Err)
 		}
 		if err != nil {
-			refuse(path, err.Error())
+			b.refuse(path, err.Error())
 			continue
 		}
 		got, was, err := r.HandIn(ctx, id, raw)
 		switch {
-		case err != nil && authFailure(err):
+		case err != nil && serve.RequestRefused(err):
 			return r.fail(err)
 		case err != nil:
 			var p *serve.Problem
@@ -436,15 +307,12 @@ func (e *env) collectRemote(sec *secrets, files []string, asJSON bool) error {
 			if p.Kind() == "duplicate" {
 				msg += " (each participant decides once per proposal)"
 			}
-			refuse(path, msg)
+			b.refuse(path, msg)
 			continue
 		case was:
-			say(e.stdout, "%s: already collected; nothing changed\n", path)
-			again++
-			results = append(results, fileResult{path, "already-collected", "", []decided{}})
+			b.already(path)
 			continue
 		}
-		collected++
 		fr := fileResult{path, "collected", "", []decided{}}
 		for _, d := range got.Decisions {
 			dd := decided{Proposal: got.Proposal, Participant: d.Participant, Decision: d.Decision, Reason: d.Reason, External: ap == nil}
@@ -456,41 +324,19 @@ func (e *env) collectRemote(sec *secrets, files []string, asJSON bool) error {
 			short := got.Proposal[:min(16, len(got.Proposal))]
 			switch {
 			case dd.External:
-				say(e.stdout, "collected approval by %s (external device, signed PSBT) for proposal %s at the coordinator\n", d.Participant, short)
+				b.say(e.stdout, "collected approval by %s (external device, signed PSBT) for proposal %s at the coordinator\n", d.Participant, short)
 			case d.Decision == proposal.Approve && dd.Endorsement:
-				say(e.stdout, "collected endorsement by %s for proposal %s at the coordinator (counts for the policy's groups, not toward the threshold)\n", d.Participant, short)
+				b.say(e.stdout, "collected endorsement by %s for proposal %s at the coordinator (counts for the policy's groups, not toward the threshold)\n", d.Participant, short)
 			case d.Decision == proposal.Approve:
-				say(e.stdout, "collected approval by %s/%s for proposal %s at the coordinator: %d signatures verified\n", d.Participant, dd.Device, short, dd.SignaturesVerified)
+				b.say(e.stdout, "collected approval by %s/%s for proposal %s at the coordinator: %d signatures verified\n", d.Participant, dd.Device, short, dd.SignaturesVerified)
 			default:
-				say(e.stdout, "collected rejection by %s for proposal %s at the coordinator: %q\n", d.Participant, short, d.Reason)
+				b.say(e.stdout, "collected rejection by %s for proposal %s at the coordinator: %q\n", d.Participant, short, d.Reason)
 			}
 		}
-		results = append(results, fr)
+		b.collected(fr)
 	}
-	if asJSON {
-		if err := printJSON(e.stdout, struct {
-			Files            []fileResult `json:"files"`
-			Collected        int          `json:"collected"`
-			AlreadyCollected int          `json:"alreadyCollected"`
-			Refused          int          `json:"refused"`
-		}{results, collected, again, len(refused)}); err != nil {
-			return err
-		}
-	} else if len(files) > 1 {
-		fmt.Fprintf(e.stdout, "%d files: %d collected, %d already collected, %d refused\n", len(files), collected, again, len(refused))
-	}
-	if len(refused) > 0 {
-		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(refused), len(files), strings.Join(refused, ", "))},
-			"each refusal is above with its reason; the other files were handled and need not be handed in again")
-	}
-	return nil
+	return b.finish(len(files))
 }
-
-// serviceError is the service's failure to answer a question asked on
-// the way, as opposed to a file found wanting here.
-type serviceError struct{ err error }
-
-func (e *serviceError) Error() string { return e.err.Error() }
 
 func (e *env) finalizeRemote(sec *secrets, ref, out string, asJSON bool) error {
 	id, err := remoteID(ref)
@@ -502,35 +348,13 @@ func (e *env) finalizeRemote(sec *secrets, ref, out string, asJSON bool) error {
 		return err
 	}
 	defer done()
-	fz, err := r.Finalize(context.Background(), id)
+	f, err := r.FinalizeChecked(context.Background(), id)
 	if err != nil {
 		return r.fail(err)
 	}
-	raw, err := base64.StdEncoding.DecodeString(fz.Proof)
-	if err != nil {
-		return fmt.Errorf("the coordinator's threshold proof is not base64: %v", err)
+	if f.Again && !asJSON {
+		fmt.Fprintf(e.stdout, "proposal %s was finalized before: giving back the stored transaction and threshold proof (nothing new signed)\n", hex.EncodeToString(f.Proof.Proposal[:8]))
 	}
-	env, err := envelope.Decode(raw)
-	if err != nil {
-		return fmt.Errorf("the coordinator's threshold proof: %w", err)
-	}
-	pf, err := proposal.DecodeProof(env)
-	if err != nil {
-		return fmt.Errorf("the coordinator's threshold proof: %w", err)
-	}
-	tx, err := hex.DecodeString(fz.Transaction)
-	if err != nil {
-		return fmt.Errorf("the coordinator's transaction is not hex: %v", err)
-	}
-	// The proof records the transaction: what was sent must be it, for
-	// the proposal asked for.
-	if !strings.HasPrefix(hex.EncodeToString(pf.Proposal), id) || pf.TxID != fz.TxID || !bytes.Equal(pf.Transaction, tx) {
-		return fmt.Errorf("the coordinator's answer does not hold together: its threshold proof is for proposal %x, transaction %s, not what it sent", pf.Proposal, pf.TxID)
-	}
-	if fz.Again && !asJSON {
-		fmt.Fprintf(e.stdout, "proposal %s was finalized before: giving back the stored transaction and threshold proof (nothing new signed)\n", hex.EncodeToString(pf.Proposal[:8]))
-	}
-	f := &coordinator.Finalized{Final: &chain.Final{Raw: tx, TxID: fz.TxID}, Proof: pf, Env: env, Again: fz.Again}
 	return e.writeFinal(f, out, asJSON)
 }
 
@@ -573,20 +397,9 @@ func (e *env) withdrawRemote(sec *secrets, ref, reason, out string, asJSON bool)
 		return err
 	}
 	defer done()
-	w, err := r.Withdraw(context.Background(), id, reason)
+	w, rel, err := r.WithdrawChecked(context.Background(), id, reason)
 	if err != nil {
 		return r.fail(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(w.Release)
-	if err != nil {
-		return fmt.Errorf("the coordinator's release is not base64: %v", err)
-	}
-	rel, err := envelope.Decode(raw)
-	if err != nil {
-		return fmt.Errorf("the coordinator's release: %w", err)
-	}
-	if rr, err := proposal.DecodeRelease(rel); err != nil || !strings.HasPrefix(hex.EncodeToString(rr.Proposal), id) {
-		return fmt.Errorf("the coordinator's release is not one of proposal %s", id)
 	}
 	if !asJSON {
 		fmt.Fprintf(e.stdout, "withdrew proposal %s: %q\n", w.Proposal, reason)

@@ -102,7 +102,7 @@ func (e *env) keyDelegate(args []string) error {
 // known to name this workspace's key. Its signature is the service's to
 // judge, against the policy it runs under.
 func (e *env) installDelegation(ws *workspace.Workspace, file string, asJSON bool) error {
-	d, err := readEnvelope(file)
+	d, err := envelope.ReadFile(file)
 	if err != nil {
 		return err
 	}

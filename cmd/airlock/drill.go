@@ -1,15 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
+	"io"
 	"strconv"
 	"strings"
 
 	"github.com/airlock-vault/airlock/drill"
-	"github.com/airlock-vault/airlock/workspace"
 )
 
 // drillRun is "airlock drill run SCENARIO.yaml": the scenario simulated on
@@ -36,11 +34,7 @@ func (e *env) drillRun(args []string) error {
 		}
 		o.Seed = &n
 	}
-	b, err := os.ReadFile(pos[0])
-	if err != nil {
-		return err
-	}
-	sc, err := drill.ParseScenario(b)
+	sc, err := drill.LoadScenario(pos[0])
 	if err != nil {
 		return err
 	}
@@ -48,24 +42,7 @@ func (e *env) drillRun(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		var page bytes.Buffer
-		if err := rep.HTML(&page); err != nil {
-			return err
-		}
-		if err := workspace.WriteFileAtomic(*out, page.Bytes(), 0o644); err != nil {
-			return err
-		}
-	}
-	if *asJSON {
-		err = printJSON(e.stdout, rep)
-	} else {
-		err = rep.Text(e.stdout)
-		if err == nil && *out != "" {
-			_, err = fmt.Fprintf(e.stdout, "wrote %s\n", *out)
-		}
-	}
-	if err != nil {
+	if err := e.printDrillReport(rep, *out, *asJSON); err != nil {
 		return err
 	}
 	if !rep.Passed {
@@ -73,4 +50,28 @@ func (e *env) drillRun(args []string) error {
 			fmt.Sprintf("reproduce it with: airlock drill run %s --seed %d", pos[0], rep.Seed))
 	}
 	return nil
+}
+
+// drillReport is a drill's report or a tabletop's after-action report.
+type drillReport interface {
+	drill.Page
+	Text(w io.Writer) error
+}
+
+// printDrillReport writes the report's HTML page to out (if given) and
+// prints the report: as JSON, or as text and the page's name.
+func (e *env) printDrillReport(rep drillReport, out string, asJSON bool) error {
+	if out != "" {
+		if err := drill.WritePage(out, rep); err != nil {
+			return err
+		}
+	}
+	if asJSON {
+		return printJSON(e.stdout, rep)
+	}
+	err := rep.Text(e.stdout)
+	if err == nil && out != "" {
+		_, err = fmt.Fprintf(e.stdout, "wrote %s\n", out)
+	}
+	return err
 }

@@ -95,11 +95,7 @@ func (e *env) auditCheck(args []string) error {
 	if len(pos) != 1 || gerr != nil || len(g) != 32 {
 		return usagef("audit check: want BUNDLE --genesis ID (the 64-hex-digit id of policy version 1)")
 	}
-	files, err := evidence.Read(pos[0])
-	if err != nil {
-		return err
-	}
-	rep, err := evidence.Check(files, [32]byte(g), reg)
+	rep, err := evidence.CheckFile(pos[0], [32]byte(g), reg)
 	if err != nil {
 		return err
 	}
@@ -108,17 +104,7 @@ func (e *env) auditCheck(args []string) error {
 			return err
 		}
 	} else {
-		for _, f := range rep.Findings {
-			mark := "ok  "
-			if !f.OK {
-				mark = "FAIL"
-			}
-			fmt.Fprintf(e.stdout, "%s  %-13s %s", mark, f.Check, f.Detail)
-			if f.Where != "" {
-				fmt.Fprintf(e.stdout, "  (%s)", f.Where)
-			}
-			fmt.Fprintln(e.stdout)
-		}
+		rep.Text(e.stdout)
 	}
 	if !rep.OK {
 		var what []string
@@ -128,8 +114,7 @@ func (e *env) auditCheck(args []string) error {
 		return &refusedError{fmt.Sprintf("audit check: the bundle does not verify: %s", strings.Join(what, "; "))}
 	}
 	if !*asJSON {
-		fmt.Fprintf(e.stdout, "bundle verified: coordinator %s, %s to %s: %d policy versions, %d log entries, %d checkpoints, %d proposals, %d decisions, %d threshold proofs\n",
-			rep.Coordinator, rep.Since, rep.Until, rep.Policies, rep.Entries, rep.Checkpoints, rep.Proposals, rep.Decisions, rep.Finalized)
+		fmt.Fprintln(e.stdout, rep.Summary())
 	}
 	return nil
 }
@@ -149,11 +134,7 @@ func (e *env) auditReport(args []string) error {
 	if len(pos) != 1 || gerr != nil || len(g) != 32 || *out == "" {
 		return usagef("audit report: want BUNDLE --genesis ID --out FILE.html")
 	}
-	files, err := evidence.Read(pos[0])
-	if err != nil {
-		return err
-	}
-	rep, err := evidence.Check(files, [32]byte(g), reg)
+	rep, err := evidence.CheckFile(pos[0], [32]byte(g), reg)
 	if err != nil {
 		return err
 	}

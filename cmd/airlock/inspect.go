@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -20,7 +21,7 @@ func (e *env) inspect(args []string) error {
 	if len(pos) != 1 {
 		return usagef("inspect: want one file")
 	}
-	raw, err := readArtifact(pos[0])
+	raw, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func (e *env) inspectSafe(args []string) error {
 		req.Trusted = append(req.Trusted, c)
 	}
 	var err error
-	if req.Tx, err = readArtifact(*txFile); err != nil {
+	if req.Tx, err = envelope.ReadArtifact(*txFile); err != nil {
 		return err
 	}
 	res, err := inspect.Safe(req)
@@ -129,7 +130,7 @@ func (e *env) inspectPSBT(args []string) error {
 	if _, err := spec.Resolve(); errors.Is(err, inspect.ErrVaultForm) {
 		return usagef("%s", want)
 	}
-	raw, err := readArtifact(pos[0])
+	raw, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}

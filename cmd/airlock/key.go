@@ -251,7 +251,7 @@ func (e *env) keyNew(args []string) error {
 		return err
 	}
 	if *asJSON {
-		if err := printJSON(e.stdout, keyInfo(ws.Config, "keystore")); err != nil {
+		if err := printJSON(e.stdout, enroll.Info(ws.Config, "keystore")); err != nil {
 			return err
 		}
 	} else {
@@ -279,7 +279,7 @@ func (e *env) keyShow(args []string) error {
 	}
 	defer ws.Close()
 	if *asJSON {
-		return printJSON(e.stdout, keyInfo(ws.Config, ""))
+		return printJSON(e.stdout, enroll.Info(ws.Config, ""))
 	}
 	return e.printKeys(ws, *yaml)
 }
@@ -313,34 +313,4 @@ func (e *env) printKeys(ws *workspace.Workspace, onlyYAML bool) error {
 	}
 	fmt.Fprint(w, enroll.PolicyEntry(c))
 	return nil
-}
-
-// keyInfo is a workspace's public keys as JSON (docs/schemas/key-show):
-// what key show, key new and key restore print under --json; created,
-// when set, says what the command just made.
-func keyInfo(c workspace.Config, created string) any {
-	type token struct {
-		Label  string `json:"label"`
-		Vendor string `json:"vendor"`
-		Model  string `json:"model"`
-		Serial string `json:"serial"`
-		Module string `json:"module"`
-	}
-	var tok *token
-	if c.Token != nil {
-		tok = &token{c.Token.Label, c.Token.Vendor, c.Token.Model, c.Token.Serial, c.Token.Module}
-	}
-	return struct {
-		Created     string `json:"created,omitempty"`
-		Role        string `json:"role"`
-		Name        string `json:"name"`
-		Device      string `json:"device,omitempty"`
-		Network     string `json:"network"`
-		Identity    string `json:"identity"`
-		Key         string `json:"key,omitempty"`
-		Ethereum    string `json:"ethereum,omitempty"`
-		Token       *token `json:"token,omitempty"`
-		Drill       bool   `json:"drill"`
-		PolicyEntry string `json:"policyEntry"`
-	}{created, c.Role, c.Name, c.Device, c.Network, c.Identity, c.Key, c.Ethereum, tok, c.Drill, enroll.PolicyEntry(c)}
 }

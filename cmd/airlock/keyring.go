@@ -119,7 +119,7 @@ func (e *env) keyNewToken(module, label, pinFile string, p enroll.Params, asJSON
 		return err
 	}
 	if asJSON {
-		return printJSON(e.stdout, keyInfo(ws.Config, "token"))
+		return printJSON(e.stdout, enroll.Info(ws.Config, "token"))
 	}
 	fmt.Fprintf(e.stdout, "created %s %q in %s (%s), keys on token %q\n", p.Role, p.Name, e.dir, p.Network.Name, label)
 	return e.printKeys(ws, false)

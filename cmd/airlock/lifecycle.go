@@ -72,7 +72,7 @@ func (e *env) release(args []string) error {
 	defer ws.Close()
 	ctx := context.Background()
 	if ws.Config.Role == workspace.Station {
-		raw, err := readArtifact(pos[0])
+		raw, err := envelope.ReadArtifact(pos[0])
 		if err != nil {
 			return err
 		}

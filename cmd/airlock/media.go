@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-vault/airlock/audit"
 	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/transport/media"
 	"github.com/airlock-vault/airlock/transport/transfer"
@@ -120,7 +119,7 @@ func (e *env) export(args []string) error {
 // names in the workspace (workspace.Find).
 func (e *env) artifactEnvelope(ws *workspace.Workspace, ref string) (*envelope.Envelope, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		return readEnvelope(ref)
+		return envelope.ReadFile(ref)
 	}
 	k, err := ws.Find(context.Background(), ref)
 	if err != nil {
@@ -215,7 +214,7 @@ func (e *env) auditTransfers(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	entries, err := logEntries(ws)
+	entries, err := ws.AuditEntries(context.Background())
 	if err != nil {
 		return err
 	}
@@ -324,14 +323,4 @@ func (e *env) reconcile(args []string) error {
 		return &refusedError{fmt.Sprintf("reconcile: %d discrepancies", alarms)}
 	}
 	return nil
-}
-
-// logEntries reads every entry of ws's audit log.
-func logEntries(ws *workspace.Workspace) ([]audit.Entry, error) {
-	var out []audit.Entry
-	err := ws.AuditLog(context.Background(), func(l *audit.Log) (err error) {
-		out, err = l.Entries()
-		return err
-	})
-	return out, err
 }

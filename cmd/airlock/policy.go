@@ -16,37 +16,6 @@ import (
 	"github.com/airlock-vault/airlock/workspace"
 )
 
-// maxArtifact bounds any file airlock reads as an artifact.
-const maxArtifact = envelope.MaxSize
-
-func readArtifact(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxArtifact+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxArtifact {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxArtifact)
-	}
-	return b, nil
-}
-
-func readEnvelope(path string) (*envelope.Envelope, error) {
-	b, err := readArtifact(path)
-	if err != nil {
-		return nil, err
-	}
-	e, err := envelope.Decode(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return e, nil
-}
-
 func writeEnvelope(path string, e *envelope.Envelope) error {
 	b, err := e.Encode()
 	if err != nil {
@@ -67,7 +36,7 @@ func (e *env) policyInit(args []string) error {
 	if len(pos) != 1 {
 		return usagef("policy init: want one policy file (YAML or JSON)")
 	}
-	src, err := readArtifact(pos[0])
+	src, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}
@@ -127,7 +96,7 @@ func (e *env) policySign(args []string) error {
 		return err
 	}
 	defer ws.Close()
-	env, err := readEnvelope(pos[0])
+	env, err := envelope.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -149,7 +118,7 @@ func (e *env) policySign(args []string) error {
 		// Stations review the change offline before they co-sign.
 		changes = policy.Diff(prev, p)
 		if !*asJSON {
-			printChanges(e.stdout, prev, p, changes)
+			inspect.ChangesText(e.stdout, prev, p, changes)
 		}
 		if err := checkSignTime(p, ws.Now()); err != nil {
 			return err
@@ -209,7 +178,7 @@ func (e *env) policyImport(args []string) error {
 	defer ws.Close()
 	var envs []*envelope.Envelope
 	for _, f := range pos {
-		env, err := readEnvelope(f)
+		env, err := envelope.ReadFile(f)
 		if err != nil {
 			return err
 		}
@@ -276,7 +245,7 @@ func (e *env) policyShow(args []string) error {
 	var inEffect *policy.Policy
 	switch len(pos) {
 	case 1:
-		if env, err = readEnvelope(pos[0]); err != nil {
+		if env, err = envelope.ReadFile(pos[0]); err != nil {
 			return err
 		}
 		if ws, err := workspace.Open(e.dir, e.wsOptions()); err == nil {
@@ -344,46 +313,9 @@ func (e *env) policyShow(args []string) error {
 		}
 	}()
 	if prev != nil && len(pos) == 1 {
-		printChanges(w, prev, p, policy.Diff(prev, p))
+		inspect.ChangesText(w, prev, p, policy.Diff(prev, p))
 	}
-	fmt.Fprintf(w, "policy %s version %d on %s\n", p.Name, p.Version, p.Network)
-	fmt.Fprintf(w, "id        %s\n", st.ID)
-	if p.Previous != nil {
-		fmt.Fprintf(w, "previous  %x\n", p.Previous)
-	}
-	fmt.Fprintf(w, "proposals live at most %v; the next version needs %d signatures\n", p.Lifetime(), p.PolicyThreshold)
-	for _, c := range p.Coordinators {
-		fmt.Fprintf(w, "coordinator %s  %s\n", c.ID, policy.EncodeIdentity(c.Identity))
-	}
-	if p.ChangeDelay != 0 {
-		fmt.Fprintf(w, "a later version that loosens the rules waits %v before it takes effect\n", p.Delay())
-	}
-	if p.Version > 1 {
-		fmt.Fprintf(w, "made %s, in effect from %s\n", time.Unix(p.Created, 0).UTC().Format(time.RFC3339), p.EffectiveAt().Format(time.RFC3339))
-	}
-	for _, part := range p.Participants {
-		fmt.Fprintf(w, "participant %s (%s)  %s\n", part.ID, part.Name, policy.EncodeIdentity(part.Identity))
-		if r := part.Revoked; r != nil {
-			fmt.Fprintf(w, "    REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
-		}
-		for _, d := range part.Devices {
-			fmt.Fprintf(w, "    device %s: %s %s %s  %s\n", d.ID, d.Kind, d.Vendor, d.Model, d.Key)
-			if r := d.Revoked; r != nil {
-				fmt.Fprintf(w, "        REVOKED %s: %s\n", time.Unix(r.Time, 0).UTC().Format(time.RFC3339), r.Reason)
-			}
-		}
-	}
-	for _, v := range p.Vaults {
-		fmt.Fprintf(w, "vault %s on %s: %d of %v\n    %s\n", v.Name, v.Chain, v.Threshold, v.Signers, v.Descriptor)
-		if r := v.Recovery; r != nil {
-			fmt.Fprintf(w, "    recovery: %s alone, once the coins are %d blocks old\n", r.Signer, r.After)
-		}
-	}
-	state := "INCOMPLETE"
-	if st.Complete {
-		state = "complete"
-	}
-	fmt.Fprintf(w, "signatures: %d of %d needed, %s; signed: %s; missing: %s\n", len(st.Signed), st.Needed, state, list(st.Signed), list(st.Missing))
+	inspect.PolicyText(w, st)
 	return nil
 }
 
@@ -413,7 +345,7 @@ func proposalID(ref string) (string, error) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return ref, nil
 	}
-	env, err := readEnvelope(ref)
+	env, err := envelope.ReadFile(ref)
 	if err != nil {
 		return "", err
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/vault"
 	"github.com/airlock-vault/airlock/workspace"
 )
@@ -142,7 +143,7 @@ func (e *env) psbtBuild(args []string) error {
 	}
 	req := vault.BuildRequest{To: *to, Amount: *amount, Fee: *fee, ChangeIndex: uint32(*changeIndex), Recovery: *recovery, RPC: *rpcURL, RPCCert: *cert}
 	for _, f := range funding {
-		raw, err := readArtifact(f)
+		raw, err := envelope.ReadArtifact(f)
 		if err != nil {
 			return err
 		}

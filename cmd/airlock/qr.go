@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -23,14 +22,11 @@ import (
 // a proposal in the workspace.
 func (e *env) artifact(ref string) (qr.Artifact, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		b, err := readArtifact(ref)
+		b, err := envelope.ReadArtifact(ref)
 		if err != nil {
 			return qr.Artifact{}, err
 		}
-		if _, err := envelope.Decode(b); err == nil {
-			return qr.Artifact{Kind: "envelope", Data: b}, nil
-		}
-		return qr.Artifact{Kind: "psbt", Data: bytes.TrimSpace(b)}, nil
+		return qr.FileArtifact(b), nil
 	}
 	ws, err := e.open()
 	if err != nil {
@@ -178,35 +174,14 @@ func (e *env) qrRead(args []string) error {
 	if len(pos) == 0 || *out == "" {
 		return usagef("qr read: want IMAGES or FOLDERS... --out FILE")
 	}
-	var files []string
-	for _, p := range pos {
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return err
-			}
-			for _, de := range entries {
-				if n := strings.ToLower(de.Name()); strings.HasSuffix(n, ".png") || strings.HasSuffix(n, ".gif") {
-					files = append(files, filepath.Join(p, de.Name()))
-				}
-			}
-			continue
-		}
-		files = append(files, p)
+	files, err := qr.ImageFiles(pos)
+	if err != nil {
+		return err
 	}
 	var r qr.Reader
 	for _, p := range files {
-		texts, err := qr.DecodeFile(p)
-		if err != nil {
+		if err := r.AddFile(p); err != nil {
 			return err
-		}
-		for _, t := range texts {
-			if err := r.Add(t); err != nil {
-				return fmt.Errorf("%s: %w", p, err)
-			}
-			if r.Complete() {
-				break
-			}
 		}
 		if !*asJSON {
 			fmt.Fprintf(e.stderr, "airlock: %s read, %3.0f%% of the artifact known\n", filepath.Base(p), r.Progress()*100)
@@ -266,10 +241,7 @@ func (e *env) logQR(kind string, a qr.Artifact, format string, frames int) error
 		return err
 	}
 	defer ws.Close()
-	id := sha256.Sum256(a.Data)
-	if env, err := envelope.Decode(a.Data); err == nil {
-		id = env.ID()
-	}
+	id := a.ID()
 	return ws.Log(context.Background(), kind, hex.EncodeToString(id[:]), map[string]string{
 		"kind": a.Kind, "format": format, "frames": fmt.Sprint(frames), "bytes": fmt.Sprint(len(a.Data)),
 	})

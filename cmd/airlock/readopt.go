@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
 	"github.com/airlock-vault/airlock/workspace"
 )
 
@@ -24,7 +25,7 @@ func (e *env) readopt(args []string) error {
 	if len(pos) != 1 {
 		return usagef("readopt: want one proposal file")
 	}
-	pe, err := readEnvelope(pos[0])
+	pe, err := envelope.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}

@@ -4,18 +4,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/workspace"
 )
-
-// maxSignAge is how old a policy version may be when a station co-signs
-// it: a version back-dated further would shorten its own change delay.
-const maxSignAge = 7 * 24 * time.Hour
 
 // policyRefused turns what a policy version is refused for into a
 // refusal (exit 3), keeping its reason.
@@ -44,7 +41,7 @@ func (e *env) policyPropose(args []string) error {
 			return usagef("policy propose: --not-before %q is not an RFC 3339 time", *nb)
 		}
 	}
-	src, err := readArtifact(pos[0])
+	src, err := envelope.ReadArtifact(pos[0])
 	if err != nil {
 		return err
 	}
@@ -113,30 +110,14 @@ func revokeIn(f *policy.File, participant, device, reason string) error {
 			return usagef("policy revoke: --device %q: want PARTICIPANT/DEVICE", device)
 		}
 	}
-	for i := range f.Participants {
-		fp := &f.Participants[i]
-		if fp.ID != pid {
-			continue
-		}
-		if did == "" {
-			if fp.Revoked != "" {
-				return fmt.Errorf("participant %s is already revoked (%s)", pid, fp.Revoked)
-			}
-			fp.Revoked = reason
-			return nil
-		}
-		for j := range fp.Devices {
-			if fp.Devices[j].ID == did {
-				if fp.Devices[j].Revoked != "" || fp.Revoked != "" {
-					return fmt.Errorf("device %s is already revoked", device)
-				}
-				fp.Devices[j].Revoked = reason
-				return nil
-			}
-		}
-		return withHint(fmt.Errorf("participant %s has no device %q", pid, did), "'airlock policy show' lists the devices")
+	err := f.Revoke(pid, did, reason)
+	switch {
+	case errors.Is(err, policy.ErrNoDevice):
+		return withHint(err, "'airlock policy show' lists the devices")
+	case errors.Is(err, policy.ErrNoParticipant):
+		return withHint(err, "'airlock policy show' lists the participants")
 	}
-	return withHint(fmt.Errorf("the policy has no participant %q", pid), "'airlock policy show' lists the participants")
+	return err
 }
 
 // writeVersion writes version p (after prev) unsigned, and prints what
@@ -161,25 +142,9 @@ func (e *env) writeVersion(prev, p *policy.Policy, changes []policy.Change, out 
 			SignaturesNeeded: prev.PolicyThreshold, Signed: []string{}})
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: policy %s version %d, id %s\n", out, p.Name, p.Version, env.IDHex())
-	printChanges(e.stdout, prev, p, changes)
+	inspect.ChangesText(e.stdout, prev, p, changes)
 	fmt.Fprintf(e.stdout, "%d of version %d's participants must now sign it: airlock policy sign %s\n", prev.PolicyThreshold, prev.Version, out)
 	return nil
-}
-
-// printChanges prints the changes from prev to p and when p takes
-// effect.
-func printChanges(w io.Writer, prev, p *policy.Policy, changes []policy.Change) {
-	fmt.Fprintf(w, "changes from version %d:\n", prev.Version)
-	for _, c := range changes {
-		fmt.Fprintf(w, "  %s\n", c)
-	}
-	at := time.Unix(p.NotBefore, 0).UTC().Format(time.RFC3339)
-	if loose := policy.Loosening(changes); len(loose) > 0 {
-		fmt.Fprintf(w, "version %d loosens the rules (%d changes): it takes effect at %s, no sooner than version %d's change_delay (%v) after it was made (%s)\n",
-			p.Version, len(loose), at, prev.Version, prev.Delay(), time.Unix(p.Created, 0).UTC().Format(time.RFC3339))
-	} else {
-		fmt.Fprintf(w, "version %d only tightens the rules: it takes effect at %s, once imported\n", p.Version, at)
-	}
 }
 
 // versionBefore finds, in the workspace at dir, the version p follows
@@ -195,19 +160,15 @@ func versionBefore(ws *workspace.Workspace, p *policy.Policy) *policy.Policy {
 	return c.Versions[p.Version-2]
 }
 
-// checkSignTime refuses to co-sign a version made in the future or more
-// than maxSignAge ago by this station's clock.
+// checkSignTime refuses (exit 3) to co-sign a version made in the
+// future or back-dated by this station's clock (policy.CheckSignTime).
 func checkSignTime(p *policy.Policy, now time.Time) error {
-	if p.Version < 2 {
-		return nil
-	}
-	made := time.Unix(p.Created, 0).UTC()
-	if made.After(now.Add(5 * time.Minute)) {
-		return &refusedError{fmt.Sprintf("policy %s version %d says it was made at %s, in the future by this station's clock (%s); refusing to sign", p.Name, p.Version, made.Format(time.RFC3339), now.UTC().Format(time.RFC3339))}
-	}
-	if now.Sub(made) > maxSignAge {
-		return withHint(&refusedError{fmt.Sprintf("policy %s version %d was made at %s, over %v ago; a back-dated version would shorten its own change delay, so stations sign only fresh ones", p.Name, p.Version, made.Format(time.RFC3339), maxSignAge)},
-			"ask for the version to be proposed again ('airlock policy propose')")
+	err := policy.CheckSignTime(p, now)
+	switch {
+	case errors.Is(err, policy.ErrBackdated):
+		return withHint(&refusedError{err.Error()}, "ask for the version to be proposed again ('airlock policy propose')")
+	case err != nil:
+		return &refusedError{err.Error()}
 	}
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/airlock-vault/airlock/chain"
 	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
+	"github.com/airlock-vault/airlock/envelope"
+	"github.com/airlock-vault/airlock/inspect"
 	"github.com/airlock-vault/airlock/keys"
 	"github.com/airlock-vault/airlock/proposal"
 	"github.com/airlock-vault/airlock/station"
@@ -99,9 +101,9 @@ func (e *env) propose(args []string) error {
 	case pay.set():
 		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
 	case *safeTx != "":
-		prm.SafeTx, err = readArtifact(*safeTx)
+		prm.SafeTx, err = envelope.ReadArtifact(*safeTx)
 	default:
-		prm.Payload, err = readArtifact(*psbtFile)
+		prm.Payload, err = envelope.ReadArtifact(*psbtFile)
 	}
 	if err != nil {
 		return err
@@ -132,18 +134,25 @@ func (e *env) propose(args []string) error {
 		return err
 	}
 	p, _ := proposal.Decode(env)
-	type stateOut struct {
-		Block     uint64 `json:"block"`
-		BlockHash string `json:"blockHash"`
-	}
 	var state *stateOut
 	if d, ok := rv.Details.(safe.Details); ok && d.State != nil {
 		state = &stateOut{d.State.Block, strings.ToLower(d.State.BlockHash)}
 	}
-	if *asJSON {
-		fl := rv.Flags
-		if fl == nil {
-			fl = []chain.Flag{}
+	return e.printProposed(env, p, rv.TxID, rv.Flags, state, *out, *asJSON)
+}
+
+// stateOut is the block a proposal attests a Safe's on-chain state at.
+type stateOut struct {
+	Block     uint64 `json:"block"`
+	BlockHash string `json:"blockHash"`
+}
+
+// printProposed reports a proposal made, here or at the service, and
+// written to out; a duplicate or conflicting proposal is warned of.
+func (e *env) printProposed(env *envelope.Envelope, p *proposal.Proposal, txid string, flags []chain.Flag, state *stateOut, out string, asJSON bool) error {
+	if asJSON {
+		if flags == nil {
+			flags = []chain.Flag{}
 		}
 		return printJSON(e.stdout, struct {
 			Proposal string       `json:"proposal"`
@@ -156,22 +165,22 @@ func (e *env) propose(args []string) error {
 			Flags    []chain.Flag `json:"flags"`
 			State    *stateOut    `json:"state,omitempty"`
 			File     string       `json:"file"`
-		}{env.IDHex(), p.Vault, p.Chain, rv.TxID, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, fl, state, *out})
+		}{env.IDHex(), p.Vault, p.Chain, txid, p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.Template, flags, state, out})
 	}
 	fmt.Fprintf(e.stdout, "proposal %s\n", env.IDHex())
-	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, rv.TxID, p.ExpiresTime().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "vault %s, txid %s, expires %s\n", p.Vault, txid, p.ExpiresTime().Format(time.RFC3339))
 	if p.Template != "" {
 		fmt.Fprintf(e.stdout, "template %s\n", p.Template)
 	}
 	if state != nil {
 		fmt.Fprintf(e.stdout, "on-chain state attested at block %d, hash %s\n", state.Block, state.BlockHash)
 	}
-	for _, f := range rv.Flags {
+	for _, f := range flags {
 		if f.Code == "duplicate-proposal" || f.Code == "conflicting-proposal" {
 			fmt.Fprintf(e.stderr, "airlock: warning: %s: %s\n", f.Code, f.Message)
 		}
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", *out)
+	fmt.Fprintf(e.stdout, "wrote %s: carry it to each signer station\n", out)
 	return nil
 }
 
@@ -199,9 +208,9 @@ func (e *env) review(args []string) error {
 		return err
 	}
 	if *asJSON {
-		err = printJSON(e.stdout, reviewJSON(res))
+		err = printJSON(e.stdout, inspect.Review(res))
 	} else {
-		e.printReview(res)
+		inspect.ReviewText(e.stdout, res, e.now())
 	}
 	if err != nil {
 		return err
@@ -212,101 +221,11 @@ func (e *env) review(args []string) error {
 	return nil
 }
 
-func reviewJSON(res *station.Result) any {
-	// Lists are [] in JSON, never null (a copy: the review's own encoding
-	// is what its digest commits to).
-	rv := *res.Review
-	if rv.Flags == nil {
-		rv.Flags = []chain.Flag{}
-	}
-	if rv.Spends == nil {
-		rv.Spends = []string{}
-	}
-	if rv.Effects != nil {
-		fx := *rv.Effects
-		if fx.Transfers == nil {
-			fx.Transfers = []chain.Transfer{}
-		}
-		if fx.Actions == nil {
-			fx.Actions = []chain.Action{}
-		}
-		rv.Effects = &fx
-	}
-	var conflicts []string
-	for _, c := range res.Conflicts {
-		conflicts = append(conflicts, c.Resource+" spent by "+hex.EncodeToString(c.Proposal[:]))
-	}
-	return struct {
-		Proposal      string   `json:"proposal"`
-		Vault         string   `json:"vault"`
-		PolicyVersion uint64   `json:"policyVersion"`
-		Policy        string   `json:"policy"`
-		Created       string   `json:"created"`
-		Expires       string   `json:"expires"`
-		Intent        string   `json:"intent,omitempty"`
-		Urgent        bool     `json:"urgent,omitempty"`
-		Review        any      `json:"review"`
-		Refusals      []string `json:"refusals"`
-		Conflicts     []string `json:"conflicts"`
-		Verdict       any      `json:"verdict"`
-		MaySign       bool     `json:"maySign"`
-		Endorsement   bool     `json:"endorsement,omitempty"`
-		Template      any      `json:"template,omitempty"`
-	}{hex.EncodeToString(res.ID[:]), res.Proposal.Vault, res.Proposal.PolicyVersion, hex.EncodeToString(res.PolicyID[:]),
-		res.Proposal.CreatedTime().Format(time.RFC3339), res.Proposal.ExpiresTime().Format(time.RFC3339), res.Proposal.Intent,
-		res.Proposal.Urgent, &rv, orEmpty(res.Refusals), orEmpty(conflicts), res.Verdict, res.MaySign(), res.Endorser, templateJSON(res)}
-}
-
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
 	return s
-}
-
-func (e *env) printReview(res *station.Result) {
-	w := e.stdout
-	p := res.Proposal
-	if p.Urgent {
-		fmt.Fprintln(w, "*** URGENT: the coordinator marks this an emergency proposal; review it as carefully as any other ***")
-	}
-	fmt.Fprintf(w, "proposal %s\n", hex.EncodeToString(res.ID[:]))
-	fmt.Fprintf(w, "signed by coordinator %q under policy %s version %d (%s)\n", p.Coordinator, res.Policy.Name, p.PolicyVersion, hex.EncodeToString(res.PolicyID[:8]))
-	if p.PolicyVersion != res.Policy.Version {
-		fmt.Fprintf(w, "policy version %d is in effect now: its rules and signers decide (the vault's signers and threshold are unchanged)\n", res.Policy.Version)
-	}
-	fmt.Fprintf(w, "created %s, expires %s (%v left)\n", p.CreatedTime().Format(time.RFC3339), p.ExpiresTime().Format(time.RFC3339), p.ExpiresTime().Sub(e.now()).Truncate(time.Second))
-	if p.Intent != "" {
-		fmt.Fprintf(w, "the coordinator says: %q (not verified; what follows is)\n", p.Intent)
-	}
-	for _, l := range res.Review.Lines {
-		fmt.Fprintln(w, l)
-	}
-	for _, f := range res.Review.Flags {
-		fmt.Fprintf(w, "flag %s [%s]: %s\n", f.Code, f.Severity, f.Message)
-	}
-	if t := res.Proposal.Template; t != "" {
-		fmt.Fprintf(w, "template: %s (%s)\n", t, templateState(res))
-	}
-	if res.Verdict != nil {
-		for _, l := range strings.Split(strings.TrimSpace(res.Verdict.String()), "\n") {
-			fmt.Fprintf(w, "policy: %s\n", l)
-		}
-	}
-	for _, c := range res.Conflicts {
-		fmt.Fprintf(w, "conflict: %s is already spent by approved proposal %s\n", c.Resource, hex.EncodeToString(c.Proposal[:8]))
-	}
-	for _, r := range res.Refusals {
-		fmt.Fprintf(w, "refusal: %s\n", r)
-	}
-	if res.Endorser {
-		fmt.Fprintf(w, "endorsement: this station holds no signer of vault %s; an approval from here counts for the policy's approval groups, never toward the on-chain threshold\n", p.Vault)
-	}
-	if res.MaySign() {
-		fmt.Fprintln(w, "verdict: may sign")
-	} else {
-		fmt.Fprintln(w, "verdict: REFUSE")
-	}
 }
 
 func (e *env) sign(args []string) error {
@@ -447,36 +366,11 @@ func (e *env) collect(args []string) error {
 	// Every file is handled and reported; one refused file does not keep
 	// the others from being collected, and a decision handed in twice is
 	// reported, not an error.
-	type decided struct {
-		Proposal           string `json:"proposal"`
-		Participant        string `json:"participant"`
-		Device             string `json:"device"`
-		Decision           string `json:"decision"`
-		Endorsement        bool   `json:"endorsement"`
-		External           bool   `json:"external"`
-		SignaturesVerified int    `json:"signaturesVerified"`
-		Reason             string `json:"reason,omitempty"`
-	}
-	type fileResult struct {
-		File      string    `json:"file"`
-		Result    string    `json:"result"` // collected, already-collected, refused
-		Reason    string    `json:"reason,omitempty"`
-		Decisions []decided `json:"decisions"`
-	}
-	results := []fileResult{}
-	var refused []string
-	collected, again := 0, 0
-	say := func(w io.Writer, format string, args ...any) {
-		if !*asJSON {
-			fmt.Fprintf(w, format, args...)
-		}
-	}
+	b := &collectBatch{e: e, asJSON: *asJSON}
 	for _, path := range pos {
-		raw, err := readArtifact(path)
+		raw, err := envelope.ReadArtifact(path)
 		if err != nil {
-			say(e.stderr, "airlock: %s: refused: %v\n", path, err)
-			refused = append(refused, path)
-			results = append(results, fileResult{path, "refused", err.Error(), []decided{}})
+			b.refuse(path, err.Error())
 			continue
 		}
 		got, err := c.CollectAnyFor(context.Background(), *ref, raw, unlock)
@@ -485,21 +379,16 @@ func (e *env) collect(args []string) error {
 		case errors.As(err, &locked):
 			return locked.err
 		case errors.Is(err, coordinator.ErrAlreadyCollected):
-			say(e.stdout, "%s: already collected; nothing changed\n", path)
-			again++
-			results = append(results, fileResult{path, "already-collected", "", []decided{}})
+			b.already(path)
 			continue
 		case err != nil:
 			msg := err.Error()
 			if errors.Is(err, workspace.ErrDuplicate) {
 				msg += " (each participant decides once per proposal)"
 			}
-			say(e.stderr, "airlock: %s: refused: %s\n", path, msg)
-			refused = append(refused, path)
-			results = append(results, fileResult{path, "refused", msg, []decided{}})
+			b.refuse(path, msg)
 			continue
 		}
-		collected++
 		fr := fileResult{path, "collected", "", []decided{}}
 		for _, ch := range got {
 			a := ch.Approval
@@ -519,22 +408,86 @@ func (e *env) collect(args []string) error {
 				fmt.Fprintf(e.stdout, "collected rejection by %s for proposal %s: %q\n", a.Participant, hex.EncodeToString(a.Proposal[:8]), a.Reason)
 			}
 		}
-		results = append(results, fr)
+		b.collected(fr)
 	}
-	if *asJSON {
-		if err := printJSON(e.stdout, struct {
+	return b.finish(len(pos))
+}
+
+// decided is one decision a collected file recorded, as collect --json
+// lists it.
+type decided struct {
+	Proposal           string `json:"proposal"`
+	Participant        string `json:"participant"`
+	Device             string `json:"device"`
+	Decision           string `json:"decision"`
+	Endorsement        bool   `json:"endorsement"`
+	External           bool   `json:"external"`
+	SignaturesVerified int    `json:"signaturesVerified"`
+	Reason             string `json:"reason,omitempty"`
+}
+
+// fileResult is what became of one file collect was given.
+type fileResult struct {
+	File      string    `json:"file"`
+	Result    string    `json:"result"` // collected, already-collected, refused
+	Reason    string    `json:"reason,omitempty"`
+	Decisions []decided `json:"decisions"`
+}
+
+// collectBatch tallies a collect of several files, here or at the
+// service, and reports it.
+type collectBatch struct {
+	e                 *env
+	asJSON            bool
+	results           []fileResult
+	refused           []string
+	collectedN, again int
+}
+
+// say prints, but not when the output is JSON.
+func (b *collectBatch) say(w io.Writer, format string, args ...any) {
+	if !b.asJSON {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+func (b *collectBatch) refuse(path, msg string) {
+	b.say(b.e.stderr, "airlock: %s: refused: %s\n", path, msg)
+	b.refused = append(b.refused, path)
+	b.results = append(b.results, fileResult{path, "refused", msg, []decided{}})
+}
+
+func (b *collectBatch) already(path string) {
+	b.say(b.e.stdout, "%s: already collected; nothing changed\n", path)
+	b.again++
+	b.results = append(b.results, fileResult{path, "already-collected", "", []decided{}})
+}
+
+func (b *collectBatch) collected(fr fileResult) {
+	b.collectedN++
+	b.results = append(b.results, fr)
+}
+
+// finish prints the batch's JSON or, for several files, its tally; a
+// refused file makes it a refusal (exit 3).
+func (b *collectBatch) finish(files int) error {
+	if b.asJSON {
+		if b.results == nil {
+			b.results = []fileResult{}
+		}
+		if err := printJSON(b.e.stdout, struct {
 			Files            []fileResult `json:"files"`
 			Collected        int          `json:"collected"`
 			AlreadyCollected int          `json:"alreadyCollected"`
 			Refused          int          `json:"refused"`
-		}{results, collected, again, len(refused)}); err != nil {
+		}{b.results, b.collectedN, b.again, len(b.refused)}); err != nil {
 			return err
 		}
-	} else if len(pos) > 1 {
-		fmt.Fprintf(e.stdout, "%d files: %d collected, %d already collected, %d refused\n", len(pos), collected, again, len(refused))
+	} else if files > 1 {
+		fmt.Fprintf(b.e.stdout, "%d files: %d collected, %d already collected, %d refused\n", files, b.collectedN, b.again, len(b.refused))
 	}
-	if len(refused) > 0 {
-		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(refused), len(pos), strings.Join(refused, ", "))},
+	if len(b.refused) > 0 {
+		return withHint(&refusedError{fmt.Sprintf("collect: %d of %d files refused: %s", len(b.refused), files, strings.Join(b.refused, ", "))},
 			"each refusal is above with its reason; the other files were handled and need not be handed in again")
 	}
 	return nil
@@ -591,6 +544,13 @@ func (e *env) status(args []string) error {
 			fmt.Fprintf(e.stdout, "policy %s version %d pending: takes effect at %s (version %d in effect)\n", q.Name, q.Version, q.EffectiveAt().Format(time.RFC3339), c.Current().Version)
 		}
 	}
+	e.printStatus(rows, "")
+	return nil
+}
+
+// printStatus lists proposals, here or at the service (where names the
+// place a release is asked for: "" or " at the coordinator").
+func (e *env) printStatus(rows []coordinator.Row, where string) {
 	if len(rows) == 0 {
 		fmt.Fprintln(e.stdout, "no proposals")
 	}
@@ -615,10 +575,9 @@ func (e *env) status(args []string) error {
 			fmt.Fprintf(e.stdout, "    warning: proposal %s is live for the same transaction; withdraw one of them\n", d[:16])
 		}
 		if r.State.Releases() {
-			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE' gives the signed release that frees the stations' claims\n", r.ID[:16])
+			fmt.Fprintf(e.stdout, "    ended: 'airlock release %s --out FILE'%s gives the signed release that frees the stations' claims\n", r.ID[:16], where)
 		}
 	}
-	return nil
 }
 
 func (e *env) finalize(args []string) error {
@@ -666,70 +625,27 @@ func (e *env) writeFinal(f *coordinator.Finalized, out string, asJSON bool) erro
 		out = f.Final.TxID[:16] + ".tx"
 	}
 	hint := fmt.Sprintf("nothing is lost: 'airlock export %s --out FILE' writes them again", hex.EncodeToString(f.Proof.Proposal[:8]))
-	out2 := &out
-	if err := workspace.WriteFileAtomic(*out2, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
+	if err := workspace.WriteFileAtomic(out, []byte(hex.EncodeToString(f.Final.Raw)+"\n"), 0o644); err != nil {
 		return withHint(err, hint)
 	}
-	kind := f.Final.RawKind
-	if kind == "" {
-		kind = "raw transaction hex"
+	files := inspect.FinalFiles{Transaction: out, Kind: f.Final.RawKind, Proof: strings.TrimSuffix(out, filepath.Ext(out)) + ".proof"}
+	if files.Kind == "" {
+		files.Kind = "raw transaction hex"
 	}
 	if f.Final.Unsigned != nil {
-		unsigned := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
-		if err := workspace.WriteFileAtomic(unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
+		files.Unsigned = strings.TrimSuffix(out, filepath.Ext(out)) + ".unsigned.json"
+		if err := workspace.WriteFileAtomic(files.Unsigned, append(f.Final.Unsigned, '\n'), 0o644); err != nil {
 			return withHint(err, hint)
 		}
-		kind += "; " + unsigned + ": the unsigned transaction any account may send"
+		files.Kind += "; " + files.Unsigned + ": the unsigned transaction any account may send"
 	}
-	proofPath := strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".proof"
-	if err := writeEnvelope(proofPath, f.Env); err != nil {
+	if err := writeEnvelope(files.Proof, f.Env); err != nil {
 		return withHint(err, hint)
 	}
-	var who []string
-	for _, a := range f.Proof.Approvals {
-		who = append(who, a.Participant+"/"+a.Device)
-	}
 	if asJSON {
-		var ens []string
-		for _, a := range f.Proof.Endorsements {
-			ens = append(ens, a.Participant)
-		}
-		unsigned := ""
-		if f.Final.Unsigned != nil {
-			unsigned = strings.TrimSuffix(*out2, filepath.Ext(*out2)) + ".unsigned.json"
-		}
-		path := f.Proof.Path
-		if path == "" {
-			path = "threshold"
-		}
-		return printJSON(e.stdout, struct {
-			Proposal      string   `json:"proposal"`
-			Vault         string   `json:"vault"`
-			TxID          string   `json:"txid"`
-			Path          string   `json:"path"`
-			Threshold     int      `json:"threshold"`
-			PolicyVersion uint64   `json:"policyVersion"`
-			Approvals     []string `json:"approvals"`
-			Endorsements  []string `json:"endorsements"`
-			Rule          string   `json:"rule,omitempty"`
-			Transaction   string   `json:"transactionFile"`
-			Kind          string   `json:"transactionKind"`
-			Unsigned      string   `json:"unsignedFile,omitempty"`
-			Proof         string   `json:"proofFile"`
-			Again         bool     `json:"finalizedBefore"`
-			Lines         []string `json:"lines"`
-		}{hex.EncodeToString(f.Proof.Proposal), f.Proof.Vault, f.Final.TxID, path, f.Proof.Threshold, f.Proof.PolicyVersion,
-			orEmpty(who), orEmpty(ens), f.Proof.Rule, *out2, kind, unsigned, proofPath, f.Again, orEmpty(f.Final.Lines)})
+		return printJSON(e.stdout, inspect.Final(f, files))
 	}
-	for _, l := range f.Final.Lines {
-		fmt.Fprintln(e.stdout, l)
-	}
-	if f.Proof.Path == "recovery" {
-		fmt.Fprintf(e.stdout, "recovery path taken under policy version %d, approved by the recovery signer %s alone\n", f.Proof.PolicyVersion, strings.Join(who, ", "))
-	} else {
-		fmt.Fprintf(e.stdout, "threshold %d met under policy version %d by %s\n", f.Proof.Threshold, f.Proof.PolicyVersion, strings.Join(who, ", "))
-	}
-	fmt.Fprintf(e.stdout, "wrote %s (%s) and %s (threshold proof)\n", *out2, kind, proofPath)
+	inspect.FinalText(e.stdout, f, files)
 	return nil
 }
 
@@ -737,7 +653,7 @@ func (e *env) writeFinal(f *coordinator.Finalized, out string, asJSON bool) erro
 // (proposals imported from media are kept there).
 func (e *env) proposalBytes(ws *workspace.Workspace, ref string) ([]byte, error) {
 	if fi, err := os.Stat(ref); err == nil && fi.Mode().IsRegular() {
-		return readArtifact(ref)
+		return envelope.ReadArtifact(ref)
 	}
 	pe, err := ws.Proposal(ref)
 	if err != nil {

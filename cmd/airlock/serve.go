@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/airlock-vault/airlock/chain/safe"
 	"github.com/airlock-vault/airlock/coordinator"
 
 	"github.com/airlock-vault/airlock/serve"
@@ -73,7 +74,7 @@ func (e *env) serve(args []string) error {
 	case ex.given():
 		eth = &coordinator.EthNode{URL: *ethURL}
 		if *maxFee != "" {
-			wei, err := gweiToWei(*maxFee)
+			wei, err := safe.ParseGwei(*maxFee)
 			if err != nil {
 				return usagef("serve: --max-fee-per-gas %q: %v", *maxFee, err)
 			}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/airlock-vault/airlock/envelope"
-	"github.com/airlock-vault/airlock/policy"
 	"github.com/airlock-vault/airlock/proposal"
 )
 
@@ -25,7 +24,7 @@ func (e *env) verify(args []string) error {
 	if len(pos) != 1 {
 		return usagef("verify: want one threshold proof file")
 	}
-	pe, err := readEnvelope(pos[0])
+	pe, err := envelope.ReadFile(pos[0])
 	if err != nil {
 		return err
 	}
@@ -41,13 +40,9 @@ func (e *env) verify(args []string) error {
 	if err != nil {
 		return err
 	}
-	chain, err := policy.Verify(envs, reg)
+	versions, err := proposal.Versions(envs, reg)
 	if err != nil {
 		return err
-	}
-	versions := make([]proposal.Version, len(chain))
-	for i := range chain {
-		versions[i] = proposal.Version{Policy: chain[i], ID: envs[i].ID()}
 	}
 	pr, err := proposal.DecodeProof(pe)
 	if err != nil {
@@ -55,7 +50,7 @@ func (e *env) verify(args []string) error {
 	}
 	var prop *envelope.Envelope
 	if *propFile != "" {
-		if prop, err = readEnvelope(*propFile); err != nil {
+		if prop, err = envelope.ReadFile(*propFile); err != nil {
 			return err
 		}
 	} else if prop, err = ws.Proposal(hex.EncodeToString(pr.Proposal)); err != nil {
