@@ -18,6 +18,7 @@ func (e *env) drillRun(args []string) error {
 	seed := fs.String("seed", "", "the seed (default: the scenario's)")
 	out := fs.String("out", "", "write the HTML report to this file")
 	workdir := fs.String("workdir", "", "where the throwaway drill workspaces go (default /dev/shm, else the temporary folder)")
+	database := fs.String("database", "", "keep the drill coordinator's store in this EMPTY PostgreSQL database (postgres:// URL), as the service does; a restore then uses pg_dump and pg_restore")
 	asJSON := jsonFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -26,7 +27,7 @@ func (e *env) drillRun(args []string) error {
 	if len(pos) != 1 {
 		return usagef("drill run: want SCENARIO.yaml")
 	}
-	o := drill.Options{Dir: *workdir}
+	o := drill.Options{Dir: *workdir, Database: *database}
 	if *seed != "" {
 		n, err := strconv.ParseUint(*seed, 10, 64)
 		if err != nil {
