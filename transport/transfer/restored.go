@@ -89,26 +89,31 @@ func extends(old, cp *audit.Checkpoint, m *media.Manifest) bool {
 	if cp.Size < old.Size {
 		return false
 	}
-	var proof tlog.TreeProof
-	if cp.Size > old.Size {
-		found := false
-		for _, p := range m.Proofs {
-			if p.From != old.Size {
-				continue
-			}
-			for _, h := range p.Hashes {
-				if len(h) != tlog.HashSize {
-					return false
-				}
-				proof = append(proof, tlog.Hash(h))
-			}
-			found = true
-		}
-		if !found {
-			return false
-		}
+	proof, found, err := proofFrom(m, old.Size)
+	if err != nil || (!found && cp.Size > old.Size) {
+		return false
 	}
 	return audit.CheckConsistency(old, cp, proof) == nil
+}
+
+// proofFrom is the manifest's consistency proof from a checkpoint of size
+// from, if it carries one.
+func proofFrom(m *media.Manifest, from int64) (tlog.TreeProof, bool, error) {
+	var proof tlog.TreeProof
+	found := false
+	for _, p := range m.Proofs {
+		if p.From != from {
+			continue
+		}
+		for _, h := range p.Hashes {
+			if len(h) != tlog.HashSize {
+				return nil, false, errors.New("transfer: malformed consistency proof")
+			}
+			proof = append(proof, tlog.Hash(h))
+		}
+		found = true
+	}
+	return proof, found, nil
 }
 
 // restoreDetail is what the transfer.imported entry of a transfer taken

@@ -27,7 +27,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -476,18 +475,9 @@ func witness(tx store.Tx, pol *policy.Policy, m *media.Manifest) error {
 		}
 		var proof tlog.TreeProof
 		if cp.Size > old.Size {
-			found := false
-			for _, p := range m.Proofs {
-				if p.From != old.Size {
-					continue
-				}
-				for _, h := range p.Hashes {
-					if len(h) != tlog.HashSize {
-						return errors.New("transfer: malformed consistency proof")
-					}
-					proof = append(proof, tlog.Hash(h))
-				}
-				found = true
+			var found bool
+			if proof, found, err = proofFrom(m, old.Size); err != nil {
+				return err
 			}
 			if !found {
 				return fmt.Errorf("%s's audit log: %w: nothing proves it extends the %d-entry checkpoint this station last saw: it forked or was rewritten; refusing to go on", m.Origin, audit.ErrTampered, old.Size)
