@@ -209,6 +209,10 @@ const (
 	// modifier's avatar) after a cooldown, unless that vault's owners
 	// veto it.
 	ActionDelayed Action = "delayed"
+	// ActionCancel is a transaction that does nothing but use its nonce
+	// (a Safe's on-chain rejection): it cancels any other transaction
+	// signed for that nonce, and moves nothing.
+	ActionCancel Action = "cancel"
 )
 
 // Has reports whether the effects include action a.

@@ -37,6 +37,8 @@ type Report struct {
 	// Media are the removable media of a run under carry: media
 	// (carry_media.go).
 	Media *MediaStats `json:"media,omitempty"`
+	// Safe is vault ops's Safe on chain, on a Safe quorum (safe.go).
+	Safe *SafeStats `json:"safe,omitempty"`
 	// History is what the checker judged (not in the JSON).
 	History *History `json:"-"`
 
@@ -245,6 +247,7 @@ func (s *sim) report(seed uint64) *Report {
 		rep.QR = &q
 	}
 	rep.Restores, rep.Versions, rep.Recoveries = s.ext.restores, s.ext.versions, s.ext.recoveries
+	rep.Safe = s.safeStats() // safe_reject.go
 	for _, r := range s.ext.rotations {
 		// Time to restore a quorum: from the loss to the first proposal
 		// made under the rotated version (or a later one) finalized.
@@ -319,6 +322,10 @@ func (r *Report) Text(w io.Writer) error {
 		if md.RestoredLogs > 0 {
 			fmt.Fprintf(&b, "media: %d restored logs taken on purpose after the coordinator's restore (import --accept-restored)\n", md.RestoredLogs)
 		}
+	}
+	if sf := r.Safe; sf != nil {
+		fmt.Fprintf(&b, "Safe on chain: %d executed, %d waiting, %d reverted; on-chain rejections: %d proposed, %d executed\n",
+			sf.Executed, len(sf.Waiting), len(sf.Reverted), sf.RejectionsProposed, sf.Rejections)
 	}
 	for _, rs := range r.Restores {
 		fmt.Fprintf(&b, "restore at %s from the backup of %s: detected %v; %d proposals lost (%d finalized, %d re-adopted from a station's copy, %d proposed again, refused %d times by a double-sign guard), %d decisions lost, %d handed in again\n",

@@ -49,6 +49,11 @@ type SafeSection struct {
 	// the Safe's owner rotation on chain: a deliberately broken procedure,
 	// for the test that the checker catches it. Never in a real scenario.
 	SkipRotation bool `yaml:"skip_rotation"`
+	// SkipRejection never proposes the on-chain rejection of a nonce a
+	// payment left unused (safe_reject.go): a deliberately broken
+	// procedure, for the test that the checker catches the transactions
+	// left waiting. Never in a real scenario.
+	SkipRejection bool `yaml:"skip_rejection"`
 }
 
 // DefaultEthAttacker is where a compromised station's attacker sends a
@@ -59,7 +64,7 @@ const DefaultEthAttacker = "0x00000000000000000000000000000000000BadC0"
 const InvSafe = "safe-on-chain"
 
 func init() {
-	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy in force says at the end (no revoked owner left), and every finalized Safe transaction executed"
+	titles[InvSafe] = "the Safe's owners, threshold and singleton on chain are what the policy in force says at the end (no revoked owner left), every finalized Safe transaction executed, and none waits behind a nonce nothing fills (an on-chain rejection fills one a proposal left unused)"
 }
 
 // weiPerUnit turns the scenario's 8-decimal amounts into wei: on a Safe
@@ -155,6 +160,12 @@ type safeSide struct {
 	plannedTh  int
 	names      map[common.Address]string
 	executedAt map[*Prop]time.Time
+	// rejectionTries counts the on-chain rejections proposed per nonce,
+	// rejectionsProposed in all, rejections those executed
+	// (safe_reject.go).
+	rejectionTries     map[uint64]int
+	rejectionsProposed int
+	rejections         int
 }
 
 // newSafeSide starts the simulated chain with the Safe contracts and the
@@ -165,7 +176,7 @@ func newSafeSide(sc *Scenario, qo *quorum.Options) (*safeSide, error) {
 	if sc.Quorum.Safe == nil {
 		return nil, nil
 	}
-	ss := &safeSide{sc: sc, tb: &simTB{}, ready: map[uint64]*Prop{}, names: map[common.Address]string{}, executedAt: map[*Prop]time.Time{}}
+	ss := &safeSide{sc: sc, tb: &simTB{}, ready: map[uint64]*Prop{}, names: map[common.Address]string{}, executedAt: map[*Prop]time.Time{}, rejectionTries: map[uint64]int{}}
 	err := ss.do(func() {
 		ss.env = safesim.New(ss.tb, safesim.Artifacts(ss.tb), sc.Quorum.Safe.Version)
 		ss.attacker = ss.env.DeployCode(ss.tb, attackerCode)
@@ -291,6 +302,11 @@ func (s *sim) safeExecute(p *Prop) {
 			ss.executed++
 			ss.nonce++
 			ss.executedAt[q] = s.now()
+			if q.Flow == FlowRejection {
+				ss.rejections++
+				s.log("safe-rejection-executed", "", q, "the on-chain rejection executed on the simulated chain: nonce %d used, nothing moved", nonce)
+				continue
+			}
 			if q.Flow == FlowRotation {
 				s.log("safe-rotation-executed", "", q, "the owner rotation executed on the simulated chain, nonce %d: owners %s", nonce, s.ownerNames(ss.env.Owners(ss.tb, ss.safe)))
 				continue
@@ -440,12 +456,19 @@ type SafeCheck struct {
 	// proposal expired or was rejected: a Safe executes in nonce order).
 	Executed int
 	Waiting  []string
+	// Rejections counts the on-chain rejections executed (each filled a
+	// nonce a proposal left unused; safe_reject.go), RejectionsProposed
+	// those proposed. Holes are the nonces still unused at the end with
+	// finalized transactions waiting behind them and no proposal open to
+	// fill them: the procedure did not fill them.
+	Rejections, RejectionsProposed int
+	Holes                          []string `json:",omitempty"`
 	// LastBlock is the time of the simulated chain's last block: the
 	// drill's clock, when the drill's is ahead of the wall clock.
 	LastBlock time.Time `json:"-"`
 }
 
-func (c *SafeCheck) checked() int { return 3 + c.Rotations + len(c.Reverted) }
+func (c *SafeCheck) checked() int { return 4 + c.Rotations + len(c.Reverted) }
 
 func (c *SafeCheck) violations() []string {
 	var vs []string
@@ -464,7 +487,7 @@ func (c *SafeCheck) violations() []string {
 	for _, n := range c.Reverted {
 		vs = append(vs, n+": finalized, but its execution on chain reverted")
 	}
-	return vs
+	return append(vs, c.Holes...)
 }
 
 // safeFinish reads the Safe on chain for the checker, against the last
@@ -480,7 +503,8 @@ func (s *sim) safeFinish() error {
 	if !ok {
 		return errors.New("drill: the last policy version has no vault ops")
 	}
-	c := &SafeCheck{WantThreshold: v.Threshold, Reverted: append([]string{}, ss.reverted...), Executed: ss.executed}
+	c := &SafeCheck{WantThreshold: v.Threshold, Reverted: append([]string{}, ss.reverted...), Executed: ss.executed,
+		Rejections: ss.rejections, RejectionsProposed: ss.rejectionsProposed, Holes: s.holes()}
 	for _, p := range s.props {
 		if _, ok := ss.ready[p.Coin-1]; ok && ss.ready[p.Coin-1] == p {
 			c.Waiting = append(c.Waiting, p.name())

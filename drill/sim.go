@@ -607,6 +607,9 @@ func (s *sim) collectedAs(c carried, idx int, replay bool, err error) {
 	}
 	if st == "rejected" && p.State != "rejected" {
 		s.log("out-of-reach", "", p, "the threshold can no longer be met")
+		if s.safe != nil {
+			s.at(s.now(), func() { s.safeUnused(p) }) // safe_reject.go: its nonce is filled
+		}
 	}
 	p.State = st
 	if st == "approved" || p.Attack {
@@ -695,6 +698,9 @@ func (s *sim) expire(p *Prop) {
 	p.State = "expired"
 	s.log("expired", "", p, "%d of %d decisions in", len(p.Decided), len(s.people))
 	s.finalize(p)
+	if s.safe != nil {
+		s.safeUnused(p) // safe_reject.go: its nonce is filled
+	}
 }
 
 // fault injects a fault at its time.

@@ -220,11 +220,15 @@ func Evaluate(p *Policy, in Input, h History, now time.Time) (*Verdict, error) {
 		}
 	}
 	if need == nil {
-		if p.DefaultDeny {
+		switch {
+		case rejectionOnly(in.Effects): // cancel.go
+			vd.Reason = rejectionReason(v, p.DefaultDeny)
+		case p.DefaultDeny:
 			vd.Reason = "no approve rule matches, and the policy's default is deny"
 			return vd, nil
+		default:
+			vd.Reason = fmt.Sprintf("no approve rule matches: the vault's threshold applies, %d of its %d signers", v.Threshold, len(v.Signers))
 		}
-		vd.Reason = fmt.Sprintf("no approve rule matches: the vault's threshold applies, %d of its %d signers", v.Threshold, len(v.Signers))
 	}
 	req, err := e.required(need)
 	if err != nil {

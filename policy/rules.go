@@ -135,6 +135,7 @@ var Actions = []chain.Action{
 	chain.ActionDelegateCall, chain.ActionOwnerChange, chain.ActionThresholdChange,
 	chain.ActionModuleChange, chain.ActionGuardChange, chain.ActionHandlerChange,
 	chain.ActionContractCall, chain.ActionRecoveryPath, chain.ActionRotation, chain.ActionDelayed,
+	chain.ActionCancel,
 }
 
 // weekdays are the day names rules use, Monday first.

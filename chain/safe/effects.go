@@ -53,6 +53,7 @@ func (a *analysis) effects() *chain.Effects {
 		for i := range a.details.Calls {
 			a.callEffects(e, &a.details.Calls[i])
 		}
+		a.rejectionEffects(e)
 	}
 	if worst := maxRefund(tx); worst != nil {
 		if tx.GasToken == (common.Address{}) {

@@ -56,6 +56,7 @@ var DefaultSeverity = map[string]chain.Severity{
 	FlagDelayQueued:              chain.Warn,
 	FlagDelayUnlisted:            chain.Block,
 	FlagModuleTransaction:        chain.Warn,
+	FlagOnChainRejection:         chain.Info,
 }
 
 // hardFlags can never be lowered by a policy: they mean the station is not
@@ -65,11 +66,14 @@ var hardFlags = map[string]bool{FlagHashMismatch: true, FlagWrongSafe: true, Fla
 // Details is a Safe review for auditors (the JSON of review --json and
 // inspect safe).
 type Details struct {
-	Safe      string   `json:"safe"`
-	ChainID   string   `json:"chainId"`
-	Version   string   `json:"version"`
-	Kind      string   `json:"kind"` // transaction or message
-	Nonce     string   `json:"nonce,omitempty"`
+	Safe    string `json:"safe"`
+	ChainID string `json:"chainId"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"` // transaction or message
+	Nonce   string `json:"nonce,omitempty"`
+	// Cancels is the nonce an on-chain rejection cancels (cancel.go):
+	// set only when the transaction is exactly one.
+	Cancels   string   `json:"cancels,omitempty"`
 	Hashes    Hashes   `json:"hashes"`
 	Calls     []Call   `json:"calls,omitempty"`
 	Refund    *Refund  `json:"refund,omitempty"`
@@ -177,6 +181,7 @@ func (a *analysis) reviewTx(tx *Tx) {
 	a.flagRotation()
 	a.inspect(&top, nil)
 	a.reviewDelay(&top)
+	a.reviewRejection(tx)
 	a.details.Calls = []Call{top}
 	if tx.GasPrice.Sign() > 0 || tx.BaseGas.Sign() > 0 || tx.GasToken != (common.Address{}) || tx.RefundReceiver != (common.Address{}) {
 		worst := maxRefund(tx)
@@ -323,6 +328,9 @@ func (a *analysis) render() {
 	l := []string{fmt.Sprintf("Safe %s on chain %s (Safe %s), %s", d.Safe, d.ChainID, d.Version, d.Kind)}
 	if d.Nonce != "" {
 		l[0] += ", nonce " + d.Nonce
+	}
+	if d.Cancels != "" {
+		l = append(l, "ON-CHAIN REJECTION: cancels nonce "+d.Cancels+": moves nothing")
 	}
 	l = append(l,
 		"domain hash   "+a.hashes.Domain.Hex(),

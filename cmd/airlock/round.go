@@ -49,6 +49,7 @@ func (e *env) propose(args []string) error {
 	rotate := fs.Bool("rotate", false, "a Safe vault: the owner rotation to the owners and threshold of the policy in effect (with --nonce)")
 	owners := fs.String("owners", "", "with --rotate: the Safe's owners now, in its own order (getOwners), comma-separated (default: the previous policy version's)")
 	ownersThreshold := fs.Int("owners-threshold", 0, "with --rotate and --owners: the Safe's threshold now")
+	cancelNonce := fs.Int64("cancel-nonce", -1, "a Safe vault: the on-chain rejection of nonce N (a call to the Safe itself that moves nothing), which fills or cancels that nonce")
 	rpcURL := fs.String("rpc", "", "a Safe vault: an Ethereum node's JSON-RPC URL (or $AIRLOCK_ETH_RPC); the proposal attests the Safe's on-chain state with EIP-1186 proofs the stations verify offline")
 	block := fs.String("block", "", "with --rpc: the block number to read the state at (default: the latest)")
 	passFile := e.secretFlags(fs)
@@ -61,6 +62,10 @@ func (e *env) propose(args []string) error {
 		if len(pos) > 0 || *vault == "" || *pay.nonce < 0 || *psbtFile != "" || *safeTx != "" || *template != "" || *pay.to != "" || *pay.amount != "" || (*owners == "") != (*ownersThreshold == 0) {
 			return usagef("propose --rotate: want --vault NAME --nonce N [--owners 0xA,0xB,... --owners-threshold K]")
 		}
+	} else if *cancelNonce >= 0 {
+		if len(pos) > 0 || *vault == "" || *psbtFile != "" || *safeTx != "" || *template != "" || pay.set() || *owners != "" {
+			return usagef("propose --cancel-nonce: want --vault NAME --cancel-nonce N (a Safe vault)")
+		}
 	} else if pay.set() {
 		if len(pos) > 0 || *template == "" || !pay.complete() || *psbtFile != "" || *safeTx != "" {
 			return usagef("propose: a Safe payment under a template wants --template NAME --to LABEL --amount X --nonce N")
@@ -69,8 +74,8 @@ func (e *env) propose(args []string) error {
 		return usagef("propose: want --vault NAME and one of --psbt FILE or --safe-tx FILE (or --template NAME --to LABEL --amount X --nonce N)")
 	}
 	if e.service != "" {
-		if *force || *template != "" || *urgent || *rotate || pay.set() || *rpcURL != "" || *block != "" {
-			return &usageError{"propose --coordinator: --force, --template, --urgent, --rotate and --rpc are not offered by the service", "make such a proposal at the coordinator's workspace, without --coordinator"}
+		if *force || *template != "" || *urgent || *rotate || *cancelNonce >= 0 || pay.set() || *rpcURL != "" || *block != "" {
+			return &usageError{"propose --coordinator: --force, --template, --urgent, --rotate, --cancel-nonce and --rpc are not offered by the service", "make such a proposal at the coordinator's workspace, without --coordinator"}
 		}
 		return e.proposeRemote(passFile, *vault, *psbtFile, *safeTx, *intent, *out, *lifetime, *asJSON)
 	}
@@ -97,6 +102,11 @@ func (e *env) propose(args []string) error {
 		prm.Payload, err = e.rotation(ws, *vault, *owners, *ownersThreshold, uint64(*pay.nonce))
 		if prm.Intent == "" {
 			prm.Intent = "owner rotation to the policy in effect"
+		}
+	case *cancelNonce >= 0:
+		prm.SafeTx, err = e.rejection(ws, *vault, uint64(*cancelNonce))
+		if prm.Intent == "" {
+			prm.Intent = fmt.Sprintf("on-chain rejection of nonce %d", *cancelNonce)
 		}
 	case pay.set():
 		prm.Vault, prm.Payload, err = pay.build(ws, *template, *vault)
