@@ -366,28 +366,7 @@ func (s *sim) safeAttack(f Fault, attack, known string, small int64) {
 		coin = target.Coin // the same nonce, another payee
 		payload = safeTxJSON(common.HexToAddress(f.To), unit(small), nil, 0, coin-1)
 	}
-	pe, _, err := s.q.Coord.Propose(s.ctx, coordinator.ProposeParams{Vault: "ops", SafeTx: payload, Force: true, Intent: "attack"}, s.q.CoordKeys.Identity)
-	if err != nil {
-		s.log("attack-refused", f.Person, nil, "%s: the coordinator refused even forced: %v", attack, err)
-		return
-	}
-	p := s.add(pe, "attack:"+attack, coin, true)
-	p.By = f.Person
-	s.log("attack-proposed", f.Person, p, "%s, forced", attack)
-	ae, err := s.forgeSafe(f.Person, p)
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	p.Decided[f.Person], p.Approved[f.Person] = s.now(), true
-	s.log("attack-signed", f.Person, p, "signed with the stolen key, no review")
-	raw, err := ae.Encode()
-	if err != nil {
-		s.fail(err)
-		return
-	}
-	s.collect(f.Person, p, raw, -1, false)
-	s.deliver(p, f.Person)
+	s.attack(f, attack, coordinator.ProposeParams{SafeTx: payload}, coin, s.forgeSafe)
 }
 
 // forgeSafe signs a Safe proposal's safeTxHash with a station's owner key

@@ -820,29 +820,41 @@ func (s *sim) compromise(f Fault) {
 			s.fail(err)
 			return
 		}
-		pe, _, err := s.q.Coord.Propose(s.ctx, coordinator.ProposeParams{Vault: "ops", Payload: syn.PSBT, Force: true, Intent: "attack"}, s.q.CoordKeys.Identity)
-		if err != nil {
-			s.log("attack-refused", f.Person, nil, "%s: the coordinator refused even forced: %v", attack, err)
-			continue
-		}
-		p := s.add(pe, "attack:"+attack, coin, true)
-		p.By = f.Person
-		s.log("attack-proposed", f.Person, p, "%s, forced", attack)
-		ae, err := s.forge(f.Person, p)
-		if err != nil {
-			s.fail(err)
+		if !s.attack(f, attack, coordinator.ProposeParams{Payload: syn.PSBT}, coin, s.forge) {
 			return
 		}
-		p.Decided[f.Person], p.Approved[f.Person] = s.now(), true
-		s.log("attack-signed", f.Person, p, "signed with the stolen key, no review")
-		raw, err := ae.Encode()
-		if err != nil {
-			s.fail(err)
-			return
-		}
-		s.collect(f.Person, p, raw, -1, false)
-		s.deliver(p, f.Person)
 	}
+}
+
+// attack: the attacker holding f.Person's station key makes the
+// coordinator propose (forced) what params carry, signs it with the
+// stolen key through forge, without any review, hands it in and sends it
+// to the other stations. False when the run failed.
+func (s *sim) attack(f Fault, attack string, params coordinator.ProposeParams, coin uint64, forge func(who string, p *Prop) (*envelope.Envelope, error)) bool {
+	params.Vault, params.Force, params.Intent = "ops", true, "attack"
+	pe, _, err := s.q.Coord.Propose(s.ctx, params, s.q.CoordKeys.Identity)
+	if err != nil {
+		s.log("attack-refused", f.Person, nil, "%s: the coordinator refused even forced: %v", attack, err)
+		return true
+	}
+	p := s.add(pe, "attack:"+attack, coin, true)
+	p.By = f.Person
+	s.log("attack-proposed", f.Person, p, "%s, forced", attack)
+	ae, err := forge(f.Person, p)
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	p.Decided[f.Person], p.Approved[f.Person] = s.now(), true
+	s.log("attack-signed", f.Person, p, "signed with the stolen key, no review")
+	raw, err := ae.Encode()
+	if err != nil {
+		s.fail(err)
+		return false
+	}
+	s.collect(f.Person, p, raw, -1, false)
+	s.deliver(p, f.Person)
+	return true
 }
 
 // forge signs a proposal with a station's keys as the station would, but
