@@ -301,16 +301,35 @@ func webhooksTellEachEventOnceInOrder(t *testing.T, o quorum.Options) {
 	if got[2].Detail["participant"] != "bob" || got[6].Detail["decision"] != "reject" || got[3].Detail["to"] != "approved" {
 		t.Errorf("details: %+v %+v %+v", got[2].Detail, got[6].Detail, got[3].Detail)
 	}
-	text := scrape(t, f)
-	for _, line := range []string{
-		`airlock_webhook_deliveries_total{endpoint="` + rc.srv.URL + `/hooks/airlock",result="delivered"} 8`,
-	} {
+	delivered := `airlock_webhook_deliveries_total{endpoint="` + rc.srv.URL + `/hooks/airlock",result="delivered"} 8`
+	text := scrapeFor(t, f, delivered)
+	for _, line := range []string{delivered} {
 		if !strings.Contains(text, line) {
 			t.Errorf("no %s in the metrics", line)
 		}
 	}
 	if strings.Contains(text, "s3cret") {
 		t.Error("the endpoint's query (a receiver's token) is in the metrics")
+	}
+}
+
+// scrapeFor reads the service's /metrics until it holds every line of
+// want, for at most five seconds: a deliverer counts an attempt after the
+// receiver has answered it, so the receiver may see an event a moment
+// before the counter moves. It returns the last text read.
+func scrapeFor(t *testing.T, f *fixture, want ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		text := scrape(t, f)
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(text, w)
+		}
+		if all || time.Now().After(deadline) {
+			return text
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -345,12 +364,13 @@ func TestWebhookRetriedAfterTwoFailures(t *testing.T) {
 	if tries != 3 {
 		t.Fatalf("%d POSTs of %s, want 3 (two refused, one accepted)", tries, got[0].ID)
 	}
-	text := scrape(t, f)
 	ep := rc.srv.URL + "/hooks/airlock"
-	for _, line := range []string{
+	want := []string{
 		`airlock_webhook_deliveries_total{endpoint="` + ep + `",result="retry"} 2`,
 		`airlock_webhook_deliveries_total{endpoint="` + ep + `",result="delivered"} 1`,
-	} {
+	}
+	text := scrapeFor(t, f, want...)
+	for _, line := range want {
 		if !strings.Contains(text, line) {
 			t.Errorf("no %s in\n%s", line, text)
 		}
@@ -384,7 +404,7 @@ func TestWebhookGivenUpAfterMaxAttempts(t *testing.T) {
 		}
 	}
 	_ = p1
-	if text := scrape(t, f); !strings.Contains(text, `result="failed"} 1`) {
+	if text := scrapeFor(t, f, `result="failed"} 1`); !strings.Contains(text, `result="failed"} 1`) {
 		t.Errorf("the event given up is not counted:\n%s", text)
 	}
 }
